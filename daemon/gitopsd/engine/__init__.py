@@ -1,0 +1,1 @@
+"""Orchestration: ports (Protocols for the edges), queue, reconciler, supervisor."""

@@ -1,0 +1,108 @@
+"""The one exception hierarchy of gitopsd.
+
+Every error a user can see is a ``GitopsdError``. Errors raised by foreign
+libraries (kubernetes_asyncio, pygit2, asyncssh, subprocesses) are translated
+into this hierarchy at the edge that called the library, so that nothing above
+the edges needs to know those libraries exist. Messages are one sentence that
+names the thing at fault; they never carry credentials or secret values.
+
+    GitopsdError
+    ├── ConfigError            fleet file invalid (carries every ConfigIssue)
+    ├── SourceError            desired state could not be produced
+    │   ├── GitError           listing, fetching or reading a repository
+    │   ├── RenderError        kustomize / helm / plain rendering failed
+    │   └── ManifestError      a rendered object is malformed or duplicated
+    ├── ClusterError           talking to a cluster failed
+    │   ├── ClusterUnreachable connection refused, timed out, TLS failure
+    │   └── ApiError           the API server answered with an error status
+    ├── SyncError              a sync could not complete safely
+    │   ├── OwnershipConflict  an object belongs to somebody else
+    │   ├── PruneRefused       a prune would delete too much
+    │   └── SyncDeadline       a wave did not become healthy in time
+    └── LocalClusterError      a local control plane failed to start or stop
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class GitopsdError(Exception):
+    """Base of every error gitopsd reports to a user."""
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a fleet file, located by file, line and field path."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
+
+
+class ConfigError(GitopsdError):
+    """The fleet file is invalid; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = list(issues)
+        super().__init__("\n".join(str(i) for i in self.issues))
+
+
+class SourceError(GitopsdError):
+    """Desired state could not be produced from a source."""
+
+
+class GitError(SourceError):
+    """A Git repository could not be listed, fetched or read."""
+
+
+class RenderError(SourceError):
+    """A renderer (plain, Kustomize, Helm) failed."""
+
+
+class ManifestError(SourceError):
+    """A rendered object is malformed, invalid or duplicated."""
+
+
+class ClusterError(GitopsdError):
+    """Talking to a cluster failed."""
+
+
+class ClusterUnreachable(ClusterError):
+    """The cluster's API server could not be reached."""
+
+
+class ApiError(ClusterError):
+    """The API server answered a request with an error status."""
+
+    def __init__(self, message: str, status: int = 0, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class SyncError(GitopsdError):
+    """A sync could not complete safely."""
+
+
+class OwnershipConflict(SyncError):
+    """An object exists but is owned by another application or tool."""
+
+
+class PruneRefused(SyncError):
+    """A prune would delete more than the allowed share of the inventory."""
+
+
+class SyncDeadline(SyncError):
+    """A sync or one of its waves did not finish before its deadline."""
+
+
+class LocalClusterError(GitopsdError):
+    """A local control plane could not be started or stopped."""

@@ -1,0 +1,51 @@
+"""Plain values shared by every room: no I/O, no clocks, no randomness."""
+
+from gitopsd.model.changeset import Change, ChangeAction, ChangeSet
+from gitopsd.model.fleet import (
+    AppInstance,
+    Application,
+    Backoff,
+    Bastion,
+    Cluster,
+    ClusterSelector,
+    Destination,
+    Fleet,
+    HelmParams,
+    IgnoreDifference,
+    Repository,
+    Retry,
+    Source,
+    SyncPolicy,
+)
+from gitopsd.model.health import Health, HealthStatus
+from gitopsd.model.outcome import Outcome, OutcomeKind
+from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
+from gitopsd.model.revision import Revision
+
+__all__ = [
+    "AppInstance",
+    "Application",
+    "Backoff",
+    "Bastion",
+    "Change",
+    "ChangeAction",
+    "ChangeSet",
+    "Cluster",
+    "ClusterSelector",
+    "Destination",
+    "Fleet",
+    "Health",
+    "HealthStatus",
+    "HelmParams",
+    "IgnoreDifference",
+    "Manifest",
+    "Outcome",
+    "OutcomeKind",
+    "Repository",
+    "ResourceKey",
+    "Retry",
+    "Revision",
+    "Source",
+    "SourceLocation",
+    "SyncPolicy",
+]

@@ -1,0 +1,175 @@
+"""The fleet as validated values: clusters, repositories, applications, instances.
+
+``gitopsd.config`` builds these from a fleet file; nothing here reads files.
+Durations are seconds as floats.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Bastion:
+    """An SSH jump host through which a cluster's API server is reached."""
+
+    host: str
+    user: str
+    key_file: str
+    known_hosts_file: str
+    port: int = 22
+
+
+@dataclass(frozen=True)
+class Cluster:
+    name: str
+    kubeconfig: str
+    context: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    server: str = ""  # API URL, when known from the kubeconfig
+    bastion: Bastion | None = None
+    qps: float = 50.0
+    burst: int = 100
+    kube_version: str = ""  # used by Helm when the cluster cannot be asked
+
+
+@dataclass(frozen=True)
+class Repository:
+    name: str
+    url: str
+    ssh_key_file: str = ""
+    known_hosts_file: str = ""
+    token_file: str = ""
+    username: str = "git"
+    poll_interval: float = 30.0
+
+    @property
+    def is_local(self) -> bool:
+        return self.url.startswith("file://") or self.url.startswith("/")
+
+
+@dataclass(frozen=True)
+class HelmParams:
+    release_name: str = ""
+    value_files: tuple[str, ...] = ()
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Source:
+    repo: str
+    target_revision: str = "HEAD"
+    path: str = "."
+    helm: HelmParams = field(default_factory=HelmParams)
+
+
+@dataclass(frozen=True)
+class ClusterSelector:
+    names: tuple[str, ...] = ()
+    match_labels: Mapping[str, str] = field(default_factory=dict)
+
+    def matches(self, cluster: Cluster) -> bool:
+        if self.names and cluster.name not in self.names:
+            return False
+        return all(cluster.labels.get(k) == v for k, v in self.match_labels.items())
+
+
+@dataclass(frozen=True)
+class Destination:
+    clusters: ClusterSelector
+    namespace: str = ""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Argo CD's retry backoff: wait = duration * factor**n, capped at max_duration."""
+
+    duration: float = 5.0
+    factor: float = 2.0
+    max_duration: float = 180.0
+
+
+@dataclass(frozen=True)
+class Retry:
+    limit: int = 5  # < 0 means unlimited
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+@dataclass(frozen=True)
+class SyncPolicy:
+    automated: bool = False
+    prune: bool = False
+    self_heal: bool = False
+    allow_empty: bool = False
+    sync_options: tuple[str, ...] = ()
+    retry: Retry = field(default_factory=Retry)
+    sync_timeout: float = 300.0
+    max_prune_share: float = 0.5  # refuse to prune more than this share of the inventory
+
+    def option(self, name: str) -> str | None:
+        """Value of an app-level sync option such as ``PruneLast`` (None if unset)."""
+        for opt in self.sync_options:
+            key, _, value = opt.partition("=")
+            if key == name:
+                return value
+        return None
+
+    def flag(self, name: str) -> bool:
+        return (self.option(name) or "").lower() == "true"
+
+
+@dataclass(frozen=True)
+class IgnoreDifference:
+    group: str = ""
+    kind: str = ""
+    name: str = ""
+    namespace: str = ""
+    json_pointers: tuple[str, ...] = ()
+    managed_fields_managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Application:
+    name: str
+    source: Source
+    destination: Destination
+    sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
+    ignore_differences: tuple[IgnoreDifference, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class AppInstance:
+    """One application on one cluster: the unit of queueing, status and tracing.
+
+    ``source`` is the application's source with per-cluster templates resolved.
+    """
+
+    app: str
+    cluster: str
+    source: Source = field(compare=False)
+    namespace: str = field(default="", compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.app}/{self.cluster}"
+
+
+@dataclass(frozen=True)
+class Fleet:
+    name: str
+    clusters: tuple[Cluster, ...]
+    repositories: tuple[Repository, ...]
+    applications: tuple[Application, ...]
+    instances: tuple[AppInstance, ...] = ()
+    source_file: str = ""
+
+    def cluster(self, name: str) -> Cluster:
+        return next(c for c in self.clusters if c.name == name)
+
+    def repository(self, name: str) -> Repository:
+        return next(r for r in self.repositories if r.name == name)
+
+    def application(self, name: str) -> Application:
+        return next(a for a in self.applications if a.name == name)
