@@ -1,0 +1,91 @@
+"""The ``gitopsd`` console script: argument parsing and exit codes only.
+
+Exit codes: 0 ok, 1 a finding (diff present, validation failed), 2 usage or
+runtime error with a one-line reason on stderr. Each verb's work lives in the
+module it belongs to; this module must not grow logic of its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from gitopsd.errors import GitopsdError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _localcluster_up(args: argparse.Namespace) -> int:
+    from gitopsd import localcluster
+
+    c = localcluster.up(args.name, args.dir, workloads=args.workloads, port=args.port,
+                        nodes=args.nodes, ready_timeout=args.timeout)
+    print(f"local cluster {c.name} is ready at {c.server} after {c.start_seconds:.1f}s")
+    print(f"  admin kubeconfig:  {c.kubeconfig}")
+    for user in localcluster.RESTRICTED_USERS:
+        print(f"  {user + ' kubeconfig:':<18} {c.user_kubeconfig(user)}")
+    print(f"  logs:              {c.log_dir}")
+    print(f"  stop it with:      gitopsd localcluster down --dir {c.dir}")
+    return 0
+
+
+def _localcluster_down(args: argparse.Namespace) -> int:
+    from gitopsd import localcluster
+
+    localcluster.down(args.dir, keep_dir=args.keep_dir)
+    print(f"local cluster in {args.dir} stopped")
+    return 0
+
+
+def _localcluster_status(args: argparse.Namespace) -> int:
+    from gitopsd.localcluster import LocalCluster
+
+    c = LocalCluster.load(__import__("pathlib").Path(args.dir).absolute())
+    running = {p.pid for p in c.running()}
+    print(f"{c.name} {c.server}")
+    for p in c.processes:
+        print(f"  {p.name:<24} pid {p.pid:<8} {'running' if p.pid in running else 'stopped'}")
+    return 0 if len(running) == len(c.processes) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gitopsd", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    lc = sub.add_parser("localcluster", help="start and stop local control planes")
+    lc_sub = lc.add_subparsers(dest="action", required=True, metavar="ACTION")
+    lc_up = lc_sub.add_parser("up", help="start a local control plane and return")
+    lc_up.add_argument("--name", default="local")
+    lc_up.add_argument("--dir", required=True)
+    lc_up.add_argument("--workloads", action="store_true",
+                       help="add controller-manager, scheduler and kwok fake nodes")
+    lc_up.add_argument("--port", type=int, default=None, help="API server port (default: free)")
+    lc_up.add_argument("--nodes", type=int, default=2, help="fake nodes with --workloads")
+    lc_up.add_argument("--timeout", type=float, default=90.0, help="readiness budget in seconds")
+    lc_up.set_defaults(handler=_localcluster_up)
+    lc_down = lc_sub.add_parser("down", help="stop a local control plane")
+    lc_down.add_argument("--dir", required=True)
+    lc_down.add_argument("--keep-dir", action="store_true", help="keep data, logs and kubeconfigs")
+    lc_down.set_defaults(handler=_localcluster_down)
+    lc_st = lc_sub.add_parser("status", help="show the processes of a local control plane")
+    lc_st.add_argument("--dir", required=True)
+    lc_st.set_defaults(handler=_localcluster_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except GitopsdError as e:
+        print(f"gitopsd: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
