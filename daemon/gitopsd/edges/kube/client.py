@@ -1,0 +1,151 @@
+"""One HTTP client per cluster, with explicit timeouts and translated errors.
+
+Built on kubernetes_asyncio's ApiClient (its kubeconfig loading, TLS and auth)
+but speaking plain JSON so that any kind, built-in or custom, is handled the
+same way. Every request has a timeout; every failure leaves this module as a
+``gitopsd.errors.ClusterError``. It never logs request bodies (they may hold
+Secret data).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import config as kconfig
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.rest import ApiException
+
+from gitopsd.errors import ApiError, ClusterUnreachable
+from gitopsd.model import Cluster
+
+JSON = "application/json"
+APPLY_PATCH = "application/apply-patch+yaml"
+MERGE_PATCH = "application/merge-patch+json"
+DEFAULT_TIMEOUT = 30.0
+Query = Sequence[tuple[str, str]]
+
+
+def _status_message(status: int, body: bytes) -> tuple[str, str]:
+    try:
+        doc = json.loads(body)
+        return str(doc.get("message") or ""), str(doc.get("reason") or "")
+    except ValueError:
+        return body.decode(errors="replace")[:300], ""
+
+
+class KubeClient:
+    """Requests against one cluster's API server."""
+
+    def __init__(self, cluster: Cluster, api: ApiClient, temp_dir: str) -> None:
+        self.cluster = cluster
+        self.name = cluster.name
+        self._api = api
+        self._temp_dir = temp_dir
+        self.requests = 0
+
+    @classmethod
+    async def connect(cls, cluster: Cluster, *, server: str | None = None,
+                      tls_server_name: str | None = None, pool: int = 64) -> KubeClient:
+        """A client for CLUSTER from its kubeconfig (optionally via a tunnel address)."""
+        temp_dir = tempfile.mkdtemp(prefix=f"gitopsd-kube-{cluster.name}-")
+        os.chmod(temp_dir, 0o700)
+        try:
+            api = await kconfig.new_client_from_config(
+                config_file=cluster.kubeconfig, context=cluster.context or None,
+                persist_config=False, temp_file_path=temp_dir)
+        except (OSError, kconfig.ConfigException, ValueError, KeyError) as e:
+            _remove_tree(temp_dir)
+            raise ClusterUnreachable(f"cluster {cluster.name}: cannot load kubeconfig "
+                                     f"{cluster.kubeconfig}: {type(e).__name__}") from None
+        api.configuration.connection_pool_maxsize = pool
+        if server:
+            api.configuration.host = server
+        if tls_server_name:
+            api.configuration.tls_server_name = tls_server_name
+        return cls(cluster, api, temp_dir)
+
+    async def close(self) -> None:
+        await self._api.close()
+        _remove_tree(self._temp_dir)
+
+    @property
+    def server(self) -> str:
+        return str(self._api.configuration.host)
+
+    async def request(self, method: str, path: str, *, query: Query = (), body: Any = None,
+                      content_type: str = JSON, timeout: float = DEFAULT_TIMEOUT,
+                      ok: Sequence[int] = ()) -> tuple[int, Any]:
+        """Send one request; return (status, parsed JSON body).
+
+        2xx and the statuses in OK are returned; any other status raises ApiError.
+        """
+        async with self.raw(method, path, query=query, body=body, content_type=content_type,
+                            timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            try:
+                data = await resp.read()
+            except (TimeoutError, aiohttp.ClientError) as e:
+                raise ClusterUnreachable(f"cluster {self.name}: reading {method} {path} failed: "
+                                         f"{type(e).__name__}") from None
+            status = resp.status
+        if 200 <= status < 300 or status in ok:
+            try:
+                return status, json.loads(data) if data else None
+            except ValueError:
+                return status, None
+        message, reason = _status_message(status, data)
+        raise ApiError(f"cluster {self.name}: {method} {path}: {status} {reason or ''} {message}".strip(),
+                       status=status, reason=reason)
+
+    @asynccontextmanager
+    async def raw(self, method: str, path: str, *, query: Query = (), body: Any = None,
+                  content_type: str = JSON,
+                  timeout: aiohttp.ClientTimeout | None = None) -> AsyncIterator[aiohttp.ClientResponse]:
+        """An open response for streaming (watches); the caller reads it."""
+        self.requests += 1
+        headers = {"Accept": JSON, "Content-Type": content_type}
+        try:
+            resp = await self._api.call_api(
+                path, method, query_params=list(query), header_params=headers, body=body,
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=timeout or aiohttp.ClientTimeout(total=DEFAULT_TIMEOUT))
+        except ApiException as e:
+            raise ApiError(f"cluster {self.name}: {method} {path}: {e.status} {e.reason}",
+                           status=e.status or 0, reason=str(e.reason or "")) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as e:
+            raise ClusterUnreachable(f"cluster {self.name}: {method} {path} failed: "
+                                     f"{type(e).__name__}: {_short(e)}") from None
+        try:
+            yield resp
+        finally:
+            resp.release()
+
+
+def _short(e: BaseException) -> str:
+    text = str(e)
+    return text[:200] if text else ""
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def query(**params: str | int | bool | None) -> list[tuple[str, str]]:
+    """Query parameters in the API server's spelling, dropping None values."""
+    out = []
+    for k, v in params.items():
+        if v is None:
+            continue
+        out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
+    return out
+
+
+def as_mapping(obj: Any) -> Mapping[str, Any]:
+    return obj if isinstance(obj, Mapping) else {}
