@@ -35,6 +35,7 @@ from gitopsd.localcluster.processes import (
 )
 
 STATE_FILE = "localcluster.json"
+STAGES = Path(__file__).with_name("data") / "kwok-stages.yaml"
 FAKE_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
@@ -263,6 +264,7 @@ def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.P
         bins["kwok"], f"--kubeconfig={kc}", "--manage-all-nodes=false",
         f"--manage-nodes-with-annotation-selector={FAKE_NODE_ANNOTATION}=fake",
         f"--server-address=127.0.0.1:{free_port()}", "--node-ip=10.0.1.1",
+        f"--config={STAGES}",
         "--node-lease-duration-seconds=40",
     ], logs / "kwok.log"))
     cluster.save()
