@@ -1,0 +1,58 @@
+"""Health of live Kubernetes objects: one small module per kind, one verdict.
+
+``assess(obj)`` maps a live object (as the API server returns it, with its
+status) to a ``Health``: a ``HealthStatus`` and, whenever the status is not
+Healthy, a one-line message that says why. It dispatches on API group and
+kind to a dedicated check (Deployment, StatefulSet, DaemonSet, ReplicaSet,
+Pod, Job, CronJob, PersistentVolumeClaim, Service, Ingress,
+HorizontalPodAutoscaler, APIService, CustomResourceDefinition, Namespace);
+every other kind, custom resources included, is judged by the common status
+conventions (``generic``). The semantics follow Argo CD's built-in checks so
+that users' expectations carry over.
+
+Rules for every kind, before the kind's own check:
+
+* ``gitopsd.io/ignore-healthcheck: "true"`` or
+  ``argocd.argoproj.io/ignore-healthcheck: "true"`` makes the object Healthy.
+* An object with ``metadata.deletionTimestamp`` is Progressing ("Pending
+  deletion"), except a Job or Pod that already finished (its verdict stands)
+  and a Namespace or CustomResourceDefinition, which report their own
+  termination.
+
+Hooks: the health of a hook Job or Pod is also the hook's result. Healthy
+means the hook succeeded (Job Complete, Pod Succeeded), Degraded means it
+failed (Job Failed, Pod Failed); anything else (Progressing, Suspended) means
+it has not finished yet. Run-to-completion Pods (``restartPolicy`` Never or
+OnFailure) are therefore never Healthy while running and never Degraded for a
+waiting error such as ImagePullBackOff.
+
+The severity order and the worst-of rule live in ``Health.worst``; ``worst``
+here is the same function. Nothing in this package performs I/O or reads a
+clock.
+"""
+
+from gitopsd.core.health.dispatch import (
+    CHECKS,
+    IGNORE_ANNOTATIONS,
+    Check,
+    assess,
+    builtin_kinds,
+    group_kind,
+    is_ignored,
+)
+from gitopsd.model.health import Health, HealthStatus
+
+worst = Health.worst
+
+__all__ = [
+    "CHECKS",
+    "IGNORE_ANNOTATIONS",
+    "Check",
+    "Health",
+    "HealthStatus",
+    "assess",
+    "builtin_kinds",
+    "group_kind",
+    "is_ignored",
+    "worst",
+]
