@@ -45,8 +45,9 @@ class Supervisor:
 
     def spawn(self, name: str, factory: TaskFactory) -> TaskState:
         """Run FACTORY() under NAME, restarting it whenever it ends unexpectedly."""
-        if name in self.tasks and self.tasks[name].task and not self.tasks[name].task.done():
-            return self.tasks[name]
+        existing = self.tasks.get(name)
+        if existing is not None and existing.task is not None and not existing.task.done():
+            return existing
         state = TaskState(name)
         state.task = asyncio.create_task(self._guard(state, factory), name=name)
         self.tasks[name] = state
