@@ -1,0 +1,100 @@
+"""The ``/api/v1`` endpoints: instance status, history and sync requests, as JSON.
+
+Handlers here assume the caller is already authenticated (the server's
+middleware checks the bearer token before any of them runs). They translate
+HTTP to backend calls and back; they must not hold state of their own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from .backend import ApiBackend, Row, resolve
+
+DEFAULT_HISTORY = 10
+MAX_HISTORY = 100
+
+log = structlog.get_logger(__name__)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "")
+    if not raw:
+        return DEFAULT_HISTORY
+    try:
+        value = int(raw)
+    except ValueError:
+        raise web.HTTPBadRequest(reason="limit must be an integer") from None
+    if value < 0:
+        raise web.HTTPBadRequest(reason="limit must not be negative")
+    return min(value, MAX_HISTORY)
+
+
+def _unknown(exc: KeyError) -> str:
+    detail = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    return detail or "unknown application or cluster"
+
+
+def _matches(row: Row, filters: Mapping[str, str]) -> bool:
+    return all(str(row.get(field)) == value for field, value in filters.items())
+
+
+class ApiRoutes:
+    """The status and sync endpoints, bound to a backend."""
+
+    def __init__(self, backend: ApiBackend) -> None:
+        self._backend = backend
+
+    def routes(self) -> list[web.RouteDef]:
+        """Route definitions; every name starts with ``api.`` (the auth middleware's mark)."""
+        return [
+            web.get("/api/v1/instances", self.list_instances, name="api.instances"),
+            web.get("/api/v1/instances/{app}/{cluster}", self.get_instance, name="api.instance"),
+            web.post("/api/v1/instances/{app}/{cluster}/sync", self.sync_instance, name="api.sync_instance"),
+            web.post("/api/v1/applications/{app}/sync", self.sync_application, name="api.sync_application"),
+        ]
+
+    async def _rows(self) -> Sequence[Row]:
+        return await resolve(self._backend.instances())
+
+    async def list_instances(self, request: web.Request) -> web.Response:
+        """Every instance's status row; ``?app=`` and ``?cluster=`` filter."""
+        filters = {k: v for k, v in request.query.items() if k in ("app", "cluster")}
+        rows = [dict(r) for r in await self._rows() if _matches(r, filters)]
+        return web.json_response({"instances": rows})
+
+    async def get_instance(self, request: web.Request) -> web.Response:
+        """One instance's status row plus its recent ``history`` (``?limit=``, default 10)."""
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        limit = _limit(request)
+        for row in await self._rows():
+            if _matches(row, {"app": app, "cluster": cluster}):
+                history = await resolve(self._backend.history(app, cluster, limit))
+                body: dict[str, Any] = dict(row)
+                body["history"] = [dict(h) for h in history]
+                return web.json_response(body)
+        return _error(404, f"no instance {app} on cluster {cluster}")
+
+    async def sync_instance(self, request: web.Request) -> web.Response:
+        """Enqueue a sync of one instance; 202 with the enqueued keys, 404 when unknown."""
+        return await self._sync(request.match_info["app"], request.match_info["cluster"])
+
+    async def sync_application(self, request: web.Request) -> web.Response:
+        """Enqueue a sync of an application on every cluster it targets."""
+        return await self._sync(request.match_info["app"], None)
+
+    async def _sync(self, app: str, cluster: str | None) -> web.Response:
+        try:
+            keys = await resolve(self._backend.request_sync(app, cluster))
+        except KeyError as exc:
+            return _error(404, _unknown(exc))
+        log.info("sync requested", app=app, cluster=cluster, enqueued=list(keys))
+        return web.json_response({"enqueued": list(keys)}, status=202)

@@ -1,0 +1,208 @@
+"""Sync history in SQLite under the state directory, for status and the API.
+
+The file is ``<state_dir>/history.sqlite3`` (WAL mode), one row per finished
+sync of an application instance, the last ``keep`` (default 20) kept per
+instance, pruned on insert. Nothing here is needed for correctness: a missing
+file means empty history, and a file that is not a database is moved aside
+(``history.sqlite3.corrupt-<epoch>``) and started afresh. A write that fails
+is logged and dropped rather than failing the sync that produced it.
+
+Blocking sqlite calls run in a worker thread (``asyncio.to_thread``) under one
+lock over one connection. The store keeps only what it is given, with the
+message bounded to 2000 characters; callers must not hand it secret values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import structlog
+
+FILENAME = "history.sqlite3"
+DEFAULT_KEEP = 20
+DEFAULT_LIMIT = 10
+MAX_MESSAGE = 2000
+
+T = TypeVar("T")
+
+log = structlog.get_logger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sync_history (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    app       TEXT NOT NULL,
+    cluster   TEXT NOT NULL,
+    revision  TEXT NOT NULL,
+    started   REAL NOT NULL,
+    duration  REAL NOT NULL,
+    result    TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    trace_id  TEXT NOT NULL,
+    changes   TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sync_history_instance ON sync_history (app, cluster, id);
+"""
+
+_COLUMNS = "app, cluster, revision, started, duration, result, message, trace_id, changes"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One finished sync of one instance; ``started`` is epoch seconds, ``changes`` a summary."""
+
+    app: str
+    cluster: str
+    revision: str
+    started: float
+    duration: float
+    result: str
+    message: str
+    trace_id: str
+    changes: Mapping[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field."""
+        out = asdict(self)
+        out["changes"] = dict(self.changes)
+        return out
+
+
+def _entry(row: tuple[Any, ...]) -> HistoryEntry:
+    try:
+        changes = json.loads(row[8])
+    except (TypeError, ValueError):
+        changes = {}
+    return HistoryEntry(app=row[0], cluster=row[1], revision=row[2], started=float(row[3]),
+                        duration=float(row[4]), result=row[5], message=row[6], trace_id=row[7],
+                        changes=changes if isinstance(changes, dict) else {})
+
+
+class HistoryStore:
+    """Sync history of every instance; async methods, one connection opened on first use."""
+
+    def __init__(self, state_dir: str | os.PathLike[str], *, keep: int = DEFAULT_KEEP) -> None:
+        if keep < 1:
+            raise ValueError("keep must be at least 1")
+        self.path = Path(state_dir) / FILENAME
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+
+    async def record(
+        self,
+        app: str,
+        cluster: str,
+        *,
+        revision: str,
+        started: float,
+        duration: float,
+        result: str,
+        message: str = "",
+        trace_id: str = "",
+        changes: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Append one sync and prune the instance to the last ``keep``; False when the write failed."""
+        values = (app, cluster, revision, float(started), float(duration), result, message[:MAX_MESSAGE],
+                  trace_id, json.dumps(dict(changes or {}), sort_keys=True, default=str))
+
+        def write(conn: sqlite3.Connection) -> None:
+            with conn:
+                conn.execute(f"INSERT INTO sync_history ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                             values)
+                conn.execute(
+                    "DELETE FROM sync_history WHERE app = ? AND cluster = ? AND id NOT IN "
+                    "(SELECT id FROM sync_history WHERE app = ? AND cluster = ? ORDER BY id DESC LIMIT ?)",
+                    (app, cluster, app, cluster, self.keep))
+
+        try:
+            await self._run(write)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("history write failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
+            return False
+        return True
+
+    async def history(self, app: str, cluster: str, limit: int = DEFAULT_LIMIT) -> list[HistoryEntry]:
+        """The last LIMIT syncs of one instance, newest first (in the order they were recorded)."""
+        if limit <= 0:
+            return []
+
+        def read(conn: sqlite3.Connection) -> list[HistoryEntry]:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
+                "ORDER BY id DESC LIMIT ?", (app, cluster, limit)).fetchall()
+            return [_entry(r) for r in rows]
+
+        try:
+            return await self._run(read)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
+            return []
+
+    async def last(self, app: str, cluster: str) -> HistoryEntry | None:
+        """The most recent sync of one instance, or None."""
+        entries = await self.history(app, cluster, 1)
+        return entries[0] if entries else None
+
+    async def close(self) -> None:
+        """Close the connection; a later call opens it again."""
+        await asyncio.to_thread(self._close)
+
+    async def __aenter__(self) -> HistoryStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def call() -> T:
+            with self._lock:
+                return fn(self._connection())
+
+        return await asyncio.to_thread(call)
+
+    def _close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self._conn = self._open()
+            except sqlite3.DatabaseError as exc:
+                if not self.path.exists():
+                    raise
+                aside = self.path.with_name(f"{FILENAME}.corrupt-{int(time.time())}")
+                log.warning("history file unreadable, starting afresh", path=str(self.path),
+                            moved_to=str(aside), error=str(exc))
+                self.path.replace(aside)
+                for suffix in ("-wal", "-shm"):
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.with_name(FILENAME + suffix).unlink()
+                self._conn = self._open()
+        return self._conn
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
