@@ -35,17 +35,29 @@ def _start_ticks(pid: int) -> int:
     return int(stat.rsplit(")", 1)[1].split()[19])
 
 
+# Processes this interpreter started, kept so they are reaped through Popen.poll
+# (and never garbage-collected while running).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def spawn(name: str, argv: list[str], log: Path, env: dict[str, str] | None = None) -> ProcessRecord:
     """Start ARGV detached, output appended to LOG."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env, close_fds=True)
+    _children[proc.pid] = proc
     return ProcessRecord(name, proc.pid, _start_ticks(proc.pid), str(log))
 
 
 def alive(rec: ProcessRecord) -> bool:
     """True while REC's process runs (reaping it first when it is our child)."""
+    child = _children.get(rec.pid)
+    if child is not None:
+        if child.poll() is None:
+            return True
+        del _children[rec.pid]
+        return False
     with contextlib.suppress(ChildProcessError):
         pid, _ = os.waitpid(rec.pid, os.WNOHANG)
         if pid == rec.pid:
