@@ -1,0 +1,181 @@
+"""Prometheus metrics of gitopsd, named after Argo CD's so dashboards carry over.
+
+``Metrics`` owns its own ``CollectorRegistry`` (never the process-global one),
+so several daemons or tests in one process never share counters. Callers pass
+plain values; this module turns them into series.
+
+Labels stay low-cardinality: application, cluster, repository and task names
+from the fleet file, and small fixed vocabularies (status, result, request
+type). Revisions, object names and error messages must never become labels;
+they belong in traces and logs.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["GIT_REQUEST_TYPES", "METRIC_NAMES", "Metrics"]
+
+GIT_REQUEST_TYPES = ("ls-remote", "fetch")
+
+METRIC_NAMES = (
+    "gitopsd_app_info",
+    "gitopsd_app_sync_total",
+    "gitopsd_app_reconcile_duration_seconds",
+    "gitopsd_drift_events_total",
+    "gitopsd_selfheal_fights_total",
+    "gitopsd_queue_depth",
+    "gitopsd_queue_wait_seconds",
+    "gitopsd_git_requests_total",
+    "gitopsd_watch_reconnects_total",
+    "gitopsd_cluster_connection_status",
+    "gitopsd_task_restarts_total",
+)
+
+_RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+_QUEUE_WAIT_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+
+
+def _label(value: str | enum.Enum) -> str:
+    return str(value.value) if isinstance(value, enum.Enum) else value
+
+
+class Metrics:
+    """gitopsd's metrics in a registry of their own; methods are safe from any thread."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, *, process_metrics: bool = True) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        if process_metrics:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        r = self.registry
+        self._app_info = Gauge(
+            "gitopsd_app_info", "Information about an application instance; always 1.",
+            ["app", "cluster", "sync_status", "health_status"], registry=r)
+        self._app_sync = Counter(
+            "gitopsd_app_sync_total", "Syncs of an application instance, by result phase.",
+            ["app", "cluster", "phase"], registry=r)
+        self._reconcile = Histogram(
+            "gitopsd_app_reconcile_duration_seconds", "Duration of one reconcile pass.",
+            ["cluster"], buckets=_RECONCILE_BUCKETS, registry=r)
+        self._drift = Counter(
+            "gitopsd_drift_events_total", "Live objects found to differ from Git.",
+            ["app", "cluster"], registry=r)
+        self._fights = Counter(
+            "gitopsd_selfheal_fights_total",
+            "Self-heals undone again by another writer within the fight window.",
+            ["app", "cluster"], registry=r)
+        self._queue_depth = Gauge(
+            "gitopsd_queue_depth", "Application instances waiting in the work queue.", registry=r)
+        self._queue_wait = Histogram(
+            "gitopsd_queue_wait_seconds", "Time an item waited in the queue before work began.",
+            buckets=_QUEUE_WAIT_BUCKETS, registry=r)
+        self._git = Counter(
+            "gitopsd_git_requests_total", "Git requests to remote repositories.",
+            ["repo", "request_type", "result"], registry=r)
+        self._watch_reconnects = Counter(
+            "gitopsd_watch_reconnects_total", "Watch streams reopened after they ended or failed.",
+            ["cluster"], registry=r)
+        self._cluster_up = Gauge(
+            "gitopsd_cluster_connection_status", "1 when the cluster's API server is reachable.",
+            ["cluster"], registry=r)
+        self._restarts = Counter(
+            "gitopsd_task_restarts_total", "Restarts of supervised long-running tasks.",
+            ["task"], registry=r)
+        self._lock = threading.Lock()
+        self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+
+    # -- application instances ------------------------------------------------
+
+    def set_instance(self, app: str, cluster: str, sync_status: str | enum.Enum,
+                     health_status: str | enum.Enum) -> None:
+        """Record the current sync and health status of APP on CLUSTER (one series per instance)."""
+        labels = (app, cluster, _label(sync_status), _label(health_status))
+        with self._lock:
+            old = self._info_labels.get((app, cluster))
+            if old == labels:
+                return
+            if old is not None:
+                self._app_info.remove(*old)
+            self._app_info.labels(*labels).set(1)
+            self._info_labels[(app, cluster)] = labels
+
+    def remove_instance(self, app: str, cluster: str) -> None:
+        """Forget APP on CLUSTER (it left the fleet): its info series disappears."""
+        with self._lock:
+            old = self._info_labels.pop((app, cluster), None)
+            if old is not None:
+                self._app_info.remove(*old)
+
+    def sync_finished(self, app: str, cluster: str, result: str | enum.Enum) -> None:
+        """Count one finished sync of APP on CLUSTER; RESULT is its phase (e.g. Succeeded, Failed)."""
+        self._app_sync.labels(app, cluster, _label(result)).inc()
+
+    def reconcile_finished(self, cluster: str, seconds: float) -> None:
+        """Observe the duration of one reconcile pass against CLUSTER."""
+        self._reconcile.labels(cluster).observe(max(0.0, seconds))
+
+    def drift_detected(self, app: str, cluster: str, count: int = 1) -> None:
+        """Count COUNT live objects of APP on CLUSTER found to differ from Git."""
+        if count > 0:
+            self._drift.labels(app, cluster).inc(count)
+
+    def selfheal_fight(self, app: str, cluster: str) -> None:
+        """Count a self-heal of APP on CLUSTER that another writer undid again."""
+        self._fights.labels(app, cluster).inc()
+
+    # -- queue ----------------------------------------------------------------
+
+    def set_queue_depth(self, depth: int) -> None:
+        """Set the number of application instances waiting in the queue."""
+        self._queue_depth.set(depth)
+
+    def queue_waited(self, seconds: float) -> None:
+        """Observe how long an item waited in the queue before work on it began."""
+        self._queue_wait.observe(max(0.0, seconds))
+
+    # -- sources and clusters -------------------------------------------------
+
+    def git_request(self, repo: str, request_type: str, ok: bool) -> None:
+        """Count a Git request (``ls-remote`` or ``fetch``) to REPO (its fleet name, not its URL)."""
+        if request_type not in GIT_REQUEST_TYPES:
+            raise ValueError(f"git request type must be one of {GIT_REQUEST_TYPES}, got {request_type!r}")
+        self._git.labels(repo, request_type, "success" if ok else "failure").inc()
+
+    def watch_reconnected(self, cluster: str) -> None:
+        """Count a watch stream on CLUSTER that had to be reopened."""
+        self._watch_reconnects.labels(cluster).inc()
+
+    def set_cluster_connected(self, cluster: str, connected: bool) -> None:
+        """Set whether CLUSTER's API server is reachable (1) or not (0)."""
+        self._cluster_up.labels(cluster).set(1 if connected else 0)
+
+    def remove_cluster(self, cluster: str) -> None:
+        """Forget CLUSTER's connection status (it left the fleet)."""
+        self._cluster_up.remove(cluster)
+
+    def task_restarted(self, task: str) -> None:
+        """Count a restart of the supervised task named TASK."""
+        self._restarts.labels(task).inc()
+
+    # -- exposition -----------------------------------------------------------
+
+    def render(self) -> bytes:
+        """Every metric in the Prometheus text exposition format (``content_type``)."""
+        return generate_latest(self.registry)

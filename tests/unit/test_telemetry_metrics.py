@@ -1,0 +1,142 @@
+"""Prometheus metrics: every gitopsd_* series is exposed, a new status replaces the old one."""
+
+from __future__ import annotations
+
+import enum
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gitopsd.edges.telemetry.metrics import METRIC_NAMES, Metrics
+
+
+def samples(m: Metrics, name: str) -> list[tuple[dict[str, str], float]]:
+    """(labels, value) of every sample named NAME in the exposition text."""
+    out = []
+    for family in text_string_to_metric_families(m.render().decode()):
+        for s in family.samples:
+            if s.name == name:
+                out.append((dict(s.labels), s.value))
+    return out
+
+
+def exercise_every_metric(m: Metrics) -> None:
+    m.set_instance("guestbook", "prod-eu", "Synced", "Healthy")
+    m.sync_finished("guestbook", "prod-eu", "Succeeded")
+    m.reconcile_finished("prod-eu", 1.5)
+    m.drift_detected("guestbook", "prod-eu")
+    m.selfheal_fight("guestbook", "prod-eu")
+    m.set_queue_depth(4)
+    m.queue_waited(0.2)
+    m.git_request("platform", "fetch", ok=True)
+    m.watch_reconnected("prod-eu")
+    m.set_cluster_connected("prod-eu", True)
+    m.task_restarted("poller:platform")
+
+
+EXPECTED_NAMES = [
+    "gitopsd_app_info", "gitopsd_app_sync_total", "gitopsd_app_reconcile_duration_seconds",
+    "gitopsd_drift_events_total", "gitopsd_selfheal_fights_total", "gitopsd_queue_depth",
+    "gitopsd_queue_wait_seconds", "gitopsd_git_requests_total", "gitopsd_watch_reconnects_total",
+    "gitopsd_cluster_connection_status", "gitopsd_task_restarts_total",
+]
+
+
+@pytest.mark.parametrize("name", EXPECTED_NAMES)
+def test_every_metric_is_exposed_after_one_call_each(name: str) -> None:
+    """After one call of each method, the exposition declares NAME and has a sample of it."""
+    m = Metrics()
+    exercise_every_metric(m)
+    text = m.render().decode()
+    assert f"# TYPE {name} " in text
+    assert any(line.startswith(name) for line in text.splitlines() if not line.startswith("#"))
+    assert name in METRIC_NAMES
+
+
+def test_process_metrics_are_included_by_default() -> None:
+    """The daemon's own registry carries the process collector's series."""
+    assert b"process_resident_memory_bytes" in Metrics().render()
+    assert b"process_resident_memory_bytes" not in Metrics(process_metrics=False).render()
+
+
+def test_content_type_is_prometheus_text() -> None:
+    """The content type matches the text exposition format render() produces."""
+    m = Metrics()
+    assert m.content_type.startswith("text/plain")
+    assert m.render().startswith(b"# HELP")
+
+
+def test_values_and_labels() -> None:
+    """Counters, gauges and histograms carry the given values under the documented labels."""
+    m = Metrics(process_metrics=False)
+    exercise_every_metric(m)
+    m.sync_finished("guestbook", "prod-eu", "Succeeded")
+    m.git_request("platform", "ls-remote", ok=False)
+    m.drift_detected("guestbook", "prod-eu", count=3)
+    assert samples(m, "gitopsd_app_sync_total") == [
+        ({"app": "guestbook", "cluster": "prod-eu", "phase": "Succeeded"}, 2.0)]
+    assert samples(m, "gitopsd_drift_events_total") == [({"app": "guestbook", "cluster": "prod-eu"}, 4.0)]
+    git = samples(m, "gitopsd_git_requests_total")
+    assert sorted((s[0]["request_type"], s[0]["result"]) for s in git) == [
+        ("fetch", "success"), ("ls-remote", "failure")]
+    assert samples(m, "gitopsd_queue_depth") == [({}, 4.0)]
+    assert samples(m, "gitopsd_app_reconcile_duration_seconds_sum") == [({"cluster": "prod-eu"}, 1.5)]
+    assert samples(m, "gitopsd_queue_wait_seconds_count") == [({}, 1.0)]
+
+
+def test_app_info_keeps_one_series_per_instance() -> None:
+    """A status change replaces the instance's info series instead of adding a second one."""
+    m = Metrics(process_metrics=False)
+    m.set_instance("guestbook", "prod-eu", "OutOfSync", "Progressing")
+    m.set_instance("guestbook", "prod-us", "Synced", "Healthy")
+    m.set_instance("guestbook", "prod-eu", "Synced", "Healthy")
+    info = sorted((s[0]["cluster"], s[0]["sync_status"], s[0]["health_status"], s[1])
+                  for s in samples(m, "gitopsd_app_info"))
+    assert info == [("prod-eu", "Synced", "Healthy", 1.0), ("prod-us", "Synced", "Healthy", 1.0)]
+    m.remove_instance("guestbook", "prod-us")
+    assert [s[0]["cluster"] for s in samples(m, "gitopsd_app_info")] == ["prod-eu"]
+
+
+def test_enum_statuses_use_their_values() -> None:
+    """Enum members (as the model uses) become their string values as labels."""
+
+    class Sync(enum.Enum):
+        SYNCED = "Synced"
+
+    class Health(enum.Enum):
+        DEGRADED = "Degraded"
+
+    m = Metrics(process_metrics=False)
+    m.set_instance("a", "c", Sync.SYNCED, Health.DEGRADED)
+    m.sync_finished("a", "c", Sync.SYNCED)
+    [(labels, _)] = samples(m, "gitopsd_app_info")
+    assert (labels["sync_status"], labels["health_status"]) == ("Synced", "Degraded")
+
+
+def test_cluster_connection_gauge_flips_and_is_removed() -> None:
+    """The connection gauge is 1 or 0 per cluster and disappears when the cluster leaves."""
+    m = Metrics(process_metrics=False)
+    m.set_cluster_connected("a", True)
+    m.set_cluster_connected("b", False)
+    assert sorted((s[0]["cluster"], s[1]) for s in samples(m, "gitopsd_cluster_connection_status")) == [
+        ("a", 1.0), ("b", 0.0)]
+    m.remove_cluster("b")
+    m.remove_cluster("never-seen")
+    assert [s[0]["cluster"] for s in samples(m, "gitopsd_cluster_connection_status")] == ["a"]
+
+
+def test_unknown_git_request_type_is_rejected() -> None:
+    """Only ls-remote and fetch are valid request types, keeping the label's vocabulary closed."""
+    with pytest.raises(ValueError, match="ls-remote"):
+        Metrics(process_metrics=False).git_request("r", "clone", ok=True)
+
+
+def test_registries_are_independent() -> None:
+    """Two Metrics objects never share series, and the global registry stays untouched."""
+    from prometheus_client import REGISTRY
+
+    first, second = Metrics(process_metrics=False), Metrics(process_metrics=False)
+    first.task_restarted("watch:prod-eu")
+    assert samples(first, "gitopsd_task_restarts_total") == [({"task": "watch:prod-eu"}, 1.0)]
+    assert samples(second, "gitopsd_task_restarts_total") == []
+    assert REGISTRY.get_sample_value("gitopsd_task_restarts_total", {"task": "watch:prod-eu"}) is None
