@@ -18,6 +18,7 @@ names the thing at fault; they never carry credentials or secret values.
     ├── SyncError              a sync could not complete safely
     │   ├── OwnershipConflict  an object belongs to somebody else
     │   ├── PruneRefused       a prune would delete too much
+    │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   └── SyncDeadline       a wave did not become healthy in time
     └── LocalClusterError      a local control plane failed to start or stop
 """
@@ -98,6 +99,10 @@ class OwnershipConflict(SyncError):
 
 class PruneRefused(SyncError):
     """A prune would delete more than the allowed share of the inventory."""
+
+
+class InventoryError(SyncError):
+    """An application's in-cluster inventory cannot be read or belongs to another app."""
 
 
 class SyncDeadline(SyncError):
