@@ -25,6 +25,13 @@ class Objects:
     async def info(self, api_version: str, kind: str) -> ResourceInfo:
         return await self.discovery.resolve(api_version, kind)
 
+    async def namespaced(self, api_version: str, kind: str) -> bool | None:
+        info = await self.discovery.find(api_version, kind)
+        return None if info is None else info.namespaced
+
+    def invalidate(self, group: str | None = None) -> None:
+        self.discovery.invalidate(group)
+
     async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
         info = await self.info(api_version, kind)
         status, body = await self.client.request("GET", info.path(name, namespace), ok=(404,))

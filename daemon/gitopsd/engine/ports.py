@@ -1,0 +1,46 @@
+"""The engine's view of the edges: small Protocols the composition root fills.
+
+The engine depends on these shapes only, so it can be driven by in-memory
+fakes in engine tests and by the real Kubernetes and Git edges in the daemon.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from gitopsd.model import AppInstance, Manifest, Revision
+
+Obj = dict[str, Any]
+
+
+class ClusterPort(Protocol):
+    """Object operations on one cluster (implemented by edges.kube.Objects)."""
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> Obj | None: ...
+
+    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False,
+                    force: bool = True) -> Obj: ...
+
+    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> Obj: ...
+
+    async def replace(self, body: Mapping[str, Any]) -> Obj: ...
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
+                     propagation: str = "Foreground", uid: str | None = None) -> bool: ...
+
+    async def namespaced(self, api_version: str, kind: str) -> bool | None:
+        """Whether the kind is namespaced; None when the cluster does not serve it."""
+        ...
+
+    def invalidate(self, group: str | None = None) -> None:
+        """Forget cached discovery for GROUP (after CRDs change)."""
+        ...
+
+
+class DesiredPort(Protocol):
+    """Desired state of an instance: resolve its revision, then its manifests."""
+
+    async def resolve(self, instance: AppInstance) -> Revision: ...
+
+    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]: ...

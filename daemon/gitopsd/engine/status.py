@@ -1,0 +1,97 @@
+"""The live status board: one row per application instance.
+
+Folds each reconcile Outcome into what users ask about: sync status, health,
+revision, last sync result and conditions with reasons. It holds values only;
+exposing them (API, metrics) is done by the edges the composition root wires.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitopsd.model import AppInstance, Health, HealthStatus, Outcome, OutcomeKind
+
+
+@dataclass
+class Condition:
+    type: str
+    reason: str
+    message: str
+
+
+@dataclass
+class InstanceStatus:
+    app: str
+    cluster: str
+    sync_status: str = "Unknown"
+    health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
+    revision: str = ""
+    last_result: str = ""
+    last_message: str = ""
+    last_started: float = 0.0
+    last_duration: float = 0.0
+    last_trace_id: str = ""
+    attempts: int = 0
+    conditions: list[Condition] = field(default_factory=list)
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "app": self.app, "cluster": self.cluster, "sync_status": self.sync_status,
+            "health": self.health.status.value, "health_message": self.health.message,
+            "revision": self.revision,
+            "last_sync": {"result": self.last_result, "message": self.last_message,
+                          "started": self.last_started, "duration": round(self.last_duration, 3),
+                          "trace_id": self.last_trace_id, "attempts": self.attempts},
+            "conditions": [c.__dict__ for c in self.conditions],
+        }
+
+
+class StatusBoard:
+    def __init__(self) -> None:
+        self._rows: dict[str, InstanceStatus] = {}
+
+    def ensure(self, instance: AppInstance) -> InstanceStatus:
+        row = self._rows.get(instance.key)
+        if row is None:
+            row = self._rows[instance.key] = InstanceStatus(instance.app, instance.cluster)
+        return row
+
+    def get(self, key: str) -> InstanceStatus | None:
+        return self._rows.get(key)
+
+    def forget(self, key: str) -> None:
+        self._rows.pop(key, None)
+
+    def rows(self) -> list[InstanceStatus]:
+        return [self._rows[k] for k in sorted(self._rows)]
+
+    def record(self, instance: AppInstance, outcome: Outcome, *, started: float, duration: float,
+               trace_id: str = "") -> InstanceStatus:
+        row = self.ensure(instance)
+        row.sync_status = "Synced" if outcome.kind is OutcomeKind.SYNCED else (
+            "OutOfSync" if outcome.kind is OutcomeKind.OUT_OF_SYNC else row.sync_status
+            if row.sync_status != "Unknown" else "OutOfSync")
+        row.health = outcome.health
+        if outcome.revision:
+            row.revision = outcome.revision
+        row.last_result = outcome.kind.value
+        row.last_message = outcome.message
+        row.last_started, row.last_duration, row.last_trace_id = started, duration, trace_id
+        row.attempts = row.attempts + 1 if outcome.kind in (OutcomeKind.FAILED,
+                                                              OutcomeKind.STALLED) else 0
+        row.conditions = []
+        if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
+            row.conditions.append(Condition("SyncError", outcome.kind.value, outcome.message))
+        if outcome.kind is OutcomeKind.OUT_OF_SYNC:
+            row.conditions.append(Condition("OutOfSync", "DriftDetected", outcome.message))
+        return row
+
+    def mark(self, key: str, *, sync_status: str | None = None, condition: Condition | None = None) -> None:
+        row = self._rows.get(key)
+        if row is None:
+            return
+        if sync_status:
+            row.sync_status = sync_status
+        if condition:
+            row.conditions = [c for c in row.conditions if c.type != condition.type] + [condition]
