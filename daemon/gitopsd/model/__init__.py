@@ -4,6 +4,7 @@ from gitopsd.model.changeset import Change, ChangeAction, ChangeSet
 from gitopsd.model.fleet import (
     AppInstance,
     Application,
+    ArgoCDAppSource,
     Backoff,
     Bastion,
     Cluster,
@@ -14,6 +15,7 @@ from gitopsd.model.fleet import (
     IgnoreDifference,
     Repository,
     Retry,
+    Settings,
     Source,
     SyncPolicy,
 )
@@ -25,6 +27,7 @@ from gitopsd.model.revision import Revision
 __all__ = [
     "AppInstance",
     "Application",
+    "ArgoCDAppSource",
     "Backoff",
     "Bastion",
     "Change",
@@ -45,6 +48,7 @@ __all__ = [
     "ResourceKey",
     "Retry",
     "Revision",
+    "Settings",
     "Source",
     "SourceLocation",
     "SyncPolicy",

@@ -157,6 +157,30 @@ class AppInstance:
 
 
 @dataclass(frozen=True)
+class ArgoCDAppSource:
+    """A repository path whose Argo CD ``Application`` manifests define applications.
+
+    The engine reads the files at ``repo@target_revision:path`` and converts them
+    with ``gitopsd.config.applications_from_argocd``.
+    """
+
+    name: str
+    repo: str
+    target_revision: str = "HEAD"
+    path: str = "."
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Fleet-wide daemon settings from the fleet file's ``settings`` block."""
+
+    listen: str = "127.0.0.1:8080"  # host:port of the HTTP server
+    inventory_namespace: str = "gitopsd-system"
+    sync_timeout: float = 300.0  # default for SyncPolicy.sync_timeout
+    otlp_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty disables export
+
+
+@dataclass(frozen=True)
 class Fleet:
     name: str
     clusters: tuple[Cluster, ...]
@@ -164,6 +188,8 @@ class Fleet:
     applications: tuple[Application, ...]
     instances: tuple[AppInstance, ...] = ()
     source_file: str = ""
+    settings: Settings = field(default_factory=Settings)
+    argocd_sources: tuple[ArgoCDAppSource, ...] = ()
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)

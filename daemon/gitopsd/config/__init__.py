@@ -1,0 +1,35 @@
+"""The fleet file: YAML in, validated ``gitopsd.model.Fleet`` out, or every problem at once.
+
+Public API (everything else in this package is an implementation detail):
+
+- ``load_fleet(path, *, check_files=True) -> Fleet`` and
+  ``parse_fleet(text, filename, *, check_files=True) -> Fleet``; both raise
+  ``gitopsd.errors.ConfigError`` whose ``issues`` name file, line and field.
+- ``applications_from_argocd(files, fleet, origin) -> tuple[Application, ...]``
+  for the Argo CD ``Application`` manifests an ``argocd`` entry points at.
+- ``expand_instances(fleet, applications=None) -> tuple[AppInstance, ...]``.
+- ``parse_duration(text) -> float`` (seconds), ``format_duration(seconds) -> str``.
+- ``summary(fleet) -> str`` for ``gitopsd check-config``.
+- ``default_config_path() -> str | None`` (``$GITOPSD_CONFIG``).
+
+This package reads the fleet file and the files it names, never Git or a
+cluster, and sits beside core and edges: it imports only model and errors.
+"""
+
+from gitopsd.config.argocd import applications_from_argocd
+from gitopsd.config.durations import format_duration, parse_duration
+from gitopsd.config.loader import default_config_path, load_fleet, parse_fleet
+from gitopsd.config.summary import summary
+from gitopsd.config.templating import TEMPLATE_VARIABLES, expand_instances
+
+__all__ = [
+    "TEMPLATE_VARIABLES",
+    "applications_from_argocd",
+    "default_config_path",
+    "expand_instances",
+    "format_duration",
+    "load_fleet",
+    "parse_duration",
+    "parse_fleet",
+    "summary",
+]

@@ -1,0 +1,202 @@
+"""Application parts shared by fleet files and Argo CD Application manifests.
+
+``syncPolicy``, ``source.helm`` and ``ignoreDifferences`` have the same shape
+in both (Argo CD's), so one reader serves both. Readers return best-effort
+values and record problems in the ``Reader``; the caller decides whether the
+result is used. Positions of string leaves that may hold templates are
+recorded in ``lines`` (field path relative to the application → reported
+field and line).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from yaml.nodes import Node, ScalarNode
+
+from gitopsd.config.reader import Reader
+from gitopsd.config.rules import check_sync_option
+from gitopsd.config.yamlpos import compose_documents, line_of
+from gitopsd.model.fleet import Backoff, HelmParams, IgnoreDifference, Retry, SyncPolicy
+
+__all__ = [
+    "AUTOMATED_FIELDS",
+    "BACKOFF_FIELDS",
+    "HELM_FIELDS",
+    "IGNORE_DIFFERENCE_FIELDS",
+    "RETRY_FIELDS",
+    "SYNC_POLICY_FIELDS",
+    "Positions",
+    "read_helm",
+    "read_ignore_differences",
+    "read_sync_policy",
+]
+
+Positions = dict[str, tuple[str, int]]
+
+SYNC_POLICY_FIELDS = ("automated", "syncOptions", "retry", "syncTimeout", "maxPruneShare")
+AUTOMATED_FIELDS = ("enabled", "prune", "selfHeal", "allowEmpty")
+RETRY_FIELDS = ("limit", "backoff")
+BACKOFF_FIELDS = ("duration", "factor", "maxDuration")
+HELM_FIELDS = ("releaseName", "valueFiles", "values")
+IGNORE_DIFFERENCE_FIELDS = ("group", "kind", "name", "namespace", "jsonPointers",
+                            "managedFieldsManagers")
+
+_ARGO_HELM_EXTRA = ("valuesObject",)
+_ARGO_HELM_UNSUPPORTED = ("parameters", "fileParameters", "version", "passCredentials",
+                          "ignoreMissingValueFiles", "skipCrds", "skipSchemaValidation",
+                          "skipTests", "namespace", "kubeVersion", "apiVersions")
+
+
+def read_sync_policy(r: Reader, node: Node | None, path: str, *, default_timeout: float
+                     ) -> SyncPolicy:
+    """``syncPolicy`` in Argo CD's shape plus gitopsd's ``syncTimeout`` and ``maxPruneShare``."""
+    base = SyncPolicy(sync_timeout=default_timeout)
+    if node is None:
+        return base
+    f = r.mapping(node, path, SYNC_POLICY_FIELDS, unsupported=("managedNamespaceMetadata",))
+    if f is None:
+        return base
+    automated = prune = self_heal = allow_empty = False
+    if "automated" in f:
+        a = r.mapping(f["automated"], f"{path}.automated", AUTOMATED_FIELDS) or {}
+        flags = {k: r.boolean(a[k], f"{path}.automated.{k}") for k in AUTOMATED_FIELDS if k in a}
+        automated = flags.get("enabled") is not False
+        prune = bool(flags.get("prune"))
+        self_heal = bool(flags.get("selfHeal"))
+        allow_empty = bool(flags.get("allowEmpty"))
+    options: list[str] = []
+    for i, item in enumerate(r.sequence(f["syncOptions"], f"{path}.syncOptions") or []
+                             if "syncOptions" in f else []):
+        option = r.string(item, f"{path}.syncOptions[{i}]")
+        if option is None:
+            continue
+        reason = check_sync_option(option)
+        if reason:
+            r.issue(item, f"{path}.syncOptions[{i}]", reason)
+        else:
+            options.append(option)
+    retry = _read_retry(r, f.get("retry"), f"{path}.retry")
+    timeout = base.sync_timeout
+    if "syncTimeout" in f:
+        timeout = r.duration(f["syncTimeout"], f"{path}.syncTimeout") or timeout
+    share = base.max_prune_share
+    if "maxPruneShare" in f:
+        got = r.number(f["maxPruneShare"], f"{path}.maxPruneShare", minimum=0, maximum=1)
+        share = share if got is None else got
+    return SyncPolicy(automated=automated, prune=prune, self_heal=self_heal,
+                      allow_empty=allow_empty, sync_options=tuple(options), retry=retry,
+                      sync_timeout=timeout, max_prune_share=share)
+
+
+def _read_retry(r: Reader, node: Node | None, path: str) -> Retry:
+    if node is None:
+        return Retry()
+    f = r.mapping(node, path, RETRY_FIELDS, unsupported=("refresh",)) or {}
+    limit = Retry().limit
+    if "limit" in f:
+        got = r.integer(f["limit"], f"{path}.limit")
+        limit = limit if got is None else got
+    backoff = Backoff()
+    if "backoff" in f:
+        b = r.mapping(f["backoff"], f"{path}.backoff", BACKOFF_FIELDS) or {}
+        duration, factor, cap = backoff.duration, backoff.factor, backoff.max_duration
+        if "duration" in b:
+            duration = _or(r.duration(b["duration"], f"{path}.backoff.duration"), duration)
+        if "factor" in b:
+            factor = _or(r.number(b["factor"], f"{path}.backoff.factor", minimum=1), factor)
+        if "maxDuration" in b:
+            cap = _or(r.duration(b["maxDuration"], f"{path}.backoff.maxDuration"), cap)
+        if cap < duration:
+            r.issue(b.get("maxDuration", f["backoff"]), f"{path}.backoff.maxDuration",
+                    "must not be shorter than backoff.duration")
+        backoff = Backoff(duration, factor, cap)
+    return Retry(limit, backoff)
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def read_helm(r: Reader, node: Node, path: str, rel: str, lines: Positions, *,
+              argocd: bool = False) -> HelmParams:
+    """``source.helm``; ``values`` may be a mapping or a string of YAML (Argo CD's form)."""
+    fields = HELM_FIELDS + (_ARGO_HELM_EXTRA if argocd else ())
+    f = r.mapping(node, path, fields, unsupported=_ARGO_HELM_UNSUPPORTED if argocd else ())
+    if f is None:
+        return HelmParams()
+    release = ""
+    if "releaseName" in f:
+        release = r.string(f["releaseName"], f"{path}.releaseName") or ""
+        lines[f"{rel}.releaseName"] = r.where(f["releaseName"], f"{path}.releaseName")
+    files: list[str] = []
+    for i, item in enumerate(r.sequence(f["valueFiles"], f"{path}.valueFiles") or []
+                             if "valueFiles" in f else []):
+        name = r.string(item, f"{path}.valueFiles[{i}]")
+        if name is not None:
+            lines[f"{rel}.valueFiles[{i}]"] = r.where(item, f"{path}.valueFiles[{i}]")
+            files.append(name)
+    values: dict[str, Any] = {}
+    for key in ("values", "valuesObject"):
+        if key in f:
+            values = _merge(values, _read_values(r, f[key], f"{path}.{key}", f"{rel}.values",
+                                                 lines))
+    return HelmParams(release_name=release, value_files=tuple(files), values=values)
+
+
+def _read_values(r: Reader, node: Node, path: str, rel: str, lines: Positions
+                 ) -> dict[str, Any]:
+    if isinstance(node, ScalarNode) and node.tag == "tag:yaml.org,2002:str":
+        block = node.style in ("|", ">")
+        offset = line_of(node) - (0 if block else 1)
+        docs = compose_documents(str(node.value), r.file, r.log, line_offset=offset, field=path)
+        if not docs:
+            return {}
+        node = docs[0]
+    found: Positions = {}
+    data = r.plain(node, path, found)
+    if not isinstance(data, dict):
+        r.issue(node, path, "helm values must be a mapping")
+        return {}
+    for key, where in found.items():
+        lines[rel + key[len(path):]] = where
+    return data
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def read_ignore_differences(r: Reader, node: Node | None, path: str
+                            ) -> tuple[IgnoreDifference, ...]:
+    """``ignoreDifferences``: which fields of which objects the diff leaves alone."""
+    if node is None:
+        return ()
+    out = []
+    for i, item in enumerate(r.sequence(node, path) or []):
+        p = f"{path}[{i}]"
+        f = r.mapping(item, p, IGNORE_DIFFERENCE_FIELDS, required=("kind",),
+                      unsupported=("jqPathExpressions",))
+        if f is None:
+            continue
+        text = {k: r.string(f[k], f"{p}.{k}", empty=k == "group") or ""
+                for k in ("group", "kind", "name", "namespace") if k in f}
+        pointers = r.string_list(f["jsonPointers"], f"{p}.jsonPointers") or () \
+            if "jsonPointers" in f else ()
+        for j, pointer in enumerate(pointers):
+            if not pointer.startswith("/"):
+                r.issue(f["jsonPointers"].value[j], f"{p}.jsonPointers[{j}]",
+                        f"JSON pointer '{pointer}' must start with '/'")
+        managers = r.string_list(f["managedFieldsManagers"], f"{p}.managedFieldsManagers") \
+            or () if "managedFieldsManagers" in f else ()
+        out.append(IgnoreDifference(group=text.get("group", ""), kind=text.get("kind", ""),
+                                    name=text.get("name", ""),
+                                    namespace=text.get("namespace", ""),
+                                    json_pointers=pointers, managed_fields_managers=managers))
+    return tuple(out)

@@ -1,0 +1,245 @@
+"""Argo CD ``Application`` manifests → gitopsd applications (pure; the engine reads Git).
+
+A fleet's ``argocd`` entries name repository paths of ``argoproj.io/v1alpha1``
+Applications. After reading those files at a revision, the engine hands their
+text to ``applications_from_argocd``, which maps ``spec.source.repoURL`` to a
+fleet repository, ``spec.destination.server`` or ``.name`` to a fleet
+cluster, and reads ``syncPolicy``, ``helm`` and ``ignoreDifferences`` in
+their Argo CD shape. Fields gitopsd cannot honour are reported, not dropped.
+Other documents (AppProjects, ConfigMaps, ...) are skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
+from gitopsd.config.giturls import parse_git_url, redact
+from gitopsd.config.reader import Reader
+from gitopsd.config.rules import check_name, check_namespace, check_repo_path
+from gitopsd.config.templating import instantiate
+from gitopsd.config.yamlpos import IssueLog, compose_documents, line_of, suggest
+from gitopsd.model.fleet import (
+    Application,
+    Cluster,
+    ClusterSelector,
+    Destination,
+    Fleet,
+    HelmParams,
+    Repository,
+    Source,
+)
+
+__all__ = [
+    "ARGO_API_VERSION",
+    "ARGO_DESTINATION_FIELDS",
+    "ARGO_SOURCE_FIELDS",
+    "ARGO_SPEC_FIELDS",
+    "applications_from_argocd",
+]
+
+ARGO_API_VERSION = "argoproj.io/v1alpha1"
+ARGO_SPEC_FIELDS = ("source", "destination", "syncPolicy", "ignoreDifferences")
+ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm")
+ARGO_DESTINATION_FIELDS = ("server", "name", "namespace")
+
+_SPEC_IGNORED = ("project", "info", "revisionHistoryLimit")
+_SPEC_UNSUPPORTED = ("sources", "sourceHydrator")
+_SOURCE_UNSUPPORTED = ("chart", "kustomize", "directory", "plugin", "ref", "name")
+_EXTENSIONS = (".yaml", ".yml", ".json")
+
+
+def applications_from_argocd(files: Mapping[str, str], fleet: Fleet, origin: str
+                             ) -> tuple[Application, ...]:
+    """Applications defined by the Argo CD ``Application`` manifests in ``files``.
+
+    ``files`` maps a path (relative to the repository path that was read) to
+    its text; only ``.yaml``, ``.yml`` and ``.json`` files are read. ``origin``
+    names where they came from (for example ``env@main:clusters/prod/apps``);
+    each issue's file is ``<origin>/<path>``. Raises ``ConfigError`` listing
+    every problem; returns the applications sorted by name.
+    """
+    log = IssueLog()
+    found: list[tuple[Application, Reader, Node]] = []
+    for path in sorted(files):
+        if not path.endswith(_EXTENSIONS):
+            continue
+        file = f"{origin.rstrip('/')}/{path.lstrip('/')}" if origin else path
+        r = Reader(file, log)
+        for doc in compose_documents(files[path], file, log):
+            if _scalar(doc, "kind") != "Application":
+                continue
+            api = _scalar(doc, "apiVersion")
+            if not api.startswith("argoproj.io/"):
+                continue
+            if api != ARGO_API_VERSION:
+                r.issue(_child(doc, "apiVersion"), "apiVersion",
+                        f"unsupported Application version '{api}'; expected {ARGO_API_VERSION}")
+                continue
+            converted = _convert(r, doc, fleet)
+            if converted is not None:
+                found.append(converted)
+    taken = {a.name: "the fleet file" for a in fleet.applications}
+    taken.update({s.name: "the fleet file" for s in fleet.argocd_sources})
+    first: dict[str, str] = {}
+    for app, r, name_node in found:
+        where = f"{r.file}:{line_of(name_node)}"
+        if app.name in taken:
+            r.issue(name_node, "metadata.name",
+                    f"application '{app.name}' is already defined in {taken[app.name]}")
+        elif app.name in first:
+            r.issue(name_node, "metadata.name",
+                    f"duplicate application name '{app.name}' (first at {first[app.name]})")
+        else:
+            first[app.name] = where
+    log.raise_if_any()
+    return tuple(sorted((app for app, _, _ in found), key=lambda a: a.name))
+
+
+def _child(node: Node, name: str) -> Node | None:
+    if not isinstance(node, MappingNode):
+        return None
+    return next((v for k, v in node.value if isinstance(k, ScalarNode) and k.value == name), None)
+
+
+def _scalar(node: Node, name: str) -> str:
+    child = _child(node, name)
+    return str(child.value) if isinstance(child, ScalarNode) else ""
+
+
+def _convert(r: Reader, doc: Node, fleet: Fleet) -> tuple[Application, Reader, Node] | None:
+    meta = _child(doc, "metadata")
+    name_node = _child(meta, "name") if meta is not None else None
+    name = r.string(name_node, "metadata.name") if name_node is not None else None
+    if name_node is None:
+        r.issue(meta or doc, "metadata", "missing required field 'name'")
+    elif name and (reason := check_name(name, "application")):
+        r.issue(name_node, "metadata.name", reason)
+    spec_node = _child(doc, "spec")
+    if spec_node is None:
+        r.issue(doc, "", "missing required field 'spec'")
+        return None
+    spec = r.mapping(spec_node, "spec", ARGO_SPEC_FIELDS, required=("source", "destination"),
+                     ignored=_SPEC_IGNORED, unsupported=_SPEC_UNSUPPORTED)
+    if spec is None:
+        return None
+    positions: Positions = {}
+    source = _source(r, spec["source"], fleet, positions) if "source" in spec else None
+    target = _destination(r, spec["destination"], fleet) if "destination" in spec else None
+    policy = read_sync_policy(r, spec.get("syncPolicy"), "spec.syncPolicy",
+                              default_timeout=fleet.settings.sync_timeout)
+    ignore = read_ignore_differences(r, spec.get("ignoreDifferences"), "spec.ignoreDifferences")
+    if source is None or target is None or name_node is None or not name:
+        return None
+    cluster, namespace = target
+    app = Application(name=name, source=source,
+                      destination=Destination(ClusterSelector(names=(cluster.name,)), namespace),
+                      sync_policy=policy, ignore_differences=ignore)
+    _, problems = instantiate(app, cluster, fleet.name)
+    for problem in problems:
+        field, line = positions.get(problem.field, ("spec.source", line_of(spec["source"])))
+        r.issue_at(field, line, problem.message)
+    return app, r, name_node
+
+
+def _source(r: Reader, node: Node, fleet: Fleet, positions: Positions) -> Source | None:
+    p = "spec.source"
+    f = r.mapping(node, p, ARGO_SOURCE_FIELDS, required=("repoURL",),
+                  unsupported=_SOURCE_UNSUPPORTED)
+    if f is None or "repoURL" not in f:
+        return None
+    repo = _repository(r, f["repoURL"], fleet)
+    revision = "HEAD"
+    if "targetRevision" in f:
+        revision = r.string(f["targetRevision"], f"{p}.targetRevision") or revision
+        positions["source.targetRevision"] = r.where(f["targetRevision"], f"{p}.targetRevision")
+    path = "."
+    if "path" in f:
+        path = r.string(f["path"], f"{p}.path") or path
+        positions["source.path"] = r.where(f["path"], f"{p}.path")
+        if reason := check_repo_path(path):
+            r.issue(f["path"], f"{p}.path", reason)
+    helm = HelmParams()
+    if "helm" in f:
+        helm = read_helm(r, f["helm"], f"{p}.helm", "source.helm", positions, argocd=True)
+    if repo is None:
+        return None
+    return Source(repo=repo.name, target_revision=revision, path=path, helm=helm)
+
+
+def _repository(r: Reader, node: Node, fleet: Fleet) -> Repository | None:
+    field = "spec.source.repoURL"
+    url = r.string(node, field)
+    if url is None:
+        return None
+    shown = redact(url)
+    exact = [repo for repo in fleet.repositories if repo.url.strip() == url.strip()]
+    if len(exact) == 1:
+        return exact[0]
+    try:
+        identity = parse_git_url(url).identity
+    except ValueError as exc:
+        r.issue(node, field, f"invalid repoURL: {exc}")
+        return None
+    matches = []
+    for repo in fleet.repositories:
+        try:
+            if parse_git_url(repo.url).identity == identity:
+                matches.append(repo)
+        except ValueError:
+            continue
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        names = ", ".join(repo.name for repo in matches)
+        r.issue(node, field, f"repoURL '{shown}' matches several fleet repositories ({names})")
+    else:
+        r.issue(node, field, f"repoURL '{shown}' is not a repository of the fleet; add it under "
+                             "'repositories' in the fleet file")
+    return None
+
+
+def _normal_server(url: str) -> str:
+    return url.strip().rstrip("/").lower()
+
+
+def _destination(r: Reader, node: Node, fleet: Fleet) -> tuple[Cluster, str] | None:
+    p = "spec.destination"
+    f = r.mapping(node, p, ARGO_DESTINATION_FIELDS)
+    if f is None:
+        return None
+    namespace = ""
+    if "namespace" in f:
+        namespace = r.string(f["namespace"], f"{p}.namespace") or ""
+        if namespace and (reason := check_namespace(namespace)):
+            r.issue(f["namespace"], f"{p}.namespace", reason)
+    if "server" in f and "name" in f:
+        r.issue(node, p, "set either destination.server or destination.name, not both")
+        return None
+    if "name" in f:
+        name = r.string(f["name"], f"{p}.name")
+        known = [c.name for c in fleet.clusters]
+        cluster = next((c for c in fleet.clusters if c.name == name), None)
+        if name is not None and cluster is None:
+            r.issue(f["name"], f"{p}.name", f"unknown cluster '{name}'{suggest(name, known)}")
+        return (cluster, namespace) if cluster is not None else None
+    if "server" in f:
+        server = r.string(f["server"], f"{p}.server")
+        if server is None:
+            return None
+        matches = [c for c in fleet.clusters
+                   if c.server and _normal_server(c.server) == _normal_server(server)]
+        if len(matches) == 1:
+            return matches[0], namespace
+        if matches:
+            names = ", ".join(c.name for c in matches)
+            r.issue(f["server"], f"{p}.server", f"server '{server}' is the API server of several "
+                    f"fleet clusters ({names}); use destination.name")
+        else:
+            r.issue(f["server"], f"{p}.server", f"no fleet cluster has API server '{server}' "
+                    "(servers come from each cluster's kubeconfig); use destination.name")
+        return None
+    r.issue(node, p, "missing required field 'server' or 'name'")
+    return None

@@ -1,0 +1,41 @@
+"""A short human table of a fleet's instances, as printed by ``gitopsd check-config``.
+
+Formatting only: it shows names, revisions, paths and namespaces, never URLs
+with credentials or file contents.
+"""
+
+from __future__ import annotations
+
+from gitopsd.model.fleet import Fleet
+
+__all__ = ["summary"]
+
+_HEADER = ("APPLICATION", "CLUSTER", "SOURCE", "PATH", "NAMESPACE")
+
+
+def _plural(n: int, word: str) -> str:
+    if n == 1:
+        return f"1 {word}"
+    return f"{n} {word[:-1]}ies" if word.endswith("y") else f"{n} {word}s"
+
+
+def summary(fleet: Fleet) -> str:
+    """Counts, then one row per instance: app, cluster, repo@revision, path, namespace."""
+    counts = ", ".join((_plural(len(fleet.clusters), "cluster"),
+                        _plural(len(fleet.repositories), "repository"),
+                        _plural(len(fleet.applications), "application"),
+                        _plural(len(fleet.instances), "instance")))
+    lines = [f"fleet {fleet.name}: {counts}"]
+    rows = [_HEADER] + [
+        (i.app, i.cluster, f"{i.source.repo}@{i.source.target_revision}", i.source.path,
+         i.namespace or "-")
+        for i in fleet.instances
+    ]
+    if fleet.instances:
+        widths = [max(len(row[c]) for row in rows) for c in range(len(_HEADER))]
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                  for row in rows]
+    for src in fleet.argocd_sources:
+        lines.append(f"argocd {src.name}: Applications from "
+                     f"{src.repo}@{src.target_revision}:{src.path}")
+    return "\n".join(lines)
