@@ -15,6 +15,7 @@ names the thing at fault; they never carry credentials or secret values.
     ├── ClusterError           talking to a cluster failed
     │   ├── ClusterUnreachable connection refused, timed out, TLS failure
     │   └── ApiError           the API server answered with an error status
+    │       └── UnknownKind    no resource is served for an apiVersion and kind
     ├── SyncError              a sync could not complete safely
     │   ├── OwnershipConflict  an object belongs to somebody else
     │   ├── PruneRefused       a prune would delete too much
@@ -87,6 +88,10 @@ class ApiError(ClusterError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class UnknownKind(ApiError):
+    """The cluster serves no resource for an apiVersion and kind (yet)."""
 
 
 class SyncError(GitopsdError):

@@ -6,10 +6,12 @@ fakes in engine tests and by the real Kubernetes and Git edges in the daemon.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any, Protocol
 
-from gitopsd.model import AppInstance, Manifest, Revision
+from gitopsd.model import AppInstance, HelmParams, Manifest, Repository, Revision
 
 Obj = dict[str, Any]
 
@@ -44,3 +46,23 @@ class DesiredPort(Protocol):
     async def resolve(self, instance: AppInstance) -> Revision: ...
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]: ...
+
+
+class GitPort(Protocol):
+    """Repositories (implemented by edges.git.GitSource)."""
+
+    async def ensure(self, repo: Repository, ref: str, sha: str | None = None) -> Revision: ...
+
+    async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]: ...
+
+    def materialise(self, repo: Repository, sha: str,
+                    path: str = ".") -> AbstractAsyncContextManager[Path]: ...
+
+    async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]: ...
+
+
+class RenderPort(Protocol):
+    """Kustomize and Helm rendering of a materialised tree (adapts edges.render.Renderer)."""
+
+    async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
+                     helm: HelmParams, kube_version: str, cache_key: str) -> str: ...

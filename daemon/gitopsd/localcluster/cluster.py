@@ -106,13 +106,13 @@ class LocalCluster:
     # -- a tiny HTTP client for bootstrap; gitopsd proper uses kubernetes_asyncio --
 
     def request(self, method: str, path: str, body: Any = None, *, user: str = pkimod.ADMIN_USER,
-                timeout: float = 10.0) -> tuple[int, Any]:
+                timeout: float = 10.0, content_type: str = "application/json") -> tuple[int, Any]:
         ctx = ssl.create_default_context(cafile=str(self.ca_cert))
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)  # noqa: S310 (https only)
         req.add_header("Authorization", f"Bearer {self.tokens[user]}")
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            req.add_header("Content-Type", content_type)
         try:
             with urllib.request.urlopen(req, context=ctx, timeout=timeout) as resp:  # noqa: S310
                 raw = resp.read()

@@ -1,7 +1,8 @@
 """The Kubernetes edge: clients, discovery, object operations and watches."""
 
 from gitopsd.edges.kube.client import KubeClient
-from gitopsd.edges.kube.discovery import Discovery, ResourceInfo, UnknownKind
+from gitopsd.edges.kube.discovery import Discovery, ResourceInfo
+from gitopsd.errors import UnknownKind
 from gitopsd.edges.kube.objects import FIELD_MANAGER, Objects
 
 __all__ = ["FIELD_MANAGER", "Discovery", "KubeClient", "Objects", "ResourceInfo", "UnknownKind"]

@@ -9,8 +9,10 @@ Secret data).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -53,14 +55,12 @@ class KubeClient:
     async def connect(cls, cluster: Cluster, *, server: str | None = None,
                       tls_server_name: str | None = None, pool: int = 64) -> KubeClient:
         """A client for CLUSTER from its kubeconfig (optionally via a tunnel address)."""
-        temp_dir = tempfile.mkdtemp(prefix=f"gitopsd-kube-{cluster.name}-")
-        os.chmod(temp_dir, 0o700)
+        temp_dir = _credential_dir()
         try:
             api = await kconfig.new_client_from_config(
                 config_file=cluster.kubeconfig, context=cluster.context or None,
                 persist_config=False, temp_file_path=temp_dir)
         except (OSError, kconfig.ConfigException, ValueError, KeyError) as e:
-            _remove_tree(temp_dir)
             raise ClusterUnreachable(f"cluster {cluster.name}: cannot load kubeconfig "
                                      f"{cluster.kubeconfig}: {type(e).__name__}") from None
         api.configuration.connection_pool_maxsize = pool
@@ -72,7 +72,6 @@ class KubeClient:
 
     async def close(self) -> None:
         await self._api.close()
-        _remove_tree(self._temp_dir)
 
     @property
     def server(self) -> str:
@@ -131,10 +130,21 @@ def _short(e: BaseException) -> str:
     return text[:200] if text else ""
 
 
-def _remove_tree(path: str) -> None:
-    import shutil
+_CREDENTIAL_DIR: list[str] = []
 
-    shutil.rmtree(path, ignore_errors=True)
+
+def _credential_dir() -> str:
+    """One private directory per process for the CA and client-cert files kubeconfigs carry.
+
+    kubernetes_asyncio caches these files by content for the whole process, so
+    they must outlive any one client; the directory is removed at exit.
+    """
+    if not _CREDENTIAL_DIR:
+        path = tempfile.mkdtemp(prefix="gitopsd-kube-")
+        os.chmod(path, 0o700)
+        atexit.register(shutil.rmtree, path, True)
+        _CREDENTIAL_DIR.append(path)
+    return _CREDENTIAL_DIR[0]
 
 
 def query(**params: str | int | bool | None) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gitopsd.edges.kube.client import KubeClient
-from gitopsd.errors import ApiError
+from gitopsd.errors import UnknownKind
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,6 @@ class ResourceInfo:
 
     def path(self, name: str, namespace: str = "") -> str:
         return f"{self.collection(namespace)}/{name}"
-
-
-class UnknownKind(ApiError):
-    """The cluster serves no resource for an apiVersion and kind."""
 
 
 class Discovery:

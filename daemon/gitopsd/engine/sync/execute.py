@@ -1,0 +1,262 @@
+"""Run a sync plan against one cluster: wave by wave, with a health gate between waves.
+
+Applies use server-side apply (field manager ``gitopsd``); hooks are created,
+awaited and cleaned up by their delete policies; prunes delete with the
+application's propagation policy. Every step ends as a ``Change``; a failing
+wave stops the sync and the partial ChangeSet is returned with the reason.
+Nothing here decides what to do: the plan and the comparison did that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+
+from gitopsd.core import health as healthmod
+from gitopsd.core.inventory import OwnershipState
+from gitopsd.core.plan import DeletePolicy, Plan, SyncTask, TaskAction
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.engine.sync.compare import Comparison
+from gitopsd.errors import ApiError, ClusterError, UnknownKind
+from gitopsd.model import Change, ChangeAction, Health, HealthStatus, ResourceKey
+
+tracer = trace.get_tracer("gitopsd.engine")
+
+
+@dataclass
+class ExecResult:
+    changes: list[Change] = field(default_factory=list)
+    error: str = ""
+    pruned: set[ResourceKey] = field(default_factory=set)
+    failed_prunes: set[ResourceKey] = field(default_factory=set)
+    healths: dict[ResourceKey, Health] = field(default_factory=dict)
+
+    def add(self, key: ResourceKey, action: ChangeAction, message: str = "") -> None:
+        self.changes.append(Change(key, action, message))
+        span = trace.get_current_span()
+        span.add_event("object", {"object": str(key), "action": action.value,
+                                  **({"message": message[:300]} if message else {})})
+
+
+class Executor:
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.poll = poll
+        self.crd_groups: set[str] = set()
+        self._deadline = 0.0
+
+    async def run(self, plan: Plan, cmp: Comparison, *, deadline: float) -> ExecResult:
+        result = ExecResult()
+        self.crd_groups = set()
+        self._deadline = deadline
+        for (phase, wave), tasks in plan.waves():
+            kind = tasks[0].action
+            name = f"prune {phase.value}/{wave}" if kind is TaskAction.PRUNE else f"wave {phase.value}/{wave}"
+            with tracer.start_as_current_span(name, attributes={
+                    "gitopsd.phase": phase.value, "gitopsd.wave": wave, "gitopsd.tasks": len(tasks)}):
+                if kind is TaskAction.PRUNE:
+                    await self._prune(tasks, plan, result)
+                else:
+                    await self._apply_wave(tasks, plan, cmp, result, deadline)
+            if result.error:
+                return result
+        return result
+
+    async def run_hooks(self, tasks: Sequence[SyncTask], deadline: float) -> ExecResult:
+        result = ExecResult()
+        for task in tasks:
+            await self._hook(task, result, deadline)
+        return result
+
+    # -- applies and hooks --------------------------------------------------
+
+    async def _apply_wave(self, tasks: Sequence[SyncTask], plan: Plan, cmp: Comparison,
+                          result: ExecResult, deadline: float) -> None:
+        gate: list[SyncTask] = []
+        failed: list[str] = []
+        for task in tasks:
+            if task.action is TaskAction.HOOK:
+                if not await self._hook(task, result, deadline):
+                    failed.append(str(task.key))
+                continue
+            outcome = await self._apply(task, plan, cmp, result)
+            if outcome is None:
+                failed.append(str(task.key))
+            elif outcome or task.key in cmp.live:
+                gate.append(task)
+        if failed:
+            where = f"{tasks[0].phase.value}/{tasks[0].wave}"
+            details = "; ".join(f"{c.key}: {c.message}" if c.message else str(c.key)
+                                for c in result.changes if c.action is ChangeAction.FAILED)
+            result.error = f"{len(failed)} object(s) failed in wave {where}: {details}"[:1500]
+            return
+        if gate:
+            with tracer.start_as_current_span("health", attributes={"gitopsd.objects": len(gate)}):
+                await self._health_gate(gate, result, deadline)
+
+    async def _apply(self, task: SyncTask, plan: Plan, cmp: Comparison,
+                     result: ExecResult) -> bool | None:
+        """Apply one object: True if written, False if unchanged, None if it failed."""
+        assert task.manifest is not None
+        key = task.key
+        owner = cmp.owners.get(key)
+        if owner is not None and not owner.writable(fail_on_shared_resource=plan.fail_on_shared_resource):
+            why = owner.reason or f"{key} is not managed by this application"
+            if owner.state is OwnershipState.UNTRACKED:
+                why += " (FailOnSharedResource=true)"
+            result.add(key, ChangeAction.FAILED, why)
+            return None
+        diff = cmp.diffs.get(key)
+        if diff is not None and diff.in_sync and task.tracked:
+            result.add(key, ChangeAction.UNCHANGED)
+            return False
+        existed = cmp.live.get(key) is not None
+        try:
+            live = await self._write(task)
+        except (ApiError, ClusterError) as e:
+            result.add(key, ChangeAction.FAILED, _reason(e))
+            return None
+        if key.kind == "CustomResourceDefinition":
+            group = str(((task.manifest.body.get("spec") or {}).get("group")) or "")
+            self.crd_groups.add(group)
+            self.cluster.invalidate(group)
+        cmp.live[key] = live
+        result.add(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
+        return True
+
+    async def _write(self, task: SyncTask) -> Obj:
+        """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""
+        assert task.manifest is not None
+        body = task.manifest.body
+        while True:
+            try:
+                if task.options.replace:
+                    return await self.cluster.replace(body)
+                return await self.cluster.apply(body, force=True)
+            except UnknownKind:
+                if task.key.group not in self.crd_groups or self.clock.now() >= self._deadline:
+                    raise
+                self.cluster.invalidate(task.key.group)
+                await self.clock.sleep(self.poll)
+
+    async def _health_gate(self, tasks: Sequence[SyncTask], result: ExecResult, deadline: float) -> None:
+        pending = {t.key: t for t in tasks}
+        last: dict[ResourceKey, Health] = {}
+        while True:
+            for key, task in list(pending.items()):
+                api_version = task.manifest.api_version if task.manifest else task.api_version
+                try:
+                    live = await self.cluster.get(api_version, key.kind, key.name, key.namespace)
+                except (ApiError, ClusterError) as e:
+                    last[key] = Health(HealthStatus.UNKNOWN, _reason(e))
+                    continue
+                h = Health(HealthStatus.MISSING, "not found") if live is None else healthmod.assess(live)
+                last[key] = h
+                result.healths[key] = h
+                if h.status.is_settled:
+                    del pending[key]
+                    if key.kind == "CustomResourceDefinition":
+                        self.cluster.invalidate()
+            if not pending:
+                return
+            if self.clock.now() >= deadline:
+                waiting = "; ".join(f"{k} is {last[k].status.value}"
+                                    + (f" ({last[k].message})" if last[k].message else "")
+                                    for k in sorted(pending) if k in last)
+                result.error = f"sync deadline reached while waiting for health: {waiting}"[:1500]
+                return
+            await self.clock.sleep(min(self.poll, max(deadline - self.clock.now(), 0.01)))
+
+    async def _hook(self, task: SyncTask, result: ExecResult, deadline: float) -> bool:
+        assert task.manifest is not None
+        assert task.hook is not None
+        key, body = task.key, task.manifest.body
+        policies = task.hook.delete_policies
+        with tracer.start_as_current_span(f"hook {task.hook.phase.value} {key.kind}/{key.name}"):
+            try:
+                if DeletePolicy.BEFORE_HOOK_CREATION in policies:
+                    await self._delete_and_wait(task, deadline)
+                await self.cluster.create(body)
+            except (ApiError, ClusterError) as e:
+                result.add(key, ChangeAction.FAILED, f"hook: {_reason(e)}")
+                return False
+            outcome = await self._await_hook(task, deadline)
+            succeeded = outcome.status is HealthStatus.HEALTHY
+            try:
+                if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
+                        not succeeded and DeletePolicy.HOOK_FAILED in policies):
+                    await self.cluster.delete(task.manifest.api_version, key.kind, key.name,
+                                              key.namespace, propagation="Background")
+            except (ApiError, ClusterError) as e:
+                result.add(key, ChangeAction.FAILED, f"hook cleanup: {_reason(e)}")
+                return False
+            if succeeded:
+                result.add(key, ChangeAction.CREATED, "hook succeeded")
+            else:
+                why = outcome.message or outcome.status.value
+                result.add(key, ChangeAction.FAILED, f"hook failed: {why}")
+            return succeeded
+
+    async def _await_hook(self, task: SyncTask, deadline: float) -> Health:
+        key = task.key
+        assert task.manifest is not None
+        while True:
+            live = await self.cluster.get(task.manifest.api_version, key.kind, key.name, key.namespace)
+            h = Health(HealthStatus.MISSING, "hook object disappeared") if live is None \
+                else healthmod.assess(live)
+            if h.status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.MISSING):
+                return h
+            if key.kind not in ("Job", "Pod", "Workflow") and h.status.is_settled:
+                return Health(HealthStatus.HEALTHY)
+            if self.clock.now() >= deadline:
+                return Health(HealthStatus.DEGRADED, f"still {h.status.value} at the sync deadline"
+                              + (f": {h.message}" if h.message else ""))
+            await self.clock.sleep(self.poll)
+
+    async def _delete_and_wait(self, task: SyncTask, deadline: float) -> None:
+        key = task.key
+        assert task.manifest is not None
+        api_version = task.manifest.api_version
+        if not await self.cluster.delete(api_version, key.kind, key.name, key.namespace,
+                                         propagation="Foreground"):
+            return
+        while await self.cluster.get(api_version, key.kind, key.name, key.namespace) is not None:
+            if self.clock.now() >= deadline:
+                raise ApiError(f"previous hook {key} was not deleted before the deadline", status=409)
+            await self.clock.sleep(self.poll)
+
+    # -- prunes -------------------------------------------------------------
+
+    async def _prune(self, tasks: Sequence[SyncTask], plan: Plan, result: ExecResult) -> None:
+        policy = plan.propagation_policy.value
+        for task in tasks:
+            key = task.key
+            try:
+                gone = await self.cluster.delete(task.api_version, key.kind, key.name, key.namespace,
+                                                 propagation=policy)
+            except (ApiError, ClusterError) as e:
+                result.failed_prunes.add(key)
+                result.add(key, ChangeAction.FAILED, f"prune: {_reason(e)}")
+                continue
+            result.pruned.add(key)
+            result.add(key, ChangeAction.PRUNED, "" if gone else "already gone")
+        if result.failed_prunes:
+            result.error = f"{len(result.failed_prunes)} prune(s) failed"
+
+
+def _reason(e: Exception) -> str:
+    if isinstance(e, ApiError) and e.status == 403:
+        return f"forbidden: {e}"
+    return str(e)
+
+
+def unsettled(healths: dict[ResourceKey, Health]) -> list[str]:
+    return [f"{k} is {h.status.value}" for k, h in sorted(healths.items()) if not h.status.is_settled]
+
+
+def live_of(cmp: Comparison, key: ResourceKey) -> Obj | None:
+    return cmp.live.get(key)

@@ -1,0 +1,201 @@
+"""One reconcile pass of one application instance, as a linear story.
+
+resolve revision -> render -> compare -> (stop here when in sync or not
+automated) -> plan -> record inventory -> apply wave by wave -> prune ->
+record inventory -> Outcome. Every error becomes an Outcome with a message
+that names what failed; nothing escapes to the caller except cancellation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry import trace
+
+from gitopsd.core.inventory import Inventory, InventoryEntry
+from gitopsd.core.plan import Plan, SkipReason, plan_sync
+from gitopsd.engine.clock import Clock, MonotonicClock
+from gitopsd.engine.ports import ClusterPort, DesiredPort
+from gitopsd.engine.sync.compare import Comparison, LiveReader, compare
+from gitopsd.engine.sync.execute import ExecResult, Executor
+from gitopsd.errors import (
+    ApiError,
+    ClusterError,
+    ConfigError,
+    GitError,
+    GitopsdError,
+    InventoryError,
+    SourceError,
+    SyncError,
+)
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    ChangeSet,
+    Health,
+    HealthStatus,
+    Outcome,
+    OutcomeKind,
+    Revision,
+)
+
+tracer = trace.get_tracer("gitopsd.engine")
+
+KEEP_IN_INVENTORY = (SkipReason.PRUNE_NOT_ENABLED, SkipReason.PRUNE_REFUSED,
+                     SkipReason.PRUNE_NEEDS_CONFIRM, SkipReason.PRUNE_IN_USE)
+
+
+@dataclass(frozen=True)
+class SyncRequest:
+    manual: bool = False
+    prune: bool = False
+    allow_mass_prune: bool = False
+
+
+class Reconciler:
+    def __init__(self, *, fleet: str, cluster: ClusterPort, desired: DesiredPort,
+                 inventory_namespace: str = "gitopsd-system", clock: Clock | None = None,
+                 live_reader: LiveReader | None = None, health_poll: float = 0.5) -> None:
+        self.fleet = fleet
+        self.cluster = cluster
+        self.desired = desired
+        self.inventory_namespace = inventory_namespace
+        self.clock = clock or MonotonicClock()
+        self.live_reader = live_reader
+        self.executor = Executor(cluster, self.clock, poll=health_poll)
+        self.last_comparison: dict[str, Comparison] = {}
+
+    async def compare(self, instance: AppInstance, app: Application, *,
+                      with_diff: bool = False) -> Comparison:
+        """Desired against live for INSTANCE, without changing the cluster."""
+        with tracer.start_as_current_span("fetch") as span:
+            revision = await self.desired.resolve(instance)
+            span.set_attribute("vcs.ref.head.revision", revision.sha)
+            span.set_attribute("vcs.ref.head.name", revision.ref)
+        with tracer.start_as_current_span("render") as span:
+            manifests = await self.desired.manifests(instance, revision)
+            span.set_attribute("gitopsd.objects", len(manifests))
+        with tracer.start_as_current_span("diff") as span:
+            cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
+                                inventory_namespace=self.inventory_namespace,
+                                ignore=app.ignore_differences, live_reader=self.live_reader,
+                                with_diff=with_diff)
+            span.set_attribute("gitopsd.out_of_sync", len(cmp.out_of_sync))
+            span.set_attribute("gitopsd.extraneous", len(cmp.extraneous))
+        self.last_comparison[instance.key] = cmp
+        return cmp
+
+    async def reconcile(self, instance: AppInstance, app: Application,
+                        request: SyncRequest = SyncRequest()) -> Outcome:
+        started = self.clock.now()
+        deadline = started + app.sync_policy.sync_timeout
+        revision = ""
+        try:
+            cmp = await self.compare(instance, app)
+            revision = cmp.revision.sha
+            automated = app.sync_policy.automated or request.manual
+            if cmp.in_sync and not cmp.conflicts:
+                await self._record_inventory(app, cmp, _tracked(cmp), cmp.inventory)
+                return Outcome(OutcomeKind.SYNCED, "in sync", revision, health=cmp.health())
+            if not automated:
+                return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
+            plan = self._plan(instance, app, cmp, request)
+            return await self._execute(app, cmp, plan, deadline)
+        except (SourceError, ConfigError) as e:
+            kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
+            return Outcome(kind, str(e), revision)
+        except (ClusterError, InventoryError, SyncError) as e:
+            return Outcome(OutcomeKind.FAILED, str(e), revision)
+        except GitopsdError as e:
+            return Outcome(OutcomeKind.FAILED, str(e), revision)
+
+    def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
+              request: SyncRequest) -> Plan:
+        with tracer.start_as_current_span("plan") as span:
+            plan = plan_sync(cmp.desired, previous_inventory=cmp.inventory.pairs(),
+                             policy=app.sync_policy, namespace=instance.namespace,
+                             sync_id=f"{cmp.revision.sha}-{uuid.uuid4().hex}",
+                             out_of_sync=cmp.out_of_sync,
+                             live_prune_options=cmp.prune_annotations, prune=request.prune,
+                             allow_mass_prune=request.allow_mass_prune)
+            span.set_attribute("gitopsd.tasks", len(plan.tasks))
+        return plan
+
+    async def _execute(self, app: Application, cmp: Comparison, plan: Plan,
+                       deadline: float) -> Outcome:
+        revision = cmp.revision.sha
+        desired_inv = _tracked(cmp, plan)
+        # Record the union first: a crash mid-sync must not orphan what it created.
+        await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
+        result = await self.executor.run(plan, cmp, deadline=deadline)
+        kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
+        keep_entries = [e for e in cmp.inventory if e.key in kept or e.key in result.failed_prunes]
+        if result.error:
+            fail = await self._sync_fail(plan, deadline)
+            changes = ChangeSet(tuple(result.changes) + tuple(fail.changes))
+            final = cmp.inventory.union(desired_inv).without(result.pruned)
+            await self._record_inventory(app, cmp, final, None)
+            return Outcome(OutcomeKind.FAILED, result.error, revision, changes,
+                           _health(result, cmp))
+        final = desired_inv.union(keep_entries)
+        await self._record_inventory(app, cmp, final, None)
+        changes = ChangeSet(tuple(result.changes))
+        if plan.prune_refused:
+            return Outcome(OutcomeKind.STALLED, plan.prune_refused, revision, changes,
+                           _health(result, cmp))
+        message = ", ".join(f"{n} {a}" for a, n in sorted(changes.summary().items())) or "no changes"
+        return Outcome(OutcomeKind.SYNCED, message, revision, changes, _health(result, cmp))
+
+    async def _sync_fail(self, plan: Plan, deadline: float) -> ExecResult:
+        if not plan.sync_fail_hooks:
+            return ExecResult()
+        with tracer.start_as_current_span("hooks SyncFail"):
+            return await self.executor.run_hooks(plan.sync_fail_hooks,
+                                                 max(deadline, self.clock.now() + 60))
+
+    async def _record_inventory(self, app: Application, cmp: Comparison, inventory: Inventory,
+                                previous: Inventory | None) -> None:
+        """Write the inventory ConfigMap when its content changed."""
+        if cmp.inventory_live is not None and previous is not None and \
+                inventory.to_text() == cmp.inventory.to_text():
+            return
+        if cmp.inventory_live is None and not len(inventory):
+            return
+        body = inventory.to_configmap(app=app.name, fleet=self.fleet,
+                                      namespace=self.inventory_namespace)
+        try:
+            live = await self.cluster.apply(body, force=True)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            await self.cluster.apply({"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": self.inventory_namespace}})
+            live = await self.cluster.apply(body, force=True)
+        cmp.inventory_live = live
+        cmp.inventory = inventory
+
+
+def _tracked(cmp: Comparison, plan: Plan | None = None) -> Inventory:
+    if plan is None:
+        return Inventory.from_manifests(cmp.desired)
+    untracked = {t.key for t in plan.tasks if not t.tracked}
+    hooks = {t.key for t in plan.tasks if t.hook is not None}
+    return Inventory.of(InventoryEntry.of(m.body) for m in cmp.desired
+                        if m.key not in untracked and m.key not in hooks)
+
+
+def _health(result: ExecResult, cmp: Comparison) -> Health:
+    healths = []
+    for m in cmp.desired:
+        h = result.healths.get(m.key)
+        if h is None:
+            live = cmp.live.get(m.key)
+            h = Health(HealthStatus.MISSING) if live is None else None
+        if h is not None:
+            healths.append(h)
+    base = cmp.health()
+    return Health.worst([*healths, base]) if not healths else Health.worst(healths)
+
+
+__all__ = ["Reconciler", "Revision", "SyncRequest"]
