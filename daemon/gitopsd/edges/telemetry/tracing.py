@@ -11,8 +11,9 @@ installs it once; later calls reuse it and only add the exporter they were given
 ``build_provider`` makes a provider without touching the global one, for callers
 (tests) that pass it explicitly.
 
-This module must not create spans itself or decide what they contain; it only
-names the attributes the engine sets, so that names stay consistent.
+This module must not create spans itself or decide what they contain. Span
+and attribute names live in ``semconv`` (re-exported here for convenience),
+which the engine can import without pulling in the SDK.
 """
 
 from __future__ import annotations
@@ -28,6 +29,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from gitopsd.edges.telemetry.logging import get_logger
+from gitopsd.edges.telemetry.semconv import (
+    ATTR_APP,
+    ATTR_CLUSTER,
+    ATTR_NAMESPACE,
+    ATTR_OUTCOME,
+    ATTR_PHASE,
+    ATTR_REF_NAME,
+    ATTR_REPOSITORY_URL,
+    ATTR_REVISION,
+    ATTR_WAVE,
+    repository_url,
+)
 
 __all__ = [
     "ATTR_APP",
@@ -51,18 +64,6 @@ __all__ = [
 SERVICE_NAME = "gitopsd"
 TRACER_NAME = "gitopsd"
 
-# OpenTelemetry semantic conventions (k8s.* stable or development, vcs.* incubating).
-ATTR_CLUSTER = "k8s.cluster.name"
-ATTR_NAMESPACE = "k8s.namespace.name"
-ATTR_REVISION = "vcs.ref.head.revision"
-ATTR_REF_NAME = "vcs.ref.head.name"
-ATTR_REPOSITORY_URL = "vcs.repository.url.full"
-# gitopsd's own attributes.
-ATTR_APP = "gitopsd.app"
-ATTR_OUTCOME = "gitopsd.outcome"
-ATTR_WAVE = "gitopsd.wave"
-ATTR_PHASE = "gitopsd.phase"
-
 _TRACES_PATH = "/v1/traces"
 _ENV_TRACES = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 _ENV_BASE = "OTEL_EXPORTER_OTLP_ENDPOINT"
@@ -71,21 +72,6 @@ _log = get_logger("gitopsd.edges.telemetry.tracing")
 _lock = threading.Lock()
 _installed: TracerProvider | None = None
 _attached_endpoints: set[str] = set()
-
-
-def repository_url(url: str) -> str:
-    """URL fit for ``vcs.repository.url.full``: user info, query and fragment removed.
-
-    scp-like SSH addresses (``git@host:org/repo.git``) carry no password and are kept.
-    """
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _traces_url(endpoint: str) -> str:
