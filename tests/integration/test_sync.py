@@ -193,7 +193,8 @@ async def test_forbidden_objects_reported_per_object(cluster_a: LocalCluster, ma
     inv_bind = {**bind, "metadata": {"name": "gitopsd-bob", "namespace": "gitopsd-system"}}
     cluster_a.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
                                                      "metadata": {"name": "gitopsd-system"}})
-    for path, body in ((f"{rbac}/namespaces/{ns}/roles", role), (f"{rbac}/namespaces/{ns}/rolebindings", bind),
+    for path, body in ((f"{rbac}/namespaces/{ns}/roles", role),
+                       (f"{rbac}/namespaces/{ns}/rolebindings", bind),
                        (f"{rbac}/namespaces/gitopsd-system/roles", inv),
                        (f"{rbac}/namespaces/gitopsd-system/rolebindings", inv_bind)):
         status, _ = cluster_a.request("POST", path, body)
