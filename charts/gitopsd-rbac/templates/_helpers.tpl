@@ -55,14 +55,6 @@ Call with (dict "kinds" LIST "verbs" LIST).
 {{- end }}
 {{- end -}}
 
-{{- define "gitopsd-rbac.readVerbs" -}}
-{{- list "get" "list" "watch" | toJson -}}
-{{- end -}}
-
-{{- define "gitopsd-rbac.writeVerbs" -}}
-{{- list "get" "list" "watch" "create" "update" "patch" "delete" | toJson -}}
-{{- end -}}
-
 {{/* Fails the render when the values would widen access beyond what the chart promises. */}}
 {{- define "gitopsd-rbac.validate" -}}
 {{- $clusterRead := concat .Values.kinds .Values.readOnlyKinds -}}
