@@ -98,6 +98,13 @@ def grants(role: Doc) -> set[tuple[str, str, str]]:
             for res in r.get("resources", []) for v in r["verbs"]}
 
 
+@pytest.mark.parametrize("chart", [RBAC_CHART, OBS_CHART], ids=lambda c: c.name)
+def test_charts_pass_helm_lint_strict(helm: Helm, chart: Path) -> None:
+    """helm lint --strict finds no warning in either chart."""
+    result = helm.run("lint", "--strict", "--kube-version", KUBE_VERSION, str(chart))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 RBAC_VALUE_SETS: dict[str, dict[str, Any]] = {
     "default": {},
     "namespaces-and-cluster-kinds": {
