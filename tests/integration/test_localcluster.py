@@ -18,7 +18,7 @@ from gitopsd.localcluster.processes import alive, port_in_use
 
 
 def _gitopsd(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gitopsd.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "gitopsd", *args], capture_output=True, text=True,
                           timeout=180, env=env, check=False)
 
 

@@ -1,19 +1,10 @@
-"""The ``gitopsd`` console script: argument parsing and exit codes only.
-
-Exit codes: 0 ok, 1 a finding (diff present, validation failed), 2 usage or
-runtime error with a one-line reason on stderr. Each verb's work lives in the
-module it belongs to; this module must not grow logic of its own.
-"""
+"""``gitopsd localcluster up|down|status``: local control planes from real binaries."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-from collections.abc import Callable, Sequence
-
-from gitopsd.errors import GitopsdError
-
-Handler = Callable[[argparse.Namespace], int]
+from pathlib import Path
+from typing import Any
 
 
 def _localcluster_up(args: argparse.Namespace) -> int:
@@ -41,7 +32,7 @@ def _localcluster_down(args: argparse.Namespace) -> int:
 def _localcluster_status(args: argparse.Namespace) -> int:
     from gitopsd.localcluster import LocalCluster
 
-    c = LocalCluster.load(__import__("pathlib").Path(args.dir).absolute())
+    c = LocalCluster.load(Path(args.dir).absolute())
     running = {p.pid for p in c.running()}
     print(f"{c.name} {c.server}")
     for p in c.processes:
@@ -49,10 +40,7 @@ def _localcluster_status(args: argparse.Namespace) -> int:
     return 0 if len(running) == len(c.processes) else 1
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gitopsd", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-
+def register(sub: Any) -> None:
     lc = sub.add_parser("localcluster", help="start and stop local control planes")
     lc_sub = lc.add_subparsers(dest="action", required=True, metavar="ACTION")
     lc_up = lc_sub.add_parser("up", help="start a local control plane and return")
@@ -71,21 +59,3 @@ def build_parser() -> argparse.ArgumentParser:
     lc_st = lc_sub.add_parser("status", help="show the processes of a local control plane")
     lc_st.add_argument("--dir", required=True)
     lc_st.set_defaults(handler=_localcluster_status)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except GitopsdError as e:
-        print(f"gitopsd: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

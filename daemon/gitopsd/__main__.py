@@ -1,0 +1,7 @@
+"""``python -m gitopsd`` runs the console script."""
+
+import sys
+
+from gitopsd.cli import main
+
+sys.exit(main())
