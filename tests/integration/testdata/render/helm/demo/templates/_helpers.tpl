@@ -1,0 +1,11 @@
+{{- define "demo.fullname" -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "demo.labels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- range $k, $v := .Values.extraLabels }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end -}}
