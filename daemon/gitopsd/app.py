@@ -83,3 +83,17 @@ async def connect_cluster(fleet: Fleet, name: str, sources: Sources, *,
     reconciler = Reconciler(fleet=fleet.name, cluster=objects, desired=sources.desired,
                             inventory_namespace=inventory_namespace, health_poll=health_poll)
     return ClusterConn(name, client, objects, reconciler)
+
+
+# -- one-shot verbs (render, diff) -------------------------------------------------
+
+
+def oneshot_sources(fleet: Fleet, state_dir: Path, *, render_timeout: float | None = None,
+                    git_timeout: float = 30.0) -> Sources:
+    """Sources for ``gitopsd render``/``diff``: each Kustomize or Helm run is bounded by
+    ``render_timeout`` seconds (the renderer's default when None)."""
+    from gitopsd.edges.render import Limits
+
+    git = GitSource(state_dir, timeout=git_timeout)
+    renderer = Renderer(limits=Limits(timeout=render_timeout) if render_timeout else None)
+    return Sources(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer)))
