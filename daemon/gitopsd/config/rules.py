@@ -104,7 +104,7 @@ def check_listen(listen: str) -> str | None:
     """``host:port``, ``:port`` or ``[v6]:port`` with a port in 1..65535."""
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        return f"listen address '{listen}' must be host:port (e.g. 127.0.0.1:8080)"
+        return f"listen address '{listen}' must be host:port (e.g. 127.0.0.1:8088)"
     if host.startswith("[") != host.endswith("]"):
         return f"listen address '{listen}' has an unbalanced IPv6 bracket"
     return None

@@ -174,7 +174,7 @@ class ArgoCDAppSource:
 class Settings:
     """Fleet-wide daemon settings from the fleet file's ``settings`` block."""
 
-    listen: str = "127.0.0.1:8080"  # host:port of the HTTP server
+    listen: str = "127.0.0.1:8088"  # host:port of the HTTP server
     inventory_namespace: str = "gitopsd-system"
     sync_timeout: float = 300.0  # default for SyncPolicy.sync_timeout
     otlp_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty disables export

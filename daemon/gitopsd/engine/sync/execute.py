@@ -17,6 +17,7 @@ from opentelemetry import trace
 from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import OwnershipState
 from gitopsd.core.plan import DeletePolicy, Plan, SyncTask, TaskAction
+from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
@@ -55,9 +56,9 @@ class Executor:
         self._deadline = deadline
         for (phase, wave), tasks in plan.waves():
             kind = tasks[0].action
-            name = f"prune {phase.value}/{wave}" if kind is TaskAction.PRUNE else f"wave {phase.value}/{wave}"
+            name = sc.SPAN_PRUNE if kind is TaskAction.PRUNE else sc.SPAN_APPLY_WAVE
             with tracer.start_as_current_span(name, attributes={
-                    "gitopsd.phase": phase.value, "gitopsd.wave": wave, "gitopsd.tasks": len(tasks)}):
+                    sc.ATTR_PHASE: phase.value, sc.ATTR_WAVE: wave, "gitopsd.tasks": len(tasks)}):
                 if kind is TaskAction.PRUNE:
                     await self._prune(tasks, plan, result)
                 else:

@@ -15,6 +15,7 @@ from opentelemetry import trace
 
 from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, plan_sync
+from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare
@@ -69,14 +70,14 @@ class Reconciler:
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False) -> Comparison:
         """Desired against live for INSTANCE, without changing the cluster."""
-        with tracer.start_as_current_span("fetch") as span:
+        with tracer.start_as_current_span(sc.SPAN_SOURCE) as span:
             revision = await self.desired.resolve(instance)
-            span.set_attribute("vcs.ref.head.revision", revision.sha)
-            span.set_attribute("vcs.ref.head.name", revision.ref)
-        with tracer.start_as_current_span("render") as span:
+            span.set_attribute(sc.ATTR_REVISION, revision.sha)
+            span.set_attribute(sc.ATTR_REF_NAME, revision.ref)
+        with tracer.start_as_current_span(sc.SPAN_RENDER) as span:
             manifests = await self.desired.manifests(instance, revision)
             span.set_attribute("gitopsd.objects", len(manifests))
-        with tracer.start_as_current_span("diff") as span:
+        with tracer.start_as_current_span(sc.SPAN_DIFF) as span:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
                                 ignore=app.ignore_differences, live_reader=self.live_reader,
@@ -112,7 +113,7 @@ class Reconciler:
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
               request: SyncRequest) -> Plan:
-        with tracer.start_as_current_span("plan") as span:
+        with tracer.start_as_current_span(sc.SPAN_PLAN) as span:
             plan = plan_sync(cmp.desired, previous_inventory=cmp.inventory.pairs(),
                              policy=app.sync_policy, namespace=instance.namespace,
                              sync_id=f"{cmp.revision.sha}-{uuid.uuid4().hex}",

@@ -1,0 +1,167 @@
+"""``gitopsd run | status | sync | demo``: the daemon and talking to it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from gitopsd.errors import GitopsdError
+
+DEFAULT_SERVER = "http://127.0.0.1:8088"
+
+
+def _config(args: argparse.Namespace) -> str:
+    from gitopsd.config import default_config_path
+
+    path = args.config or default_config_path()
+    if not path:
+        raise GitopsdError("no fleet file: pass --config or set GITOPSD_CONFIG")
+    return str(path)
+
+
+def _token_file(args: argparse.Namespace) -> str | None:
+    if getattr(args, "api_token_file", None):
+        return str(args.api_token_file)
+    env = os.environ.get("GITOPSD_API_TOKEN_FILE")
+    if env:
+        return env
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds and Path(creds, "api-token").is_file():
+        return str(Path(creds, "api-token"))
+    return None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gitopsd.app import default_state_dir
+    from gitopsd.runtime import RunOptions, run
+
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return run(RunOptions(
+        config=_config(args), state_dir=state_dir, listen=args.listen or "",
+        api_token_file=_token_file(args),
+        webhook_secret_file=args.webhook_secret_file or os.environ.get("GITOPSD_WEBHOOK_SECRET_FILE"),
+        log_level=args.log_level or os.environ.get("GITOPSD_LOG_LEVEL", "info"),
+        resync=args.resync))
+
+
+def _call(server: str, method: str, path: str, token_file: str | None) -> Any:
+    req = urllib.request.Request(server.rstrip("/") + path, method=method)  # noqa: S310
+    if token_file:
+        req.add_header("Authorization", f"Bearer {Path(token_file).read_text().strip()}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
+            return json.loads(resp.read() or b"{}")
+    except urllib.error.HTTPError as e:
+        body = e.read().decode(errors="replace")[:300]
+        raise GitopsdError(f"{server}{path}: HTTP {e.code}: {body}") from None
+
+
+def _status(args: argparse.Namespace) -> int:
+    try:
+        data = _call(args.server, "GET", "/api/v1/instances", _token_file(args))
+    except urllib.error.URLError as e:
+        raise GitopsdError(f"cannot reach the daemon at {args.server}: {e.reason}") from None
+    rows = data.get("instances", [])
+    header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "LAST RESULT", "MESSAGE")
+    table = [header] + [(r["app"], r["cluster"], r["sync_status"], r["health"], r["revision"][:12],
+                         r["last_sync"]["result"], r["last_sync"]["message"][:60]) for r in rows]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _sync(args: argparse.Namespace) -> int:
+    path = f"/api/v1/instances/{args.app}/{args.cluster}/sync" if args.cluster \
+        else f"/api/v1/applications/{args.app}/sync"
+    try:
+        data = _call(args.server, "POST", path, _token_file(args))
+        print("sync requested: " + ", ".join(data.get("enqueued", [])))
+        return 0
+    except urllib.error.URLError:
+        pass
+    return asyncio.run(_sync_here(args))
+
+
+async def _sync_here(args: argparse.Namespace) -> int:
+    """No daemon answers: sync the application from this process, once."""
+    from gitopsd.app import Sources, connect_cluster, default_state_dir
+    from gitopsd.config import load_fleet
+    from gitopsd.engine.sync import SyncRequest
+    from gitopsd.model import OutcomeKind
+
+    fleet = load_fleet(_config(args))
+    instances = [i for i in fleet.instances if i.app == args.app
+                 and (args.cluster is None or i.cluster == args.cluster)]
+    if not instances:
+        raise GitopsdError(f"no instance of application {args.app!r}"
+                           + (f" on cluster {args.cluster!r}" if args.cluster else ""))
+    sources = Sources.build(fleet, Path(args.state_dir) if args.state_dir else default_state_dir())
+    worst = 0
+    try:
+        for inst in instances:
+            conn = await connect_cluster(fleet, inst.cluster, sources)
+            try:
+                outcome = await conn.reconciler.reconcile(inst, fleet.application(inst.app),
+                                                          SyncRequest(manual=True, prune=args.prune))
+            finally:
+                await conn.close()
+            print(f"{inst.key}: {outcome.kind.value} at {outcome.revision[:12]}: {outcome.message}")
+            for change in outcome.changes:
+                print(f"  {change}")
+            if outcome.kind is not OutcomeKind.SYNCED:
+                worst = 2
+    finally:
+        await sources.close()
+    return worst
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from gitopsd.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None, listen=args.listen)
+
+
+def register(sub: Any) -> None:
+    run = sub.add_parser("run", help="run the daemon")
+    run.add_argument("--config", help="fleet file (default: $GITOPSD_CONFIG)")
+    run.add_argument("--listen", help="HTTP host:port (default: the fleet's settings.listen, 127.0.0.1:8088)")
+    run.add_argument("--state-dir", help="state directory (default: $GITOPSD_STATE_DIR, "
+                     "$STATE_DIRECTORY, ~/.local/state/gitopsd)")
+    run.add_argument("--api-token-file", help="bearer token for /api/v1 "
+                     "(default: $GITOPSD_API_TOKEN_FILE or the systemd credential api-token)")
+    run.add_argument("--webhook-secret-file", help="HMAC secret for /webhooks/*")
+    run.add_argument("--log-level", help="debug, info, warning, error (default: $GITOPSD_LOG_LEVEL or info)")
+    run.add_argument("--resync", type=float, default=180.0, help="seconds between full resyncs")
+    run.set_defaults(handler=_run)
+
+    status = sub.add_parser("status", help="print the daemon's instance table")
+    status.add_argument("--server", default=os.environ.get("GITOPSD_SERVER", DEFAULT_SERVER))
+    status.add_argument("--api-token-file")
+    status.set_defaults(handler=_status)
+
+    sync = sub.add_parser("sync", help="sync an application now (through the daemon when one runs)")
+    sync.add_argument("app")
+    sync.add_argument("--cluster")
+    sync.add_argument("--prune", action="store_true", help="prune even without automated prune")
+    sync.add_argument("--server", default=os.environ.get("GITOPSD_SERVER", DEFAULT_SERVER))
+    sync.add_argument("--api-token-file")
+    sync.add_argument("--config")
+    sync.add_argument("--state-dir")
+    sync.set_defaults(handler=_sync)
+
+    demo = sub.add_parser("demo", help="two local clusters, a demo Git repo and the daemon")
+    demo.add_argument("--dir", help="where to keep the demo (default: a temporary directory)")
+    demo.add_argument("--listen", default="127.0.0.1:8088")
+    demo.set_defaults(handler=_demo)
+
+
+__all__ = ["register", "sys"]

@@ -1,0 +1,337 @@
+"""The long-running engine: workers, pollers and watches around one queue.
+
+Every instance is reconciled by a bounded pool of workers pulling from the
+priority queue; one poller per repository turns moved refs into work; one
+watch per (cluster, kind) turns drift into work; each finished reconcile
+reschedules itself (resync, or retry with backoff). Each reconcile is one
+trace. The daemon knows the edges only through the ports it is given.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import structlog
+from opentelemetry import trace
+
+from gitopsd.core.backoff import SelfHealBackoff, retries_exhausted, retry_delay
+from gitopsd.edges.telemetry import semconv as sc
+from gitopsd.engine.clock import Clock, MonotonicClock
+from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.drift import DriftDetector
+from gitopsd.engine.ports import ClusterPort, GitPort, HistoryPort, MetricsPort, WatchPort
+from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
+from gitopsd.engine.status import Condition, StatusBoard
+from gitopsd.engine.supervisor import Supervisor
+from gitopsd.engine.sync import Reconciler, SyncRequest
+from gitopsd.errors import GitopsdError
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    ChangeAction,
+    Fleet,
+    OutcomeKind,
+    Repository,
+    ResourceKey,
+)
+
+log = structlog.get_logger("gitopsd.daemon")
+tracer = trace.get_tracer("gitopsd.engine")
+TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
+            Priority.RESYNC: "resync"}
+FLEET_SELECTOR = "gitopsd.io/fleet={}"
+
+
+@dataclass
+class ClusterHandle:
+    """What the daemon needs of one cluster."""
+
+    name: str
+    objects: ClusterPort
+    watch: WatchPort
+
+
+@dataclass
+class Settings:
+    workers: int = 8
+    per_cluster: int = 4
+    resync: float = 180.0
+    health_poll: float = 0.5
+    inventory_namespace: str = "gitopsd-system"
+    poll_jitter: float = 0.1
+    stop_grace: float = 20.0
+
+
+@dataclass
+class _Cluster:
+    handle: ClusterHandle
+    reconciler: Reconciler
+    drift: DriftDetector
+    watched: set[tuple[str, str]] = field(default_factory=set)
+
+
+class Daemon:
+    def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
+                 desired: DesiredState, *, metrics: MetricsPort | None = None,
+                 history: HistoryPort | None = None, settings: Settings | None = None,
+                 clock: Clock | None = None) -> None:
+        self.fleet = fleet
+        self.git = git
+        self.desired = desired
+        self.metrics = metrics
+        self.history = history
+        self.settings = settings or Settings()
+        self.clock = clock or MonotonicClock()
+        self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
+        self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
+        self.board = StatusBoard()
+        self.selfheal = SelfHealBackoff()
+        self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
+        self._poll_now: dict[str, asyncio.Event] = {}
+        self._attempted: set[str] = set()
+        self.instances: dict[str, tuple[AppInstance, Application]] = {
+            i.key: (i, fleet.application(i.app)) for i in fleet.instances}
+        self.clusters: dict[str, _Cluster] = {}
+        for name, handle in clusters.items():
+            reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
+                                    inventory_namespace=self.settings.inventory_namespace,
+                                    clock=self.clock, health_poll=self.settings.health_poll)
+            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(name, self._drift))
+        for inst, _ in self.instances.values():
+            self.board.ensure(inst)
+
+    # -- lifecycle --------------------------------------------------------------
+
+    async def start(self) -> None:
+        for key, (inst, _) in sorted(self.instances.items()):
+            self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
+        for n in range(self.settings.workers):
+            self.supervisor.spawn(f"worker/{n}", self._worker)
+        for repo in self.fleet.repositories:
+            if any(i.source.repo == repo.name for i, _ in self.instances.values()):
+                self._poll_now[repo.name] = asyncio.Event()
+                self.supervisor.spawn(f"poller/{repo.name}", _bind(self._poller, repo))
+
+    async def stop(self) -> None:
+        """Let running syncs finish within the grace period, then cancel everything."""
+        self.queue.close()
+        deadline = self.clock.now() + self.settings.stop_grace
+        while self.queue.running and self.clock.now() < deadline:
+            await self.clock.sleep(0.05)
+        await self.supervisor.stop()
+
+    def ready(self) -> tuple[bool, str]:
+        missing = len(self.instances) - len(self._attempted)
+        return (missing <= 0, "ok" if missing <= 0 else f"{missing} instance(s) not reconciled yet")
+
+    # -- requests ---------------------------------------------------------------
+
+    def request_sync(self, app: str, cluster: str | None = None) -> list[str]:
+        keys = [k for k, (i, _) in self.instances.items()
+                if i.app == app and (cluster is None or i.cluster == cluster)]
+        if not keys:
+            raise KeyError(f"{app}/{cluster}" if cluster else app)
+        for k in keys:
+            self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
+        return keys
+
+    def repo_push(self, repo: str, ref: str | None = None) -> list[str]:
+        triggered = []
+        for r in self.fleet.repositories:
+            if repo in (r.name, r.url) or _same_repo(repo, r.url):
+                event = self._poll_now.get(r.name)
+                if event is not None:
+                    event.set()
+                    triggered.append(r.name)
+        return triggered
+
+    # -- workers ----------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                item = await self.queue.get()
+            except QueueClosed:
+                await asyncio.Event().wait()
+                return
+            if self.metrics:
+                self.metrics.queue_waited(self.queue.wait_seconds(item))
+                self.metrics.set_queue_depth(len(self.queue))
+            try:
+                await self._reconcile(item)
+            except Exception as e:  # a bug must not kill the worker or lose the item
+                log.error("reconcile.crashed", instance=item.key, error=f"{type(e).__name__}: {e}")
+                self.queue.done(item, requeue_after=self.settings.resync, backoff=True)
+
+    async def _reconcile(self, item: Item) -> None:
+        entry = self.instances.get(item.key)
+        cluster = self.clusters.get(item.cluster)
+        if entry is None or cluster is None:
+            self.queue.done(item)
+            return
+        inst, app = entry
+        started_wall = _wall()
+        started = self.clock.now()
+        attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
+                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: TRIGGERS[item.priority],
+                 sc.ATTR_REF_NAME: inst.source.target_revision}
+        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs) as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            outcome = await cluster.reconciler.reconcile(
+                inst, app, SyncRequest(manual=item.priority is Priority.MANUAL))
+            span.set_attribute(sc.ATTR_OUTCOME, outcome.kind.value)
+            if outcome.revision:
+                span.set_attribute(sc.ATTR_REVISION, outcome.revision)
+            applied = outcome.changes.by_action(ChangeAction.CREATED) + outcome.changes.by_action(
+                ChangeAction.CONFIGURED)
+            span.set_attribute(sc.ATTR_APPLIED, len(applied))
+            span.set_attribute(sc.ATTR_PRUNED, len(outcome.changes.by_action(ChangeAction.PRUNED)))
+            if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
+                span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.message[:500]))
+        duration = self.clock.now() - started
+        self._attempted.add(item.key)
+        row = self.board.record(inst, outcome, started=started_wall, duration=duration,
+                                trace_id=trace_id)
+        self._after(inst, app, cluster)
+        log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
+                 revision=outcome.revision[:12], seconds=round(duration, 3),
+                 trigger=TRIGGERS[item.priority], message=outcome.message[:300], trace_id=trace_id)
+        if self.metrics:
+            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
+            self.metrics.sync_finished(inst.app, inst.cluster, _result(outcome.kind))
+            self.metrics.reconcile_finished(inst.cluster, duration)
+        if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
+            await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
+                                      started=started_wall, duration=duration,
+                                      result=outcome.kind.value, message=outcome.message,
+                                      trace_id=trace_id, changes=outcome.changes.summary())
+        self._requeue(item, app, outcome.kind, row.attempts)
+
+    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int) -> None:
+        if kind is OutcomeKind.FAILED:
+            retry = app.sync_policy.retry
+            if not retries_exhausted(attempts - 1, retry):
+                delay = retry_delay(attempts - 1, retry.backoff, jitter=0.1, rand=random.random())
+                self.queue.done(item, requeue_after=delay, backoff=True, reason="retry")
+                return
+            self.board.mark(item.key, condition=Condition(
+                "RetriesExhausted", "Stalled", f"gave up after {attempts} attempts; waiting for a "
+                "new revision or a manual sync"))
+            self.queue.done(item, requeue_after=self.settings.resync, backoff=True)
+            return
+        self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
+                        reason="resync")
+
+    def _after(self, inst: AppInstance, app: Application, cluster: _Cluster) -> None:
+        cmp = cluster.reconciler.last_comparison.get(inst.key)
+        if cmp is None:
+            return
+        kinds = cluster.drift.expect(inst.key, cmp.desired, app.ignore_differences)
+        for api_version, kind in sorted(kinds - cluster.watched):
+            cluster.watched.add((api_version, kind))
+            self._spawn_watch(cluster, api_version, kind)
+
+    # -- watches and drift ------------------------------------------------------
+
+    def _spawn_watch(self, cluster: _Cluster, api_version: str, kind: str) -> None:
+        group = api_version.rpartition("/")[0]
+        selector = FLEET_SELECTOR.format(self.fleet.name)
+
+        async def run() -> None:
+            def on_event(etype: str, obj: object) -> None:
+                cluster.drift.event(etype, obj, (group, kind))
+            if self.metrics:
+                self.metrics.set_cluster_connected(cluster.handle.name, True)
+            await cluster.handle.watch(api_version, kind, selector, on_event)
+
+        self.supervisor.spawn(f"watch/{cluster.handle.name}/{api_version}/{kind}", run)
+
+    def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
+        entry = self.instances.get(instance_key)
+        if entry is None:
+            return
+        inst, app = entry
+        if self.metrics:
+            self.metrics.drift_detected(inst.app, inst.cluster)
+        log.info("drift.detected", app=inst.app, cluster=inst.cluster, object=str(key), reason=reason)
+        policy = app.sync_policy
+        if not (policy.automated and policy.self_heal):
+            self.board.mark(instance_key, sync_status="OutOfSync", condition=Condition(
+                "OutOfSync", "DriftDetected", f"{key} {reason} outside gitopsd"))
+            return
+        now = self.clock.now()
+        repairs = self._repairs.setdefault((instance_key, key), [])
+        decision = self.selfheal.next_repair(repairs, now)
+        repairs.append(now + decision.delay)
+        del repairs[:-10]
+        if decision.fighting:
+            if self.metrics:
+                self.metrics.selfheal_fight(inst.app, inst.cluster)
+            self.board.mark(instance_key, condition=Condition(
+                "SelfHealFight", "RepeatedDrift",
+                f"{key} was changed outside gitopsd {decision.streak} times in a row; "
+                f"next repair in {decision.delay:.0f}s"))
+        self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
+                       reason=f"drift {key}")
+
+    def _restarted(self, task: str, error: BaseException | None) -> None:
+        if self.metrics:
+            self.metrics.task_restarted(task.split("/", 1)[0])
+            if task.startswith("watch/"):
+                cluster = task.split("/")[1]
+                self.metrics.watch_reconnected(cluster)
+                self.metrics.set_cluster_connected(cluster, False)
+
+    # -- pollers ----------------------------------------------------------------
+
+    async def _poller(self, repo: Repository) -> None:
+        event = self._poll_now[repo.name]
+        while True:
+            refs = {i.source.target_revision for i, _ in self.instances.values()
+                    if i.source.repo == repo.name}
+            try:
+                heads = await self.git.poll(repo, refs)
+                if self.metrics:
+                    self.metrics.git_request(repo.name, "ls-remote", True)
+            except GitopsdError as e:
+                if self.metrics:
+                    self.metrics.git_request(repo.name, "ls-remote", False)
+                log.warning("poll.failed", repo=repo.name, error=str(e))
+                heads = {}
+            for ref, sha in heads.items():
+                previous = self.desired.known_heads.get((repo.name, ref))
+                self.desired.known_heads[(repo.name, ref)] = sha
+                if previous is not None and previous != sha:
+                    for key, (inst, _) in self.instances.items():
+                        if inst.source.repo == repo.name and inst.source.target_revision == ref:
+                            self.queue.add(key, inst.cluster, Priority.REVISION, reason=f"{ref}@{sha[:12]}")
+            interval = repo.poll_interval * (1 + self.settings.poll_jitter * (2 * random.random() - 1))
+            event.clear()
+            await self.clock.wait(event, interval)
+
+
+def _result(kind: OutcomeKind) -> str:
+    return {OutcomeKind.SYNCED: "Succeeded", OutcomeKind.OUT_OF_SYNC: "Succeeded",
+            OutcomeKind.FAILED: "Failed", OutcomeKind.STALLED: "Error"}[kind]
+
+
+def _wall() -> float:
+    return time.time()
+
+
+def _bind(fn: Callable[[Repository], Awaitable[None]], repo: Repository) -> Callable[[], Awaitable[None]]:
+    return lambda: fn(repo)
+
+
+def _same_repo(a: str, b: str) -> bool:
+    def norm(u: str) -> str:
+        u = u.strip().rstrip("/").removesuffix(".git").lower()
+        for prefix in ("https://", "http://", "ssh://", "git://"):
+            u = u.removeprefix(prefix)
+        u = u.split("@", 1)[-1]
+        return u.replace(":", "/")
+    return norm(a) == norm(b)

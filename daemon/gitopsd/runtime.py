@@ -1,0 +1,204 @@
+"""``gitopsd run``: the daemon process, assembled from the composition root's parts.
+
+Loads the fleet file, configures logs, traces and metrics, connects every
+cluster, starts the engine and the HTTP server, speaks sd_notify, and handles
+SIGTERM (finish syncs at safe points, then stop) and SIGHUP (reload the fleet
+file; an invalid file is rejected and the running fleet is kept).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from gitopsd import __version__
+from gitopsd.app import RenderAdapter
+from gitopsd.config import load_fleet
+from gitopsd.edges.api import ApiServer
+from gitopsd.edges.git import GitSource
+from gitopsd.edges.kube import KubeClient, Objects
+from gitopsd.edges.kube.watch import watch_kind
+from gitopsd.edges.notify import Notifier
+from gitopsd.edges.render import Renderer
+from gitopsd.edges.store import HistoryStore
+from gitopsd.edges.telemetry.logging import configure_logging, register_secret
+from gitopsd.edges.telemetry.metrics import Metrics
+from gitopsd.edges.telemetry.tracing import configure_tracing, shutdown_tracing
+from gitopsd.engine.daemon import ClusterHandle, Daemon, Settings
+from gitopsd.engine.desired import DesiredState
+from gitopsd.errors import ConfigError, GitopsdError
+from gitopsd.model import Fleet
+
+log = structlog.get_logger("gitopsd.runtime")
+
+
+@dataclass
+class RunOptions:
+    config: str
+    state_dir: Path
+    listen: str = ""
+    api_token_file: str | None = None
+    webhook_secret_file: str | None = None
+    log_level: str = "info"
+    resync: float = 180.0
+    workers: int = 8
+
+
+def _watch_port(objects: Objects) -> Any:
+    async def watch(api_version: str, kind: str, label_selector: str, on_event: Any) -> None:
+        info = await objects.info(api_version, kind)
+        await watch_kind(objects, info, on_event, label_selector=label_selector)
+    return watch
+
+
+class Backend:
+    """The HTTP API's view of the running daemon."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    @property
+    def daemon(self) -> Daemon:
+        assert self.runtime.daemon is not None
+        return self.runtime.daemon
+
+    def instances(self) -> list[dict[str, Any]]:
+        return [r.as_row() for r in self.daemon.board.rows()]
+
+    async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in await self.runtime.store.history(app, cluster, limit)]
+
+    def request_sync(self, app: str, cluster: str | None) -> list[str]:
+        return self.daemon.request_sync(app, cluster)
+
+    def repo_push(self, repo: str, ref: str | None) -> list[str]:
+        return self.daemon.repo_push(repo, ref)
+
+    def ready(self) -> tuple[bool, str]:
+        return (False, "starting") if self.runtime.daemon is None else self.daemon.ready()
+
+    def metrics(self) -> tuple[bytes, str]:
+        return self.runtime.metrics.render(), self.runtime.metrics.content_type
+
+
+class Runtime:
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.metrics = Metrics()
+        self.store = HistoryStore(options.state_dir)
+        self.git = GitSource(options.state_dir)
+        self.renderer = Renderer()
+        self.daemon: Daemon | None = None
+        self.clients: list[KubeClient] = []
+        self.api: ApiServer | None = None
+        self.notifier = Notifier.from_env(unset_environment=True)
+        self.stop_event = asyncio.Event()
+
+    async def build(self, fleet: Fleet) -> Daemon:
+        clients = {}
+        for cluster in fleet.clusters:
+            clients[cluster.name] = await KubeClient.connect(cluster)
+        handles = {}
+        for name, client in clients.items():
+            objects = Objects(client)
+            handles[name] = ClusterHandle(name, objects, _watch_port(objects))
+        self.clients = list(clients.values())
+        desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer))
+        settings = Settings(workers=self.options.workers, resync=self.options.resync,
+                            inventory_namespace=fleet.settings.inventory_namespace)
+        return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
+                      settings=settings)
+
+    async def close_clients(self) -> None:
+        for client in self.clients:
+            await client.close()
+        self.clients = []
+
+    async def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            fleet = load_fleet(self.options.config)
+        except ConfigError as e:
+            log.error("reload.rejected", config=self.options.config, issues=[str(i) for i in e.issues])
+            self.notifier.ready("reload rejected; running the previous fleet")
+            return
+        old = self.daemon
+        if old is not None:
+            await old.stop()
+        await self.close_clients()
+        self.daemon = await self.build(fleet)
+        await self.daemon.start()
+        log.info("reload.done", fleet=fleet.name, instances=len(fleet.instances))
+        self.notifier.ready(f"reloaded fleet {fleet.name}")
+
+    async def run(self, fleet: Fleet, webhook_secret: str) -> int:
+        configure_tracing(__version__, endpoint=fleet.settings.otlp_endpoint or None)
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        self.daemon = await self.build(fleet)
+        host, _, port = (self.options.listen or fleet.settings.listen).rpartition(":")
+        secrets = {p: webhook_secret for p in ("github", "gitlab", "generic")} if webhook_secret else {}
+        self.api = ApiServer(Backend(self), host=host or "127.0.0.1", port=int(port),
+                             token_file=self.options.api_token_file, webhook_secrets=secrets)
+        bound = await self.api.start()
+        log.info("daemon.started", fleet=fleet.name, instances=len(fleet.instances),
+                 listen=f"{bound[0]}:{bound[1]}", version=__version__)
+        await self.daemon.start()
+        keepalive = asyncio.ensure_future(self.notifier.keep_alive())
+        ready_task = asyncio.ensure_future(self._announce_ready())
+        await self.stop_event.wait()
+        log.info("daemon.stopping")
+        self.notifier.stopping()
+        ready_task.cancel()
+        keepalive.cancel()
+        if self.daemon is not None:
+            await self.daemon.stop()
+        await self.api.stop()
+        await self.renderer.aclose()
+        await self.close_clients()
+        await self.store.close()
+        shutdown_tracing(5.0)
+        log.info("daemon.stopped")
+        return 0
+
+    async def _announce_ready(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while loop.time() < deadline:
+            if self.daemon is not None and self.daemon.ready()[0]:
+                break
+            await asyncio.sleep(0.2)
+        self.notifier.ready("syncing")
+        log.info("daemon.ready")
+
+
+def _read_secrets(options: RunOptions, fleet: Fleet) -> str:
+    """Register every credential gitopsd reads so logs can never show it; return the webhook secret."""
+    paths = [r.token_file for r in fleet.repositories if r.token_file]
+    paths += [p for p in (options.api_token_file, options.webhook_secret_file) if p]
+    for path in paths:
+        if os.path.isfile(path):
+            register_secret(Path(path).read_text().strip())
+    if options.webhook_secret_file:
+        try:
+            return Path(options.webhook_secret_file).read_text().strip()
+        except OSError as e:
+            raise GitopsdError(f"cannot read webhook secret file {options.webhook_secret_file}: "
+                               f"{e.strerror}") from None
+    return ""
+
+
+def run(options: RunOptions) -> int:
+    """Run the daemon until SIGTERM; the fleet file is validated before anything starts."""
+    configure_logging(options.log_level)
+    fleet = load_fleet(options.config)
+    webhook_secret = _read_secrets(options, fleet)
+    return asyncio.run(Runtime(options).run(fleet, webhook_secret))
