@@ -127,7 +127,8 @@ async def _sync_here(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from gitopsd.demo import run_demo
 
-    return run_demo(Path(args.dir) if args.dir else None, listen=args.listen)
+    return run_demo(Path(args.dir) if args.dir else None, listen=args.listen,
+                    exit_after=args.exit_after)
 
 
 def register(sub: Any) -> None:
@@ -161,6 +162,8 @@ def register(sub: Any) -> None:
     demo = sub.add_parser("demo", help="two local clusters, a demo Git repo and the daemon")
     demo.add_argument("--dir", help="where to keep the demo (default: a temporary directory)")
     demo.add_argument("--listen", default="127.0.0.1:8088")
+    demo.add_argument("--exit-after", type=float, default=None,
+                      help="stop by itself this many seconds after the drift demonstration")
     demo.set_defaults(handler=_demo)
 
 
