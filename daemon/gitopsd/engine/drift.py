@@ -17,6 +17,7 @@ from gitopsd.core.diff import drifted
 from gitopsd.core.inventory import TRACKING_ANNOTATION, parse_tracking_id
 from gitopsd.model import IgnoreDifference, Manifest, ResourceKey
 
+HASH_ANNOTATION = "gitopsd.io/desired-hash"
 OnDrift = Callable[[str, ResourceKey, str], None]  # instance key, object, reason
 
 
@@ -67,6 +68,8 @@ class DriftDetector:
             return
         if etype == "DELETED":
             self.on_drift(instance_key, key, "deleted")
+        elif _hash(obj) != _hash(expected.body):
+            return  # applied by a newer sync than the one recorded here; it reports its own result
         elif drifted(expected.body, obj, expected.ignore):
             self.on_drift(instance_key, key, "changed")
 
@@ -84,3 +87,7 @@ class DriftDetector:
         annotations = (obj.get("metadata") or {}).get("annotations") or {}
         parsed = parse_tracking_id(str(annotations.get(TRACKING_ANNOTATION, "")))
         return parsed is not None and parsed[0] == instance_key.split("/", 1)[0]
+
+
+def _hash(obj: Mapping[str, Any]) -> object:
+    return ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)

@@ -1,0 +1,227 @@
+"""The real daemon process end to end: real control planes, real Git over SSH.
+
+Commits are applied without a manual step, webhooks trigger at once, drift is
+reverted (or reported with selfHeal off), broken commits back off and are
+superseded by a fix, a stopped cluster does not stall the other one, SIGHUP
+with a bad file keeps the running fleet, and SIGTERM stops cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from gitopsd import localcluster
+from gitopsd.localcluster import LocalCluster
+from tests.integration.daemonkit import DaemonProc, fleet_doc, wait_for
+
+AUTO = {"automated": {"prune": True, "selfHeal": True}}
+
+
+def cm(name: str, value: str) -> str:
+    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
+                           "data": {"value": value}})
+
+
+def app(name: str, path: str, ns: str, cluster: str | None = None, policy: Any = None) -> dict[str, Any]:
+    dest: dict[str, Any] = {"clusters": {"names": [cluster]} if cluster else {"matchLabels": {}},
+                            "namespace": ns}
+    return {"name": name, "source": {"repo": "env", "targetRevision": "main", "path": path},
+            "destination": dest, "syncPolicy": AUTO if policy is None else policy}
+
+
+def value(cluster: LocalCluster, ns: str, name: str) -> str | None:
+    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
+    return body["data"]["value"] if status == 200 else None
+
+
+def edit(cluster: LocalCluster, ns: str, name: str, new: str) -> None:
+    path = f"/api/v1/namespaces/{ns}/configmaps/{name}?fieldManager=kubectl-edit"
+    status, _ = cluster.request("PATCH", path, {"data": {"value": new}},
+                                content_type="application/merge-patch+json")
+    assert status == 200
+
+
+@pytest.fixture
+def daemon_root(tmp_path: Path) -> Path:
+    return tmp_path / "daemon"
+
+
+def test_commit_applied_by_polling_and_webhook_triggers_at_once(
+        cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts,
+        daemon_root: Path) -> None:
+    """A pushed commit is applied by the next poll, and a webhook makes a slow poller act at once."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "one")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {"env": "dev"})], repo.ssh_url, key_file=git_client_key,
+                      known_hosts=git_known_hosts, poll="1s", apps=[app("poll", "app", ns)])
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30), d.logs()
+        repo.commit({"app/c.yaml": cm("c", "two")})
+        t0 = time.monotonic()
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
+        polled = time.monotonic() - t0
+    finally:
+        assert d.stop() == 0
+    slow = fleet_doc([("a", cluster_a.kubeconfig, {"env": "dev"})], repo.ssh_url, key_file=git_client_key,
+                     known_hosts=git_known_hosts, poll="10m", apps=[app("poll", "app", ns)])
+    d = DaemonProc(slow, daemon_root.with_name("slow")).start()
+    try:
+        assert wait_for(lambda: (d.instance("poll", "a") or {}).get("last_sync", {}).get("result"), 30)
+        repo.commit({"app/c.yaml": cm("c", "three")})
+        t0 = time.monotonic()
+        assert d.webhook(repo.ssh_url) == 202
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "three", 10), d.logs()
+        hooked = time.monotonic() - t0
+        assert d.webhook("unrelated") == 202
+        body = b'{"repo": "env"}'
+        assert d.post("/webhooks/generic", body, {"X-Gitopsd-Signature": "sha256=00"}) == 401
+    finally:
+        assert d.stop() == 0
+    print(f"commit-to-applied: polling 1s {polled:.2f}s, webhook {hooked:.2f}s")
+    assert hooked < 10
+
+
+def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, git_repos,
+                                       daemon_root: Path) -> None:
+    """An out-of-band edit is reverted with selfHeal, and turns the instance OutOfSync without it."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"heal/h.yaml": cm("h", "desired"), "watch/w.yaml": cm("w", "desired")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="30s", apps=[
+        app("heal", "heal", ns), app("watch", "watch", ns, policy={"automated": {"selfHeal": False}})])
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "h") == "desired" and value(cluster_a, ns, "w"), 30)
+        assert wait_for(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "Synced", 10)
+        edit(cluster_a, ns, "h", "edited")
+        t0 = time.monotonic()
+        assert wait_for(lambda: value(cluster_a, ns, "h") == "desired", 10, 0.02), d.logs()
+        reverted = time.monotonic() - t0
+        edit(cluster_a, ns, "w", "edited")
+        row = wait_for(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "OutOfSync"
+                       and d.instance("watch", "a"), 10)
+        assert row, d.logs()
+        assert any(c["type"] == "OutOfSync" for c in row["conditions"])
+        time.sleep(1)
+        assert value(cluster_a, ns, "w") == "edited"
+    finally:
+        assert d.stop() == 0
+    print(f"drift-to-revert: {reverted:.3f}s")
+
+
+def test_broken_commit_backs_off_and_fix_supersedes(cluster_a: LocalCluster, make_namespace, git_repos,
+                                                    daemon_root: Path) -> None:
+    """A broken commit fails with a message naming the file; the fixing commit is applied at once."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "good")})
+    policy = {**AUTO, "retry": {"limit": 5, "backoff": {"duration": "1m", "factor": 2, "maxDuration": "10m"}}}
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
+                      apps=[app("broken", "app", ns, policy=policy)])
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "good", 30)
+        bad = repo.commit({"app/c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c\n"})
+        row = wait_for(lambda: (r := d.instance("broken", "a")) and r["revision"] != bad and
+                       r["last_sync"]["result"] in ("Failed", "Stalled") and r, 20)
+        assert row, d.logs()
+        assert "app/c.yaml" in row["last_sync"]["message"]
+        assert value(cluster_a, ns, "c") == "good"
+        repo.commit({"app/c.yaml": cm("c", "fixed")})
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "fixed", 15), d.logs()
+    finally:
+        assert d.stop() == 0
+
+
+def test_stopped_cluster_does_not_stall_the_other(cluster_a: LocalCluster, make_namespace, git_repos,
+                                                  tmp_path: Path, daemon_root: Path) -> None:
+    """With cluster B frozen, drift on A is still repaired; when B returns it converges."""
+    b = localcluster.up("frozen", tmp_path / "frozen")
+    try:
+        ns = make_namespace(cluster_a)
+        b.request("POST", "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": ns}})
+        repo = git_repos.new()
+        repo.commit({"app/c.yaml": cm("c", "v1")})
+        fleet = fleet_doc([("a", cluster_a.kubeconfig, {}), ("b", b.kubeconfig, {})], str(repo.path),
+                          poll="1s", apps=[app("both", "app", ns)])
+        d = DaemonProc(fleet, daemon_root).start()
+        api = next(p for p in b.processes if p.name == "kube-apiserver")
+        try:
+            assert wait_for(lambda: value(cluster_a, ns, "c") == "v1" and value(b, ns, "c") == "v1", 30)
+            os.kill(api.pid, signal.SIGSTOP)
+            try:
+                repo.commit({"app/c.yaml": cm("c", "v2")})
+                assert wait_for(lambda: value(cluster_a, ns, "c") == "v2", 15), d.logs()
+                edit(cluster_a, ns, "c", "edited")
+                t0 = time.monotonic()
+                assert wait_for(lambda: value(cluster_a, ns, "c") == "v2", 10, 0.02), d.logs()
+                repaired = time.monotonic() - t0
+            finally:
+                os.kill(api.pid, signal.SIGCONT)
+            assert wait_for(lambda: value(b, ns, "c") == "v2", 90), d.logs()
+        finally:
+            assert d.stop() == 0
+        print(f"drift repair on A with B frozen: {repaired:.3f}s")
+    finally:
+        localcluster.down(b.dir)
+
+
+def test_sighup_with_bad_file_keeps_running_fleet(cluster_a: LocalCluster, make_namespace, git_repos,
+                                                  daemon_root: Path) -> None:
+    """A SIGHUP with an invalid fleet file is rejected and the old fleet keeps syncing."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "one")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
+                      apps=[app("hup", "app", ns)])
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30)
+        d.write_fleet(text="fleet: e2e\nclusters: [{name: a, kubeconfg: nope}]\n")
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGHUP)
+        assert wait_for(lambda: "reload.rejected" in d.logs(), 10), d.logs()
+        assert "kubeconfg" in d.logs()
+        assert d.proc.poll() is None
+        repo.commit({"app/c.yaml": cm("c", "two")})
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
+    finally:
+        assert d.stop() == 0
+
+
+def test_sigterm_stops_within_timeout_without_orphans(cluster_a: LocalCluster, make_namespace, git_repos,
+                                                      daemon_root: Path) -> None:
+    """SIGTERM ends the daemon quickly with exit 0 and leaves no child process behind."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "one")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
+                      apps=[app("term", "app", ns)])
+    d = DaemonProc(fleet, daemon_root).start()
+    assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30)
+    assert d.proc is not None
+    pid = d.proc.pid
+    t0 = time.monotonic()
+    assert d.stop(timeout=30) == 0
+    assert time.monotonic() - t0 < 30
+    leftovers = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                leftovers.append(entry.name)
+    assert leftovers == []
+    assert "daemon.stopped" in d.logs()
