@@ -84,10 +84,16 @@ class DesiredState:
                     kube_version=kube_version, cache_key=f"{repo.name}@{revision.sha}")
             return parse_stream(text, origin=origin, default_namespace=instance.namespace,
                                 cluster_scoped=extra)
-        texts = _decode({n: b for n, b in files.items() if n.endswith(MANIFEST_SUFFIXES)},
+        texts = _decode({n: b for n, b in files.items()
+                         if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])},
                         origin)
         return parse_files(texts, origin=SourceLocation(repo.name, revision.sha),
                            default_namespace=instance.namespace, cluster_scoped=extra)
+
+
+def _hidden(relative: str) -> bool:
+    """True for files under a dot-directory or dot-files (``.github/``, ``.pre-commit-config.yaml``)."""
+    return any(part.startswith(".") for part in relative.split("/"))
 
 
 def _decode(files: Mapping[str, bytes], origin: SourceLocation) -> dict[str, str]:
