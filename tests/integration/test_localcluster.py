@@ -40,8 +40,10 @@ def _etcd_processes(directory: Path) -> list[int]:
 def test_up_then_down_leaves_nothing_behind(tmp_path: Path) -> None:
     """The CLI starts a cluster that outlives it, and down leaves no process, port or directory."""
     directory = tmp_path / "c1"
-    before_tmp = set(os.listdir("/tmp"))
-    up = _gitopsd("localcluster", "up", "--name", "c1", "--dir", str(directory))
+    scratch = tmp_path / "tmpdir"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    up = _gitopsd("localcluster", "up", "--name", "c1", "--dir", str(directory), env=env)
     assert up.returncode == 0, up.stderr
     cluster = LocalCluster.load(directory)
     assert cluster.request("GET", "/readyz")[0] == 200
@@ -49,13 +51,13 @@ def test_up_then_down_leaves_nothing_behind(tmp_path: Path) -> None:
     assert (directory / "kubeconfig-alice").is_file()
     records = list(cluster.processes)
     assert all(alive(p) for p in records)
-    down = _gitopsd("localcluster", "down", "--dir", str(directory))
+    down = _gitopsd("localcluster", "down", "--dir", str(directory), env=env)
     assert down.returncode == 0, down.stderr
     assert not any(alive(p) for p in records)
     assert not port_in_use(cluster.port)
     assert not directory.exists()
     assert _etcd_processes(directory) == []
-    assert set(os.listdir("/tmp")) - before_tmp == set()
+    assert list(scratch.iterdir()) == []
 
 
 def test_missing_binary_is_one_line_error(tmp_path: Path) -> None:
