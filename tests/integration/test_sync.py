@@ -240,3 +240,98 @@ async def test_wiping_state_dir_neither_duplicates_nor_orphans(cluster_w: LocalC
                    _get(cluster_w, f"/api/v1/namespaces/{ns}/configmaps")["items"]
                    if i["metadata"]["name"] != "kube-root-ca.crt")
     assert names == ["a", "b"]
+
+
+def _job(name: str, hook: str, policy: str | None = None) -> str:
+    annotations = {"argocd.argoproj.io/hook": hook}
+    if policy:
+        annotations["argocd.argoproj.io/hook-delete-policy"] = policy
+    return yaml.safe_dump({
+        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "annotations": annotations},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "registry.example/job:1"}]}}}})
+
+
+@pytest.mark.asyncio
+async def test_first_sync_follows_wave_order_and_second_changes_nothing(
+        cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
+    """Objects are written wave by wave in kind order; a second sync leaves every resourceVersion alone."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    wave = "argocd.argoproj.io/sync-wave"
+    repo.commit({"app/late.yaml": cm("late", {"w": "2"}, {wave: "2"}),
+                 "app/early.yaml": cm("early", {"w": "-1"}, {wave: "-1"}),
+                 "app/middle.yaml": cm("middle", {"w": "0"}),
+                 "app/svc.yaml": yaml.safe_dump({"apiVersion": "v1", "kind": "Service",
+                                                 "metadata": {"name": "middle"},
+                                                 "spec": {"ports": [{"port": 80}]}})})
+    async with kit(cluster_a, repo, tmp_path, app="waves", path="app", namespace=ns, policy=AUTO) as k:
+        outcome = await k.sync()
+        assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+        order = [path.rsplit("/", 1)[1] for method, path in k.writes
+                 if method == "PATCH" and f"/namespaces/{ns}/" in path]
+        assert order == ["early", "middle", "middle", "late"]
+        kinds = [path.split("/")[-2] for method, path in k.writes
+                 if method == "PATCH" and path.endswith("/middle")]
+        assert kinds == ["configmaps", "services"]
+        before = {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in
+                  _get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps")["items"]}
+        k.writes.clear()
+        assert (await k.sync()).kind is OutcomeKind.SYNCED
+        after = {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in
+                 _get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps")["items"]}
+        assert after == before
+        assert k.writes == []
+
+
+@pytest.mark.workloads
+@pytest.mark.asyncio
+async def test_hook_jobs_run_in_phase_order_with_delete_policies(
+        cluster_w: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
+    """PreSync, Sync and PostSync hook Jobs run in order and their delete policies hold."""
+    ns = make_namespace(cluster_w)
+    repo = git_repos.new()
+    repo.commit({"app/pre.yaml": _job("pre", "PreSync", "HookSucceeded"),
+                 "app/during.yaml": _job("during", "Sync"),
+                 "app/post.yaml": _job("post", "PostSync", "HookSucceeded"),
+                 "app/cm.yaml": cm("settings", {"a": "b"})})
+    async with kit(cluster_w, repo, tmp_path, app="hooks", path="app", namespace=ns, policy=AUTO) as k:
+        outcome = await k.sync()
+        assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+        writes = [(m, p.rsplit("/", 1)[1] if m != "POST" else "job") for m, p in k.writes
+                  if f"/namespaces/{ns}/" in p]
+        created = [c.key.name for c in outcome.changes if c.message == "hook succeeded"]
+        assert created == ["pre", "during", "post"]
+        posts = [i for i, w in enumerate(writes) if w == ("POST", "job")]
+        assert posts[0] < writes.index(("PATCH", "settings")) < posts[-1]
+    jobs = f"/apis/batch/v1/namespaces/{ns}/jobs"
+    assert _gone(cluster_w, f"{jobs}/pre")
+    assert _gone(cluster_w, f"{jobs}/post")
+    assert cluster_w.request("GET", f"{jobs}/during")[0] == 200
+
+
+@pytest.mark.workloads
+@pytest.mark.asyncio
+async def test_deployment_that_never_becomes_available_fails_at_deadline(
+        cluster_w: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
+    """A wave whose Deployment cannot become Available fails at the sync deadline, naming it."""
+    ns = make_namespace(cluster_w)
+    repo = git_repos.new()
+    stuck = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "stuck"},
+             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "stuck"}},
+                      "template": {"metadata": {"labels": {"app": "stuck"}},
+                                   "spec": {"nodeSelector": {"no-such-node": "true"},
+                                            "containers": [{"name": "c", "image": "x/y:1"}]}}}}
+    after = cm("after", {"a": "b"}, {"argocd.argoproj.io/sync-wave": "5"})
+    repo.commit({"app/stuck.yaml": yaml.safe_dump(stuck), "app/after.yaml": after})
+    policy = SyncPolicy(automated=True, sync_timeout=6.0)
+    async with kit(cluster_w, repo, tmp_path, app="deadline", path="app", namespace=ns, policy=policy) as k:
+        t0 = time.monotonic()
+        outcome = await k.sync()
+        elapsed = time.monotonic() - t0
+    assert outcome.kind is OutcomeKind.FAILED
+    assert "deadline" in outcome.message
+    assert f"Deployment.apps {ns}/stuck is Progressing" in outcome.message
+    assert 5 <= elapsed < 30
+    assert cluster_w.request("GET", f"/api/v1/namespaces/{ns}/configmaps/after")[0] == 404
+    assert [c.key.name for c in outcome.changes] == ["stuck"]
