@@ -79,7 +79,16 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_changes(rows: list[tuple[str, str, str, str, str]]) -> None:
+    table = [("KIND", "NAMESPACE", "NAME", "RESULT", "MESSAGE"), *rows]
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    for r in table:
+        print("  " + "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
 def _sync(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return asyncio.run(_sync_here(args))
     path = f"/api/v1/instances/{args.app}/{args.cluster}/sync" if args.cluster \
         else f"/api/v1/applications/{args.app}/sync"
     try:
@@ -110,13 +119,26 @@ async def _sync_here(args: argparse.Namespace) -> int:
         for inst in instances:
             conn = await connect_cluster(fleet, inst.cluster, sources)
             try:
+                if args.dry_run:
+                    cmp = await conn.reconciler.compare(inst, fleet.application(inst.app))
+                    print(f"{inst.key}: dry run at {cmp.revision.sha[:12]}: {cmp.summary() or 'in sync'}")
+                    rows = [(k.kind, k.namespace, k.name,
+                             "would create" if cmp.live.get(k) is None else "would configure",
+                             d.state.value) for k, d in sorted(cmp.diffs.items()) if not d.in_sync]
+                    rows += [(k.kind, k.namespace, k.name, "would prune", "left Git")
+                             for k in cmp.extraneous]
+                    rows += [(k.kind, k.namespace, k.name, "conflict", o.reason)
+                             for k, o in sorted(cmp.conflicts.items())]
+                    _print_changes(rows)
+                    worst = max(worst, 1 if rows else 0)
+                    continue
                 outcome = await conn.reconciler.reconcile(inst, fleet.application(inst.app),
                                                           SyncRequest(manual=True, prune=args.prune))
             finally:
                 await conn.close()
             print(f"{inst.key}: {outcome.kind.value} at {outcome.revision[:12]}: {outcome.message}")
-            for change in outcome.changes:
-                print(f"  {change}")
+            _print_changes([(c.key.kind, c.key.namespace, c.key.name, c.action.value, c.message[:80])
+                            for c in outcome.changes])
             if outcome.kind is not OutcomeKind.SYNCED:
                 worst = 2
     finally:
@@ -153,6 +175,8 @@ def register(sub: Any) -> None:
     sync.add_argument("app")
     sync.add_argument("--cluster")
     sync.add_argument("--prune", action="store_true", help="prune even without automated prune")
+    sync.add_argument("--dry-run", action="store_true",
+                      help="show what a sync would change, write nothing (exit 1 when it would)")
     sync.add_argument("--server", default=os.environ.get("GITOPSD_SERVER", DEFAULT_SERVER))
     sync.add_argument("--api-token-file")
     sync.add_argument("--config")
