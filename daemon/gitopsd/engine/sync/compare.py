@@ -10,6 +10,7 @@ dry-run. This module never changes the cluster.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,6 +21,7 @@ from gitopsd.core import health as healthmod
 from gitopsd.core.diff import DiffState, ObjectDiff, diff_objects, drifted
 from gitopsd.core.inventory import (
     Inventory,
+    InventoryEntry,
     Ownership,
     OwnershipState,
     inventory_name,
@@ -38,6 +40,7 @@ from gitopsd.model import (
 )
 
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
+READ_CONCURRENCY = 16  # concurrent reads per comparison
 
 LiveReader = Callable[[ResourceKey, str], Awaitable[Obj | None]]
 
@@ -136,26 +139,28 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
                 return None
             raise
 
-    for m in desired:
-        live = await read(m.key, m.api_version)
-        result.live[m.key] = live
-        owner = ownership(live, fleet=fleet, app=app, key=m.key)
-        result.owners[m.key] = owner
-        result.diffs[m.key] = await _diff_one(cluster, m, live, ignore, with_diff)
+    slots = asyncio.Semaphore(READ_CONCURRENCY)
 
-    desired_keys = {m.key for m in desired}
-    extraneous = []
-    for entry in inventory:
-        if entry.key in desired_keys:
-            continue
-        live = await read(entry.key, entry.api_version)
-        if live is None:
-            continue
-        if ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
-            extraneous.append(entry.key)
+    async def one(m: Manifest) -> None:
+        async with slots:
+            live = await read(m.key, m.api_version)
+            result.live[m.key] = live
+            result.owners[m.key] = ownership(live, fleet=fleet, app=app, key=m.key)
+            result.diffs[m.key] = await _diff_one(cluster, m, live, ignore, with_diff)
+
+    async def stale(entry: InventoryEntry) -> None:
+        async with slots:
+            live = await read(entry.key, entry.api_version)
+        if live is not None and \
+                ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
             result.live[entry.key] = live
             result.prune_annotations[entry.key] = (live.get("metadata") or {}).get("annotations") or {}
-    result.extraneous = tuple(extraneous)
+
+    desired_keys = {m.key for m in desired}
+    leftovers = [e for e in inventory if e.key not in desired_keys]
+    await asyncio.gather(*(one(m) for m in desired), *(stale(e) for e in leftovers))
+    result.diffs = {m.key: result.diffs[m.key] for m in desired}
+    result.extraneous = tuple(e.key for e in leftovers if e.key in result.prune_annotations)
     return result
 
 
