@@ -11,7 +11,8 @@ names the thing at fault; they never carry credentials or secret values.
     ├── SourceError            desired state could not be produced
     │   ├── GitError           listing, fetching or reading a repository
     │   ├── RenderError        kustomize / helm / plain rendering failed
-    │   └── ManifestError      a rendered object is malformed or duplicated
+    │   ├── ManifestError      a rendered object is malformed or duplicated
+    │   └── DecryptError       a SOPS-encrypted file could not be decrypted
     ├── ClusterError           talking to a cluster failed
     │   ├── ClusterUnreachable connection refused, timed out, TLS failure
     │   └── ApiError           the API server answered with an error status
@@ -71,6 +72,10 @@ class RenderError(SourceError):
 
 class ManifestError(SourceError):
     """A rendered object is malformed, invalid or duplicated."""
+
+
+class DecryptError(SourceError):
+    """A SOPS-encrypted file could not be decrypted, or the keys to decrypt it could not be read."""
 
 
 class ClusterError(GitopsdError):
