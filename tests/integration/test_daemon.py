@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import yaml
 
 from gitopsd import localcluster
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonkit import DaemonProc, fleet_doc, wait_for
+from tests.integration.daemonkit import DaemonProc, fleet_doc, free_port, wait_for
 
 AUTO = {"automated": {"prune": True, "selfHeal": True}}
 
@@ -225,3 +227,58 @@ def test_sigterm_stops_within_timeout_without_orphans(cluster_a: LocalCluster, m
                 leftovers.append(entry.name)
     assert leftovers == []
     assert "daemon.stopped" in d.logs()
+
+
+def test_fight_backs_off_and_status_shows_it(cluster_a: LocalCluster, make_namespace, git_repos,
+                                             daemon_root: Path) -> None:
+    """An object changed again and again is repaired with growing delays and reported as a fight."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "desired")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="30s",
+                      apps=[app("fight", "app", ns)])
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "c") == "desired", 30)
+        delays = []
+        for n in range(3):
+            edit(cluster_a, ns, "c", f"other-{n}")
+            t0 = time.monotonic()
+            assert wait_for(lambda: value(cluster_a, ns, "c") == "desired", 30, 0.02), d.logs()
+            delays.append(time.monotonic() - t0)
+        assert delays[0] < 1.5
+        assert delays[2] > delays[1] > delays[0] + 1.0, delays
+        edit(cluster_a, ns, "c", "other-again")
+        row = wait_for(lambda: (r := d.instance("fight", "a")) and
+                       any(c["type"] == "SelfHealFight" for c in r["conditions"]) and r, 10)
+        assert row, d.logs()
+        status = subprocess.run(
+            [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{d.port}",
+             "--api-token-file", str(d.root / "token")], capture_output=True, text=True, timeout=30,
+            check=False)
+        assert status.returncode == 0, status.stderr
+        assert status.stdout.splitlines()[0].split()[:4] == ["APP", "CLUSTER", "SYNC", "HEALTH"]
+        assert "fight" in status.stdout
+        denied = subprocess.run(
+            [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{d.port}"],
+            capture_output=True, text=True, timeout=30, check=False)
+        assert denied.returncode == 2
+        assert "401" in denied.stderr
+    finally:
+        assert d.stop() == 0
+    print(f"repair delays during a fight: {[round(x, 2) for x in delays]}")
+
+
+def test_demo_runs_and_cleans_up(tmp_path: Path) -> None:
+    """`gitopsd demo` brings up its fleet, reverts its drift and removes its clusters."""
+    port = free_port()
+    demo = subprocess.run([sys.executable, "-m", "gitopsd", "demo", "--dir", str(tmp_path / "demo"),
+                           "--listen", f"127.0.0.1:{port}", "--exit-after", "1"],
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    lines = demo.stdout.splitlines()
+    table = [ln for ln in lines if ln.startswith(("platform", "web", "cache"))]
+    assert len(table) == 5, demo.stdout
+    assert all(" Synced " in ln and " Healthy " in ln for ln in table), demo.stdout
+    assert any("reverted to log-level: info" in ln for ln in lines), demo.stdout
+    assert not any((tmp_path / "demo").glob("cluster-*/localcluster.json"))

@@ -268,7 +268,9 @@ class Daemon:
         decision = self.selfheal.next_repair(repairs, now)
         repairs.append(now + decision.delay)
         del repairs[:-10]
-        if decision.fighting:
+        if not decision.fighting:
+            self.board.clear(instance_key, "SelfHealFight")
+        else:
             if self.metrics:
                 self.metrics.selfheal_fight(inst.app, inst.cluster)
             self.board.mark(instance_key, condition=Condition(

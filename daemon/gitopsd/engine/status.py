@@ -47,6 +47,9 @@ class InstanceStatus:
         }
 
 
+STICKY = ("SelfHealFight",)  # conditions a sync result does not clear
+
+
 class StatusBoard:
     def __init__(self) -> None:
         self._rows: dict[str, InstanceStatus] = {}
@@ -80,12 +83,17 @@ class StatusBoard:
         row.last_started, row.last_duration, row.last_trace_id = started, duration, trace_id
         row.attempts = row.attempts + 1 if outcome.kind in (OutcomeKind.FAILED,
                                                               OutcomeKind.STALLED) else 0
-        row.conditions = []
+        row.conditions = [c for c in row.conditions if c.type in STICKY]
         if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
             row.conditions.append(Condition("SyncError", outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
             row.conditions.append(Condition("OutOfSync", "DriftDetected", outcome.message))
         return row
+
+    def clear(self, key: str, condition_type: str) -> None:
+        row = self._rows.get(key)
+        if row is not None:
+            row.conditions = [c for c in row.conditions if c.type != condition_type]
 
     def mark(self, key: str, *, sync_status: str | None = None, condition: Condition | None = None) -> None:
         row = self._rows.get(key)
