@@ -11,18 +11,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.edges.telemetry.tracing import configure_tracing
 from gitopsd.engine.daemon import Daemon
 from gitopsd.localcluster import LocalCluster
-from gitopsd.model import SyncPolicy
+from gitopsd.model import Fleet, SyncPolicy
 from gitopsd.runtime import RunOptions, Runtime
 from tests.integration.daemonproc import (
     OtlpReceiver,
@@ -62,6 +64,21 @@ def _files(early: str, late: str, *, extra: bool) -> dict[str, str | None]:
             "app/extra.yaml": cm("extra", {"v": "1"}, {WAVE: "1"}) if extra else None}
 
 
+@asynccontextmanager
+async def _daemon(fleet: Fleet, state_dir: Path) -> AsyncIterator[Daemon]:
+    """The engine's Daemon, assembled as ``gitopsd run`` assembles it, started and stopped."""
+    runtime = Runtime(RunOptions(config="", state_dir=state_dir))
+    daemon = await runtime.build(fleet)
+    await daemon.start()
+    try:
+        yield daemon
+    finally:
+        await daemon.stop()
+        await runtime.close_clients()
+        await runtime.renderer.aclose()
+        await runtime.store.close()
+
+
 async def _synced(daemon: Daemon, key: str, revision: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -86,8 +103,9 @@ def _children(tree: Sequence[ReadableSpan], parent: ReadableSpan) -> list[Readab
     return sorted(kids, key=lambda s: s.start_time or 0)
 
 
-def _sync_trace(by_trace: dict[int, list[ReadableSpan]], revision: str,
-                trigger: str) -> tuple[ReadableSpan, list[ReadableSpan]]:
+def _sync_trace(by_trace: dict[int, list[ReadableSpan]], revision: str, trigger: str, *,
+                first: bool = False) -> tuple[ReadableSpan, list[ReadableSpan]]:
+    """The trace of the one reconcile of REVISION started by TRIGGER (the earliest, with FIRST)."""
     found = []
     for tree in by_trace.values():
         for root in tree:
@@ -95,8 +113,15 @@ def _sync_trace(by_trace: dict[int, list[ReadableSpan]], revision: str,
             if root.name == sc.SPAN_RECONCILE and attrs.get(sc.ATTR_REVISION) == revision \
                     and attrs.get(sc.ATTR_TRIGGER) == trigger:
                 found.append((root, tree))
-    assert len(found) == 1, f"expected one {trigger} reconcile of {revision[:12]}, got {len(found)}"
+    found.sort(key=lambda pair: pair[0].start_time or 0)
+    assert found if first else len(found) == 1, \
+        f"expected one {trigger} reconcile of {revision[:12]}, got {len(found)}"
     return found[0]
+
+
+def _events_with_messages(span: ReadableSpan) -> list[tuple[str, str, str]]:
+    return [(str((e.attributes or {})["object"]), str((e.attributes or {})["action"]),
+             str((e.attributes or {}).get("message", ""))) for e in span.events if e.name == "object"]
 
 
 def _events(span: ReadableSpan) -> list[tuple[str, str]]:
@@ -114,20 +139,12 @@ async def test_sync_with_two_waves_and_a_prune_is_one_trace(
     first = repo.commit(_files("1", "1", extra=True))
     app = f"traced-{ns.rpartition('-')[2]}"
     fleet, _ = make_fleet(cluster_a, repo, app=app, path="app", namespace=ns, policy=POLICY)
-    runtime = Runtime(RunOptions(config="", state_dir=tmp_path / "state"))
-    daemon = await runtime.build(fleet)
     key = fleet.instances[0].key
-    await daemon.start()
-    try:
+    async with _daemon(fleet, tmp_path / "state") as daemon:
         await _synced(daemon, key, first)
         second = repo.commit(_files("2", "2", extra=False))
         assert daemon.repo_push("env") == ["env"]
         await _synced(daemon, key, second)
-    finally:
-        await daemon.stop()
-        await runtime.close_clients()
-        await runtime.renderer.aclose()
-        await runtime.store.close()
 
     finished = spans.get_finished_spans()
     by_trace = _trees(finished)
@@ -165,6 +182,58 @@ async def test_sync_with_two_waves_and_a_prune_is_one_trace(
     assert (waves[0].end_time or 0) <= (waves[1].start_time or 0)
     assert root.end_time is not None
     assert all(span.end_time is not None and span.end_time <= root.end_time for span in tree)
+
+
+def _foreign(name: str, ns: str) -> dict[str, object]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": ns, "labels": {"gitopsd.io/fleet": "testfleet"},
+                         "annotations": {"gitopsd.io/tracking-id": f"other:/ConfigMap:{ns}/{name}"}},
+            "data": {"owner": "other"}}
+
+
+HOOK = {"argocd.argoproj.io/hook": "PreSync"}
+
+
+@pytest.mark.parametrize(("case", "failing_span", "event"), [
+    ("wave", sc.SPAN_APPLY_WAVE, ("ConfigMap {ns}/taken", "belongs to application other")),
+    ("hook", "hook PreSync ConfigMap/prepare", ("ConfigMap nowhere-{ns}/prepare", "hook: ")),
+])
+@pytest.mark.asyncio
+async def test_failed_step_marks_its_span_and_the_root_as_errors(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, git_repos: RepoFactory, tmp_path: Path,
+        spans: InMemorySpanExporter, case: str, failing_span: str, event: tuple[str, str]) -> None:
+    """A wave or hook that fails ends with an error status on its own span and on the reconcile root."""
+    ns = make_namespace(cluster_a)
+    files: dict[str, str | None] = {"app/early.yaml": cm("early", {"v": "1"}, {WAVE: "-1"})}
+    if case == "wave":
+        status, _ = cluster_a.request("POST", f"/api/v1/namespaces/{ns}/configmaps", _foreign("taken", ns))
+        assert status == 201
+        files["app/taken.yaml"] = cm("taken", {"v": "1"}, {WAVE: "1"})
+    else:
+        files["app/prepare.yaml"] = cm("prepare", {"v": "1"}, HOOK).replace(
+            "name: prepare", f"name: prepare\n  namespace: nowhere-{ns}")
+    repo = git_repos.new()
+    head = repo.commit(files)
+    app = f"failing-{ns.rpartition('-')[2]}"
+    fleet, _ = make_fleet(cluster_a, repo, app=app, path="app", namespace=ns, policy=POLICY)
+    async with _daemon(fleet, tmp_path / "state") as daemon:
+        await _synced(daemon, fleet.instances[0].key, head)
+        row = daemon.board.get(fleet.instances[0].key)
+    assert row is not None
+    assert row.last_result == "Failed"
+
+    root, tree = _sync_trace(_trees(spans.get_finished_spans()), head, "poll", first=True)
+    assert (root.attributes or {})[sc.ATTR_OUTCOME] == "Failed"
+    assert root.status.status_code is StatusCode.ERROR
+    failed = [s for s in tree if s.status.status_code is StatusCode.ERROR and s is not root]
+    assert [s.name for s in failed] == [failing_span] + ([sc.SPAN_APPLY_WAVE] if case == "hook" else [])
+    assert event[1] in (failed[0].status.description or "")
+    obj, message = event[0].format(ns=ns), event[1]
+    [(action, text)] = [(a, m) for o, a, m in _events_with_messages(failed[0]) if o == obj]
+    assert action == "failed"
+    assert message in text
+    ok = [s for s in tree if s.name == sc.SPAN_APPLY_WAVE and (s.attributes or {})[sc.ATTR_WAVE] == -1]
+    assert [s.status.status_code for s in ok] == ([StatusCode.UNSET] if case == "wave" else [])
 
 
 def test_otlp_export_from_the_daemon_process(cluster_a: LocalCluster, make_namespace: MakeNamespace,

@@ -58,11 +58,13 @@ class Executor:
             kind = tasks[0].action
             name = sc.SPAN_PRUNE if kind is TaskAction.PRUNE else sc.SPAN_APPLY_WAVE
             with tracer.start_as_current_span(name, attributes={
-                    sc.ATTR_PHASE: phase.value, sc.ATTR_WAVE: wave, "gitopsd.tasks": len(tasks)}):
+                    sc.ATTR_PHASE: phase.value, sc.ATTR_WAVE: wave, "gitopsd.tasks": len(tasks)}) as span:
                 if kind is TaskAction.PRUNE:
                     await self._prune(tasks, plan, result)
                 else:
                     await self._apply_wave(tasks, plan, cmp, result, deadline)
+                if result.error:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, result.error[:500]))
             if result.error:
                 return result
         return result
@@ -177,13 +179,14 @@ class Executor:
         assert task.hook is not None
         key, body = task.key, task.manifest.body
         policies = task.hook.delete_policies
-        with tracer.start_as_current_span(f"hook {task.hook.phase.value} {key.kind}/{key.name}"):
+        with tracer.start_as_current_span(f"hook {task.hook.phase.value} {key.kind}/{key.name}") as span:
             try:
                 if DeletePolicy.BEFORE_HOOK_CREATION in policies:
                     await self._delete_and_wait(task, deadline)
                 await self.cluster.create(body)
             except (ApiError, ClusterError) as e:
                 result.add(key, ChangeAction.FAILED, f"hook: {_reason(e)}")
+                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook: {_reason(e)}"[:500]))
                 return False
             outcome = await self._await_hook(task, deadline)
             succeeded = outcome.status is HealthStatus.HEALTHY
@@ -194,12 +197,14 @@ class Executor:
                                               key.namespace, propagation="Background")
             except (ApiError, ClusterError) as e:
                 result.add(key, ChangeAction.FAILED, f"hook cleanup: {_reason(e)}")
+                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook cleanup: {_reason(e)}"[:500]))
                 return False
             if succeeded:
                 result.add(key, ChangeAction.CREATED, "hook succeeded")
             else:
                 why = outcome.message or outcome.status.value
                 result.add(key, ChangeAction.FAILED, f"hook failed: {why}")
+                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook failed: {why}"[:500]))
             return succeeded
 
     async def _await_hook(self, task: SyncTask, deadline: float) -> Health:
