@@ -9,10 +9,12 @@ as a subprocess and finds the sync's trace at a local OTLP/HTTP receiver.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +26,7 @@ from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.edges.telemetry.tracing import configure_tracing
 from gitopsd.engine.daemon import Daemon
 from gitopsd.localcluster import LocalCluster
-from gitopsd.model import Fleet, SyncPolicy
+from gitopsd.model import Backoff, Fleet, Retry, SyncPolicy
 from gitopsd.runtime import RunOptions, Runtime
 from tests.integration.daemonproc import (
     OtlpReceiver,
@@ -234,6 +236,38 @@ async def test_failed_step_marks_its_span_and_the_root_as_errors(
     assert message in text
     ok = [s for s in tree if s.name == sc.SPAN_APPLY_WAVE and (s.attributes or {})[sc.ATTR_WAVE] == -1]
     assert [s.status.status_code for s in ok] == ([StatusCode.UNSET] if case == "wave" else [])
+
+
+@pytest.mark.asyncio
+async def test_retry_is_its_own_trace_linked_to_the_failed_attempt(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, git_repos: RepoFactory, tmp_path: Path,
+        spans: InMemorySpanExporter) -> None:
+    """A retry of a failed sync is a new trace, marked as a retry, whose root links to the failed attempt."""
+    ns = make_namespace(cluster_a)
+    status, _ = cluster_a.request("POST", f"/api/v1/namespaces/{ns}/configmaps", _foreign("taken", ns))
+    assert status == 201
+    repo = git_repos.new()
+    head = repo.commit({"app/taken.yaml": cm("taken", {"v": "1"})})
+    app = f"retried-{ns.rpartition('-')[2]}"
+    policy = replace(POLICY, retry=Retry(limit=3, backoff=Backoff(duration=0.3, factor=1.0)))
+    fleet, _ = make_fleet(cluster_a, repo, app=app, path="app", namespace=ns, policy=policy)
+    key = fleet.instances[0].key
+    async with _daemon(fleet, tmp_path / "state") as daemon:
+        deadline = time.monotonic() + 30
+        while (row := daemon.board.get(key)) is None or row.attempts < 3:
+            assert time.monotonic() < deadline, f"no third attempt: {row}"
+            await asyncio.sleep(0.1)
+
+    roots = sorted((s for s in spans.get_finished_spans()
+                    if s.name == sc.SPAN_RECONCILE and (s.attributes or {})[sc.ATTR_APP] == app),
+                   key=lambda s: s.start_time or 0)[:3]
+    assert [(s.attributes or {})[sc.ATTR_TRIGGER] for s in roots] == ["poll", "retry", "retry"]
+    assert [(s.attributes or {})[sc.ATTR_OUTCOME] for s in roots] == ["Failed"] * 3
+    assert {(s.attributes or {})[sc.ATTR_REVISION] for s in roots} == {head}
+    assert len({s.context.trace_id for s in roots}) == 3
+    assert list(roots[0].links) == []
+    for earlier, later in itertools.pairwise(roots):
+        assert [link.context for link in later.links] == [earlier.context]
 
 
 def test_otlp_export_from_the_daemon_process(cluster_a: LocalCluster, make_namespace: MakeNamespace,

@@ -93,6 +93,7 @@ class Daemon:
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
         self._poll_now: dict[str, asyncio.Event] = {}
         self._attempted: set[str] = set()
+        self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
         self.instances: dict[str, tuple[AppInstance, Application]] = {
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
         self.clusters: dict[str, _Cluster] = {}
@@ -176,10 +177,14 @@ class Daemon:
         inst, app = entry
         started_wall = _wall()
         started = self.clock.now()
+        retry = item.priority is Priority.RESYNC and "retry" in item.reasons
+        trigger = "retry" if retry else TRIGGERS[item.priority]
+        previous = self._failed_attempt.pop(item.key, None)
+        links = [trace.Link(previous)] if retry and previous is not None else []
         attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
-                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: TRIGGERS[item.priority],
+                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: trigger,
                  sc.ATTR_REF_NAME: inst.source.target_revision}
-        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs) as span:
+        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs, links=links) as span:
             trace_id = format(span.get_span_context().trace_id, "032x")
             outcome = await cluster.reconciler.reconcile(
                 inst, app, SyncRequest(manual=item.priority is Priority.MANUAL))
@@ -192,6 +197,8 @@ class Daemon:
             span.set_attribute(sc.ATTR_PRUNED, len(outcome.changes.by_action(ChangeAction.PRUNED)))
             if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
                 span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.message[:500]))
+            if outcome.kind is OutcomeKind.FAILED:
+                self._failed_attempt[item.key] = span.get_span_context()
         duration = self.clock.now() - started
         self._attempted.add(item.key)
         row = self.board.record(inst, outcome, started=started_wall, duration=duration,
@@ -199,7 +206,7 @@ class Daemon:
         self._after(inst, app, cluster)
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], seconds=round(duration, 3),
-                 trigger=TRIGGERS[item.priority], message=outcome.message[:300], trace_id=trace_id)
+                 trigger=trigger, message=outcome.message[:300], trace_id=trace_id)
         if self.metrics:
             self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
             self.metrics.sync_finished(inst.app, inst.cluster, _result(outcome.kind))
