@@ -1,7 +1,8 @@
 """Process life of ``gitopsd run`` as systemd sees it: sd_notify messages on a test socket, SIGTERM.
 
 The daemon runs as a subprocess with ``NOTIFY_SOCKET`` naming a datagram
-socket bound by the test and a 2 s ``WATCHDOG_USEC``. Its second revision
+socket bound by the test and a 2 s ``WATCHDOG_USEC``. SIGHUP must be
+announced as RELOADING=1 followed by READY=1. Its second revision
 renders with Kustomize from a URL that a test server accepts but never
 answers, so SIGTERM arrives while a child process is busy: the daemon must
 still say STOPPING=1, exit 0 within the unit's TimeoutStopSec and leave no
@@ -13,6 +14,7 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -162,7 +164,7 @@ def _kustomization(resources: list[str]) -> str:
 def test_ready_after_first_sync_watchdog_and_clean_stop_on_sigterm(
         cluster_a: LocalCluster, make_namespace: Callable[[LocalCluster], str],
         git_repos: RepoFactory, tmp_path: Path, notify_socket: NotifySocket, silent_http: str) -> None:
-    """READY=1 follows the first sync, WATCHDOG=1 keeps coming, SIGTERM gives STOPPING=1 and a clean exit."""
+    """READY=1 follows the first sync and each reload, WATCHDOG=1 keeps coming, SIGTERM stops cleanly."""
     stop_timeout = _unit_stop_timeout()
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
@@ -182,6 +184,12 @@ def test_ready_after_first_sync_watchdog_and_clean_stop_on_sigterm(
         events = [e["event"] for e in daemon.log_events()]
         assert events.index("reconcile.done") < events.index("daemon.ready")
         assert len(ready) == 1
+
+        # SIGHUP reloads the fleet file: RELOADING=1, then READY=1 again.
+        daemon.proc.send_signal(signal.SIGHUP)
+        reloading = wait_for(lambda: notify_socket.received("RELOADING"), 30, "RELOADING=1")
+        wait_for(lambda: len(notify_socket.received("READY")) == 2, 30, "READY=1 after the reload")
+        assert reloading[0] < notify_socket.received("READY")[1]
 
         # A render that never finishes: kustomize waits on a server that never answers.
         repo.commit({"app/kustomization.yaml": _kustomization(["cm.yaml", f"{silent_http}/more.yaml"])})
