@@ -30,6 +30,7 @@ from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
 from gitopsd.edges.telemetry.metrics import Metrics
 from gitopsd.edges.telemetry.tracing import configure_tracing, shutdown_tracing
+from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.daemon import ClusterHandle, Daemon, Settings
 from gitopsd.engine.desired import DesiredState
 from gitopsd.errors import ConfigError, GitopsdError
@@ -99,6 +100,7 @@ class Runtime:
         self.api: ApiServer | None = None
         self.notifier = Notifier.from_env(unset_environment=True)
         self.stop_event = asyncio.Event()
+        self.base: Fleet | None = None
 
     async def build(self, fleet: Fleet) -> Daemon:
         clients = {}
@@ -120,29 +122,59 @@ class Runtime:
             await client.close()
         self.clients = []
 
-    async def reload(self) -> None:
-        self.notifier.reloading()
+    async def expand(self, base: Fleet) -> Fleet:
+        """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read."""
         try:
-            fleet = load_fleet(self.options.config)
-        except ConfigError as e:
-            log.error("reload.rejected", config=self.options.config, issues=[str(i) for i in e.issues])
-            self.notifier.ready("reload rejected; running the previous fleet")
-            return
+            return await expand_argocd_sources(base, self.git)
+        except GitopsdError as e:
+            log.error("argocd.sources.failed", error=str(e))
+            return base
+
+    async def replace_daemon(self, fleet: Fleet) -> None:
         old = self.daemon
         if old is not None:
             await old.stop()
         await self.close_clients()
         self.daemon = await self.build(fleet)
         await self.daemon.start()
+
+    async def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            base = load_fleet(self.options.config)
+        except ConfigError as e:
+            log.error("reload.rejected", config=self.options.config, issues=[str(i) for i in e.issues])
+            self.notifier.ready("reload rejected; running the previous fleet")
+            return
+        self.base = base
+        fleet = await self.expand(base)
+        await self.replace_daemon(fleet)
         log.info("reload.done", fleet=fleet.name, instances=len(fleet.instances))
         self.notifier.ready(f"reloaded fleet {fleet.name}")
 
-    async def run(self, fleet: Fleet, webhook_secret: str) -> int:
-        configure_tracing(__version__, endpoint=fleet.settings.otlp_endpoint or None)
+    async def follow_argocd_sources(self) -> None:
+        """Re-read the Argo CD Application files as their repositories move; rebuild on change."""
+        while True:
+            base = self.base
+            if base is None or not base.argocd_sources:
+                return
+            interval = min(base.repository(s.repo).poll_interval for s in base.argocd_sources)
+            await asyncio.sleep(interval)
+            fleet = await self.expand(base)
+            current = self.daemon.fleet if self.daemon is not None else None
+            if current is not None and (fleet.applications, fleet.instances) != \
+                    (current.applications, current.instances):
+                log.info("argocd.sources.changed", applications=len(fleet.applications))
+                await self.replace_daemon(fleet)
+
+    async def run(self, base: Fleet, webhook_secret: str) -> int:
+        self.base = base
+        configure_tracing(__version__, endpoint=base.settings.otlp_endpoint or None)
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
         loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        fleet = await self.expand(base)
         self.daemon = await self.build(fleet)
         host, _, port = (self.options.listen or fleet.settings.listen).rpartition(":")
         secrets = {p: webhook_secret for p in ("github", "gitlab", "generic")} if webhook_secret else {}
@@ -154,11 +186,13 @@ class Runtime:
         await self.daemon.start()
         keepalive = asyncio.ensure_future(self.notifier.keep_alive())
         ready_task = asyncio.ensure_future(self._announce_ready())
+        follower = asyncio.ensure_future(self.follow_argocd_sources())
         await self.stop_event.wait()
         log.info("daemon.stopping")
         self.notifier.stopping()
         ready_task.cancel()
         keepalive.cancel()
+        follower.cancel()
         if self.daemon is not None:
             await self.daemon.stop()
         await self.api.stop()

@@ -282,3 +282,35 @@ def test_demo_runs_and_cleans_up(tmp_path: Path) -> None:
     assert all(" Synced " in ln and " Healthy " in ln for ln in table), demo.stdout
     assert any("reverted to log-level: info" in ln for ln in lines), demo.stdout
     assert not any((tmp_path / "demo").glob("cluster-*/localcluster.json"))
+
+
+def _argo_app(name: str, repo_url: str, path: str, ns: str) -> str:
+    return yaml.safe_dump({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"project": "default",
+                 "source": {"repoURL": repo_url, "targetRevision": "main", "path": path},
+                 "destination": {"name": "a", "namespace": ns},
+                 "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}}})
+
+
+def test_argocd_application_files_define_and_add_applications(
+        cluster_a: LocalCluster, make_namespace, git_repos, daemon_root: Path) -> None:
+    """Argo CD Application files in Git become applications, and a new file adds one while running."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    url = str(repo.path)
+    repo.commit({"clusters/dev/apps/first.yaml": _argo_app("first", url, "apps/first", ns),
+                 "apps/first/c.yaml": cm("first", "1"), "apps/second/c.yaml": cm("second", "2")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], url, poll="1s", apps=[])
+    fleet["applications"] = [{"name": "dev-apps",
+                              "argocd": {"repo": "env", "targetRevision": "main",
+                                         "path": "clusters/dev/apps"}}]
+    d = DaemonProc(fleet, daemon_root).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "first") == "1", 30), d.logs()
+        repo.commit({"clusters/dev/apps/second.yaml": _argo_app("second", url, "apps/second", ns)})
+        assert wait_for(lambda: value(cluster_a, ns, "second") == "2", 30), d.logs()
+        assert d.instance("second", "a") is not None
+    finally:
+        assert d.stop() == 0
