@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,8 +23,9 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
-from gitopsd.cli import main
+from gitopsd.cli import build_parser, main
 
 DATA = Path(__file__).parent / "testdata" / "validate"
 FLEET = DATA / "fleet.yaml"
@@ -287,3 +290,70 @@ def test_against_cluster_finds_what_only_the_api_server_sees(tmp_path: Path) -> 
     assert report["summary"]["dry_run"] >= 10
     assert _processes_mentioning(str(scratch)) == []
     assert list(scratch.iterdir()) == []
+
+
+HOOKS = Path(__file__).parents[2] / ".pre-commit-hooks.yaml"
+CI = Path(__file__).parents[2] / "config" / "ci"
+
+
+def test_pre_commit_hook_checks_the_staged_files(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hook's entry, run as pre-commit runs it (at the repository root, with the relative names
+    of the staged files its pattern selects), checks exactly those files and finds the defect."""
+    hook = {h["id"]: h for h in yaml.safe_load(HOOKS.read_text())}["gitopsd-validate"]
+    root = seeded(tmp_path, "latest-in-prod", "wrong-type")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    monkeypatch.chdir(root)
+    staged = ["clusters/prod/extras/worker.yaml", "clusters/prod/apps/web/kustomization.yaml",
+              "clusters/prod/extras/widget.yaml", "README.md"]
+    files = [name for name in staged if re.search(hook["files"], name)]
+    entry = shlex.split(hook["entry"])
+    assert entry[0] == "gitopsd"
+    code = main([*entry[1:], "--format", "json", *files])
+    report = json.loads(capsys.readouterr().out)
+    assert places(report) == {("image-latest", "clusters/prod/extras/worker.yaml", 15)}
+    assert report["summary"]["files"] == 3
+    assert code == 1
+
+
+def _ci_commands() -> list[tuple[str, str]]:
+    """Every `gitopsd validate ...` command line in the CI templates, with shell arrays expanded."""
+    found = []
+    for path in sorted(CI.glob("*.yaml")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"^\s*(?:- )?gitopsd validate(.*?)(?:\s*(?:>|\|\||#)|$)", line)
+            if match is None:
+                continue
+            words = match.group(1).replace('"${args[@]}"', "--kube-version 1.34 --config fleet.yaml")
+            found.append((path.name, words.replace('"$@"', "--kube-version 1.34 --config fleet.yaml")))
+    return found
+
+
+def test_ci_templates_call_validate_with_options_it_has() -> None:
+    """The GitHub Actions and GitLab CI templates only use options `gitopsd validate` accepts."""
+    commands = _ci_commands()
+    assert {name for name, _ in commands} == {"github-actions.yaml", "gitlab-ci.yaml"}
+    parser = build_parser()
+    for name, words in commands:
+        args = parser.parse_args(["validate", *shlex.split(words)])
+        assert (name, args.kube_version) == (name, "1.34")
+    assert any("--format sarif" in words for _, words in commands)
+    workflow = yaml.safe_load((CI / "github-actions.yaml").read_text())
+    assert "validate" in workflow["jobs"]
+    assert "gitopsd-validate" in yaml.safe_load((CI / "gitlab-ci.yaml").read_text())
+
+
+def test_against_cluster_installs_repository_crds_for_named_files(tmp_path: Path) -> None:
+    """A custom resource named alone is dry-run after its CRD, found elsewhere in the repository,
+    is installed, so the API server itself rejects what violates the CRD's schema."""
+    root = seeded(tmp_path, "crd-bound")
+    proc = subprocess.run([sys.executable, "-m", "gitopsd", "validate", "--root", str(root),
+                           "--format", "json", "--against-cluster",
+                           str(root / "clusters/prod/extras/widget.yaml")],
+                          capture_output=True, text=True, timeout=240, check=False)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    rejected = [f for f in report["findings"] if f["rule"] == "cluster-rejected"]
+    assert [(f["file"], f["line"]) for f in rejected] == [("clusters/prod/extras/widget.yaml", 8)]
+    assert "spec.size" in rejected[0]["message"]
+    assert {f["rule"] for f in report["findings"]} == {"cluster-rejected", "schema-value"}

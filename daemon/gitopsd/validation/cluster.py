@@ -36,12 +36,17 @@ CLUSTER_NAME = "gitopsd-validate"
 _CAUSES = ("Invalid value", "Required value", "Unsupported value", "Forbidden", "Duplicate value",
            "Too many", "Too long", "Not found", "Internal error")
 _FIELD = re.compile(r"(?:^|[\[\s,:])([A-Za-z][\w.\-]*(?:\[[^\]]+\][\w.\-]*)*): (?:" + "|".join(_CAUSES) + ")")
+_TYPED = re.compile(r"\s\.([A-Za-z][\w.\-]*(?:\[[^\]]+\][\w.\-]*)*): ")
 _VALUE = re.compile(r"(Invalid value|Unsupported value|Duplicate value): (\"(?:[^\"\\]|\\.)*\"|[^:,\]]*)")
 
 
 def field_path(text: str) -> FieldPath:
-    """The first field the API server names in TEXT (``spec.ports[0].port``) as a field path."""
-    match = _FIELD.search(text)
+    """The first field the API server names in TEXT (``spec.ports[0].port``) as a field path.
+
+    Field errors (``spec.x: Invalid value: ...``) and server-side apply's typed
+    patch errors (``.spec.x: field not declared in schema``) are understood.
+    """
+    match = _FIELD.search(text) or _TYPED.search(text)
     if match is None:
         return ()
     path: list[str | int] = []
@@ -79,11 +84,15 @@ def candidates(items: Sequence[Item]) -> list[Item]:
     return list(chosen.values())
 
 
-def against_cluster(items: Sequence[Item], *, timeout: float = 120.0) -> tuple[list[Finding], int]:
+def against_cluster(items: Sequence[Item], *, crds: Sequence[Mapping[str, Any]] = (),
+                    timeout: float = 120.0) -> tuple[list[Finding], int]:
     """Dry-run ITEMS on a fresh local control plane; (findings, objects sent).
 
-    The control plane is always stopped; its directory is removed unless it
-    failed to start (its logs are then kept and named in the error).
+    CRDS are further CustomResourceDefinitions from the repository (outside
+    the files being checked) that are installed first; problems with them are
+    not reported. The control plane is always stopped; its directory is
+    removed unless it failed to start (its logs are then kept and named in
+    the error).
     """
     work = Path(tempfile.mkdtemp(prefix="gitopsd-validate-"))
     cluster_dir = work / "cluster"
@@ -92,13 +101,14 @@ def against_cluster(items: Sequence[Item], *, timeout: float = 120.0) -> tuple[l
     except GitopsdError as exc:
         raise GitopsdError(f"--against-cluster could not start a local control plane: {exc}") from None
     try:
-        return asyncio.run(_dry_run(candidates(items), lc.kubeconfig))
+        return asyncio.run(_dry_run(candidates(items), crds, lc.kubeconfig))
     finally:
         localcluster.down(cluster_dir)
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _dry_run(items: Sequence[Item], kubeconfig: Path) -> tuple[list[Finding], int]:
+async def _dry_run(items: Sequence[Item], extra_crds: Sequence[Mapping[str, Any]],
+                   kubeconfig: Path) -> tuple[list[Finding], int]:
     client = await KubeClient.connect(Cluster(name=CLUSTER_NAME, kubeconfig=str(kubeconfig)))
     objects = Objects(client)
     found: list[Finding] = []
@@ -109,7 +119,18 @@ async def _dry_run(items: Sequence[Item], kubeconfig: Path) -> tuple[list[Findin
         rest = [i for i in items if id(i) not in first]
         for item in crds + namespaces:
             found.extend(await _send(objects, item, dry_run=False))
-        await _wait_served(client, [i.subject.body for i in crds])
+        named = {i.key.name for i in crds}
+        installed = [i.subject.body for i in crds]
+        for body in extra_crds:
+            name = str((body.get("metadata") or {}).get("name") or "")
+            if name and name not in named:
+                named.add(name)
+                try:
+                    await objects.apply(body)
+                    installed.append(body)
+                except ApiError:
+                    continue
+        await _wait_served(client, installed)
         objects.invalidate()
         declared = {i.key.name for i in namespaces}
         for namespace in sorted({i.key.namespace for i in rest if i.key.namespace} - declared - {"default"}):

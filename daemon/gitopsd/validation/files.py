@@ -64,19 +64,26 @@ def read_text(path: Path) -> str | None:
 
 
 def find_repo_root(start: Path) -> Path:
-    """The nearest ancestor of START (itself included) holding ``.git``, else START."""
+    """The nearest ancestor of START (itself included) holding ``.git``; without one, the
+    current directory when START lies inside it, else START."""
     start = start.absolute()
     for candidate in (start, *start.parents):
         if (candidate / ".git").exists():
             return candidate
-    return start
+    cwd = Path.cwd()
+    return cwd if start == cwd or cwd in start.parents else start
 
 
-def walk_tree(directory: Path) -> Iterator[Path]:
-    """Manifest-like files under DIRECTORY, sorted, outside hidden directories and charts."""
+def walk_tree(directory: Path, charts: list[Path] | None = None) -> Iterator[Path]:
+    """Manifest-like files under DIRECTORY, sorted, outside hidden directories and charts.
+
+    Chart directories passed over are appended to CHARTS when it is given.
+    """
     for current, dirs, files in os.walk(directory):
         if CHART_FILE in files:
             dirs[:] = []
+            if charts is not None:
+                charts.append(Path(current))
             continue
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(files):
@@ -181,16 +188,17 @@ def reachable_files(directory: Path) -> set[Path]:
     return files
 
 
-def collect(paths: Sequence[Path], root: Path) -> list[SourceFile]:
+def collect(paths: Sequence[Path], root: Path, charts: list[Path] | None = None) -> list[SourceFile]:
     """The files to validate for PATHS (files or directories), each with its role.
 
+    Helm chart directories that were skipped are appended to CHARTS when given.
     A path that does not exist raises GitopsdError.
     """
     chosen: list[Path] = []
     for given in paths:
         path = given.absolute()
         if path.is_dir():
-            chosen.extend(walk_tree(path))
+            chosen.extend(walk_tree(path, charts))
         elif path.is_file():
             if not _inside_chart(path, root):
                 chosen.append(path)

@@ -62,8 +62,9 @@ def validate(options: Options) -> Report:
     store = SchemaStore(options.kube_version)
     loaded = Loaded()
     seen_files: set[Path] = set()
+    charts: list[Path] = []
     if options.paths or options.config is None:
-        for source in collect(options.paths or (root,), root):
+        for source in collect(options.paths or (root,), root, charts):
             seen_files.add(source.path)
             loaded.extend(load_file(source))
     if options.config is not None:
@@ -74,8 +75,10 @@ def validate(options: Options) -> Report:
     for item in loaded.items:
         if item.key.kind == CRD_KIND and not item.patch:
             store.add_crd(item.subject.body)
-    if options.paths:
-        for body in repository_crds(root, skip=seen_files):
+    other_crds = []
+    if options.paths or options.config is not None:
+        other_crds = list(repository_crds(root, skip=seen_files))
+        for body in other_crds:
             store.add_crd(body)
     findings = list(loaded.findings)
     findings.extend(directory_duplicates(loaded.items))
@@ -88,10 +91,13 @@ def validate(options: Options) -> Report:
         findings.extend(check_kustomization(subject, policy))
     report = Report(unique(findings), files=loaded.files, objects=len(loaded.items),
                     instances=loaded.instances, schemas=store.label)
+    report.notes.extend(f"skipped Helm chart {relative(chart, root)}: its templates are checked when "
+                        "rendered (--config)" for chart in charts if options.config is None)
     if options.against_cluster:
         from gitopsd.validation.cluster import against_cluster
 
-        dry_findings, sent = against_cluster(loaded.items, timeout=options.cluster_timeout)
+        dry_findings, sent = against_cluster(loaded.items, crds=other_crds,
+                                             timeout=options.cluster_timeout)
         report.findings = unique([*report.findings, *dry_findings])
         report.dry_run = sent
     return report
