@@ -3,6 +3,11 @@
 Resolves the instance's target revision through the Git port, reads plain
 directories straight from the commit tree, materialises a tree only when
 Kustomize or Helm must run, and parses the result with ``core.manifests``.
+SOPS-encrypted files are decrypted through the optional DecryptPort right
+before parsing: in memory for plain directories; for Kustomize and Helm, in
+place inside the temporary materialised tree, which is deleted as soon as the
+render is done (a clear copy exists on disk, in the private work directory,
+only while the renderer runs).
 Parsed manifests are cached per (commit, path, parameters, cluster inputs),
 so an unchanged commit is never rendered or parsed twice.
 """
@@ -14,8 +19,8 @@ from collections.abc import Callable, Mapping
 from pathlib import PurePosixPath
 
 from gitopsd.core.manifests import parse_files, parse_stream
-from gitopsd.engine.ports import GitPort, RenderPort
-from gitopsd.errors import ManifestError, RenderError
+from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
+from gitopsd.errors import DecryptError, ManifestError, RenderError
 from gitopsd.model import AppInstance, Fleet, Manifest, Repository, Revision, SourceLocation
 
 RENDER_MARKERS = ("kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml")
@@ -27,12 +32,14 @@ ClusterScoped = Callable[[str], frozenset[tuple[str, str]]]
 class DesiredState:
     def __init__(self, fleet: Fleet, git: GitPort, renderer: RenderPort, *,
                  kube_version: Callable[[str], str] | None = None,
-                 cluster_scoped: ClusterScoped | None = None, cache_size: int = 512) -> None:
+                 cluster_scoped: ClusterScoped | None = None, cache_size: int = 512,
+                 decryptor: DecryptPort | None = None) -> None:
         self.fleet = fleet
         self.git = git
         self.renderer = renderer
         self.kube_version = kube_version or (lambda cluster: "")
         self.cluster_scoped = cluster_scoped or (lambda cluster: frozenset())
+        self.decryptor = decryptor
         self._cache: OrderedDict[tuple[object, ...], tuple[Manifest, ...]] = OrderedDict()
         self._cache_size = cache_size
         self.known_heads: dict[tuple[str, str], str] = {}  # (repo, ref) -> sha from the poller
@@ -78,15 +85,23 @@ class DesiredState:
                 root = directory
                 for _ in PurePosixPath(path).parts if path != "." else ():
                     root = root.parent
+                if self.decryptor is not None:
+                    await self.decryptor.decrypt_tree(root, name=f"{repo.name}@{revision.sha[:12]}",
+                                                      required=path)
                 text = await self.renderer.render(
                     root, path, release_name=instance.source.helm.release_name or instance.app,
                     namespace=instance.namespace, helm=instance.source.helm,
                     kube_version=kube_version, cache_key=f"{repo.name}@{revision.sha}")
+            if self.decryptor is not None and self.decryptor.is_encrypted(text):
+                raise DecryptError(f"{repo.name}@{revision.sha[:12]}:{path}: the rendered output holds a "
+                                   "SOPS-encrypted document that this host cannot decrypt")
             return parse_stream(text, origin=origin, default_namespace=instance.namespace,
                                 cluster_scoped=extra)
         texts = _decode({n: b for n, b in files.items()
                          if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])},
                         origin)
+        if self.decryptor is not None:
+            texts = _decrypted(texts, self.decryptor, origin)
         return parse_files(texts, origin=SourceLocation(repo.name, revision.sha),
                            default_namespace=instance.namespace, cluster_scoped=extra)
 
@@ -94,6 +109,14 @@ class DesiredState:
 def _hidden(relative: str) -> bool:
     """True for files under a dot-directory or dot-files (``.github/``, ``.pre-commit-config.yaml``)."""
     return any(part.startswith(".") for part in relative.split("/"))
+
+
+def _decrypted(texts: Mapping[str, str], decryptor: DecryptPort,
+               origin: SourceLocation) -> dict[str, str]:
+    """TEXTS with every SOPS-encrypted file replaced by its clear text (in memory only)."""
+    prefix = f"{origin.repo}@{origin.revision[:12]}"
+    return {name: decryptor.decrypt(text, name=f"{prefix}:{name}") if decryptor.is_encrypted(text) else text
+            for name, text in texts.items()}
 
 
 def _decode(files: Mapping[str, bytes], origin: SourceLocation) -> dict[str, str]:

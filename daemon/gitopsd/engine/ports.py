@@ -61,6 +61,30 @@ class GitPort(Protocol):
     async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]: ...
 
 
+class DecryptPort(Protocol):
+    """SOPS-encrypted files decrypted in memory (implemented by edges.sops.Decryptor).
+
+    Errors are ``DecryptError``s whose message starts with the ``name`` given
+    and never carries file content.
+    """
+
+    def is_encrypted(self, text: str) -> bool:
+        """Whether TEXT is a SOPS file: a document with a top-level ``sops`` mapping holding
+        ``mac`` and ``lastmodified``."""
+        ...
+
+    def decrypt(self, text: str, *, name: str) -> str:
+        """The clear text of TEXT in its own format, its MAC verified."""
+        ...
+
+    async def decrypt_tree(self, root: Path, *, name: str, required: str = ".") -> int:
+        """Decrypt in place the SOPS files of a temporary materialised tree; return how many.
+
+        Files under REQUIRED must decrypt; elsewhere those that cannot are left as they are.
+        """
+        ...
+
+
 class RenderPort(Protocol):
     """Kustomize and Helm rendering of a materialised tree (adapts edges.render.Renderer)."""
 
