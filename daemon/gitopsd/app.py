@@ -14,6 +14,7 @@ from pathlib import Path
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.render import Renderer, RenderRequest
+from gitopsd.edges.sops import Decryptor
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.sync import Reconciler
 from gitopsd.model import Fleet, HelmParams
@@ -55,7 +56,8 @@ class Sources:
     def build(cls, fleet: Fleet, state_dir: Path, *, git_timeout: float = 30.0) -> Sources:
         git = GitSource(state_dir, timeout=git_timeout)
         renderer = Renderer()
-        return cls(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer)))
+        return cls(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
+                                                      decryptor=Decryptor.from_env()))
 
     async def close(self) -> None:
         await self.renderer.aclose()
