@@ -26,6 +26,10 @@ import pytest
 import yaml
 
 from gitopsd.cli import build_parser, main
+from gitopsd.errors import ApiError, GitopsdError
+from gitopsd.validation import crds
+from gitopsd.validation.cluster import api_message, field_path
+from gitopsd.validation.schemas import schema_version
 
 DATA = Path(__file__).parent / "testdata" / "validate"
 FLEET = DATA / "fleet.yaml"
@@ -357,3 +361,81 @@ def test_against_cluster_installs_repository_crds_for_named_files(tmp_path: Path
     assert [(f["file"], f["line"]) for f in rejected] == [("clusters/prod/extras/widget.yaml", 8)]
     assert "spec.size" in rejected[0]["message"]
     assert {f["rule"] for f in report["findings"]} == {"cluster-rejected", "schema-value"}
+
+
+# --- the pieces behind the command -------------------------------------------
+
+@pytest.mark.parametrize(("requested", "expected"), [
+    ("1.34", "1.34.0"), ("v1.34.4", "1.34.0"), ("1.30.2", "1.30.0"), ("v1.25.0", "1.25.0"),
+])
+def test_schema_version_is_the_newest_not_newer_than_requested(requested: str, expected: str) -> None:
+    """The schema set used is the newest kubernetes-validate has that is not newer than asked."""
+    assert schema_version(requested) == expected
+
+
+@pytest.mark.parametrize("requested", ["1.24", "1.99", "latest", "1"])
+def test_schema_versions_outside_the_package_are_refused(requested: str) -> None:
+    """A version the installed package has no schemas for is a usage error, not a silent fallback."""
+    with pytest.raises(GitopsdError, match=r"kube-version|no schemas"):
+        schema_version(requested)
+
+
+@pytest.mark.parametrize(("message", "path"), [
+    ('Service "a" is invalid: spec.ports[0].port: Invalid value: 0: must be between 1 and 65535',
+     ("spec", "ports", 0, "port")),
+    ('Deployment.apps "w" is invalid: [spec.template.metadata.labels: Invalid value: {"a":"b"}: x, '
+     'spec.replicas: Invalid value: -1: y]', ("spec", "template", "metadata", "labels")),
+    ('Secret "s" is invalid: data[bad key]: Invalid value: "bad key": a valid config key',
+     ("data", "bad key")),
+    ("failed to create typed patch object (ns/x; example.com/v1, Kind=Widget): .spec.shape: "
+     "field not declared in schema", ("spec", "shape")),
+    ("the server could not find the requested resource", ()),
+])
+def test_field_paths_are_read_from_api_server_messages(message: str, path: tuple[Any, ...]) -> None:
+    """The first field an API error names becomes the field path used to find its line."""
+    assert field_path(message) == path
+
+
+def test_api_messages_about_secrets_hide_values() -> None:
+    """For Secrets the values the API server echoes are removed; for other kinds they stay."""
+    exc = ApiError('cluster c: PATCH /api/v1/namespaces/a/secrets/s: 422 Invalid Secret "s" is invalid: '
+                   'data[k]: Invalid value: "hunter2": bad', status=422, reason="Invalid")
+    hidden = 'Secret "s" is invalid: data[k]: Invalid value: (value hidden): bad'
+    assert api_message(exc, secret=True) == hidden
+    assert "hunter2" in api_message(exc, secret=False)
+
+
+def test_schema_errors_never_quote_values(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A Secret whose data has the wrong shape is reported by field and type, not by value."""
+    root = seeded(tmp_path)
+    (root / "clusters/prod/secrets/odd.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: odd\n  namespace: web\n"
+        "type: Opaque\ndata:\n  password: [hunter2-value]\nsops:\n  mac: ENC[x]\n  age: [{recipient: a}]\n")
+    code, report = validate(capsys, "--root", str(root), str(root / "clusters/prod/secrets/odd.yaml"))
+    assert places(report) == {("schema-type", "clusters/prod/secrets/odd.yaml", 8)}
+    assert code == 1
+    assert "hunter2" not in json.dumps(report)
+
+
+@pytest.mark.parametrize(("schema", "good", "bad"), [
+    ({"type": "object", "properties": {"a": {"type": "string", "nullable": True}}},
+     [{"a": None}, {"a": "x"}], [{"a": 1}, {"b": "x"}]),
+    ({"type": "object", "properties": {"p": {"x-kubernetes-int-or-string": True}}},
+     [{"p": 80}, {"p": "http"}], [{"p": [80]}]),
+    ({"type": "object", "x-kubernetes-preserve-unknown-fields": True,
+      "properties": {"a": {"type": "integer"}}},
+     [{"a": 1, "b": 2}], [{"a": "1"}]),
+    ({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1, "exclusiveMinimum": True}}},
+     [{"n": 2}], [{"n": 1}]),
+    ({"type": "object", "properties": {"m": {"type": "object", "additionalProperties": {"type": "string"}}}},
+     [{"m": {"any": "x"}}], [{"m": {"any": 1}}]),
+    ({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+      "anyOf": [{"properties": {"b": {"minLength": 2}}, "required": ["b"]}]},
+     [{"a": 1, "b": "yy"}], [{"a": 1, "b": "y"}, {"a": 1}, {"c": "x", "b": "yy"}]),
+])
+def test_crd_schemas_convert_to_json_schema(schema: dict[str, Any], good: list[Any], bad: list[Any]) -> None:
+    """OpenAPI v3 with Kubernetes extensions keeps its meaning as JSON Schema; objects are closed."""
+    converted = crds.convert(schema)
+    validator = jsonschema.Draft202012Validator(converted)
+    assert [list(validator.iter_errors(v)) for v in good] == [[] for _ in good]
+    assert all(list(validator.iter_errors(v)) for v in bad)

@@ -4,7 +4,9 @@ Exit codes: 0 clean, 1 findings (an error or a warning), 2 usage or I/O
 error. With PATHs only those files and directories are checked (what a
 pre-commit hook passes); without PATHs and without a fleet, the whole
 repository. ``--config`` (default ``$GITOPSD_CONFIG`` when no PATH is given)
-adds every application's rendered output, read from the working tree.
+adds every application's rendered output, read from the working tree. This
+module only parses arguments and picks the output format; the work is
+``gitopsd.validation``'s.
 """
 
 from __future__ import annotations
@@ -42,7 +44,11 @@ def _validate(args: argparse.Namespace) -> int:
         against_cluster=args.against_cluster,
         cluster_timeout=args.cluster_timeout,
     )
-    report = validate(options)
+    try:
+        report = validate(options)
+    except OSError as exc:
+        print(f"gitopsd: {exc}", file=sys.stderr)
+        return 2
     sys.stdout.write(FORMATS[args.format](report))
     return report.exit_code
 

@@ -9,7 +9,8 @@ server-side applies every other object with ``dryRun=All``, and always tears
 the control plane down again. Kustomize patches and SOPS-encrypted objects
 (which cannot be sent before decryption) are skipped, as are kinds the
 cluster does not serve (the schema check reports those). Messages about
-Secrets have echoed values removed.
+Secrets have echoed values removed. It never talks to any cluster but the
+one it started.
 """
 
 from __future__ import annotations

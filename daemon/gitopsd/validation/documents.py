@@ -5,7 +5,8 @@ passes here exactly when the daemon could read it; its ``ManifestError``
 becomes findings with file, line and rule id. Each parsed object becomes an
 ``Item``: a policy ``Subject`` (body, file, line, field lines) plus its
 resource key. Kustomization files are read for syntax and handed back as
-subjects for the kustomization policy check.
+subjects for the kustomization policy check. Rules about what an object must
+contain belong to ``core.manifests``, not here.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ command line are taken as they are, except those inside a chart. A file that
 a kustomization in its own directory (or in any directory walked) lists under
 ``patches``, ``patchesStrategicMerge`` or ``patchesJson6902`` is a patch: a
 partial object, checked for syntax and policy but not against a schema.
+This module finds and classifies files; it parses no manifests other than
+kustomization files.
 """
 
 from __future__ import annotations

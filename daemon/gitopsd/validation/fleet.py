@@ -9,6 +9,7 @@ came from: plain files directly, Kustomize output through the files its
 kustomization reaches, Helm output to its template. Findings about the
 rendering itself (render failures, duplicates, namespaces outside the
 destination) are made here; schema and policy checks happen in ``run``.
+Nothing here fetches from Git remotes or talks to the fleet's clusters.
 """
 
 from __future__ import annotations

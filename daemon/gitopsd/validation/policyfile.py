@@ -3,7 +3,8 @@
 Without ``--policy``, ``.gitopsd-policy.yaml`` at the repository root is used
 when it exists; otherwise the built-in defaults apply. Problems in the file
 raise ``ConfigError`` with file, line and field, which the CLI reports with
-exit code 2.
+exit code 2. What the settings mean is ``core.policy``'s business, not this
+module's.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Findings are deduplicated (the same problem found for two clusters is one
 problem) and sorted by file and line. The exit code is 1 when any finding is
 an error or a warning, else 0. SARIF output names every rule once under
 ``tool.driver.rules`` and locates results relative to the repository root
-(``%SRCROOT%``), which is what code-scanning uploads expect.
+(``%SRCROOT%``), which is what code-scanning uploads expect. Nothing here
+looks at manifests.
 """
 
 from __future__ import annotations

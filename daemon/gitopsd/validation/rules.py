@@ -3,7 +3,8 @@
 Policy rules live in ``core.policy``; the rules here belong to the checks
 this package runs itself (YAML, object shape, schemas, rendering, cluster
 dry-runs). ``catalogue`` joins both for the output formats. Rule ids are
-stable: CI configurations and SARIF consumers refer to them.
+stable: CI configurations and SARIF consumers refer to them. This module
+defines no checks.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ application's rendered output; then CRDs from those objects and from the
 rest of the repository; then schema checks, duplicates within a directory,
 policy, and last the optional cluster dry-run. Usage and I/O problems raise
 ``GitopsdError`` (or ``ConfigError`` for the fleet and policy files); every
-problem in the manifests themselves is a finding.
+problem in the manifests themselves is a finding. Apart from duplicates within
+a directory, the checks themselves live in the modules this one calls.
 """
 
 from __future__ import annotations

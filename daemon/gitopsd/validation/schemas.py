@@ -8,7 +8,7 @@ its installed data. A built-in schema file is only used when its
 group/version/kind matches exactly, so a custom ``apps.example.com/v1
 Deployment`` is never checked as ``apps/v1 Deployment``. Custom kinds get
 their schema from the CRDs added with ``add_crd``. Validators are built once
-per kind and reused.
+per kind and reused. Schemas are never fetched from the network.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ parsed by the caller) into a ``PolicyConfig``, or raises one ``ConfigError``
 listing every problem with its file, line and field. Without a file the
 defaults hold: ``image-latest`` under ``/prod/`` and ``plaintext-secret``
 everywhere, both errors; ``required-labels``, ``host-path`` and
-``privileged-container`` run only when a policy file enables them.
+``privileged-container`` run only when a policy file enables them. This
+module reads no files: the caller parses the policy file and hands over data.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Containers are found wherever an object keeps them (``containers``,
 ``initContainers``, ``ephemeralContainers`` lists), so pods, workloads,
 CronJobs and custom resources that embed pod templates are all covered. A
 reference pinned by digest never floats. References that are templates
-(``${IMAGE}``, ``{{ .Values.image }}``) are left alone.
+(``${IMAGE}``, ``{{ .Values.image }}``) are left alone. References are
+only read, never resolved against a registry.
 """
 
 from __future__ import annotations

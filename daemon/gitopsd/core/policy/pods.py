@@ -3,7 +3,8 @@
 Like the image rule, these look through the whole object, so workloads,
 CronJobs and custom resources with embedded pod templates are covered.
 CustomResourceDefinitions are skipped: their schemas mention these fields
-without using them.
+without using them. Like every policy module, this one only reads the object
+it is given.
 """
 
 from __future__ import annotations
