@@ -26,6 +26,7 @@ from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notify import Notifier
 from gitopsd.edges.render import Renderer
+from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
 from gitopsd.edges.telemetry.metrics import Metrics
@@ -111,7 +112,8 @@ class Runtime:
             objects = Objects(client)
             handles[name] = ClusterHandle(name, objects, _watch_port(objects))
         self.clients = list(clients.values())
-        desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer))
+        desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
+                               decryptor=Decryptor.from_env())
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
