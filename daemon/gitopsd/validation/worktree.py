@@ -4,7 +4,9 @@
 are in the checkout, before anything is committed or merged, so every
 repository of the fleet is mapped to a directory. Every ref resolves to the
 pseudo-revision ``working-tree``; ``materialise`` hands out the directory
-itself (nothing is copied, nothing is written).
+itself (nothing is copied, nothing is written). For that reason a
+``DesiredState`` built on it must not be given a SOPS ``DecryptPort``: that
+port decrypts inside the materialised tree, which here is the user's checkout.
 """
 
 from __future__ import annotations
