@@ -17,19 +17,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gitopsd.cli import localcluster
+    from gitopsd.cli import daemon, desired, localcluster, validate
 
     parser = argparse.ArgumentParser(prog="gitopsd", description="Pull-based GitOps for fleets of "
                                      "Kubernetes clusters.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    localcluster.register(sub)
-    for name in ("desired", "daemon", "validate"):
-        try:
-            module = __import__(f"gitopsd.cli.{name}", fromlist=["register"])
-        except ModuleNotFoundError as e:
-            if e.name != f"gitopsd.cli.{name}":
-                raise
-            continue
+    for module in (daemon, desired, validate, localcluster):
         module.register(sub)
     return parser
 
