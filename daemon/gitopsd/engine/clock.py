@@ -66,14 +66,18 @@ class VirtualClock:
         await self.wait(asyncio.Event(), seconds)
 
     async def advance(self, seconds: float) -> None:
-        """Move time forward, firing due timers in order and letting tasks run."""
+        """Move time forward, firing due timers in order and letting tasks run in between."""
         target = self._now + seconds
+        await self._settle()
         while self._timers and self._timers[0][0] <= target:
             when, _, timer = heapq.heappop(self._timers)
             self._now = max(self._now, when)
             timer.set()
-            for _ in range(5):
-                await asyncio.sleep(0)
+            await self._settle()
         self._now = target
-        for _ in range(5):
+        await self._settle()
+
+    @staticmethod
+    async def _settle(rounds: int = 50) -> None:
+        for _ in range(rounds):
             await asyncio.sleep(0)

@@ -1,0 +1,134 @@
+"""Sync deadlines and retry requeues on a virtual clock, with an in-memory cluster."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from gitopsd.engine.clock import VirtualClock
+from gitopsd.engine.sync import Reconciler
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    ClusterSelector,
+    Destination,
+    Manifest,
+    OutcomeKind,
+    ResourceKey,
+    Revision,
+    Source,
+    SyncPolicy,
+)
+
+
+class MemoryCluster:
+    """Objects in a dict; Deployments never report Available unless told to."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.ready = False
+        self.writes = 0
+
+    def _key(self, kind: str, name: str, namespace: str) -> tuple[str, str, str]:
+        return (kind, namespace, name)
+
+    async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
+        obj = self.objects.get(self._key(kind, name, namespace))
+        if obj is not None and kind == "Deployment":
+            replicas = obj["spec"]["replicas"]
+            obj["status"] = {"observedGeneration": 1, "replicas": replicas,
+                             "updatedReplicas": replicas,
+                             "availableReplicas": replicas if self.ready else 0}
+            obj["metadata"]["generation"] = 1
+        return obj
+
+    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False,
+                    force: bool = True) -> dict[str, Any]:
+        meta = body["metadata"]
+        obj = {**dict(body), "metadata": dict(meta)}
+        if not dry_run:
+            self.writes += 1
+            self.objects[self._key(body["kind"], meta["name"], meta.get("namespace", ""))] = obj
+        return obj
+
+    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        return await self.apply(body, dry_run=dry_run)
+
+    async def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        return await self.apply(body)
+
+    async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
+                     propagation: str = "Foreground", uid: str | None = None) -> bool:
+        return self.objects.pop(self._key(kind, name, namespace), None) is not None
+
+    async def namespaced(self, api_version: str, kind: str) -> bool | None:
+        return kind != "Namespace"
+
+    def invalidate(self, group: str | None = None) -> None:
+        return None
+
+
+class StaticDesired:
+    def __init__(self, manifests: tuple[Manifest, ...]) -> None:
+        self._manifests = manifests
+
+    async def resolve(self, instance: AppInstance) -> Revision:
+        return Revision("env", "main", "a" * 40)
+
+    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
+        return self._manifests
+
+
+def _deployment() -> Manifest:
+    body = {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
+    return Manifest(ResourceKey.of(body), body)
+
+
+def _app(timeout: float) -> tuple[AppInstance, Application]:
+    source = Source("env", "main", "app")
+    app = Application("web", source, Destination(ClusterSelector(names=("c",)), "ns"),
+                      SyncPolicy(automated=True, sync_timeout=timeout))
+    return AppInstance("web", "c", source, "ns"), app
+
+
+@pytest.mark.asyncio
+async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
+    """A Deployment that never becomes Available fails the sync once the virtual deadline passes."""
+    clock = VirtualClock()
+    cluster = MemoryCluster()
+    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
+                     health_poll=1.0)
+    inst, app = _app(timeout=30)
+    task = asyncio.ensure_future(rec.reconcile(inst, app))
+    await clock.advance(29)
+    assert not task.done()
+    await clock.advance(2)
+    outcome = await asyncio.wait_for(task, 1)
+    assert outcome.kind is OutcomeKind.FAILED
+    assert "Deployment.apps ns/web is Progressing" in outcome.message
+    assert [c.action.value for c in outcome.changes] == ["created"]
+
+
+@pytest.mark.asyncio
+async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
+    """The health gate lets the sync finish as soon as the Deployment becomes Available."""
+    clock = VirtualClock()
+    cluster = MemoryCluster()
+    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
+                     health_poll=1.0)
+    inst, app = _app(timeout=30)
+    task = asyncio.ensure_future(rec.reconcile(inst, app))
+    await clock.advance(5)
+    assert not task.done()
+    cluster.ready = True
+    await clock.advance(1.5)
+    outcome = await asyncio.wait_for(task, 1)
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert clock.now() < 10
