@@ -2,8 +2,8 @@
 
 The daemon syncs an application from a repository served over SSH, with an
 API token file, a webhook secret file and OTLP export to a local receiver.
-The test calls every API route with and without the token, sends webhooks,
-changes a managed Secret out of band so self-heal runs, then reads the log,
+The test changes a managed Secret out of band so self-heal runs, calls every
+API route with and without the token, sends webhooks, then reads the log,
 the metrics and the exported spans and looks for each secret there: the API
 token, the webhook secret, the SSH private key and the Secret's values.
 """
@@ -27,6 +27,7 @@ from gitopsd.localcluster import LocalCluster
 from tests.integration.daemonproc import (
     DaemonProcess,
     OtlpReceiver,
+    attributes,
     running_daemon,
     wait_for,
     write_fleet,
@@ -99,6 +100,16 @@ def test_metrics_api_token_and_no_secret_anywhere(
             env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base, "OTEL_BSP_SCHEDULE_DELAY": "200"}) as daemon:
         daemon.wait_synced(app, cluster, head)
 
+        # Self-heal of a managed Secret changed by someone else (before anything else is queued).
+        secret_path = f"/api/v1/namespaces/{ns}/secrets/creds"
+        status, _ = cluster_a.request(
+            "PATCH", f"{secret_path}?fieldManager=kubectl-edit",
+            {"data": {"password": _b64(intruder_value)}}, content_type="application/merge-patch+json")
+        assert status == 200
+        wait_for(lambda: cluster_a.request("GET", secret_path)[1]["data"]["password"] == _b64(secret_value),
+                 30, "the Secret to be restored")
+        wait_for(lambda: _samples(_metrics(daemon)).get("gitopsd_drift_events_total"), 30, "a drift event")
+
         # The API: every route refuses a missing or wrong token, and a token in the query string.
         routes = [("GET", "/api/v1/instances"), ("GET", f"/api/v1/instances/{app}/{cluster}"),
                   ("POST", f"/api/v1/instances/{app}/{cluster}/sync"),
@@ -122,19 +133,7 @@ def test_metrics_api_token_and_no_secret_anywhere(
                            headers={"X-Gitlab-Token": hook_secret[::-1], "X-Gitlab-Event": "Push Hook"}
                            )[0] == 401
 
-        # Self-heal of a managed Secret changed by someone else.
-        secret_path = f"/api/v1/namespaces/{ns}/secrets/creds"
-        status, _ = cluster_a.request(
-            "PATCH", f"{secret_path}?fieldManager=kubectl-edit",
-            {"data": {"password": _b64(intruder_value)}}, content_type="application/merge-patch+json")
-        assert status == 200
-        wait_for(lambda: cluster_a.request("GET", secret_path)[1]["data"]["password"] == _b64(secret_value),
-                 30, "the Secret to be restored")
-        wait_for(lambda: _samples(_metrics(daemon)).get("gitopsd_drift_events_total"), 30, "a drift event")
-        daemon.wait_synced(app, cluster, head)
         metrics = _metrics(daemon)
-        wait_for(lambda: any(s.name == "reconcile" and s.attributes.get("gitopsd.trigger") == "drift"
-                             for s in receiver.spans()), 30, "the drift repair's trace")
         assert daemon.terminate(30) == 0
     log = daemon.log_text()
     spans = receiver.spans()
@@ -149,7 +148,10 @@ def test_metrics_api_token_and_no_secret_anywhere(
     assert any(s.get("request_type") == "ls-remote" and s.get("result") == "success"
                for s in samples["gitopsd_git_requests_total"])
 
-    assert spans, "the receiver got spans to check"
+    repairs = [span for span in spans for event in span.span.events
+               if {"object": f"Secret {ns}/creds", "action": "configured"}.items()
+               <= attributes(event.attributes).items()]
+    assert repairs, "the self-heal's spans reached the receiver"
     leaks = {"API token": [token], "webhook secret": [hook_secret],
              "SSH private key": _key_material(git_server.client_key_file),
              "Secret data": [secret_value, _b64(secret_value), intruder_value, _b64(intruder_value)]}
