@@ -26,7 +26,7 @@ import anyio
 import yaml
 
 from gitopsd.edges.sops import goyaml
-from gitopsd.edges.sops.keys import Identity, identities_from_env, open_data_key
+from gitopsd.edges.sops.keys import Identity, identities_from_env, key_file_from_env, open_data_key
 from gitopsd.edges.sops.tree import Filters, check_mac, decrypt_documents
 from gitopsd.edges.telemetry.logging import get_logger
 from gitopsd.errors import DecryptError
@@ -146,10 +146,14 @@ class Decryptor:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Decryptor:
         """Identities from ``$GITOPSD_AGE_KEY_FILE`` or ``$CREDENTIALS_DIRECTORY/age.key``."""
         try:
-            return cls(identities_from_env(environ))
+            identities = identities_from_env(environ)
         except DecryptError as e:
             log.warning("sops.key_file_unusable", reason=str(e))
             return cls(problem=str(e))
+        if identities:
+            log.info("sops.identities_loaded", count=len(identities),
+                     key_file=str(key_file_from_env(environ)))
+        return cls(identities)
 
     @property
     def identity_count(self) -> int:
