@@ -219,10 +219,15 @@ class Runtime:
 def _read_secrets(options: RunOptions, fleet: Fleet) -> str:
     """Register every credential gitopsd reads so logs can never show it; return the webhook secret."""
     paths = [r.token_file for r in fleet.repositories if r.token_file]
+    paths += [r.ssh_key_file for r in fleet.repositories if r.ssh_key_file]
     paths += [p for p in (options.api_token_file, options.webhook_secret_file) if p]
     for path in paths:
         if os.path.isfile(path):
-            register_secret(Path(path).read_text().strip())
+            text = Path(path).read_text(errors="replace")
+            register_secret(text.strip())
+            for line in text.splitlines():  # key files: every line of the body on its own
+                if len(line) >= 16 and not line.startswith("-----"):
+                    register_secret(line.strip())
     if options.webhook_secret_file:
         try:
             return Path(options.webhook_secret_file).read_text().strip()

@@ -155,7 +155,7 @@ async def test_sync_with_two_waves_and_a_prune_is_one_trace(
         assert [r.name for r in roots] == [sc.SPAN_RECONCILE], "every trace has one reconcile root"
 
     root, tree = _sync_trace(by_trace, first, "poll")
-    assert _sync_trace(by_trace, second, "poll")[0].context.trace_id != root.context.trace_id
+    assert _sync_trace(by_trace, second, "webhook")[0].context.trace_id != root.context.trace_id
     assert dict(root.attributes or {}) == {
         sc.ATTR_APP: app, sc.ATTR_CLUSTER: cluster_a.name, sc.ATTR_NAMESPACE: ns,
         sc.ATTR_TRIGGER: "poll", sc.ATTR_REF_NAME: "main", sc.ATTR_REVISION: first,
@@ -164,7 +164,7 @@ async def test_sync_with_two_waves_and_a_prune_is_one_trace(
     assert names == [sc.SPAN_SOURCE, sc.SPAN_RENDER, sc.SPAN_DIFF, sc.SPAN_PLAN,
                      sc.SPAN_APPLY_WAVE, sc.SPAN_APPLY_WAVE]
 
-    root, tree = _sync_trace(by_trace, second, "poll")
+    root, tree = _sync_trace(by_trace, second, "webhook")
     attrs = root.attributes or {}
     assert (attrs[sc.ATTR_OUTCOME], attrs[sc.ATTR_APPLIED], attrs[sc.ATTR_PRUNED]) == ("Synced", 2, 1)
     children = _children(tree, root)

@@ -63,7 +63,7 @@ class Settings:
     health_poll: float = 0.5
     inventory_namespace: str = "gitopsd-system"
     poll_jitter: float = 0.1
-    stop_grace: float = 20.0
+    stop_grace: float = 10.0
 
 
 @dataclass
@@ -92,6 +92,8 @@ class Daemon:
         self.selfheal = SelfHealBackoff()
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
         self._poll_now: dict[str, asyncio.Event] = {}
+        self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
+        self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
         self._attempted: set[str] = set()
         self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
         self.instances: dict[str, tuple[AppInstance, Application]] = {
@@ -146,6 +148,7 @@ class Daemon:
             if repo in (r.name, r.url) or _same_repo(repo, r.url):
                 event = self._poll_now.get(r.name)
                 if event is not None:
+                    self._pushed.add(r.name)
                     event.set()
                     triggered.append(r.name)
         return triggered
@@ -178,7 +181,7 @@ class Daemon:
         started_wall = _wall()
         started = self.clock.now()
         retry = item.priority is Priority.RESYNC and "retry" in item.reasons
-        trigger = "retry" if retry else TRIGGERS[item.priority]
+        trigger = "retry" if retry else "webhook" if "webhook" in item.reasons else TRIGGERS[item.priority]
         previous = self._failed_attempt.pop(item.key, None)
         links = [trace.Link(previous)] if retry and previous is not None else []
         attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
@@ -234,10 +237,13 @@ class Daemon:
                         reason="resync")
 
     def _after(self, inst: AppInstance, app: Application, cluster: _Cluster) -> None:
+        held = self._held.pop(inst.key, set())
         cmp = cluster.reconciler.last_comparison.get(inst.key)
         if cmp is None:
             return
         kinds = cluster.drift.expect(inst.key, cmp.desired, app.ignore_differences)
+        if held & {m.key for m in cmp.desired}:
+            self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))
             self._spawn_watch(cluster, api_version, kind)
@@ -260,6 +266,10 @@ class Daemon:
     def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
         entry = self.instances.get(instance_key)
         if entry is None:
+            return
+        if instance_key in self.queue.running:
+            # the instance's own sync may be the cause (an apply or a prune): decide after it
+            self._held.setdefault(instance_key, set()).add(key)
             return
         inst, app = entry
         if self.metrics:
@@ -315,9 +325,11 @@ class Daemon:
                 previous = self.desired.known_heads.get((repo.name, ref))
                 self.desired.known_heads[(repo.name, ref)] = sha
                 if previous is not None and previous != sha:
+                    why = "webhook" if repo.name in self._pushed else f"{ref}@{sha[:12]}"
                     for key, (inst, _) in self.instances.items():
                         if inst.source.repo == repo.name and inst.source.target_revision == ref:
-                            self.queue.add(key, inst.cluster, Priority.REVISION, reason=f"{ref}@{sha[:12]}")
+                            self.queue.add(key, inst.cluster, Priority.REVISION, reason=why)
+            self._pushed.discard(repo.name)
             interval = repo.poll_interval * (1 + self.settings.poll_jitter * (2 * random.random() - 1))
             event.clear()
             await self.clock.wait(event, interval)

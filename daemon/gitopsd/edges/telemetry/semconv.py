@@ -40,7 +40,7 @@ ATTR_APP = "gitopsd.app"                     # application name from the fleet f
 ATTR_OUTCOME = "gitopsd.outcome"             # Synced | OutOfSync | Failed | Stalled
 ATTR_WAVE = "gitopsd.wave"                   # sync wave number (int)
 ATTR_PHASE = "gitopsd.phase"                 # PreSync | Sync | PostSync | SyncFail
-ATTR_TRIGGER = "gitopsd.trigger"             # poll | webhook | api | resync | drift
+ATTR_TRIGGER = "gitopsd.trigger"             # poll | webhook | api | resync | drift | retry
 ATTR_APPLIED = "gitopsd.changes.applied"     # objects created or changed (int)
 ATTR_PRUNED = "gitopsd.changes.pruned"       # objects deleted (int)
 
