@@ -92,6 +92,7 @@ class Daemon:
         self.selfheal = SelfHealBackoff()
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
         self._poll_now: dict[str, asyncio.Event] = {}
+        self._git_seen: dict[str, tuple[int, int]] = {}  # repo -> (listings, fetches) reported
         self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
         self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
         self._attempted: set[str] = set()
@@ -204,6 +205,10 @@ class Daemon:
                 self._failed_attempt[item.key] = span.get_span_context()
         duration = self.clock.now() - started
         self._attempted.add(item.key)
+        self._report_git(self.fleet.repository(inst.source.repo),
+                         ok=outcome.error != "GitError")
+        if self.metrics:
+            self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
         row = self.board.record(inst, outcome, started=started_wall, duration=duration,
                                 trace_id=trace_id)
         self._after(inst, app, cluster)
@@ -297,6 +302,19 @@ class Daemon:
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")
 
+    def _report_git(self, repo: Repository, ok: bool = True) -> None:
+        """Count the remote listings and fetches done for REPO since the last report."""
+        stats = self.git.stats(repo)
+        listings, fetches = self._git_seen.get(repo.name, (0, 0))
+        if self.metrics:
+            for _ in range(stats.listings - listings):
+                self.metrics.git_request(repo.name, "ls-remote", ok)
+            for _ in range(stats.fetches - fetches):
+                self.metrics.git_request(repo.name, "fetch", ok)
+            if not ok and stats.listings == listings:
+                self.metrics.git_request(repo.name, "ls-remote", False)
+        self._git_seen[repo.name] = (stats.listings, stats.fetches)
+
     def _restarted(self, task: str, error: BaseException | None) -> None:
         if self.metrics:
             self.metrics.task_restarted(task.split("/", 1)[0])
@@ -314,11 +332,9 @@ class Daemon:
                     if i.source.repo == repo.name}
             try:
                 heads = await self.git.poll(repo, refs)
-                if self.metrics:
-                    self.metrics.git_request(repo.name, "ls-remote", True)
+                self._report_git(repo)
             except GitopsdError as e:
-                if self.metrics:
-                    self.metrics.git_request(repo.name, "ls-remote", False)
+                self._report_git(repo, ok=False)
                 log.warning("poll.failed", repo=repo.name, error=str(e))
                 heads = {}
             for ref, sha in heads.items():

@@ -60,6 +60,10 @@ class GitPort(Protocol):
 
     async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]: ...
 
+    def stats(self, repo: Repository) -> Any:
+        """Counters with ``listings`` and ``fetches`` done for REPO so far."""
+        ...
+
 
 class DecryptPort(Protocol):
     """SOPS-encrypted files decrypted in memory (implemented by edges.sops.Decryptor).

@@ -23,3 +23,4 @@ class Outcome:
     revision: str = ""
     changes: ChangeSet = field(default_factory=ChangeSet)
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
+    error: str = ""  # the error class that ended the pass, e.g. "ClusterUnreachable"

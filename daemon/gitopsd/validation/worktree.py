@@ -16,6 +16,7 @@ import os
 from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 from gitopsd.errors import GitError
 from gitopsd.model import Repository, Revision
@@ -74,3 +75,7 @@ class WorkingTrees:
 
     async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]:
         return {ref: WORKTREE_SHA for ref in refs}
+
+    def stats(self, repo: Repository) -> SimpleNamespace:
+        """A working tree is never listed or fetched."""
+        return SimpleNamespace(listings=0, fetches=0)

@@ -20,16 +20,7 @@ from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare
 from gitopsd.engine.sync.execute import ExecResult, Executor
-from gitopsd.errors import (
-    ApiError,
-    ClusterError,
-    ConfigError,
-    GitError,
-    GitopsdError,
-    InventoryError,
-    SourceError,
-    SyncError,
-)
+from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -105,11 +96,9 @@ class Reconciler:
             return await self._execute(app, cmp, plan, deadline)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
-            return Outcome(kind, str(e), revision)
-        except (ClusterError, InventoryError, SyncError) as e:
-            return Outcome(OutcomeKind.FAILED, str(e), revision)
+            return Outcome(kind, str(e), revision, error=type(e).__name__)
         except GitopsdError as e:
-            return Outcome(OutcomeKind.FAILED, str(e), revision)
+            return Outcome(OutcomeKind.FAILED, str(e), revision, error=type(e).__name__)
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
               request: SyncRequest) -> Plan:
