@@ -243,7 +243,7 @@ class Daemon:
 
     def _after(self, inst: AppInstance, app: Application, cluster: _Cluster) -> None:
         held = self._held.pop(inst.key, set())
-        cmp = cluster.reconciler.last_comparison.get(inst.key)
+        cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
         if cmp is None:
             return
         kinds = cluster.drift.expect(inst.key, cmp.desired, app.ignore_differences)
