@@ -1,0 +1,80 @@
+"""Benchmark 1, drift to revert: gitopsd's self-heal against the minimal reverter.
+
+Both series edit distinct managed objects, one at a time, as field manager
+``kubectl-edit``, and time from the edit's response to the restoring event on
+the benchmark's own watch. The daemon series runs while gitopsd runs; the floor
+series runs with gitopsd stopped and ``tests.bench.reverter`` in its place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.bench import managed
+from tests.bench.context import Context
+from tests.bench.daemonrun import Daemon
+from tests.bench.observe import Observer, Target, drift_series, summarise
+from tests.bench.profile import profiled
+from tests.bench.report import row, seconds
+from tests.bench.stats import ratio
+
+
+async def daemon_series(ctx: Context, daemon: Daemon, observer: Observer,
+                        targets: list[Target]) -> dict[str, Any]:
+    ctx.log(f"drift: {len(targets)} edits against gitopsd")
+    async with profiled(ctx.profile_dir, daemon.pid, "drift"):
+        cpu0 = daemon.cpu()
+        results = await drift_series(observer, ctx.kubes, targets, gap=ctx.size.gap,
+                                     timeout=ctx.size.edit_timeout)
+        cpu = daemon.cpu() - cpu0
+    return {**summarise(targets, results), "daemon_cpu_seconds_per_edit": round(cpu / len(targets), 4)}
+
+
+async def floor_series(ctx: Context, observer: Observer, targets: list[Target], root: Path) -> dict[str, Any]:
+    """Run the minimal reverter in its own process and time the same kind of edits against it."""
+    names = sorted(ctx.clusters)
+    spec = {"endpoints": [ctx.endpoint(n).to_json() for n in names], "selector": managed.SELECTOR,
+            "manager": "gitopsd", "objects": managed.desired_bodies(ctx.size, names, observer.live)}
+    root.mkdir(parents=True, exist_ok=True)
+    spec_file = root / "reverter.json"
+    spec_file.write_text(json.dumps(spec))
+    spec_file.chmod(0o600)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.bench.reverter", str(spec_file),
+        stdout=subprocess.PIPE, stderr=open(root / "reverter.log", "ab"))  # noqa: SIM115
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 120)
+        if line.strip() != b"ready":
+            raise RuntimeError(f"the floor reverter did not start; read {root / 'reverter.log'}")
+        ctx.log(f"drift: {len(targets)} edits against the minimal reverter")
+        results = await drift_series(observer, ctx.kubes, targets, gap=ctx.size.gap,
+                                     timeout=ctx.size.edit_timeout, serial0=100_000)
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        out, _ = await proc.communicate()
+        spec_file.unlink(missing_ok=True)
+    counters = json.loads(out.decode().strip().splitlines()[-1]) if out.strip() else {}
+    return {**summarise(targets, results), "reverter": counters}
+
+
+def rows(ctx: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
+    d, f = result["gitopsd"], result["floor"]
+    n = ctx.size.drift_managed
+    out = []
+    for q in ("p50", "p95", "p99", "max"):
+        r = ratio(d[q], f[q])
+        target, met = "", None
+        if q == "p99":
+            target = "<= 1 s and <= 1.5x floor"
+            met = bool(d["failures"] == 0 and d[q] <= 1.0 and r <= 1.5)
+        out.append(row("1 drift", f"revert {q}, {n:,} objects, {d['n']} edits"
+                       + (f" ({d['failures']} never reverted)" if d["failures"] else ""),
+                       seconds(d[q]), seconds(f[q]), r, target, met))
+    return out
