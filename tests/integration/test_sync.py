@@ -304,6 +304,10 @@ async def test_hook_jobs_run_in_phase_order_with_delete_policies(
         assert created == ["pre", "during", "post"]
         posts = [i for i, w in enumerate(writes) if w == ("POST", "job")]
         assert posts[0] < writes.index(("PATCH", "settings")) < posts[-1]
+        k.writes.clear()
+        again = await k.sync()
+        assert again.kind is OutcomeKind.SYNCED, again.message
+        assert k.writes == [], "hooks run only when a sync happens, not on every pass"
     jobs = f"/apis/batch/v1/namespaces/{ns}/jobs"
     assert _gone(cluster_w, f"{jobs}/pre")
     assert _gone(cluster_w, f"{jobs}/post")

@@ -246,8 +246,8 @@ class Daemon:
         cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
         if cmp is None:
             return
-        kinds = cluster.drift.expect(inst.key, cmp.desired, app.ignore_differences)
-        if held & {m.key for m in cmp.desired}:
+        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences)
+        if held & {m.key for m in cmp.tracked}:
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))

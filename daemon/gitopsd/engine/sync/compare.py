@@ -28,6 +28,7 @@ from gitopsd.core.inventory import (
     ownership,
     stamp,
 )
+from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.errors import ApiError, InventoryError
 from gitopsd.model import (
@@ -43,6 +44,14 @@ HASH_ANNOTATION = "gitopsd.io/desired-hash"
 READ_CONCURRENCY = 16  # concurrent reads per comparison
 
 LiveReader = Callable[[ResourceKey, str], Awaitable[Obj | None]]
+
+
+def is_hook(manifest: Manifest) -> bool:
+    """True for hooks and objects a sync never applies (Skip, deletion hooks)."""
+    try:
+        return read_hook(manifest.annotations).role is not HookRole.PLAIN
+    except ValueError:
+        return False  # the planner reports the bad annotation with its object
 
 
 def desired_hash(body: Mapping[str, Any]) -> str:
@@ -72,6 +81,11 @@ class Comparison:
     unreadable: dict[ResourceKey, str] = field(default_factory=dict)
 
     @property
+    def tracked(self) -> tuple[Manifest, ...]:
+        """Desired objects that are compared and watched: hooks only run during syncs."""
+        return tuple(m for m in self.desired if m.key in self.diffs)
+
+    @property
     def out_of_sync(self) -> set[ResourceKey]:
         return {k for k, d in self.diffs.items() if not d.in_sync}
 
@@ -85,7 +99,7 @@ class Comparison:
 
     def health(self) -> Health:
         healths = []
-        for m in self.desired:
+        for m in self.tracked:
             live = self.live.get(m.key)
             healths.append(Health(HealthStatus.MISSING, f"{m.key} does not exist")
                            if live is None else healthmod.assess(live))
@@ -158,8 +172,9 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
 
     desired_keys = {m.key for m in desired}
     leftovers = [e for e in inventory if e.key not in desired_keys]
-    await asyncio.gather(*(one(m) for m in desired), *(stale(e) for e in leftovers))
-    result.diffs = {m.key: result.diffs[m.key] for m in desired}
+    compared = [m for m in desired if not is_hook(m)]
+    await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))
+    result.diffs = {m.key: result.diffs[m.key] for m in compared}
     result.extraneous = tuple(e.key for e in leftovers if e.key in result.prune_annotations)
     return result
 

@@ -177,7 +177,7 @@ def _tracked(cmp: Comparison, plan: Plan | None = None) -> Inventory:
 
 def _health(result: ExecResult, cmp: Comparison) -> Health:
     healths = []
-    for m in cmp.desired:
+    for m in cmp.tracked:
         h = result.healths.get(m.key)
         if h is None:
             live = cmp.live.get(m.key)
