@@ -108,6 +108,7 @@ def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, 
         t0 = time.monotonic()
         assert wait_for(lambda: value(cluster_a, ns, "h") == "desired", 10, 0.02), d.logs()
         reverted = time.monotonic() - t0
+        assert wait_for(lambda: "self-heal of ConfigMap" in d.logs(), 5), "a repair applies just the object"
         edit(cluster_a, ns, "w", "edited")
         row = wait_for(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "OutOfSync"
                        and d.instance("watch", "a"), 10)

@@ -25,6 +25,7 @@ from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.drift import DriftDetector
 from gitopsd.engine.ports import ClusterPort, GitPort, HistoryPort, MetricsPort, WatchPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
+from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Reconciler, SyncRequest
@@ -89,6 +90,8 @@ class Daemon:
         self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
+        self.repairer = Repairer(clock=self.clock, queue=self.queue, board=self.board,
+                                 metrics=metrics, history=history, on_hold=self._hold)
         self.selfheal = SelfHealBackoff()
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
         self._poll_now: dict[str, asyncio.Event] = {}
@@ -126,6 +129,7 @@ class Daemon:
         deadline = self.clock.now() + self.settings.stop_grace
         while self.queue.running and self.clock.now() < deadline:
             await self.clock.sleep(0.05)
+        await self.repairer.stop()
         await self.supervisor.stop()
 
     def ready(self) -> tuple[bool, str]:
@@ -273,8 +277,7 @@ class Daemon:
         if entry is None:
             return
         if instance_key in self.queue.running:
-            # the instance's own sync may be the cause (an apply or a prune): decide after it
-            self._held.setdefault(instance_key, set()).add(key)
+            self._hold(instance_key, key)
             return
         inst, app = entry
         if self.metrics:
@@ -299,8 +302,18 @@ class Daemon:
                 "SelfHealFight", "RepeatedDrift",
                 f"{key} was changed outside gitopsd {decision.streak} times in a row; "
                 f"next repair in {decision.delay:.0f}s"))
+        cluster = self.clusters.get(inst.cluster)
+        body = cluster.drift.body(key) if cluster is not None else None
+        if cluster is not None and body is not None and repairable(body):
+            self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
+                                   deleted=reason == "deleted")
+            return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")
+
+    def _hold(self, instance_key: str, key: ResourceKey) -> None:
+        """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""
+        self._held.setdefault(instance_key, set()).add(key)
 
     def _report_git(self, repo: Repository, ok: bool = True) -> None:
         """Count the remote listings and fetches done for REPO since the last report."""

@@ -48,6 +48,11 @@ class DriftDetector:
         self._by_instance[instance_key] = keys
         return kinds
 
+    def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
+        """The desired body last applied for KEY, if an instance expects it."""
+        entry = self._expected.get(key)
+        return entry[1].body if entry is not None else None
+
     def forget(self, instance_key: str) -> None:
         for key in self._by_instance.pop(instance_key, set()):
             self._expected.pop(key, None)

@@ -1,0 +1,124 @@
+"""Targeted self-heal: put one drifted object back without a full sync.
+
+When a watch shows that an owned object no longer carries what the last sync
+applied, the quickest correct repair is one server-side apply of that same
+desired body, which is what this module does (after the self-heal backoff the
+daemon decided). Anything it cannot do safely (the instance is syncing, the
+object asks for Replace, the apply fails) falls back to a full reconcile at
+drift priority. Each repair is reported like a sync: one trace, status,
+metrics and history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+from opentelemetry import trace
+
+from gitopsd.edges.telemetry import semconv as sc
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.ports import ClusterPort, HistoryPort, MetricsPort
+from gitopsd.engine.queue import Priority, WorkQueue
+from gitopsd.engine.status import StatusBoard
+from gitopsd.errors import GitopsdError
+from gitopsd.model import (
+    AppInstance,
+    Change,
+    ChangeAction,
+    ChangeSet,
+    Outcome,
+    OutcomeKind,
+    ResourceKey,
+)
+
+log = structlog.get_logger("gitopsd.selfheal")
+tracer = trace.get_tracer("gitopsd.engine")
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+
+
+def repairable(body: Mapping[str, Any]) -> bool:
+    """False for objects that must be replaced rather than applied."""
+    options = ((body.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS, "")
+    return "replace=true" not in str(options).replace(" ", "").lower()
+
+
+class Repairer:
+    def __init__(self, *, clock: Clock, queue: WorkQueue, board: StatusBoard,
+                 metrics: MetricsPort | None, history: HistoryPort | None,
+                 on_hold: Callable[[str, ResourceKey], None]) -> None:
+        self.clock = clock
+        self.queue = queue
+        self.board = board
+        self.metrics = metrics
+        self.history = history
+        self.on_hold = on_hold
+        self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[None]] = {}
+
+    def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
+                 body: Mapping[str, Any], delay: float, *, deleted: bool = False) -> None:
+        slot = (inst.key, key)
+        if slot in self._tasks:
+            return  # a repair of this object is already on its way
+        action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
+        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action),
+                                   name=f"repair/{inst.key}/{key}")
+        self._tasks[slot] = task
+        task.add_done_callback(lambda _: self._tasks.pop(slot, None))
+
+    async def stop(self) -> None:
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
+                      body: Mapping[str, Any], delay: float, action: ChangeAction) -> None:
+        if delay > 0:
+            await self.clock.sleep(delay)
+        if inst.key in self.queue.running:
+            self.on_hold(inst.key, key)  # the running sync decides
+            return
+        started, wall = self.clock.now(), time.time()
+        row = self.board.ensure(inst)
+        attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
+                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: "drift",
+                 sc.ATTR_REF_NAME: inst.source.target_revision, sc.ATTR_REVISION: row.revision}
+        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs) as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+            try:
+                with tracer.start_as_current_span(sc.SPAN_APPLY_WAVE, attributes={
+                        sc.ATTR_PHASE: "Sync", "gitopsd.selfheal": True}) as wave:
+                    await objects.apply(body, force=True)
+                    wave.add_event("object", {"object": str(key), "action": action.value})
+            except GitopsdError as e:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, str(e)[:500]))
+                log.warning("selfheal.fallback", app=inst.app, cluster=inst.cluster,
+                            object=str(key), error=str(e))
+                self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
+                return
+            span.set_attribute(sc.ATTR_OUTCOME, OutcomeKind.SYNCED.value)
+            span.set_attribute(sc.ATTR_APPLIED, 1)
+        duration = self.clock.now() - started
+        change = Change(key, action, "self-heal")
+        outcome = Outcome(OutcomeKind.SYNCED, f"1 {action.value} (self-heal of {key})", row.revision,
+                          ChangeSet((change,)), row.health)
+        row = self.board.record(inst, outcome, started=wall, duration=duration, trace_id=trace_id)
+        log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome="Synced",
+                 revision=row.revision[:12], seconds=round(duration, 3), trigger="drift",
+                 message=outcome.message, trace_id=trace_id)
+        if self.metrics:
+            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
+            self.metrics.sync_finished(inst.app, inst.cluster, "Succeeded")
+            self.metrics.reconcile_finished(inst.cluster, duration)
+        if self.history:
+            await self.history.record(inst.app, inst.cluster, revision=row.revision, started=wall,
+                                      duration=duration, result=outcome.kind.value,
+                                      message=outcome.message, trace_id=trace_id,
+                                      changes=outcome.changes.summary())
