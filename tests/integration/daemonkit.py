@@ -46,6 +46,7 @@ class DaemonProc:
     secret: str = "hm4c-secret-for-tests-99"
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    resync: float = 300.0
 
     @property
     def fleet_file(self) -> Path:
@@ -69,7 +70,7 @@ class DaemonProc:
                 [sys.executable, "-m", "gitopsd", "run", "--config", str(self.fleet_file),
                  "--listen", f"127.0.0.1:{self.port}", "--state-dir", str(self.root / "state"),
                  "--api-token-file", str(self.root / "token"),
-                 "--webhook-secret-file", str(self.root / "secret"), "--resync", "300"],
+                 "--webhook-secret-file", str(self.root / "secret"), "--resync", str(self.resync)],
                 stdout=log, stderr=subprocess.STDOUT, env=env)
         assert wait_for(lambda: self.get("/healthz", auth=False) is not None, 30), self.logs()
         return self

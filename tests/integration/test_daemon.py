@@ -315,3 +315,40 @@ def test_argocd_application_files_define_and_add_applications(
         assert d.instance("second", "a") is not None
     finally:
         assert d.stop() == 0
+
+
+def _configmap_gets(cluster: LocalCluster) -> float:
+    """The API server's own count of GET requests for single ConfigMaps."""
+    _, text = cluster.request("GET", "/metrics")
+    total = 0.0
+    for line in str(text).splitlines():
+        if line.startswith("apiserver_request_total{") and 'resource="configmaps"' in line \
+                and 'verb="GET"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_resync_of_watched_instance_reads_nothing(cluster_a: LocalCluster, make_namespace, git_repos,
+                                                  daemon_root: Path) -> None:
+    """Periodic resyncs of an instance the watches show in place make no GET requests."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({f"app/c{i}.yaml": cm(f"c{i}", str(i)) for i in range(10)})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="30s",
+                      apps=[app("quiet", "app", ns)])
+    d = DaemonProc(fleet, daemon_root, resync=0.5).start()
+    try:
+        assert wait_for(lambda: value(cluster_a, ns, "c9") == "9", 30)
+        assert wait_for(lambda: (d.instance("quiet", "a") or {}).get("health") == "Healthy", 10)
+        time.sleep(2)
+        before = _configmap_gets(cluster_a)
+        time.sleep(4)
+        gets = _configmap_gets(cluster_a) - before
+        assert gets < 10, f"{gets} GETs during ~8 resyncs of 10 objects"
+        edit(cluster_a, ns, "c3", "edited")
+        assert wait_for(lambda: value(cluster_a, ns, "c3") == "3", 10), d.logs()
+        row = d.instance("quiet", "a")
+        assert row is not None
+        assert (row["sync_status"], row["health"]) == ("Synced", "Healthy")
+    finally:
+        assert d.stop() == 0

@@ -221,8 +221,10 @@ def test_daemon_with_systemd_credential(cluster_a: LocalCluster, make_namespace,
         assert wait_for(lambda: _live_secret(cluster_a, ns, "db") == first, 30), d.logs()
         repo.commit({"app/db.enc.yaml": sops.encrypt(_secret("db", second), [age_key.recipient])})
         assert wait_for(lambda: _live_secret(cluster_a, ns, "db") == second, 30), d.logs()
-        answers += [d.get("/api/v1/instances"), d.get("/api/v1/instances/vault/a?limit=10")]
-        assert len(answers[1]["history"]) >= 2, answers[1]
+        history = wait_for(lambda: len((h := d.get("/api/v1/instances/vault/a?limit=10") or {})
+                                       .get("history", [])) >= 2 and h, 10)
+        answers += [d.get("/api/v1/instances"), history]
+        assert history, d.logs()
     finally:
         assert d.stop() == 0
     forms = _forms(first) + _forms(second)

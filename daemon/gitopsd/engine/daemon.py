@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -23,20 +23,19 @@ from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.drift import DriftDetector
+from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterPort, GitPort, HistoryPort, MetricsPort, WatchPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Reconciler, SyncRequest
-from gitopsd.errors import GitopsdError
 from gitopsd.model import (
     AppInstance,
     Application,
     ChangeAction,
     Fleet,
     OutcomeKind,
-    Repository,
     ResourceKey,
 )
 
@@ -65,6 +64,7 @@ class Settings:
     inventory_namespace: str = "gitopsd-system"
     poll_jitter: float = 0.1
     stop_grace: float = 10.0
+    hard_resync: float = 3600.0  # a full comparison at least this often, watches or not
 
 
 @dataclass
@@ -90,13 +90,14 @@ class Daemon:
         self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
+        self.pollers = Pollers(git=git, desired=desired, queue=self.queue, clock=self.clock,
+                               metrics=metrics, instances=lambda: [i for i, _ in self.instances.values()],
+                               jitter=self.settings.poll_jitter)
         self.repairer = Repairer(clock=self.clock, queue=self.queue, board=self.board,
                                  metrics=metrics, history=history, on_hold=self._hold)
         self.selfheal = SelfHealBackoff()
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
-        self._poll_now: dict[str, asyncio.Event] = {}
-        self._git_seen: dict[str, tuple[int, int]] = {}  # repo -> (listings, fetches) reported
-        self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
+        self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
         self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
         self._attempted: set[str] = set()
         self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
@@ -120,8 +121,8 @@ class Daemon:
             self.supervisor.spawn(f"worker/{n}", self._worker)
         for repo in self.fleet.repositories:
             if any(i.source.repo == repo.name for i, _ in self.instances.values()):
-                self._poll_now[repo.name] = asyncio.Event()
-                self.supervisor.spawn(f"poller/{repo.name}", _bind(self._poller, repo))
+                self.pollers.add(repo)
+                self.supervisor.spawn(f"poller/{repo.name}", self.pollers.runner(repo))
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""
@@ -148,15 +149,7 @@ class Daemon:
         return keys
 
     def repo_push(self, repo: str, ref: str | None = None) -> list[str]:
-        triggered = []
-        for r in self.fleet.repositories:
-            if repo in (r.name, r.url) or _same_repo(repo, r.url):
-                event = self._poll_now.get(r.name)
-                if event is not None:
-                    self._pushed.add(r.name)
-                    event.set()
-                    triggered.append(r.name)
-        return triggered
+        return self.pollers.push(self.fleet.repositories, repo)
 
     # -- workers ----------------------------------------------------------------
 
@@ -183,6 +176,9 @@ class Daemon:
             self.queue.done(item)
             return
         inst, app = entry
+        if self._settled(item, inst, cluster):
+            return
+        self._full_at[item.key] = self.clock.now()
         started_wall = _wall()
         started = self.clock.now()
         retry = item.priority is Priority.RESYNC and "retry" in item.reasons
@@ -209,8 +205,7 @@ class Daemon:
                 self._failed_attempt[item.key] = span.get_span_context()
         duration = self.clock.now() - started
         self._attempted.add(item.key)
-        self._report_git(self.fleet.repository(inst.source.repo),
-                         ok=outcome.error != "GitError")
+        self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != "GitError")
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
         row = self.board.record(inst, outcome, started=started_wall, duration=duration,
@@ -229,6 +224,28 @@ class Daemon:
                                       result=outcome.kind.value, message=outcome.message,
                                       trace_id=trace_id, changes=outcome.changes.summary())
         self._requeue(item, app, outcome.kind, row.attempts)
+
+    def _settled(self, item: Item, inst: AppInstance, cluster: _Cluster) -> bool:
+        """A periodic resync of an instance the watches show fully in place needs no API call."""
+        if item.priority is not Priority.RESYNC or item.reasons - {"resync"}:
+            return False
+        row = self.board.get(item.key)
+        if row is None or row.sync_status != "Synced" or row.last_result != "Synced":
+            return False
+        ref = inst.source.target_revision
+        head = self.desired.known_heads.get((inst.source.repo, ref), ref)
+        if head != row.revision:
+            return False
+        if self.clock.now() - self._full_at.get(item.key, float("-inf")) > self.settings.hard_resync:
+            return False
+        health = cluster.drift.settled(inst.key)
+        if health is None:
+            return False
+        row.health = health
+        if self.metrics:
+            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, health.status.value)
+        self.queue.done(item, requeue_after=self.settings.resync, reason="resync")
+        return True
 
     def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int) -> None:
         if kind is OutcomeKind.FAILED:
@@ -250,7 +267,7 @@ class Daemon:
         cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
         if cmp is None:
             return
-        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences)
+        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live)
         if held & {m.key for m in cmp.tracked}:
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
         for api_version, kind in sorted(kinds - cluster.watched):
@@ -266,6 +283,7 @@ class Daemon:
         async def run() -> None:
             def on_event(etype: str, obj: object) -> None:
                 cluster.drift.event(etype, obj, (group, kind))
+            cluster.drift.watch_started((group, kind))
             if self.metrics:
                 self.metrics.set_cluster_connected(cluster.handle.name, True)
             await cluster.handle.watch(api_version, kind, selector, on_event)
@@ -315,19 +333,6 @@ class Daemon:
         """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""
         self._held.setdefault(instance_key, set()).add(key)
 
-    def _report_git(self, repo: Repository, ok: bool = True) -> None:
-        """Count the remote listings and fetches done for REPO since the last report."""
-        stats = self.git.stats(repo)
-        listings, fetches = self._git_seen.get(repo.name, (0, 0))
-        if self.metrics:
-            for _ in range(stats.listings - listings):
-                self.metrics.git_request(repo.name, "ls-remote", ok)
-            for _ in range(stats.fetches - fetches):
-                self.metrics.git_request(repo.name, "fetch", ok)
-            if not ok and stats.listings == listings:
-                self.metrics.git_request(repo.name, "ls-remote", False)
-        self._git_seen[repo.name] = (stats.listings, stats.fetches)
-
     def _restarted(self, task: str, error: BaseException | None) -> None:
         if self.metrics:
             self.metrics.task_restarted(task.split("/", 1)[0])
@@ -335,33 +340,6 @@ class Daemon:
                 cluster = task.split("/")[1]
                 self.metrics.watch_reconnected(cluster)
                 self.metrics.set_cluster_connected(cluster, False)
-
-    # -- pollers ----------------------------------------------------------------
-
-    async def _poller(self, repo: Repository) -> None:
-        event = self._poll_now[repo.name]
-        while True:
-            refs = {i.source.target_revision for i, _ in self.instances.values()
-                    if i.source.repo == repo.name}
-            try:
-                heads = await self.git.poll(repo, refs)
-                self._report_git(repo)
-            except GitopsdError as e:
-                self._report_git(repo, ok=False)
-                log.warning("poll.failed", repo=repo.name, error=str(e))
-                heads = {}
-            for ref, sha in heads.items():
-                previous = self.desired.known_heads.get((repo.name, ref))
-                self.desired.known_heads[(repo.name, ref)] = sha
-                if previous is not None and previous != sha:
-                    why = "webhook" if repo.name in self._pushed else f"{ref}@{sha[:12]}"
-                    for key, (inst, _) in self.instances.items():
-                        if inst.source.repo == repo.name and inst.source.target_revision == ref:
-                            self.queue.add(key, inst.cluster, Priority.REVISION, reason=why)
-            self._pushed.discard(repo.name)
-            interval = repo.poll_interval * (1 + self.settings.poll_jitter * (2 * random.random() - 1))
-            event.clear()
-            await self.clock.wait(event, interval)
 
 
 def _result(kind: OutcomeKind) -> str:
@@ -371,17 +349,3 @@ def _result(kind: OutcomeKind) -> str:
 
 def _wall() -> float:
     return time.time()
-
-
-def _bind(fn: Callable[[Repository], Awaitable[None]], repo: Repository) -> Callable[[], Awaitable[None]]:
-    return lambda: fn(repo)
-
-
-def _same_repo(a: str, b: str) -> bool:
-    def norm(u: str) -> str:
-        u = u.strip().rstrip("/").removesuffix(".git").lower()
-        for prefix in ("https://", "http://", "ssh://", "git://"):
-            u = u.removeprefix(prefix)
-        u = u.split("@", 1)[-1]
-        return u.replace(":", "/")
-    return norm(a) == norm(b)

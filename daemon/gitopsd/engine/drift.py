@@ -1,10 +1,12 @@
-"""Drift detection from watch events on owned objects.
+"""Drift detection and observed state from watch events on owned objects.
 
-Keeps, per instance, the desired bodies of its last comparison and an index
-from (cluster, object) to the owning instance. A watch event whose object no
-longer carries what gitopsd set (or a deletion of such an object) is drift;
-status-only churn is not, because only desired fields are compared. What to do
-about drift (self-heal, backoff, marking OutOfSync) is the daemon's decision.
+Keeps, per instance, the desired bodies of its last sync and, per object, what
+the watches last showed: present or not, still carrying what gitopsd set or
+not, and its health. A watch event whose object no longer carries what gitopsd
+set (or a deletion of such an object) is drift; status-only churn is not,
+because only desired fields are compared. The observations let a periodic
+resync of an instance whose objects are all known to be in place skip the API
+server entirely. What to do about drift is the daemon's decision.
 """
 
 from __future__ import annotations
@@ -13,36 +15,47 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitopsd.core import health as healthmod
 from gitopsd.core.diff import drifted
 from gitopsd.core.inventory import TRACKING_ANNOTATION, parse_tracking_id
-from gitopsd.model import IgnoreDifference, Manifest, ResourceKey
+from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
 
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
 OnDrift = Callable[[str, ResourceKey, str], None]  # instance key, object, reason
+Kind = tuple[str, str]  # (group, kind)
 
 
 @dataclass
 class Expected:
+    instance: str
     body: Mapping[str, Any]
     ignore: tuple[IgnoreDifference, ...]
+    clean: bool = False          # the live object was last seen carrying this body
+    health: Health | None = None  # its health when last seen
 
 
 class DriftDetector:
     def __init__(self, cluster: str, on_drift: OnDrift) -> None:
         self.cluster = cluster
         self.on_drift = on_drift
-        self._expected: dict[ResourceKey, tuple[str, Expected]] = {}
+        self._expected: dict[ResourceKey, Expected] = {}
         self._by_instance: dict[str, set[ResourceKey]] = {}
+        self._listing: dict[Kind, set[ResourceKey]] = {}  # keys seen by a list in progress
+        self._synced: set[Kind] = set()  # kinds whose watch has listed and is streaming
 
     def expect(self, instance_key: str, desired: Iterable[Manifest],
-               ignore: tuple[IgnoreDifference, ...] = ()) -> set[tuple[str, str]]:
-        """Remember what INSTANCE_KEY wants; returns its (apiVersion, kind) pairs to watch."""
-        for key in self._by_instance.pop(instance_key, set()):
-            self._expected.pop(key, None)
+               ignore: tuple[IgnoreDifference, ...] = (),
+               live: Mapping[ResourceKey, Mapping[str, Any] | None] | None = None) -> set[tuple[str, str]]:
+        """Remember what INSTANCE_KEY wants (and what LIVE showed); returns (apiVersion, kind) pairs."""
+        self.forget(instance_key)
         keys: set[ResourceKey] = set()
         kinds: set[tuple[str, str]] = set()
         for m in desired:
-            self._expected[m.key] = (instance_key, Expected(m.body, ignore))
+            expected = Expected(instance_key, m.body, ignore)
+            obj = (live or {}).get(m.key)
+            if obj is not None:
+                self._observe(expected, obj)
+            self._expected[m.key] = expected
             keys.add(m.key)
             kinds.add((m.api_version, m.key.kind))
         self._by_instance[instance_key] = keys
@@ -51,41 +64,71 @@ class DriftDetector:
     def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
         """The desired body last applied for KEY, if an instance expects it."""
         entry = self._expected.get(key)
-        return entry[1].body if entry is not None else None
+        return entry.body if entry is not None else None
 
     def forget(self, instance_key: str) -> None:
         for key in self._by_instance.pop(instance_key, set()):
             self._expected.pop(key, None)
 
-    def event(self, etype: str, obj: Any, kind: tuple[str, str] = ("", "")) -> None:
-        """Handle one watch event of KIND (group, kind); "SYNCED" carries a full list."""
+    def settled(self, instance_key: str) -> Health | None:
+        """The instance's health when every object it owns is known to be in place, else None."""
+        keys = self._by_instance.get(instance_key)
+        if keys is None:
+            return None
+        healths = []
+        for key in keys:
+            entry = self._expected.get(key)
+            if entry is None or not entry.clean or entry.health is None or \
+                    (key.group, key.kind) not in self._synced:
+                return None
+            healths.append(entry.health)
+        return Health.worst(healths)
+
+    # -- watch events -------------------------------------------------------------
+
+    def watch_started(self, kind: Kind) -> None:
+        """A watch for KIND (re)starts: observations of it are unconfirmed until it has listed."""
+        self._synced.discard(kind)
+        self._listing[kind] = set()
+
+    def event(self, etype: str, obj: Any, kind: Kind = ("", "")) -> None:
+        """Handle one watch event of KIND: LISTED (an item of a list), SYNCED (the list is
+        complete), ADDED, MODIFIED or DELETED."""
         if etype == "SYNCED":
-            self._listed(obj, kind)
+            self._listed(kind)
             return
         if not isinstance(obj, Mapping):
             return
         key = ResourceKey.of(obj)
+        if etype == "LISTED":
+            self._listing.setdefault(kind, set()).add(key)
         entry = self._expected.get(key)
-        if entry is None:
-            return
-        instance_key, expected = entry
-        if not self._ours(obj, instance_key):
+        if entry is None or not self._ours(obj, entry.instance):
             return
         if etype == "DELETED":
-            self.on_drift(instance_key, key, "deleted")
-        elif _hash(obj) != _hash(expected.body):
-            return  # applied by a newer sync than the one recorded here; it reports its own result
-        elif drifted(expected.body, obj, expected.ignore):
-            self.on_drift(instance_key, key, "changed")
+            entry.clean = False
+            self.on_drift(entry.instance, key, "deleted")
+            return
+        if _hash(obj) != _hash(entry.body):
+            entry.clean = False  # applied by a newer sync than the one recorded here
+            return
+        if self._observe(entry, obj):
+            self.on_drift(entry.instance, key, "changed")
 
-    def _listed(self, items: Any, kind: tuple[str, str]) -> None:
-        seen: set[ResourceKey] = set()
-        for obj in items if isinstance(items, list) else []:
-            seen.add(ResourceKey.of(obj))
-            self.event("MODIFIED", obj)
-        for key, (instance_key, _) in list(self._expected.items()):
+    def _observe(self, entry: Expected, obj: Mapping[str, Any]) -> bool:
+        """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
+        entry.health = healthmod.assess(obj)
+        changed = _hash(obj) != _hash(entry.body) or drifted(entry.body, obj, entry.ignore)
+        entry.clean = not changed
+        return changed
+
+    def _listed(self, kind: Kind) -> None:
+        seen = self._listing.pop(kind, set())
+        for key, entry in list(self._expected.items()):
             if (key.group, key.kind) == kind and key not in seen:
-                self.on_drift(instance_key, key, "deleted")
+                entry.clean = False
+                self.on_drift(entry.instance, key, "deleted")
+        self._synced.add(kind)
 
     @staticmethod
     def _ours(obj: Mapping[str, Any], instance_key: str) -> bool:

@@ -7,7 +7,7 @@ the engine's job, and ownership checks happen before anything here is called.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitopsd.edges.kube.client import APPLY_PATCH, KubeClient, query
@@ -91,19 +91,24 @@ class Objects:
         """All objects of a kind matching LABEL_SELECTOR and the list's resourceVersion."""
         items: list[dict[str, Any]] = []
         token: str | None = None
-        rv = ""
         while True:
-            params = query(labelSelector=label_selector or None, limit=500, **{"continue": token})
-            _, body = await self.client.request("GET", info.collection(namespace), query=params,
-                                                timeout=60)
-            body = body or {}
-            kind = info.kind
-            for item in body.get("items", []):
-                item.setdefault("apiVersion", info.api_version)
-                item.setdefault("kind", kind)
-                items.append(item)
-            meta = body.get("metadata") or {}
-            rv = meta.get("resourceVersion", rv)
-            token = meta.get("continue") or None
+            page, rv, token = await self.list_page(info, label_selector=label_selector,
+                                                   namespace=namespace, token=token)
+            items.extend(page)
             if not token:
                 return items, rv
+
+    async def list_page(self, info: ResourceInfo, *, label_selector: str = "", namespace: str = "",
+                        token: str | None = None,
+                        limit: int = 250) -> tuple[Sequence[dict[str, Any]], str, str | None]:
+        """One page of a list: its objects, the list's resourceVersion and the next page's token."""
+        params = query(labelSelector=label_selector or None, limit=limit, **{"continue": token})
+        _, body = await self.client.request("GET", info.collection(namespace), query=params,
+                                            timeout=60)
+        body = body or {}
+        items = body.get("items", [])
+        for item in items:
+            item.setdefault("apiVersion", info.api_version)
+            item.setdefault("kind", info.kind)
+        meta = body.get("metadata") or {}
+        return items, str(meta.get("resourceVersion", "")), meta.get("continue") or None

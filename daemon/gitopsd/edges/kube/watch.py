@@ -19,7 +19,9 @@ from gitopsd.edges.kube.discovery import ResourceInfo
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.errors import ApiError, ClusterUnreachable
 
-# (event type, object): "SYNCED" carries the full list after every (re)list.
+# (event type, object): every (re)list hands each item as "LISTED", then "SYNCED"
+# (with no object) once the list is complete; then the stream's ADDED, MODIFIED
+# and DELETED events follow.
 OnEvent = Callable[[str, Any], Awaitable[None] | None]
 
 
@@ -39,9 +41,9 @@ async def watch_kind(objects: Objects, info: ResourceInfo, on_event: OnEvent, *,
     """Run until the connection drops (returns) or the cluster fails (ClusterError)."""
     stats = stats if stats is not None else {}
     while True:
-        items, rv = await objects.list(info, label_selector=label_selector)
+        rv = await _list(objects, info, on_event, label_selector)
         stats["lists"] = stats.get("lists", 0) + 1
-        await _emit(on_event, "SYNCED", items)
+        await _emit(on_event, "SYNCED", None)
         try:
             while True:
                 rv = await _stream_once(objects.client, info, on_event, rv, label_selector,
@@ -49,6 +51,17 @@ async def watch_kind(objects: Objects, info: ResourceInfo, on_event: OnEvent, *,
         except Gone:
             stats["relists"] = stats.get("relists", 0) + 1
             continue
+
+
+async def _list(objects: Objects, info: ResourceInfo, on_event: OnEvent, label_selector: str) -> str:
+    """Hand every listed object to ON_EVENT page by page; return the list's resourceVersion."""
+    token: str | None = None
+    while True:
+        page, rv, token = await objects.list_page(info, label_selector=label_selector, token=token)
+        for item in page:
+            await _emit(on_event, "LISTED", item)
+        if not token:
+            return rv
 
 
 async def _stream_once(client: KubeClient, info: ResourceInfo, on_event: OnEvent, rv: str,

@@ -1,0 +1,104 @@
+"""One poller per repository: a remote listing per interval (with jitter), or at once on a webhook.
+
+A moved ref enqueues every instance that tracks it at new-revision priority;
+the heads seen are shared with the desired-state side so a sync fetches the
+revision the poll saw. Listings and fetches are counted from the Git edge's
+own counters, so the metrics include the work a sync did too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Iterable
+
+import structlog
+
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.ports import GitPort, MetricsPort
+from gitopsd.engine.queue import Priority, WorkQueue
+from gitopsd.errors import GitopsdError
+from gitopsd.model import AppInstance, Repository
+
+log = structlog.get_logger("gitopsd.pollers")
+
+
+class Pollers:
+    def __init__(self, *, git: GitPort, desired: DesiredState, queue: WorkQueue, clock: Clock,
+                 metrics: MetricsPort | None, instances: Callable[[], Iterable[AppInstance]],
+                 jitter: float = 0.1) -> None:
+        self.git = git
+        self.desired = desired
+        self.queue = queue
+        self.clock = clock
+        self.metrics = metrics
+        self.instances = instances
+        self.jitter = jitter
+        self._now: dict[str, asyncio.Event] = {}
+        self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
+        self._seen: dict[str, tuple[int, int]] = {}  # repo -> (listings, fetches) reported
+
+    def add(self, repo: Repository) -> None:
+        self._now[repo.name] = asyncio.Event()
+
+    def push(self, repositories: Iterable[Repository], repo: str) -> list[str]:
+        """Poll the repositories named or addressed by REPO now; their names."""
+        triggered = []
+        for r in repositories:
+            event = self._now.get(r.name)
+            if event is not None and (repo in (r.name, r.url) or same_repo(repo, r.url)):
+                self._pushed.add(r.name)
+                event.set()
+                triggered.append(r.name)
+        return triggered
+
+    def report(self, repo: Repository, ok: bool = True) -> None:
+        """Count the remote listings and fetches done for REPO since the last report."""
+        stats = self.git.stats(repo)
+        listings, fetches = self._seen.get(repo.name, (0, 0))
+        if self.metrics:
+            for _ in range(stats.listings - listings):
+                self.metrics.git_request(repo.name, "ls-remote", ok)
+            for _ in range(stats.fetches - fetches):
+                self.metrics.git_request(repo.name, "fetch", ok)
+            if not ok and stats.listings == listings:
+                self.metrics.git_request(repo.name, "ls-remote", False)
+        self._seen[repo.name] = (stats.listings, stats.fetches)
+
+    async def run(self, repo: Repository) -> None:
+        event = self._now[repo.name]
+        while True:
+            tracking = [i for i in self.instances() if i.source.repo == repo.name]
+            try:
+                heads = await self.git.poll(repo, {i.source.target_revision for i in tracking})
+                self.report(repo)
+            except GitopsdError as e:
+                self.report(repo, ok=False)
+                log.warning("poll.failed", repo=repo.name, error=str(e))
+                heads = {}
+            for ref, sha in heads.items():
+                previous = self.desired.known_heads.get((repo.name, ref))
+                self.desired.known_heads[(repo.name, ref)] = sha
+                if previous is not None and previous != sha:
+                    why = "webhook" if repo.name in self._pushed else f"{ref}@{sha[:12]}"
+                    for inst in tracking:
+                        if inst.source.target_revision == ref:
+                            self.queue.add(inst.key, inst.cluster, Priority.REVISION, reason=why)
+            self._pushed.discard(repo.name)
+            event.clear()
+            await self.clock.wait(event, repo.poll_interval * (1 + self.jitter * (2 * random.random() - 1)))
+
+    def runner(self, repo: Repository) -> Callable[[], Awaitable[None]]:
+        return lambda: self.run(repo)
+
+
+def same_repo(a: str, b: str) -> bool:
+    """Whether two spellings of a repository URL (https, ssh, scp-like) name the same repository."""
+    def norm(u: str) -> str:
+        u = u.strip().rstrip("/").removesuffix(".git").lower()
+        for prefix in ("https://", "http://", "ssh://", "git://"):
+            u = u.removeprefix(prefix)
+        u = u.split("@", 1)[-1]
+        return u.replace(":", "/")
+    return norm(a) == norm(b)
