@@ -9,8 +9,10 @@ Nothing here decides what to do: the plan and the comparison did that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from opentelemetry import trace
 
@@ -23,6 +25,8 @@ from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
 from gitopsd.errors import ApiError, ClusterError, UnknownKind
 from gitopsd.model import Change, ChangeAction, Health, HealthStatus, ResourceKey
+
+T = TypeVar("T")
 
 tracer = trace.get_tracer("gitopsd.engine")
 
@@ -43,8 +47,10 @@ class ExecResult:
 
 
 class Executor:
-    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5) -> None:
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
+                 concurrency: int = 8) -> None:
         self.cluster = cluster
+        self.concurrency = concurrency
         self.clock = clock
         self.poll = poll
         self.crd_groups: set[str] = set()
@@ -81,16 +87,19 @@ class Executor:
                           result: ExecResult, deadline: float) -> None:
         gate: list[SyncTask] = []
         failed: list[str] = []
-        for task in tasks:
-            if task.action is TaskAction.HOOK:
-                if not await self._hook(task, result, deadline):
-                    failed.append(str(task.key))
+        for group in _groups(tasks):
+            if group[0].action is TaskAction.HOOK:
+                for task in group:
+                    if not await self._hook(task, result, deadline):
+                        failed.append(str(task.key))
                 continue
-            outcome = await self._apply(task, plan, cmp, result)
-            if outcome is None:
-                failed.append(str(task.key))
-            elif outcome or task.key in cmp.live:
-                gate.append(task)
+            outcomes = await self._gather(self._apply(t, plan, cmp) for t in group)
+            for task, (outcome, change) in zip(group, outcomes, strict=True):
+                result.add(change.key, change.action, change.message)
+                if outcome is None:
+                    failed.append(str(task.key))
+                elif outcome or task.key in cmp.live:
+                    gate.append(task)
         if failed:
             where = f"{tasks[0].phase.value}/{tasks[0].wave}"
             details = "; ".join(f"{c.key}: {c.message}" if c.message else str(c.key)
@@ -99,10 +108,19 @@ class Executor:
             return
         if gate:
             with tracer.start_as_current_span("health", attributes={"gitopsd.objects": len(gate)}):
-                await self._health_gate(gate, result, deadline)
+                await self._health_gate(gate, cmp, result, deadline)
 
-    async def _apply(self, task: SyncTask, plan: Plan, cmp: Comparison,
-                     result: ExecResult) -> bool | None:
+    async def _gather(self, coros: Iterable[Awaitable[T]]) -> list[T]:
+        """Run COROS with at most ``concurrency`` at a time; results in order."""
+        slots = asyncio.Semaphore(self.concurrency)
+
+        async def one(coro: Awaitable[T]) -> T:
+            async with slots:
+                return await coro
+        return list(await asyncio.gather(*(one(c) for c in coros)))
+
+    async def _apply(self, task: SyncTask, plan: Plan,
+                     cmp: Comparison) -> tuple[bool | None, Change]:
         """Apply one object: True if written, False if unchanged, None if it failed."""
         assert task.manifest is not None
         key = task.key
@@ -111,25 +129,21 @@ class Executor:
             why = owner.reason or f"{key} is not managed by this application"
             if owner.state is OwnershipState.UNTRACKED:
                 why += " (FailOnSharedResource=true)"
-            result.add(key, ChangeAction.FAILED, why)
-            return None
+            return None, Change(key, ChangeAction.FAILED, why)
         diff = cmp.diffs.get(key)
         if diff is not None and diff.in_sync and task.tracked:
-            result.add(key, ChangeAction.UNCHANGED)
-            return False
+            return False, Change(key, ChangeAction.UNCHANGED)
         existed = cmp.live.get(key) is not None
         try:
             live = await self._write(task)
         except (ApiError, ClusterError) as e:
-            result.add(key, ChangeAction.FAILED, _reason(e))
-            return None
+            return None, Change(key, ChangeAction.FAILED, _reason(e))
         if key.kind == "CustomResourceDefinition":
             group = str(((task.manifest.body.get("spec") or {}).get("group")) or "")
             self.crd_groups.add(group)
             self.cluster.invalidate(group)
         cmp.live[key] = live
-        result.add(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
-        return True
+        return True, Change(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
 
     async def _write(self, task: SyncTask) -> Obj:
         """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""
@@ -146,18 +160,23 @@ class Executor:
                 self.cluster.invalidate(task.key.group)
                 await self.clock.sleep(self.poll)
 
-    async def _health_gate(self, tasks: Sequence[SyncTask], result: ExecResult, deadline: float) -> None:
+    async def _health_gate(self, tasks: Sequence[SyncTask], cmp: Comparison, result: ExecResult,
+                           deadline: float) -> None:
+        """Wait until every object of the wave is Healthy or Suspended, or the deadline passes.
+
+        The first look uses what the apply returned; only unsettled objects are read again.
+        """
         pending = {t.key: t for t in tasks}
         last: dict[ResourceKey, Health] = {}
+        seen: dict[ResourceKey, Obj | Health | None] = {t.key: cmp.live.get(t.key) for t in tasks}
         while True:
-            for key, task in list(pending.items()):
-                api_version = task.manifest.api_version if task.manifest else task.api_version
-                try:
-                    live = await self.cluster.get(api_version, key.kind, key.name, key.namespace)
-                except (ApiError, ClusterError) as e:
-                    last[key] = Health(HealthStatus.UNKNOWN, _reason(e))
-                    continue
-                h = Health(HealthStatus.MISSING, "not found") if live is None else healthmod.assess(live)
+            unseen = [k for k in pending if seen.get(k) is None]
+            fetched = await self._gather(self._read(pending[k]) for k in unseen)
+            seen.update(zip(unseen, fetched, strict=True))
+            for key in list(pending):
+                live = seen.pop(key, None)
+                h = live if isinstance(live, Health) else (
+                    Health(HealthStatus.MISSING, "not found") if live is None else healthmod.assess(live))
                 last[key] = h
                 result.healths[key] = h
                 if h.status.is_settled:
@@ -173,6 +192,14 @@ class Executor:
                 result.error = f"sync deadline reached while waiting for health: {waiting}"[:1500]
                 return
             await self.clock.sleep(min(self.poll, max(deadline - self.clock.now(), 0.01)))
+
+    async def _read(self, task: SyncTask) -> Obj | Health | None:
+        api_version = task.manifest.api_version if task.manifest else task.api_version
+        key = task.key
+        try:
+            return await self.cluster.get(api_version, key.kind, key.name, key.namespace)
+        except (ApiError, ClusterError) as e:
+            return Health(HealthStatus.UNKNOWN, _reason(e))
 
     async def _hook(self, task: SyncTask, result: ExecResult, deadline: float) -> bool:
         assert task.manifest is not None
@@ -252,6 +279,18 @@ class Executor:
             result.add(key, ChangeAction.PRUNED, "" if gone else "already gone")
         if result.failed_prunes:
             result.error = f"{len(result.failed_prunes)} prune(s) failed"
+
+
+def _groups(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
+    """Consecutive tasks of one action and kind rank: applies inside a group run concurrently,
+    groups (a Namespace before what it holds, a CRD before its resources) one after another."""
+    groups: list[list[SyncTask]] = []
+    for task in tasks:
+        if groups and groups[-1][0].action is task.action and groups[-1][0].kind_rank == task.kind_rank:
+            groups[-1].append(task)
+        else:
+            groups.append([task])
+    return groups
 
 
 def _reason(e: Exception) -> str:
