@@ -64,6 +64,12 @@ class KubeClient:
             raise ClusterUnreachable(f"cluster {cluster.name}: cannot load kubeconfig "
                                      f"{cluster.kubeconfig}: {type(e).__name__}") from None
         api.configuration.connection_pool_maxsize = pool
+        # kubernetes_asyncio's session trusts the environment, which makes aiohttp read
+        # ~/.netrc in a worker thread on every request and apply *_PROXY variables; cluster
+        # traffic goes straight to the API server (or an explicit tunnel) instead.
+        session = getattr(api.rest_client, "pool_manager", None)
+        if session is not None and hasattr(session, "_trust_env"):
+            session._trust_env = False
         if server:
             api.configuration.host = server
         if tls_server_name:
