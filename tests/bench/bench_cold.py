@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from gitopsd.edges.binaries import find
-from tests.bench.context import Context
+from tests.bench.context import Context, requests
 from tests.bench.daemonrun import Daemon, app_doc, fleet_doc
 from tests.bench.profile import profiled
 from tests.bench.report import row, seconds
@@ -71,10 +71,12 @@ async def run(ctx: Context) -> dict[str, Any]:
     manifest = ctx.run_dir / "cold-floor.yaml"
     manifest.write_text(to_yaml(docs))
     ctx.log(f"cold: kubectl apply --server-side of {total} objects to both clusters")
+    counts0 = await ctx.counts()
     with tempfile.TemporaryDirectory(prefix="kubectl-cache-") as cache:
         t0 = time.monotonic()
         await asyncio.gather(*(_kubectl(ctx, c, str(manifest), f"{cache}/{c}") for c in sorted(ctx.clusters)))
         kubectl_seconds = time.monotonic() - t0
+    kubectl_requests = requests(counts0, await ctx.counts())
     deployments = deployments_in(size.cold_objects) * size.cold_apps * len(ctx.clusters)
     await _deployments_available(ctx, "floor-cold-", deployments, 600)
     kubectl_available = time.monotonic() - t0
@@ -84,6 +86,7 @@ async def run(ctx: Context) -> dict[str, Any]:
                        for i in range(size.cold_apps)], poll="30s")
     ctx.log(f"cold: gitopsd from start to {size.cold_apps * 2} instances Synced and Healthy")
     daemon = Daemon(ctx.run_dir / "daemon-cold", fleet, resync=3600.0)
+    counts0 = await ctx.counts()
     await daemon.start()
     try:
         async with profiled(ctx.profile_dir, daemon.pid, "cold"):
@@ -91,6 +94,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             daemon_seconds = time.monotonic() - daemon.started
         cpu = daemon.cpu()
         mem = daemon.memory()
+        gitopsd_requests = requests(counts0, await ctx.counts())
     finally:
         await daemon.stop()
     return {
@@ -102,6 +106,9 @@ async def run(ctx: Context) -> dict[str, Any]:
         "gitopsd_cpu_seconds": round(cpu, 2), **mem,
         "kubectl_objects_per_second": round(total / kubectl_seconds, 1),
         "gitopsd_objects_per_second": round(total / daemon_seconds, 1),
+        "kubectl_requests": kubectl_requests, "gitopsd_requests": gitopsd_requests,
+        "kubectl_requests_per_object": round(sum(kubectl_requests.values()) / total, 2),
+        "gitopsd_requests_per_object": round(sum(gitopsd_requests.values()) / total, 2),
     }
 
 
@@ -116,4 +123,7 @@ def rows(ctx: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
             r, "<= 1.3x", r <= 1.3),
         row("3 cold sync", "same, baseline until its Deployments are Available",
             seconds(result["gitopsd_seconds"]), seconds(result["kubectl_until_available_seconds"]), r_avail),
+        row("3 cold sync", "API requests per object (gitopsd's kinds)",
+            f"{result['gitopsd_requests_per_object']:.2f}", f"{result['kubectl_requests_per_object']:.2f}",
+            ratio(result["gitopsd_requests_per_object"], result["kubectl_requests_per_object"])),
     ]

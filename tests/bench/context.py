@@ -56,6 +56,17 @@ class Context:
         return {n: parse_request_counts(t) for n, t in zip(self.kubes, texts, strict=True)}
 
 
+def requests(before: Mapping[str, Counts], after: Mapping[str, Counts]) -> dict[str, int]:
+    """Requests to gitopsd's resources (main resource, not status) between two snapshots, by verb."""
+    out: dict[str, int] = {}
+    for name in after:
+        for (verb, resource, sub, dry), n in count_delta(before.get(name, {}), after[name]).items():
+            if resource in GITOPSD_RESOURCES and not sub:
+                label = f"{verb} (dry-run)" if dry else verb
+                out[label] = out.get(label, 0) + n
+    return dict(sorted(out.items()))
+
+
 def writes(before: Mapping[str, Counts], after: Mapping[str, Counts]) -> dict[str, Any]:
     """Write requests between two counter snapshots, per cluster and summed.
 

@@ -51,7 +51,7 @@ def facts(kubernetes_version: str = "") -> dict[str, Any]:
     etcd = _run([find("etcd"), "--version"]).splitlines()
     kubectl = _run([find("kubectl"), "version", "--client"]).splitlines()
     commit = _run(["git", "rev-parse", "HEAD"], cwd=ROOT)
-    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT))
+    dirty = bool(_run(["git", "status", "--porcelain", "--untracked-files=no", "--", "daemon"], cwd=ROOT))
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "cores": os.cpu_count(),

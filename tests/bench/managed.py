@@ -75,9 +75,10 @@ def desired_bodies(size: Size, clusters: list[str], live: dict[Key, dict[str, An
     return out
 
 
-async def start_daemon(root: Path, fleet_dict: dict[str, Any], *, timeout: float) -> tuple[Daemon, float]:
+async def start_daemon(root: Path, fleet_dict: dict[str, Any], *, timeout: float,
+                       resync: float = 3600.0) -> tuple[Daemon, float]:
     """Start a daemon and wait until every instance is Synced and Healthy; (daemon, seconds)."""
-    d = Daemon(root, fleet_dict, resync=3600.0)
+    d = Daemon(root, fleet_dict, resync=resync)
     await d.start()
     try:
         await d.wait_synced(timeout=timeout)

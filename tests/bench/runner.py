@@ -125,7 +125,7 @@ class Run:
                 memory["idle"] = idle
         if main is None:
             started = await self.attempt("setup", managed.start_daemon(ctx.run_dir / "daemon-main", fleet,
-                                                                       timeout=900))
+                                                                       timeout=900, resync=size.resync))
             main = started[0] if started else None
         if main is None:
             return
@@ -175,8 +175,10 @@ class Run:
         if self.want("memory"):
             noop = self.results.get("noop")
             if "idle" in memory and noop:
-                memory["idle"]["with_default_resync"] = bench_memory.amortise(
-                    memory["idle"], noop["cpu_seconds_per_resync"])
+                idle = memory["idle"]
+                noop["periodic"] = {"window_seconds": idle["window_seconds"],
+                                    "writes": idle["writes_by_gitopsd_kinds"], "dry_runs": idle["dry_runs"],
+                                    "reads": idle["reads"], "cpu_seconds": idle["cpu_seconds"]}
             self.results["memory"] = memory
 
     def rows(self) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ class Size:
     cold_objects: int        # objects per application and cluster
     memory_apps: tuple[int, ...]  # drift applications managed at each memory point
     unmanaged: int           # unlabelled ConfigMaps added over both clusters
-    idle_seconds: float      # window for idle CPU
+    resync: float            # --resync of the measured daemons; idle CPU is measured over one period
     noop_resyncs: int        # full manual resyncs counted
     gap: float = 0.3         # pause between edits, seconds
     edit_timeout: float = 30.0
@@ -51,12 +51,12 @@ class Size:
 
 FULL = Size("full", drift_apps=50, drift_objects=100, drift_changes=300, isolation_changes=60,
             commit_iterations=20, commit_objects=20, cold_apps=200, cold_objects=20,
-            memory_apps=(5, 25, 50), unmanaged=20_000, idle_seconds=60.0, noop_resyncs=3)
+            memory_apps=(5, 25, 50), unmanaged=20_000, resync=180.0, noop_resyncs=3)
 QUICK = Size("quick", drift_apps=10, drift_objects=20, drift_changes=40, isolation_changes=15,
              commit_iterations=4, commit_objects=20, cold_apps=20, cold_objects=10,
-             memory_apps=(2, 5, 10), unmanaged=2_000, idle_seconds=15.0, noop_resyncs=1)
+             memory_apps=(2, 5, 10), unmanaged=2_000, resync=20.0, noop_resyncs=1)
 TINY = Size("tiny", drift_apps=2, drift_objects=5, drift_changes=2, isolation_changes=2,
             commit_iterations=1, commit_objects=3, cold_apps=2, cold_objects=3,
-            memory_apps=(1, 2), unmanaged=20, idle_seconds=2.0, noop_resyncs=1, gap=0.1,
+            memory_apps=(1, 2), unmanaged=20, resync=5.0, noop_resyncs=1, gap=0.1,
             edit_timeout=20.0)
 SIZES = {s.name: s for s in (FULL, QUICK, TINY)}
