@@ -49,7 +49,7 @@ class Size:
         return out
 
 
-FULL = Size("full", drift_apps=50, drift_objects=100, drift_changes=300, isolation_changes=60,
+FULL = Size("full", drift_apps=50, drift_objects=100, drift_changes=300, isolation_changes=100,
             commit_iterations=20, commit_objects=20, cold_apps=200, cold_objects=20,
             memory_apps=(5, 25, 50), unmanaged=20_000, resync=180.0, noop_resyncs=3)
 QUICK = Size("quick", drift_apps=10, drift_objects=20, drift_changes=40, isolation_changes=15,

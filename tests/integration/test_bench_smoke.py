@@ -30,6 +30,7 @@ FIGURES = [
     ("cold", ("gitopsd_seconds",)), ("cold", ("kubectl_seconds",)),
     ("cold", ("kubectl_until_available_seconds",)), ("cold", ("gitopsd_requests_per_object",)),
     ("cold", ("kubectl_requests_per_object",)),
+    ("cold", ("gitopsd_all_applied_seconds",)),
     ("noop", ("writes_per_resync",)), ("noop", ("cpu_seconds_per_resync",)), ("noop", ("reads_per_resync",)),
     ("memory", ("idle", "percent_of_one_core")), ("memory", ("idle", "resync_seconds")),
     ("noop", ("periodic", "writes")),
