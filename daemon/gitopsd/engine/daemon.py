@@ -224,6 +224,10 @@ class Daemon:
                                       result=outcome.kind.value, message=outcome.message,
                                       trace_id=trace_id, changes=outcome.changes.summary())
         self._requeue(item, app, outcome.kind, row.attempts)
+        # drift seen while this pass ran (until the item was released) is decided now
+        held = self._held.pop(item.key, set())
+        if any(cluster.drift.body(key) is not None for key in held):
+            self.queue.add(item.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
 
     def _settled(self, item: Item, inst: AppInstance, cluster: _Cluster) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""
@@ -263,13 +267,10 @@ class Daemon:
                         reason="resync")
 
     def _after(self, inst: AppInstance, app: Application, cluster: _Cluster) -> None:
-        held = self._held.pop(inst.key, set())
         cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
         if cmp is None:
             return
         kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live)
-        if held & {m.key for m in cmp.tracked}:
-            self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))
             self._spawn_watch(cluster, api_version, kind)

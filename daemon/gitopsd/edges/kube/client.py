@@ -20,7 +20,7 @@ from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import config as kconfig
-from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.rest import ApiException
 
 from gitopsd.errors import ApiError, ClusterUnreachable
@@ -53,27 +53,33 @@ class KubeClient:
 
     @classmethod
     async def connect(cls, cluster: Cluster, *, server: str | None = None,
-                      tls_server_name: str | None = None, pool: int = 64) -> KubeClient:
-        """A client for CLUSTER from its kubeconfig (optionally via a tunnel address)."""
+                      tls_server_name: str | None = None, pool: int = 16) -> KubeClient:
+        """A client for CLUSTER from its kubeconfig (optionally via a tunnel address).
+
+        POOL bounds the connections to the API server (each TLS connection keeps a
+        read buffer, so the bound is what keeps memory flat as fleets grow).
+        """
         temp_dir = _credential_dir()
+        cfg = Configuration()
         try:
-            api = await kconfig.new_client_from_config(
+            await kconfig.load_kube_config(
                 config_file=cluster.kubeconfig, context=cluster.context or None,
-                persist_config=False, temp_file_path=temp_dir)
+                client_configuration=cfg, persist_config=False, temp_file_path=temp_dir)
         except (OSError, kconfig.ConfigException, ValueError, KeyError) as e:
             raise ClusterUnreachable(f"cluster {cluster.name}: cannot load kubeconfig "
                                      f"{cluster.kubeconfig}: {type(e).__name__}") from None
-        api.configuration.connection_pool_maxsize = pool
+        cfg.connection_pool_maxsize = pool
+        if server:
+            cfg.host = server
+        if tls_server_name:
+            cfg.tls_server_name = tls_server_name
+        api = ApiClient(configuration=cfg)
         # kubernetes_asyncio's session trusts the environment, which makes aiohttp read
         # ~/.netrc in a worker thread on every request and apply *_PROXY variables; cluster
         # traffic goes straight to the API server (or an explicit tunnel) instead.
         session = getattr(api.rest_client, "pool_manager", None)
         if session is not None and hasattr(session, "_trust_env"):
             session._trust_env = False
-        if server:
-            api.configuration.host = server
-        if tls_server_name:
-            api.configuration.tls_server_name = tls_server_name
         return cls(cluster, api, temp_dir)
 
     async def close(self) -> None:
