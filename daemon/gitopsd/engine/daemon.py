@@ -225,9 +225,9 @@ class Daemon:
                                       trace_id=trace_id, changes=outcome.changes.summary())
         self._requeue(item, app, outcome.kind, row.attempts)
         # drift seen while this pass ran (until the item was released) is decided now
-        held = self._held.pop(item.key, set())
-        if any(cluster.drift.body(key) is not None for key in held):
-            self.queue.add(item.key, inst.cluster, Priority.DRIFT, reason="drift during sync")
+        for key in sorted(self._held.pop(item.key, set())):
+            if cluster.drift.body(key) is not None:
+                self._drift(item.key, key, "changed during a sync")
 
     def _settled(self, item: Item, inst: AppInstance, cluster: _Cluster) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""
