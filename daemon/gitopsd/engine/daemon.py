@@ -44,6 +44,7 @@ tracer = trace.get_tracer("gitopsd.engine")
 TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
             Priority.RESYNC: "resync"}
 FLEET_SELECTOR = "gitopsd.io/fleet={}"
+_WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
 
 
 @dataclass
@@ -210,7 +211,7 @@ class Daemon:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
         row = self.board.record(inst, outcome, started=started_wall, duration=duration,
                                 trace_id=trace_id)
-        self._after(inst, app, cluster)
+        self._after(inst, app, cluster, written=[c.key for c in outcome.changes if c.action in _WROTE])
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], seconds=round(duration, 3),
                  trigger=trigger, message=outcome.message[:300], trace_id=trace_id)
@@ -266,11 +267,13 @@ class Daemon:
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
                         reason="resync")
 
-    def _after(self, inst: AppInstance, app: Application, cluster: _Cluster) -> None:
+    def _after(self, inst: AppInstance, app: Application, cluster: _Cluster,
+               written: list[ResourceKey] | None = None) -> None:
         cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
         if cmp is None:
             return
-        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live)
+        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live,
+                                     written or ())
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))
             self._spawn_watch(cluster, api_version, kind)

@@ -32,6 +32,7 @@ class Expected:
     ignore: tuple[IgnoreDifference, ...]
     clean: bool = False          # the live object was last seen carrying this body
     health: Health | None = None  # its health when last seen
+    exists: bool = False         # the object is known to have been created
 
 
 class DriftDetector:
@@ -45,13 +46,20 @@ class DriftDetector:
 
     def expect(self, instance_key: str, desired: Iterable[Manifest],
                ignore: tuple[IgnoreDifference, ...] = (),
-               live: Mapping[ResourceKey, Mapping[str, Any] | None] | None = None) -> set[tuple[str, str]]:
-        """Remember what INSTANCE_KEY wants (and what LIVE showed); returns (apiVersion, kind) pairs."""
+               live: Mapping[ResourceKey, Mapping[str, Any] | None] | None = None,
+               written: Iterable[ResourceKey] = ()) -> set[tuple[str, str]]:
+        """Remember what INSTANCE_KEY wants, what LIVE showed and which objects the sync WROTE;
+        returns (apiVersion, kind) pairs. An object that never existed (a failed sync did not
+        reach it) is missing, not deleted: the retry creates it, self-heal does not."""
+        previous = {key: self._expected[key].exists
+                    for key in self._by_instance.get(instance_key, ()) if key in self._expected}
         self.forget(instance_key)
+        written = set(written)
         keys: set[ResourceKey] = set()
         kinds: set[tuple[str, str]] = set()
         for m in desired:
-            expected = Expected(instance_key, m.body, ignore)
+            expected = Expected(instance_key, m.body, ignore,
+                                exists=m.key in written or previous.get(m.key, False))
             obj = (live or {}).get(m.key)
             if obj is not None:
                 self._observe(expected, obj)
@@ -106,9 +114,10 @@ class DriftDetector:
         if entry is None or not self._ours(obj, entry.instance):
             return
         if etype == "DELETED":
-            entry.clean = False
+            entry.clean = entry.exists = False
             self.on_drift(entry.instance, key, "deleted")
             return
+        entry.exists = True
         if _hash(obj) != _hash(entry.body):
             entry.clean = False  # applied by a newer sync than the one recorded here
             return
@@ -118,6 +127,7 @@ class DriftDetector:
     def _observe(self, entry: Expected, obj: Mapping[str, Any]) -> bool:
         """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
         entry.health = healthmod.assess(obj)
+        entry.exists = True
         changed = _hash(obj) != _hash(entry.body) or drifted(entry.body, obj, entry.ignore)
         entry.clean = not changed
         return changed
@@ -125,8 +135,8 @@ class DriftDetector:
     def _listed(self, kind: Kind) -> None:
         seen = self._listing.pop(kind, set())
         for key, entry in list(self._expected.items()):
-            if (key.group, key.kind) == kind and key not in seen:
-                entry.clean = False
+            if (key.group, key.kind) == kind and key not in seen and entry.exists:
+                entry.clean = entry.exists = False
                 self.on_drift(entry.instance, key, "deleted")
         self._synced.add(kind)
 
