@@ -15,6 +15,7 @@ from gitopsd.model import (
     Application,
     ClusterSelector,
     Destination,
+    HealthStatus,
     Manifest,
     OutcomeKind,
     ResourceKey,
@@ -91,6 +92,14 @@ def _deployment() -> Manifest:
     return Manifest(ResourceKey.of(body), body)
 
 
+def _later_configmap() -> Manifest:
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "after", "namespace": "ns",
+                         "annotations": {"argocd.argoproj.io/sync-wave": "1"}},
+            "data": {"a": "b"}}
+    return Manifest(ResourceKey.of(body), body)
+
+
 def _app(timeout: float) -> tuple[AppInstance, Application]:
     source = Source("env", "main", "app")
     app = Application("web", source, Destination(ClusterSelector(names=("c",)), "ns"),
@@ -100,11 +109,11 @@ def _app(timeout: float) -> tuple[AppInstance, Application]:
 
 @pytest.mark.asyncio
 async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
-    """A Deployment that never becomes Available fails the sync once the virtual deadline passes."""
+    """A Deployment that never becomes Available holds back the next wave until the virtual deadline."""
     clock = VirtualClock()
     cluster = MemoryCluster()
-    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
-                     health_poll=1.0)
+    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(), _later_configmap())),
+                     clock=clock, health_poll=1.0)
     inst, app = _app(timeout=30)
     task = asyncio.ensure_future(rec.reconcile(inst, app))
     await clock.advance(29)
@@ -118,11 +127,11 @@ async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
 
 @pytest.mark.asyncio
 async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
-    """The health gate lets the sync finish as soon as the Deployment becomes Available."""
+    """The health gate lets the next wave run as soon as the Deployment becomes Available."""
     clock = VirtualClock()
     cluster = MemoryCluster()
-    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
-                     health_poll=1.0)
+    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(), _later_configmap())),
+                     clock=clock, health_poll=1.0)
     inst, app = _app(timeout=30)
     task = asyncio.ensure_future(rec.reconcile(inst, app))
     await clock.advance(5)
@@ -132,3 +141,18 @@ async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
     outcome = await asyncio.wait_for(task, 1)
     assert outcome.kind is OutcomeKind.SYNCED, outcome.message
     assert clock.now() < 10
+    assert [c.key.name for c in outcome.changes] == ["web", "after"]
+
+
+@pytest.mark.asyncio
+async def test_last_wave_is_applied_without_waiting_for_health() -> None:
+    """A sync whose last wave holds a Deployment ends once it is applied, reporting it Progressing."""
+    clock = VirtualClock()
+    cluster = MemoryCluster()
+    rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
+                     health_poll=1.0)
+    inst, app = _app(timeout=30)
+    outcome = await asyncio.wait_for(rec.reconcile(inst, app), 1)
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert outcome.health.status is HealthStatus.PROGRESSING
+    assert clock.now() == 0

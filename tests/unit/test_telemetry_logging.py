@@ -141,7 +141,7 @@ def test_registered_secret_is_scrubbed_everywhere(log_stream: io.StringIO) -> No
     tlog.register_secret(FAKE_TOKEN + "\n")
     log = tlog.get_logger("gitopsd.scrub")
     log.info(f"header was Bearer {FAKE_TOKEN}", url=f"https://x:{FAKE_TOKEN}@git.example/r.git")
-    logging.getLogger("urllib3").info("sending %s", FAKE_TOKEN)
+    logging.getLogger("thirdparty.transport").info("sending %s", FAKE_TOKEN)
     text = log_stream.getvalue()
     assert FAKE_TOKEN not in text
     assert text.count(tlog.REDACTED) == 3

@@ -29,7 +29,7 @@ from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
-from gitopsd.engine.sync import Reconciler, SyncRequest
+from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -109,7 +109,8 @@ class Daemon:
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll)
-            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(name, self._drift))
+            reconciler.on_compared = self._compared
+            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(name, self._drift, self._health))
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
 
@@ -211,7 +212,7 @@ class Daemon:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
         row = self.board.record(inst, outcome, started=started_wall, duration=duration,
                                 trace_id=trace_id)
-        self._after(inst, app, cluster, written=[c.key for c in outcome.changes if c.action in _WROTE])
+        self._after(inst, cluster, [c.key for c in outcome.changes if c.action in _WROTE])
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], seconds=round(duration, 3),
                  trigger=trigger, message=outcome.message[:300], trace_id=trace_id)
@@ -229,6 +230,7 @@ class Daemon:
         for key in sorted(self._held.pop(item.key, set())):
             if cluster.drift.body(key) is not None:
                 self._drift(item.key, key, "changed during a sync")
+        self._health(item.key)  # health the watches saw while the pass ran
 
     def _settled(self, item: Item, inst: AppInstance, cluster: _Cluster) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""
@@ -267,16 +269,20 @@ class Daemon:
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
                         reason="resync")
 
-    def _after(self, inst: AppInstance, app: Application, cluster: _Cluster,
-               written: list[ResourceKey] | None = None) -> None:
-        cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
-        if cmp is None:
+    def _compared(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
+        """A pass compared INST: its desired state is what watch events are judged against."""
+        cluster = self.clusters.get(inst.cluster)
+        if cluster is None:
             return
-        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live,
-                                     written or ())
+        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live)
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))
             self._spawn_watch(cluster, api_version, kind)
+
+    def _after(self, inst: AppInstance, cluster: _Cluster, written: list[ResourceKey]) -> None:
+        cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
+        if cmp is not None:
+            cluster.drift.confirm(inst.key, cmp.live, written)
 
     # -- watches and drift ------------------------------------------------------
 
@@ -332,6 +338,21 @@ class Daemon:
             return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")
+
+    def _health(self, instance_key: str) -> None:
+        """An owned object's health changed: the instance's health follows while it is not syncing."""
+        entry = self.instances.get(instance_key)
+        row = self.board.get(instance_key)
+        if entry is None or row is None or instance_key in self.queue.running:
+            return
+        cluster = self.clusters.get(entry[0].cluster)
+        health = cluster.drift.settled(instance_key) if cluster is not None else None
+        if health is None or health == row.health:
+            return
+        row.health = health
+        if self.metrics:
+            self.metrics.set_instance(entry[0].app, entry[0].cluster, row.sync_status,
+                                      health.status.value)
 
     def _hold(self, instance_key: str, key: ResourceKey) -> None:
         """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""

@@ -22,6 +22,7 @@ from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
 
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
 OnDrift = Callable[[str, ResourceKey, str], None]  # instance key, object, reason
+OnHealth = Callable[[str], None]  # instance key whose objects' health changed
 Kind = tuple[str, str]  # (group, kind)
 
 
@@ -33,12 +34,14 @@ class Expected:
     clean: bool = False          # the live object was last seen carrying this body
     health: Health | None = None  # its health when last seen
     exists: bool = False         # the object is known to have been created
+    watched: bool = False        # a watch event was seen since this entry was made
 
 
 class DriftDetector:
-    def __init__(self, cluster: str, on_drift: OnDrift) -> None:
+    def __init__(self, cluster: str, on_drift: OnDrift, on_health: OnHealth | None = None) -> None:
         self.cluster = cluster
         self.on_drift = on_drift
+        self.on_health = on_health
         self._expected: dict[ResourceKey, Expected] = {}
         self._by_instance: dict[str, set[ResourceKey]] = {}
         self._listing: dict[Kind, set[ResourceKey]] = {}  # keys seen by a list in progress
@@ -68,6 +71,19 @@ class DriftDetector:
             kinds.add((m.api_version, m.key.kind))
         self._by_instance[instance_key] = keys
         return kinds
+
+    def confirm(self, instance_key: str, live: Mapping[ResourceKey, Mapping[str, Any] | None],
+                written: Iterable[ResourceKey]) -> None:
+        """After a sync wrote WRITTEN: they exist, and what the writes returned (in LIVE) stands
+        for them until a watch event says otherwise."""
+        for key in written:
+            entry = self._expected.get(key)
+            if entry is None or entry.instance != instance_key:
+                continue
+            entry.exists = True
+            obj = live.get(key)
+            if not entry.watched and obj is not None:
+                self._observe(entry, obj)
 
     def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
         """The desired body last applied for KEY, if an instance expects it."""
@@ -113,16 +129,20 @@ class DriftDetector:
         entry = self._expected.get(key)
         if entry is None or not self._ours(obj, entry.instance):
             return
+        entry.watched = True
         if etype == "DELETED":
             entry.clean = entry.exists = False
             self.on_drift(entry.instance, key, "deleted")
             return
         entry.exists = True
         if _hash(obj) != _hash(entry.body):
-            entry.clean = False  # applied by a newer sync than the one recorded here
+            entry.clean = False  # written for another desired state than the one recorded here
             return
+        before = entry.health
         if self._observe(entry, obj):
             self.on_drift(entry.instance, key, "changed")
+        elif self.on_health is not None and entry.health != before:
+            self.on_health(entry.instance)
 
     def _observe(self, entry: Expected, obj: Mapping[str, Any]) -> bool:
         """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
@@ -139,6 +159,10 @@ class DriftDetector:
                 entry.clean = entry.exists = False
                 self.on_drift(entry.instance, key, "deleted")
         self._synced.add(kind)
+        if self.on_health is not None:
+            for instance in sorted({e.instance for k, e in self._expected.items()
+                                    if (k.group, k.kind) == kind}):
+                self.on_health(instance)
 
     @staticmethod
     def _ours(obj: Mapping[str, Any], instance_key: str) -> bool:

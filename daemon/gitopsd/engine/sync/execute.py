@@ -1,5 +1,9 @@
 """Run a sync plan against one cluster: wave by wave, with a health gate between waves.
 
+The last wave is not gated: the sync ends once everything is applied, and the
+instance's health is then followed from the watches, as Argo CD reports a
+synced application Progressing until its workloads are ready.
+
 Applies use server-side apply (field manager ``gitopsd``); hooks are created,
 awaited and cleaned up by their delete policies; prunes delete with the
 application's propagation policy. Every step ends as a ``Change``; a failing
@@ -60,7 +64,8 @@ class Executor:
         result = ExecResult()
         self.crd_groups = set()
         self._deadline = deadline
-        for (phase, wave), tasks in plan.waves():
+        waves = list(plan.waves())
+        for i, ((phase, wave), tasks) in enumerate(waves):
             kind = tasks[0].action
             name = sc.SPAN_PRUNE if kind is TaskAction.PRUNE else sc.SPAN_APPLY_WAVE
             with tracer.start_as_current_span(name, attributes={
@@ -68,7 +73,8 @@ class Executor:
                 if kind is TaskAction.PRUNE:
                     await self._prune(tasks, plan, result)
                 else:
-                    await self._apply_wave(tasks, plan, cmp, result, deadline)
+                    await self._apply_wave(tasks, plan, cmp, result, deadline,
+                                           gated=i < len(waves) - 1)
                 if result.error:
                     span.set_status(trace.Status(trace.StatusCode.ERROR, result.error[:500]))
             if result.error:
@@ -84,7 +90,7 @@ class Executor:
     # -- applies and hooks --------------------------------------------------
 
     async def _apply_wave(self, tasks: Sequence[SyncTask], plan: Plan, cmp: Comparison,
-                          result: ExecResult, deadline: float) -> None:
+                          result: ExecResult, deadline: float, *, gated: bool = True) -> None:
         gate: list[SyncTask] = []
         failed: list[str] = []
         for group in _groups(tasks):
@@ -106,7 +112,7 @@ class Executor:
                                 for c in result.changes if c.action is ChangeAction.FAILED)
             result.error = f"{len(failed)} object(s) failed in wave {where}: {details}"[:1500]
             return
-        if gate:
+        if gate and gated:
             with tracer.start_as_current_span("health", attributes={"gitopsd.objects": len(gate)}):
                 await self._health_gate(gate, cmp, result, deadline)
 

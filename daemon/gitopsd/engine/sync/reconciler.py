@@ -9,10 +9,12 @@ that names what failed; nothing escapes to the caller except cancellation.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry import trace
 
+from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, plan_sync
 from gitopsd.edges.telemetry import semconv as sc
@@ -57,6 +59,9 @@ class Reconciler:
         self.live_reader = live_reader
         self.executor = Executor(cluster, self.clock, poll=health_poll)
         self.last_comparison: dict[str, Comparison] = {}
+        # told of each comparison before anything is written, so that watch events of the
+        # writes that follow are judged against the new desired state
+        self.on_compared: Callable[[AppInstance, Application, Comparison], None] | None = None
 
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False) -> Comparison:
@@ -76,6 +81,8 @@ class Reconciler:
             span.set_attribute("gitopsd.out_of_sync", len(cmp.out_of_sync))
             span.set_attribute("gitopsd.extraneous", len(cmp.extraneous))
         self.last_comparison[instance.key] = cmp
+        if self.on_compared is not None:
+            self.on_compared(instance, app, cmp)
         return cmp
 
     async def reconcile(self, instance: AppInstance, app: Application,
@@ -129,7 +136,7 @@ class Reconciler:
             return Outcome(OutcomeKind.FAILED, result.error, revision, changes,
                            _health(result, cmp))
         final = desired_inv.union(keep_entries)
-        await self._record_inventory(app, cmp, final, None)
+        await self._record_inventory(app, cmp, final, cmp.inventory)
         changes = ChangeSet(tuple(result.changes))
         if plan.prune_refused:
             return Outcome(OutcomeKind.STALLED, plan.prune_refused, revision, changes,
@@ -176,16 +183,16 @@ def _tracked(cmp: Comparison, plan: Plan | None = None) -> Inventory:
 
 
 def _health(result: ExecResult, cmp: Comparison) -> Health:
+    """What the health gates saw, else what the last read or apply of each object returned."""
     healths = []
     for m in cmp.tracked:
         h = result.healths.get(m.key)
         if h is None:
             live = cmp.live.get(m.key)
-            h = Health(HealthStatus.MISSING) if live is None else None
-        if h is not None:
-            healths.append(h)
-    base = cmp.health()
-    return Health.worst([*healths, base]) if not healths else Health.worst(healths)
+            h = Health(HealthStatus.MISSING, f"{m.key} does not exist") if live is None \
+                else healthmod.assess(live)
+        healths.append(h)
+    return Health.worst(healths)
 
 
 __all__ = ["Reconciler", "Revision", "SyncRequest"]
