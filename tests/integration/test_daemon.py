@@ -352,3 +352,29 @@ def test_resync_of_watched_instance_reads_nothing(cluster_a: LocalCluster, make_
         assert (row["sync_status"], row["health"]) == ("Synced", "Healthy")
     finally:
         assert d.stop() == 0
+
+
+@pytest.mark.workloads
+def test_health_follows_the_watches_after_the_last_wave(cluster_w: LocalCluster, make_namespace, git_repos,
+                                                        daemon_root: Path) -> None:
+    """A sync ends with its Deployment applied, and the instance turns Healthy from watch events alone."""
+    ns = make_namespace(cluster_w)
+    repo = git_repos.new()
+    web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                        "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists",
+                                         "effect": "NoSchedule"}],
+                        "containers": [{"name": "c", "image": "registry.invalid/web:1"}]}}}}
+    repo.commit({"app/web.yaml": yaml.safe_dump(web), "app/c.yaml": cm("c", "1")})
+    fleet = fleet_doc([("w", cluster_w.kubeconfig, {})], str(repo.path), poll="30s",
+                      apps=[app("web", "app", ns)])
+    d = DaemonProc(fleet, daemon_root, resync=600).start()
+    try:
+        assert wait_for(lambda: (d.instance("web", "w") or {}).get("sync_status") == "Synced", 30), d.logs()
+        first = d.instance("web", "w") or {}
+        assert wait_for(lambda: (d.instance("web", "w") or {}).get("health") == "Healthy", 60), d.logs()
+        last = d.instance("web", "w") or {}
+        assert last["last_sync"]["trace_id"] == first["last_sync"]["trace_id"], "no second pass was needed"
+    finally:
+        assert d.stop() == 0
