@@ -3,6 +3,8 @@
 ``running_daemon`` writes the API token and webhook secret files, starts
 ``python -m gitopsd run`` with its stderr (the JSON log) in a file, waits until
 its HTTP server answers, and kills it if the test leaves it running.
+``DaemonProc`` is the same process driven from a fleet document it writes
+itself (rewritten for reloads), with helpers for the API and signed webhooks.
 ``OtlpReceiver`` is an OTLP/HTTP traces endpoint on 127.0.0.1 that decodes
 each protobuf ``ExportTraceServiceRequest`` it is sent. Nothing here imports
 the code under test: the daemon is only ever spoken to over its interfaces.
@@ -11,6 +13,8 @@ the code under test: the daemon is only ever spoken to over its interfaces.
 from __future__ import annotations
 
 import gzip
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -56,16 +60,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
-    """Poll CHECK until it returns something truthy; fail naming WHAT after TIMEOUT seconds."""
+def _child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without ``_SCRUBBED_ENV``, then EXTRA on top."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update(extra or {})
+    return env
+
+
+def poll_until(check: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T | None:
+    """Poll CHECK until it returns something truthy; that value, or None after TIMEOUT seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            return None
         time.sleep(interval)
+
+
+def wait_for(check: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+    """Poll CHECK until it returns something truthy; fail naming WHAT after TIMEOUT seconds."""
+    value = poll_until(check, timeout, interval)
+    if not value:
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    return value
 
 
 def write_fleet(path: Path, *, cluster: LocalCluster, repo_url: str, app: str, namespace: str,
@@ -181,8 +200,6 @@ def running_daemon(workdir: Path, fleet: Path, *, token: str, webhook_secret: st
         f.chmod(0o600)
     state_dir = workdir / "state"
     port = free_port()
-    child_env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    child_env.update(env or {})
     log_path = workdir / "gitopsd.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
@@ -190,7 +207,7 @@ def running_daemon(workdir: Path, fleet: Path, *, token: str, webhook_secret: st
              "--listen", f"127.0.0.1:{port}", "--state-dir", str(state_dir),
              "--api-token-file", str(token_file), "--webhook-secret-file", str(secret_file),
              "--log-level", log_level, *extra_args],
-            cwd=ROOT, env=child_env, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            cwd=ROOT, env=_child_env(env), stdin=subprocess.DEVNULL, stdout=log, stderr=log)
     daemon = DaemonProcess(proc, f"http://127.0.0.1:{port}", log_path, state_dir, token)
     try:
         def answering() -> bool:
@@ -205,6 +222,113 @@ def running_daemon(workdir: Path, fleet: Path, *, token: str, webhook_secret: st
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
+
+
+@dataclass
+class DaemonProc:
+    """``gitopsd run`` on FLEET, written under ROOT with its token, secret, state dir and log."""
+
+    fleet: dict[str, Any]
+    root: Path
+    port: int = field(default_factory=free_port)
+    token: str = "t0ken-for-tests-5f1c2a"
+    secret: str = "hm4c-secret-for-tests-99"
+    proc: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    resync: float = 300.0
+
+    @property
+    def fleet_file(self) -> Path:
+        return self.root / "fleet.yaml"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "daemon.log"
+
+    def write_fleet(self, fleet: dict[str, Any] | None = None, text: str | None = None) -> None:
+        self.fleet_file.write_text(text if text is not None else yaml.safe_dump(fleet or self.fleet))
+
+    def start(self) -> DaemonProc:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.write_fleet()
+        (self.root / "token").write_text(self.token + "\n")
+        (self.root / "secret").write_text(self.secret + "\n")
+        with open(self.log_file, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gitopsd", "run", "--config", str(self.fleet_file),
+                 "--listen", f"127.0.0.1:{self.port}", "--state-dir", str(self.root / "state"),
+                 "--api-token-file", str(self.root / "token"),
+                 "--webhook-secret-file", str(self.root / "secret"), "--resync", str(self.resync)],
+                stdout=log, stderr=subprocess.STDOUT, env=_child_env(self.extra_env))
+        assert poll_until(lambda: self.get("/healthz", auth=False) is not None, 30), self.logs()
+        return self
+
+    def stop(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def logs(self) -> str:
+        return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def get(self, path: str, *, auth: bool = True) -> Any:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if auth:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (http to loopback)
+                body = resp.read()
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            return None
+        try:
+            return json.loads(body)
+        except ValueError:
+            return body.decode(errors="replace")
+
+    def post(self, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=body, method="POST")
+        for k, v in (headers or {}).items():
+            req.add_header(k, v)
+        try:
+            with urllib.request.urlopen(req, timeout=5) as resp:  # noqa: S310 (http to loopback)
+                return int(resp.status)
+        except urllib.error.HTTPError as e:
+            return int(e.code)
+
+    def webhook(self, repo: str, ref: str = "refs/heads/main") -> int:
+        body = json.dumps({"repo": repo, "ref": ref}).encode()
+        sig = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        return self.post("/webhooks/generic", body, {"X-Gitopsd-Signature": sig,
+                                                     "Content-Type": "application/json"})
+
+    def instance(self, app: str, cluster: str) -> dict[str, Any] | None:
+        data = self.get("/api/v1/instances")
+        for row in (data or {}).get("instances", []):
+            if row["app"] == app and row["cluster"] == cluster:
+                return dict(row)
+        return None
+
+
+def fleet_doc(clusters: list[tuple[str, Path, dict[str, str]]], repo_url: str, *,
+              key_file: Path | None = None, known_hosts: Path | None = None,
+              poll: str = "1s", apps: list[dict[str, Any]]) -> dict[str, Any]:
+    repo: dict[str, Any] = {"name": "env", "url": repo_url, "pollInterval": poll}
+    if key_file:
+        repo["sshKeyFile"] = str(key_file)
+    if known_hosts:
+        repo["knownHostsFile"] = str(known_hosts)
+    return {
+        "fleet": FLEET,
+        "clusters": [{"name": n, "kubeconfig": str(kc), "labels": labels} for n, kc, labels in clusters],
+        "repositories": [repo],
+        "applications": apps,
+    }
 
 
 # -- OTLP/HTTP receiver ---------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import yaml
 
 from gitopsd import localcluster
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonkit import DaemonProc, fleet_doc, free_port, wait_for
+from tests.integration.daemonproc import DaemonProc, fleet_doc, free_port, poll_until
 
 AUTO = {"automated": {"prune": True, "selfHeal": True}}
 
@@ -66,10 +66,10 @@ def test_commit_applied_by_polling_and_webhook_triggers_at_once(
                       known_hosts=git_known_hosts, poll="1s", apps=[app("poll", "app", ns)])
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "one", 30), d.logs()
         repo.commit({"app/c.yaml": cm("c", "two")})
         t0 = time.monotonic()
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
         polled = time.monotonic() - t0
     finally:
         assert d.stop() == 0
@@ -77,11 +77,11 @@ def test_commit_applied_by_polling_and_webhook_triggers_at_once(
                      known_hosts=git_known_hosts, poll="10m", apps=[app("poll", "app", ns)])
     d = DaemonProc(slow, daemon_root.with_name("slow")).start()
     try:
-        assert wait_for(lambda: (d.instance("poll", "a") or {}).get("last_sync", {}).get("result"), 30)
+        assert poll_until(lambda: (d.instance("poll", "a") or {}).get("last_sync", {}).get("result"), 30)
         repo.commit({"app/c.yaml": cm("c", "three")})
         t0 = time.monotonic()
         assert d.webhook(repo.ssh_url) == 202
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "three", 10), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "three", 10), d.logs()
         hooked = time.monotonic() - t0
         assert d.webhook("unrelated") == 202
         body = b'{"repo": "env"}'
@@ -102,16 +102,16 @@ def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, 
         app("heal", "heal", ns), app("watch", "watch", ns, policy={"automated": {"selfHeal": False}})])
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "h") == "desired" and value(cluster_a, ns, "w"), 30)
-        assert wait_for(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "Synced", 10)
+        assert poll_until(lambda: value(cluster_a, ns, "h") == "desired" and value(cluster_a, ns, "w"), 30)
+        assert poll_until(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "Synced", 10)
         edit(cluster_a, ns, "h", "edited")
         t0 = time.monotonic()
-        assert wait_for(lambda: value(cluster_a, ns, "h") == "desired", 10, 0.02), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "h") == "desired", 10, 0.02), d.logs()
         reverted = time.monotonic() - t0
-        assert wait_for(lambda: "self-heal of ConfigMap" in d.logs(), 5), "a repair applies just the object"
+        assert poll_until(lambda: "self-heal of ConfigMap" in d.logs(), 5), "a repair applies just the object"
         edit(cluster_a, ns, "w", "edited")
-        row = wait_for(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "OutOfSync"
-                       and d.instance("watch", "a"), 10)
+        row = poll_until(lambda: (d.instance("watch", "a") or {}).get("sync_status") == "OutOfSync"
+                         and d.instance("watch", "a"), 10)
         assert row, d.logs()
         assert any(c["type"] == "OutOfSync" for c in row["conditions"])
         time.sleep(1)
@@ -132,15 +132,15 @@ def test_broken_commit_backs_off_and_fix_supersedes(cluster_a: LocalCluster, mak
                       apps=[app("broken", "app", ns, policy=policy)])
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "good", 30)
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "good", 30)
         bad = repo.commit({"app/c.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c\n"})
-        row = wait_for(lambda: (r := d.instance("broken", "a")) and r["revision"] != bad and
-                       r["last_sync"]["result"] in ("Failed", "Stalled") and r, 20)
+        row = poll_until(lambda: (r := d.instance("broken", "a")) and r["revision"] != bad and
+                         r["last_sync"]["result"] in ("Failed", "Stalled") and r, 20)
         assert row, d.logs()
         assert "app/c.yaml" in row["last_sync"]["message"]
         assert value(cluster_a, ns, "c") == "good"
         repo.commit({"app/c.yaml": cm("c", "fixed")})
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "fixed", 15), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "fixed", 15), d.logs()
     finally:
         assert d.stop() == 0
 
@@ -160,18 +160,18 @@ def test_stopped_cluster_does_not_stall_the_other(cluster_a: LocalCluster, make_
         d = DaemonProc(fleet, daemon_root).start()
         api = next(p for p in b.processes if p.name == "kube-apiserver")
         try:
-            assert wait_for(lambda: value(cluster_a, ns, "c") == "v1" and value(b, ns, "c") == "v1", 30)
+            assert poll_until(lambda: value(cluster_a, ns, "c") == "v1" and value(b, ns, "c") == "v1", 30)
             os.kill(api.pid, signal.SIGSTOP)
             try:
                 repo.commit({"app/c.yaml": cm("c", "v2")})
-                assert wait_for(lambda: value(cluster_a, ns, "c") == "v2", 15), d.logs()
+                assert poll_until(lambda: value(cluster_a, ns, "c") == "v2", 15), d.logs()
                 edit(cluster_a, ns, "c", "edited")
                 t0 = time.monotonic()
-                assert wait_for(lambda: value(cluster_a, ns, "c") == "v2", 10, 0.02), d.logs()
+                assert poll_until(lambda: value(cluster_a, ns, "c") == "v2", 10, 0.02), d.logs()
                 repaired = time.monotonic() - t0
             finally:
                 os.kill(api.pid, signal.SIGCONT)
-            assert wait_for(lambda: value(b, ns, "c") == "v2", 90), d.logs()
+            assert poll_until(lambda: value(b, ns, "c") == "v2", 90), d.logs()
         finally:
             assert d.stop() == 0
         print(f"drift repair on A with B frozen: {repaired:.3f}s")
@@ -189,15 +189,15 @@ def test_sighup_with_bad_file_keeps_running_fleet(cluster_a: LocalCluster, make_
                       apps=[app("hup", "app", ns)])
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30)
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "one", 30)
         d.write_fleet(text="fleet: e2e\nclusters: [{name: a, kubeconfg: nope}]\n")
         assert d.proc is not None
         d.proc.send_signal(signal.SIGHUP)
-        assert wait_for(lambda: "reload.rejected" in d.logs(), 10), d.logs()
+        assert poll_until(lambda: "reload.rejected" in d.logs(), 10), d.logs()
         assert "kubeconfg" in d.logs()
         assert d.proc.poll() is None
         repo.commit({"app/c.yaml": cm("c", "two")})
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "two", 20), d.logs()
     finally:
         assert d.stop() == 0
 
@@ -211,7 +211,7 @@ def test_sigterm_stops_within_timeout_without_orphans(cluster_a: LocalCluster, m
     fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
                       apps=[app("term", "app", ns)])
     d = DaemonProc(fleet, daemon_root).start()
-    assert wait_for(lambda: value(cluster_a, ns, "c") == "one", 30)
+    assert poll_until(lambda: value(cluster_a, ns, "c") == "one", 30)
     assert d.proc is not None
     pid = d.proc.pid
     t0 = time.monotonic()
@@ -240,18 +240,18 @@ def test_fight_backs_off_and_status_shows_it(cluster_a: LocalCluster, make_names
                       apps=[app("fight", "app", ns)])
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "c") == "desired", 30)
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "desired", 30)
         delays = []
         for n in range(3):
             edit(cluster_a, ns, "c", f"other-{n}")
             t0 = time.monotonic()
-            assert wait_for(lambda: value(cluster_a, ns, "c") == "desired", 30, 0.02), d.logs()
+            assert poll_until(lambda: value(cluster_a, ns, "c") == "desired", 30, 0.02), d.logs()
             delays.append(time.monotonic() - t0)
         assert delays[0] < 1.5
         assert delays[2] > delays[1] > delays[0] + 1.0, delays
         edit(cluster_a, ns, "c", "other-again")
-        row = wait_for(lambda: (r := d.instance("fight", "a")) and
-                       any(c["type"] == "SelfHealFight" for c in r["conditions"]) and r, 10)
+        row = poll_until(lambda: (r := d.instance("fight", "a")) and
+                         any(c["type"] == "SelfHealFight" for c in r["conditions"]) and r, 10)
         assert row, d.logs()
         status = subprocess.run(
             [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{d.port}",
@@ -309,9 +309,9 @@ def test_argocd_application_files_define_and_add_applications(
                                          "path": "clusters/dev/apps"}}]
     d = DaemonProc(fleet, daemon_root).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "first") == "1", 30), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "first") == "1", 30), d.logs()
         repo.commit({"clusters/dev/apps/second.yaml": _argo_app("second", url, "apps/second", ns)})
-        assert wait_for(lambda: value(cluster_a, ns, "second") == "2", 30), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "second") == "2", 30), d.logs()
         assert d.instance("second", "a") is not None
     finally:
         assert d.stop() == 0
@@ -338,15 +338,15 @@ def test_resync_of_watched_instance_reads_nothing(cluster_a: LocalCluster, make_
                       apps=[app("quiet", "app", ns)])
     d = DaemonProc(fleet, daemon_root, resync=0.5).start()
     try:
-        assert wait_for(lambda: value(cluster_a, ns, "c9") == "9", 30)
-        assert wait_for(lambda: (d.instance("quiet", "a") or {}).get("health") == "Healthy", 10)
+        assert poll_until(lambda: value(cluster_a, ns, "c9") == "9", 30)
+        assert poll_until(lambda: (d.instance("quiet", "a") or {}).get("health") == "Healthy", 10)
         time.sleep(2)
         before = _configmap_gets(cluster_a)
         time.sleep(4)
         gets = _configmap_gets(cluster_a) - before
         assert gets < 10, f"{gets} GETs during ~8 resyncs of 10 objects"
         edit(cluster_a, ns, "c3", "edited")
-        assert wait_for(lambda: value(cluster_a, ns, "c3") == "3", 10), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "c3") == "3", 10), d.logs()
         row = d.instance("quiet", "a")
         assert row is not None
         assert (row["sync_status"], row["health"]) == ("Synced", "Healthy")
@@ -371,9 +371,9 @@ def test_health_follows_the_watches_after_the_last_wave(cluster_w: LocalCluster,
                       apps=[app("web", "app", ns)])
     d = DaemonProc(fleet, daemon_root, resync=600).start()
     try:
-        assert wait_for(lambda: (d.instance("web", "w") or {}).get("sync_status") == "Synced", 30), d.logs()
+        assert poll_until(lambda: (d.instance("web", "w") or {}).get("sync_status") == "Synced", 30), d.logs()
         first = d.instance("web", "w") or {}
-        assert wait_for(lambda: (d.instance("web", "w") or {}).get("health") == "Healthy", 60), d.logs()
+        assert poll_until(lambda: (d.instance("web", "w") or {}).get("health") == "Healthy", 60), d.logs()
         last = d.instance("web", "w") or {}
         assert last["last_sync"]["trace_id"] == first["last_sync"]["trace_id"], "no second pass was needed"
     finally:

@@ -24,7 +24,7 @@ import yaml
 from gitopsd.edges.telemetry.logging import clear_secrets, configure_logging, unconfigure_logging
 from gitopsd.localcluster import LocalCluster
 from gitopsd.model import OutcomeKind, SyncPolicy
-from tests.integration.daemonkit import DaemonProc, fleet_doc, wait_for
+from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until
 from tests.integration.synckit import cm, kit
 from tests.unit.test_sops import AgeKey, SopsKit
 
@@ -218,10 +218,10 @@ def test_daemon_with_systemd_credential(cluster_a: LocalCluster, make_namespace,
                                                           "GITOPSD_AGE_KEY_FILE": ""}).start()
     answers: list[Any] = []
     try:
-        assert wait_for(lambda: _live_secret(cluster_a, ns, "db") == first, 30), d.logs()
+        assert poll_until(lambda: _live_secret(cluster_a, ns, "db") == first, 30), d.logs()
         repo.commit({"app/db.enc.yaml": sops.encrypt(_secret("db", second), [age_key.recipient])})
-        assert wait_for(lambda: _live_secret(cluster_a, ns, "db") == second, 30), d.logs()
-        history = wait_for(lambda: len((h := d.get("/api/v1/instances/vault/a?limit=10") or {})
+        assert poll_until(lambda: _live_secret(cluster_a, ns, "db") == second, 30), d.logs()
+        history = poll_until(lambda: len((h := d.get("/api/v1/instances/vault/a?limit=10") or {})
                                        .get("history", [])) >= 2 and h, 10)
         answers += [d.get("/api/v1/instances"), history]
         assert history, d.logs()
