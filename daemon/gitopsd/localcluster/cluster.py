@@ -245,6 +245,11 @@ def _write_kubeconfigs(cluster: LocalCluster, keys: pkimod.Pki) -> None:
         path.chmod(0o600)
 
 
+# The controllers' own client rate limits (20 and 50 requests/s by default) would make them,
+# not the API server, what bounds how fast a box cluster rolls out hundreds of workloads.
+CLIENT_RATE = ("--kube-api-qps=300", "--kube-api-burst=600")
+
+
 def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.Pki, nodes: int,
                      timeout: float) -> None:
     kc = str(cluster.kubeconfig)
@@ -255,10 +260,11 @@ def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.P
         f"--service-account-private-key-file={keys.sa_key}",
         "--use-service-account-credentials=false", "--controllers=*",
         "--concurrent-deployment-syncs=10", "--concurrent-replicaset-syncs=10",
-        "--concurrent-job-syncs=10",
+        "--concurrent-job-syncs=10", *CLIENT_RATE,
     ], logs / "kube-controller-manager.log"))
     cluster.processes.append(spawn("kube-scheduler", [
         bins["kube-scheduler"], f"--kubeconfig={kc}", "--leader-elect=false", "--secure-port=0",
+        *CLIENT_RATE,
     ], logs / "kube-scheduler.log"))
     cluster.processes.append(spawn("kwok", [
         bins["kwok"], f"--kubeconfig={kc}", "--manage-all-nodes=false",
