@@ -110,7 +110,8 @@ class Daemon:
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll)
             reconciler.on_compared = self._compared
-            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(name, self._drift, self._health))
+            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(
+                name, self._drift, self._health, fleet=fleet.name))
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
 
@@ -293,7 +294,6 @@ class Daemon:
         async def run() -> None:
             def on_event(etype: str, obj: object) -> None:
                 cluster.drift.event(etype, obj, (group, kind))
-            cluster.drift.watch_started((group, kind))
             if self.metrics:
                 self.metrics.set_cluster_connected(cluster.handle.name, True)
             await cluster.handle.watch(api_version, kind, selector, on_event)

@@ -17,7 +17,7 @@ from typing import Any
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff import drifted
-from gitopsd.core.inventory import TRACKING_ANNOTATION, parse_tracking_id
+from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION, parse_tracking_id
 from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
 
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
@@ -33,40 +33,51 @@ class Expected:
     ignore: tuple[IgnoreDifference, ...]
     clean: bool = False          # the live object was last seen carrying this body
     health: Health | None = None  # its health when last seen
-    exists: bool = False         # the object is known to have been created
-    watched: bool = False        # a watch event was seen since this entry was made
+    version: int = -1            # resourceVersion of that observation; -1 when none or opaque
+    exists: bool = False         # known to exist in the fleet's watch (labelled and tracked)
+    since: int = 0               # list generation of its kind when that was learnt
 
 
 class DriftDetector:
-    def __init__(self, cluster: str, on_drift: OnDrift, on_health: OnHealth | None = None) -> None:
+    def __init__(self, cluster: str, on_drift: OnDrift, on_health: OnHealth | None = None, *,
+                 fleet: str = "") -> None:
         self.cluster = cluster
+        self.fleet = fleet
         self.on_drift = on_drift
         self.on_health = on_health
         self._expected: dict[ResourceKey, Expected] = {}
         self._by_instance: dict[str, set[ResourceKey]] = {}
         self._listing: dict[Kind, set[ResourceKey]] = {}  # keys seen by a list in progress
+        self._generation: dict[Kind, int] = {}  # lists started per kind
         self._synced: set[Kind] = set()  # kinds whose watch has listed and is streaming
 
     def expect(self, instance_key: str, desired: Iterable[Manifest],
                ignore: tuple[IgnoreDifference, ...] = (),
-               live: Mapping[ResourceKey, Mapping[str, Any] | None] | None = None,
-               written: Iterable[ResourceKey] = ()) -> set[tuple[str, str]]:
-        """Remember what INSTANCE_KEY wants, what LIVE showed and which objects the sync WROTE;
-        returns (apiVersion, kind) pairs. An object that never existed (a failed sync did not
-        reach it) is missing, not deleted: the retry creates it, self-heal does not."""
-        previous = {key: self._expected[key].exists
-                    for key in self._by_instance.get(instance_key, ()) if key in self._expected}
+               live: Mapping[ResourceKey, Mapping[str, Any] | None] | None = None) -> set[tuple[str, str]]:
+        """Remember what INSTANCE_KEY wants and what LIVE (a comparison's reads) showed; returns
+        (apiVersion, kind) pairs. An observation newer than LIVE's is kept. An object that does
+        not exist (a failed sync did not reach it) is missing, not deleted: the retry creates
+        it, self-heal does not."""
+        live = live or {}
+        previous = {key: entry for key in self._by_instance.get(instance_key, ())
+                    if (entry := self._expected.get(key)) is not None and entry.instance == instance_key}
         self.forget(instance_key)
-        written = set(written)
         keys: set[ResourceKey] = set()
         kinds: set[tuple[str, str]] = set()
         for m in desired:
-            expected = Expected(instance_key, m.body, ignore,
-                                exists=m.key in written or previous.get(m.key, False))
-            obj = (live or {}).get(m.key)
+            entry = Expected(instance_key, m.body, ignore)
+            old = previous.get(m.key)
+            obj = live.get(m.key)
             if obj is not None:
-                self._observe(expected, obj)
-            self._expected[m.key] = expected
+                self._observe(entry, m.key, obj)
+            if old is not None and (obj is not None or m.key not in live):
+                if obj is None:  # not read this time: what was known still holds
+                    entry.exists, entry.since = old.exists, old.since
+                if old.version > entry.version and _hash(old.body) == _hash(m.body) and \
+                        old.ignore == ignore:
+                    entry.clean, entry.health, entry.version = old.clean, old.health, old.version
+                    entry.exists, entry.since = old.exists, old.since
+            self._expected[m.key] = entry
             keys.add(m.key)
             kinds.add((m.api_version, m.key.kind))
         self._by_instance[instance_key] = keys
@@ -74,16 +85,16 @@ class DriftDetector:
 
     def confirm(self, instance_key: str, live: Mapping[ResourceKey, Mapping[str, Any] | None],
                 written: Iterable[ResourceKey]) -> None:
-        """After a sync wrote WRITTEN: they exist, and what the writes returned (in LIVE) stands
-        for them until a watch event says otherwise."""
+        """After a sync wrote WRITTEN, what the writes returned (in LIVE) stands for those objects
+        unless a watch event already showed something newer."""
         for key in written:
             entry = self._expected.get(key)
-            if entry is None or entry.instance != instance_key:
-                continue
-            entry.exists = True
             obj = live.get(key)
-            if not entry.watched and obj is not None:
-                self._observe(entry, obj)
+            if entry is None or entry.instance != instance_key or obj is None:
+                continue
+            version = _version(obj)
+            if version < 0 or version > entry.version:
+                self._observe(entry, key, obj)
 
     def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
         """The desired body last applied for KEY, if an instance expects it."""
@@ -92,7 +103,9 @@ class DriftDetector:
 
     def forget(self, instance_key: str) -> None:
         for key in self._by_instance.pop(instance_key, set()):
-            self._expected.pop(key, None)
+            entry = self._expected.get(key)
+            if entry is not None and entry.instance == instance_key:
+                del self._expected[key]
 
     def settled(self, instance_key: str) -> Health | None:
         """The instance's health when every object it owns is known to be in place, else None."""
@@ -102,8 +115,8 @@ class DriftDetector:
         healths = []
         for key in keys:
             entry = self._expected.get(key)
-            if entry is None or not entry.clean or entry.health is None or \
-                    (key.group, key.kind) not in self._synced:
+            if entry is None or entry.instance != instance_key or not entry.clean or \
+                    entry.health is None or (key.group, key.kind) not in self._synced:
                 return None
             healths.append(entry.health)
         return Health.worst(healths)
@@ -111,13 +124,17 @@ class DriftDetector:
     # -- watch events -------------------------------------------------------------
 
     def watch_started(self, kind: Kind) -> None:
-        """A watch for KIND (re)starts: observations of it are unconfirmed until it has listed."""
+        """A list of KIND starts: observations of it are unconfirmed until it completes."""
         self._synced.discard(kind)
         self._listing[kind] = set()
+        self._generation[kind] = self._generation.get(kind, 0) + 1
 
     def event(self, etype: str, obj: Any, kind: Kind = ("", "")) -> None:
-        """Handle one watch event of KIND: LISTED (an item of a list), SYNCED (the list is
-        complete), ADDED, MODIFIED or DELETED."""
+        """Handle one watch event of KIND: LISTING (a list starts), LISTED (an item of it),
+        SYNCED (it is complete), ADDED, MODIFIED or DELETED."""
+        if etype == "LISTING":
+            self.watch_started(kind)
+            return
         if etype == "SYNCED":
             self._listed(kind)
             return
@@ -129,33 +146,50 @@ class DriftDetector:
         entry = self._expected.get(key)
         if entry is None or not self._ours(obj, entry.instance):
             return
-        entry.watched = True
+        version = _version(obj)
+        stale = version < entry.version if etype == "DELETED" else version <= entry.version
+        if version >= 0 and stale:
+            return  # no newer than what a read or a write already showed
         if etype == "DELETED":
             entry.clean = entry.exists = False
+            entry.version = version
             self.on_drift(entry.instance, key, "deleted")
             return
-        entry.exists = True
+        before = (entry.clean, entry.health)
         if _hash(obj) != _hash(entry.body):
-            entry.clean = False  # written for another desired state than the one recorded here
+            # written for another desired state than the one recorded here
+            entry.clean, entry.version = False, version
+            self._exists(entry, key, obj)
             return
-        before = entry.health
-        if self._observe(entry, obj):
+        if self._observe(entry, key, obj):
             self.on_drift(entry.instance, key, "changed")
-        elif self.on_health is not None and entry.health != before:
+        elif self.on_health is not None and (entry.clean, entry.health) != before:
             self.on_health(entry.instance)
 
-    def _observe(self, entry: Expected, obj: Mapping[str, Any]) -> bool:
+    def _observe(self, entry: Expected, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
         """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
         entry.health = healthmod.assess(obj)
-        entry.exists = True
+        entry.version = _version(obj)
         changed = _hash(obj) != _hash(entry.body) or drifted(entry.body, obj, entry.ignore)
         entry.clean = not changed
+        self._exists(entry, key, obj)
         return changed
+
+    def _exists(self, entry: Expected, key: ResourceKey, obj: Mapping[str, Any]) -> None:
+        """OBJ exists; it counts once it carries what puts it in this fleet's watch."""
+        labels = (obj.get("metadata") or {}).get("labels") or {}
+        if entry.exists or not self._ours(obj, entry.instance) or \
+                (self.fleet and labels.get(FLEET_LABEL) != self.fleet):
+            return
+        entry.exists, entry.since = True, self._generation.get((key.group, key.kind), 0)
 
     def _listed(self, kind: Kind) -> None:
         seen = self._listing.pop(kind, set())
+        generation = self._generation.get(kind, 0)
         for key, entry in list(self._expected.items()):
-            if (key.group, key.kind) == kind and key not in seen and entry.exists:
+            # an object learnt of while this list ran may be newer than its snapshot
+            if (key.group, key.kind) == kind and key not in seen and entry.exists and \
+                    entry.since < generation:
                 entry.clean = entry.exists = False
                 self.on_drift(entry.instance, key, "deleted")
         self._synced.add(kind)
@@ -173,3 +207,9 @@ class DriftDetector:
 
 def _hash(obj: Mapping[str, Any]) -> object:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+
+
+def _version(obj: Mapping[str, Any]) -> int:
+    """The object's resourceVersion as a number, or -1 when it is absent or not a number."""
+    rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    return int(rv) if rv.isdigit() else -1

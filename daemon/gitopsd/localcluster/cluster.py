@@ -245,8 +245,9 @@ def _write_kubeconfigs(cluster: LocalCluster, keys: pkimod.Pki) -> None:
         path.chmod(0o600)
 
 
-# The controllers' own client rate limits (20 and 50 requests/s by default) would make them,
-# not the API server, what bounds how fast a box cluster rolls out hundreds of workloads.
+# The controllers' own client rate limits (controller-manager 20/s with bursts of 30, scheduler
+# 50/s with bursts of 100 by default) would make them, not the API server, what bounds how fast
+# a box cluster rolls out hundreds of workloads.
 CLIENT_RATE = ("--kube-api-qps=300", "--kube-api-burst=600")
 
 

@@ -19,9 +19,9 @@ from gitopsd.edges.kube.discovery import ResourceInfo
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.errors import ApiError, ClusterUnreachable
 
-# (event type, object): every (re)list hands each item as "LISTED", then "SYNCED"
-# (with no object) once the list is complete; then the stream's ADDED, MODIFIED
-# and DELETED events follow.
+# (event type, object): every (re)list starts with "LISTING" (no object), hands
+# each item as "LISTED", then "SYNCED" (no object) once the list is complete; then
+# the stream's ADDED, MODIFIED and DELETED events follow.
 OnEvent = Callable[[str, Any], Awaitable[None] | None]
 
 
@@ -41,6 +41,7 @@ async def watch_kind(objects: Objects, info: ResourceInfo, on_event: OnEvent, *,
     """Run until the connection drops (returns) or the cluster fails (ClusterError)."""
     stats = stats if stats is not None else {}
     while True:
+        await _emit(on_event, "LISTING", None)
         rv = await _list(objects, info, on_event, label_selector)
         stats["lists"] = stats.get("lists", 0) + 1
         await _emit(on_event, "SYNCED", None)

@@ -161,7 +161,8 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
 
     async def one(m: Manifest) -> None:
         async with slots:
-            live = None if m.key.namespace in absent else await read(m.key, m.api_version)
+            skip = m.key.namespace in absent and await cluster.namespaced(m.api_version, m.key.kind) is True
+            live = None if skip else await read(m.key, m.api_version)
             result.live[m.key] = live
             result.owners[m.key] = ownership(live, fleet=fleet, app=app, key=m.key)
             result.diffs[m.key] = await _diff_one(cluster, m, live, ignore, with_diff)
