@@ -95,7 +95,8 @@ class Daemon:
                                metrics=metrics, instances=lambda: [i for i, _ in self.instances.values()],
                                jitter=self.settings.poll_jitter)
         self.repairer = Repairer(clock=self.clock, queue=self.queue, board=self.board,
-                                 metrics=metrics, history=history, on_hold=self._hold)
+                                 metrics=metrics, history=history, on_hold=self._hold,
+                                 fleet=fleet.name)
         self.selfheal = SelfHealBackoff()
         self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
@@ -334,7 +335,7 @@ class Daemon:
         body = cluster.drift.body(key) if cluster is not None else None
         if cluster is not None and body is not None and repairable(body):
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
-                                   deleted=reason == "deleted")
+                                   deleted=reason == "deleted", version=cluster.drift.version(key))
             return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")

@@ -101,6 +101,11 @@ class DriftDetector:
         entry = self._expected.get(key)
         return entry.body if entry is not None else None
 
+    def version(self, key: ResourceKey) -> int:
+        """The resourceVersion of the last observation of KEY, or -1."""
+        entry = self._expected.get(key)
+        return entry.version if entry is not None else -1
+
     def forget(self, instance_key: str) -> None:
         for key in self._by_instance.pop(instance_key, set()):
             entry = self._expected.get(key)

@@ -3,10 +3,14 @@
 When a watch shows that an owned object no longer carries what the last sync
 applied, the quickest correct repair is one server-side apply of that same
 desired body, which is what this module does (after the self-heal backoff the
-daemon decided). Anything it cannot do safely (the instance is syncing, the
-object asks for Replace, the apply fails) falls back to a full reconcile at
-drift priority. Each repair is reported like a sync: one trace, status,
-metrics and history.
+daemon decided). The write is conditional, so that it can never land on an
+object someone else took over meanwhile: an edited object is applied with the
+resourceVersion the watch last showed (on a conflict it is read again and the
+apply repeated only while the object is still this application's), a deleted
+one is created (which fails if it exists again). Anything it cannot do safely (the instance is syncing,
+the object asks for Replace, the object changed again, the write fails) falls
+back to a full reconcile at drift priority, whose comparison checks ownership.
+Each repair is reported like a sync: one trace, status, metrics and history.
 """
 
 from __future__ import annotations
@@ -20,12 +24,13 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, HistoryPort, MetricsPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.engine.status import StatusBoard
-from gitopsd.errors import GitopsdError
+from gitopsd.errors import ApiError, GitopsdError, OwnershipConflict
 from gitopsd.model import (
     AppInstance,
     Change,
@@ -50,7 +55,8 @@ def repairable(body: Mapping[str, Any]) -> bool:
 class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, board: StatusBoard,
                  metrics: MetricsPort | None, history: HistoryPort | None,
-                 on_hold: Callable[[str, ResourceKey], None]) -> None:
+                 on_hold: Callable[[str, ResourceKey], None], fleet: str = "") -> None:
+        self.fleet = fleet
         self.clock = clock
         self.queue = queue
         self.board = board
@@ -60,11 +66,19 @@ class Repairer:
         self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[None]] = {}
 
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                 body: Mapping[str, Any], delay: float, *, deleted: bool = False) -> None:
+                 body: Mapping[str, Any], delay: float, *, deleted: bool = False,
+                 version: int = -1) -> None:
+        """Repair KEY after DELAY: create it if DELETED, else apply BODY if the object is still
+        at resourceVersion VERSION (-1: unknown, a full reconcile decides)."""
         slot = (inst.key, key)
         if slot in self._tasks:
             return  # a repair of this object is already on its way
         action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
+        if not deleted:
+            if version < 0:
+                self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
+                return
+            body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
         task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
@@ -77,6 +91,29 @@ class Repairer:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+
+    async def _write(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
+                     body: Mapping[str, Any], action: ChangeAction) -> None:
+        """Create, or apply at a known resourceVersion. A newer version (a controller wrote
+        status meanwhile) is read and, while the object is still this application's, the
+        apply is repeated at it."""
+        if action is ChangeAction.CREATED:
+            await objects.create(body)
+            return
+        for _ in range(3):
+            try:
+                await objects.apply(body, force=True)
+                return
+            except ApiError as e:
+                if e.status != 409:
+                    raise
+            live = await objects.get(str(body.get("apiVersion", "")), key.kind, key.name, key.namespace)
+            if live is None or ownership(live, fleet=self.fleet, app=inst.app, key=key).state \
+                    is not OwnershipState.OURS:
+                raise OwnershipConflict(f"{key} is no longer this application's; a full sync decides")
+            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
+            body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": version}}
+        raise OwnershipConflict(f"{key} keeps changing; a full sync decides")
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                       body: Mapping[str, Any], delay: float, action: ChangeAction) -> None:
@@ -95,11 +132,11 @@ class Repairer:
             try:
                 with tracer.start_as_current_span(sc.SPAN_APPLY_WAVE, attributes={
                         sc.ATTR_PHASE: "Sync", "gitopsd.selfheal": True}) as wave:
-                    await objects.apply(body, force=True)
+                    await self._write(inst, objects, key, body, action)
                     wave.add_event("object", {"object": str(key), "action": action.value})
             except GitopsdError as e:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, str(e)[:500]))
-                log.warning("selfheal.fallback", app=inst.app, cluster=inst.cluster,
+                log.info("selfheal.fallback", app=inst.app, cluster=inst.cluster,
                             object=str(key), error=str(e))
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
                 return

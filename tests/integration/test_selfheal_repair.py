@@ -1,0 +1,135 @@
+"""Targeted self-heal writes are conditional, proven against a real API server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from gitopsd.app import Sources, connect_cluster
+from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION
+from gitopsd.edges.kube.objects import Objects
+from gitopsd.engine.clock import MonotonicClock
+from gitopsd.engine.queue import WorkQueue
+from gitopsd.engine.selfheal import Repairer
+from gitopsd.engine.status import StatusBoard
+from gitopsd.localcluster import LocalCluster
+from gitopsd.model import AppInstance, ResourceKey, Source, SyncPolicy
+from tests.integration.synckit import make_fleet
+from tests.testenv.git_fixtures import RepoFactory
+
+MakeNamespace = Callable[[LocalCluster], str]
+
+
+def _cm(ns: str, owner: str, value: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "web", "namespace": ns, "labels": {FLEET_LABEL: "testfleet"},
+                         "annotations": {TRACKING_ANNOTATION: f"{owner}:/ConfigMap:{ns}/web"}},
+            "data": {"v": value}}
+
+
+@pytest_asyncio.fixture
+async def objects(cluster_a: LocalCluster, git_repos: RepoFactory, tmp_path: Path) -> AsyncIterator[Objects]:
+    fleet, _ = make_fleet(cluster_a, git_repos.new(), app="web", path="app", namespace="default",
+                          policy=SyncPolicy(automated=True, self_heal=True))
+    sources = Sources.build(fleet, tmp_path / "state")
+    conn = await connect_cluster(fleet, cluster_a.name, sources)
+    try:
+        yield conn.objects
+    finally:
+        await conn.close()
+        await sources.close()
+
+
+async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int) -> WorkQueue:
+    queue = WorkQueue(clock=MonotonicClock())
+    repairer = Repairer(clock=MonotonicClock(), queue=queue, board=StatusBoard(), metrics=None,
+                        history=None, on_hold=lambda *_: None, fleet="testfleet")
+    inst = AppInstance("web", "alpha", Source("env", "main", "app"), ns)
+    key = ResourceKey("", "ConfigMap", ns, "web")
+    repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version)
+    for _ in range(100):
+        if not repairer._tasks:
+            break
+        await asyncio.sleep(0.05)
+    await repairer.stop()
+    return queue
+
+
+def _version(obj: dict[str, Any]) -> int:
+    return int(obj["metadata"]["resourceVersion"])
+
+
+@pytest.mark.asyncio
+async def test_edit_is_reverted_when_nobody_changed_the_object_since(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """A repair at the resourceVersion the watch last showed puts the desired body back."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    assert live["data"] == {"v": "desired"}
+    assert len(queue) == 0
+
+
+@pytest.mark.asyncio
+async def test_edit_is_reverted_after_a_newer_write_that_kept_it_ours(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """A write since the drift event (a controller's, say) that left the object this
+    application's costs one read, then the repair lands."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    later = _cm(ns, "web", "edited")
+    later["metadata"]["labels"]["team"] = "blue"
+    await objects.apply(later, force=True)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    assert live["data"] == {"v": "desired"}
+    assert len(queue) == 0
+
+
+@pytest.mark.asyncio
+async def test_object_taken_over_after_the_drift_event_is_left_alone(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """An object another application took over since the drift was seen is not written; a full
+    reconcile (which checks ownership) is queued instead."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    await objects.apply(_cm(ns, "other-app", "theirs"), force=True)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    assert live["data"] == {"v": "theirs"}
+    assert live["metadata"]["annotations"][TRACKING_ANNOTATION].startswith("other-app:")
+    assert len(queue) == 1
+
+
+@pytest.mark.asyncio
+async def test_deleted_object_recreated_by_someone_else_is_left_alone(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """A deleted object is repaired by a create, which fails when another owner made it again."""
+    ns = make_namespace(cluster_a)
+    await objects.apply(_cm(ns, "other-app", "theirs"), force=True)
+    queue = await _repair(objects, ns, deleted=True, version=-1)
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    assert live["data"] == {"v": "theirs"}
+    assert len(queue) == 1
+
+
+@pytest.mark.asyncio
+async def test_deleted_object_is_created_again(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """A deleted object nobody recreated is created from the desired body."""
+    ns = make_namespace(cluster_a)
+    queue = await _repair(objects, ns, deleted=True, version=-1)
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    assert live["data"] == {"v": "desired"}
+    assert len(queue) == 0
