@@ -64,6 +64,12 @@ def _version(obj: dict[str, Any]) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
 
+async def _data(objects: Objects, ns: str) -> dict[str, str]:
+    live = await objects.get("v1", "ConfigMap", "web", ns)
+    assert live is not None
+    return dict(live["data"])
+
+
 @pytest.mark.asyncio
 async def test_edit_is_reverted_when_nobody_changed_the_object_since(
         cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
@@ -71,9 +77,7 @@ async def test_edit_is_reverted_when_nobody_changed_the_object_since(
     ns = make_namespace(cluster_a)
     drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
     queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
-    live = await objects.get("v1", "ConfigMap", "web", ns)
-    assert live is not None
-    assert live["data"] == {"v": "desired"}
+    assert await _data(objects, ns) == {"v": "desired"}
     assert len(queue) == 0
 
 
@@ -88,9 +92,7 @@ async def test_edit_is_reverted_after_a_newer_write_that_kept_it_ours(
     later["metadata"]["labels"]["team"] = "blue"
     await objects.apply(later, force=True)
     queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
-    live = await objects.get("v1", "ConfigMap", "web", ns)
-    assert live is not None
-    assert live["data"] == {"v": "desired"}
+    assert await _data(objects, ns) == {"v": "desired"}
     assert len(queue) == 0
 
 
@@ -117,9 +119,7 @@ async def test_deleted_object_recreated_by_someone_else_is_left_alone(
     ns = make_namespace(cluster_a)
     await objects.apply(_cm(ns, "other-app", "theirs"), force=True)
     queue = await _repair(objects, ns, deleted=True, version=-1)
-    live = await objects.get("v1", "ConfigMap", "web", ns)
-    assert live is not None
-    assert live["data"] == {"v": "theirs"}
+    assert await _data(objects, ns) == {"v": "theirs"}
     assert len(queue) == 1
 
 
@@ -129,7 +129,5 @@ async def test_deleted_object_is_created_again(
     """A deleted object nobody recreated is created from the desired body."""
     ns = make_namespace(cluster_a)
     queue = await _repair(objects, ns, deleted=True, version=-1)
-    live = await objects.get("v1", "ConfigMap", "web", ns)
-    assert live is not None
-    assert live["data"] == {"v": "desired"}
+    assert await _data(objects, ns) == {"v": "desired"}
     assert len(queue) == 0

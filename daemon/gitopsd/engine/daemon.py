@@ -247,12 +247,8 @@ class Daemon:
             return False
         if self.clock.now() - self._full_at.get(item.key, float("-inf")) > self.settings.hard_resync:
             return False
-        health = cluster.drift.settled(inst.key)
-        if health is None:
+        if not self._health(item.key, running_ok=True):
             return False
-        row.health = health
-        if self.metrics:
-            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, health.status.value)
         self.queue.done(item, requeue_after=self.settings.resync, reason="resync")
         return True
 
@@ -340,20 +336,23 @@ class Daemon:
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")
 
-    def _health(self, instance_key: str) -> None:
-        """An owned object's health changed: the instance's health follows while it is not syncing."""
+    def _health(self, instance_key: str, *, running_ok: bool = False) -> bool:
+        """The instance's health follows what the watches show of every object it owns, when they
+        show all of it (and it is not syncing, unless RUNNING_OK); True when they did."""
         entry = self.instances.get(instance_key)
         row = self.board.get(instance_key)
-        if entry is None or row is None or instance_key in self.queue.running:
-            return
+        if entry is None or row is None or (instance_key in self.queue.running and not running_ok):
+            return False
         cluster = self.clusters.get(entry[0].cluster)
         health = cluster.drift.settled(instance_key) if cluster is not None else None
-        if health is None or health == row.health:
-            return
-        row.health = health
-        if self.metrics:
-            self.metrics.set_instance(entry[0].app, entry[0].cluster, row.sync_status,
-                                      health.status.value)
+        if health is None:
+            return False
+        if health != row.health:
+            row.health = health
+            if self.metrics:
+                self.metrics.set_instance(entry[0].app, entry[0].cluster, row.sync_status,
+                                          health.status.value)
+        return True
 
     def _hold(self, instance_key: str, key: ResourceKey) -> None:
         """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""

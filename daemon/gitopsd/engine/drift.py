@@ -22,7 +22,7 @@ from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
 
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
 OnDrift = Callable[[str, ResourceKey, str], None]  # instance key, object, reason
-OnHealth = Callable[[str], None]  # instance key whose objects' health changed
+OnHealth = Callable[[str], object]  # instance key whose objects' health changed
 Kind = tuple[str, str]  # (group, kind)
 
 
