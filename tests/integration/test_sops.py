@@ -105,7 +105,9 @@ def _install_sealed_secret_crd(cluster: LocalCluster) -> None:
     while time.monotonic() < deadline:
         status, body = cluster.request(
             "GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/sealedsecrets.bitnami.com")
-        conditions = {c["type"]: c["status"] for c in body.get("status", {}).get("conditions", [])}
+        # A definition just created reports ``conditions: null`` until the server names it.
+        raw = (body.get("status") or {}).get("conditions") or []
+        conditions = {c["type"]: c["status"] for c in raw}
         if conditions.get("Established") == "True":
             return
         time.sleep(0.2)
