@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
 
 from gitopsd.engine.supervisor import Supervisor
 
@@ -51,3 +54,27 @@ async def test_task_that_returns_is_restarted() -> None:
     await sup.stop()
     assert len(runs) >= 2
     assert all(s.task is None or s.task.done() for s in sup.tasks.values())
+
+
+@pytest.mark.asyncio
+async def test_task_does_not_inherit_the_spawners_context() -> None:
+    """A task spawned inside a sync's span and log bindings runs without them."""
+    bound: contextvars.ContextVar[str] = contextvars.ContextVar("bound", default="")
+    seen: list[tuple[str, bool]] = []
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        seen.append((bound.get(), trace.get_current_span().get_span_context().is_valid))
+        done.set()
+        await asyncio.Event().wait()
+
+    sup = Supervisor()
+    tracer = TracerProvider().get_tracer("test")
+    with tracer.start_as_current_span("sync"):
+        token = bound.set("sync-1")
+        assert trace.get_current_span().get_span_context().is_valid
+        sup.spawn("watch/a", watch)
+        bound.reset(token)
+    await asyncio.wait_for(done.wait(), 5)
+    await sup.stop()
+    assert seen == [("", False)]

@@ -30,6 +30,7 @@ from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
+from gitopsd.errors import ClusterError, ClusterUnreachable
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -74,6 +75,7 @@ class _Cluster:
     reconciler: Reconciler
     drift: DriftDetector
     watched: set[tuple[str, str]] = field(default_factory=set)
+    failing: dict[str, Condition] = field(default_factory=dict)  # watch task -> why it failed
 
 
 class Daemon:
@@ -287,15 +289,28 @@ class Daemon:
     def _spawn_watch(self, cluster: _Cluster, api_version: str, kind: str) -> None:
         group = api_version.rpartition("/")[0]
         selector = FLEET_SELECTOR.format(self.fleet.name)
+        name = f"watch/{cluster.handle.name}/{api_version}/{kind}"
 
         async def run() -> None:
             def on_event(etype: str, obj: object) -> None:
+                if etype == "SYNCED" and cluster.failing.pop(name, None) is not None:
+                    self._watch_conditions(cluster)
                 cluster.drift.event(etype, obj, (group, kind))
             if self.metrics:
                 self.metrics.set_cluster_connected(cluster.handle.name, True)
             await cluster.handle.watch(api_version, kind, selector, on_event)
 
-        self.supervisor.spawn(f"watch/{cluster.handle.name}/{api_version}/{kind}", run)
+        self.supervisor.spawn(name, run)
+
+    def _watch_conditions(self, cluster: _Cluster) -> None:
+        """Every instance on CLUSTER says why drift cannot be seen while one of its watches fails."""
+        first = min(cluster.failing.values(), key=lambda c: c.type, default=None)
+        for key, (inst, _) in self.instances.items():
+            if inst.cluster == cluster.handle.name:
+                self.board.clear(key, "ClusterUnreachable")
+                self.board.clear(key, "WatchError")
+                if first is not None:
+                    self.board.mark(key, condition=first)
 
     def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
         entry = self.instances.get(instance_key)
@@ -365,6 +380,11 @@ class Daemon:
                 cluster = task.split("/")[1]
                 self.metrics.watch_reconnected(cluster)
                 self.metrics.set_cluster_connected(cluster, False)
+        watched = self.clusters.get(task.split("/")[1]) if task.startswith("watch/") else None
+        if watched is not None and isinstance(error, ClusterError):
+            kind = "ClusterUnreachable" if isinstance(error, ClusterUnreachable) else "WatchError"
+            watched.failing[task] = Condition(kind, "WatchFailed", str(error))
+            self._watch_conditions(watched)
 
 
 def _result(kind: OutcomeKind) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -49,7 +50,10 @@ class Supervisor:
         if existing is not None and existing.task is not None and not existing.task.done():
             return existing
         state = TaskState(name)
-        state.task = asyncio.create_task(self._guard(state, factory), name=name)
+        # A fresh context: a long-running task must not carry the span or log bindings
+        # of whatever happened to start it (a sync, for a watch).
+        state.task = asyncio.create_task(self._guard(state, factory), name=name,
+                                         context=contextvars.Context())
         self.tasks[name] = state
         return state
 

@@ -4,7 +4,9 @@ Built on kubernetes_asyncio's ApiClient (its kubeconfig loading, TLS and auth)
 but speaking plain JSON so that any kind, built-in or custom, is handled the
 same way. Every request has a timeout; every failure leaves this module as a
 ``gitopsd.errors.ClusterError``. It never logs request bodies (they may hold
-Secret data).
+Secret data). A cluster with an SSH bastion is reached through a
+``gitopsd.edges.tunnel.Tunnel`` that the client owns; TLS is still verified
+against the API server's own name.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 from kubernetes_asyncio import config as kconfig
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.rest import ApiException
 
+from gitopsd.edges.tunnel import Tunnel
 from gitopsd.errors import ApiError, ClusterUnreachable
 from gitopsd.model import Cluster
 
@@ -44,11 +48,13 @@ def _status_message(status: int, body: bytes) -> tuple[str, str]:
 class KubeClient:
     """Requests against one cluster's API server."""
 
-    def __init__(self, cluster: Cluster, api: ApiClient, temp_dir: str) -> None:
+    def __init__(self, cluster: Cluster, api: ApiClient, temp_dir: str,
+                 tunnel: Tunnel | None = None) -> None:
         self.cluster = cluster
         self.name = cluster.name
         self._api = api
         self._temp_dir = temp_dir
+        self.tunnel = tunnel
         self.requests = 0
 
     @classmethod
@@ -73,6 +79,7 @@ class KubeClient:
             cfg.host = server
         if tls_server_name:
             cfg.tls_server_name = tls_server_name
+        tunnel = await _tunnel(cluster, cfg) if cluster.bastion is not None else None
         api = ApiClient(configuration=cfg)
         # kubernetes_asyncio's session trusts the environment, which makes aiohttp read
         # ~/.netrc in a worker thread on every request and apply *_PROXY variables; cluster
@@ -80,14 +87,19 @@ class KubeClient:
         session = getattr(api.rest_client, "pool_manager", None)
         if session is not None and hasattr(session, "_trust_env"):
             session._trust_env = False
-        return cls(cluster, api, temp_dir)
+        return cls(cluster, api, temp_dir, tunnel)
 
     async def close(self) -> None:
         await self._api.close()
+        if self.tunnel is not None:
+            await self.tunnel.close()
 
-    @property
-    def server(self) -> str:
-        return str(self._api.configuration.host)
+    def unreachable(self, what: str, e: BaseException) -> ClusterUnreachable:
+        """The error for WHAT failing with E, naming the bastion's trouble when there is one."""
+        if self.tunnel is not None and self.tunnel.last_error:
+            return ClusterUnreachable(f"cluster {self.name}: {what} failed: {self.tunnel.where}: "
+                                      f"{self.tunnel.last_error}")
+        return ClusterUnreachable(f"cluster {self.name}: {what} failed: {type(e).__name__}: {_short(e)}")
 
     async def request(self, method: str, path: str, *, query: Query = (), body: Any = None,
                       content_type: str = JSON, timeout: float = DEFAULT_TIMEOUT,
@@ -101,8 +113,7 @@ class KubeClient:
             try:
                 data = await resp.read()
             except (TimeoutError, aiohttp.ClientError) as e:
-                raise ClusterUnreachable(f"cluster {self.name}: reading {method} {path} failed: "
-                                         f"{type(e).__name__}") from None
+                raise self.unreachable(f"reading {method} {path}", e) from None
             status = resp.status
         if 200 <= status < 300 or status in ok:
             try:
@@ -129,12 +140,30 @@ class KubeClient:
             raise ApiError(f"cluster {self.name}: {method} {path}: {e.status} {e.reason}",
                            status=e.status or 0, reason=str(e.reason or "")) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as e:
-            raise ClusterUnreachable(f"cluster {self.name}: {method} {path} failed: "
-                                     f"{type(e).__name__}: {_short(e)}") from None
+            raise self.unreachable(f"{method} {path}", e) from None
         try:
             yield resp
         finally:
             resp.release()
+
+
+async def _tunnel(cluster: Cluster, cfg: Configuration) -> Tunnel:
+    """Start CLUSTER's bastion tunnel and point CFG at it, keeping TLS checked against the real name."""
+    assert cluster.bastion is not None
+    url = urlsplit(str(cfg.host))
+    try:
+        host, port = url.hostname, url.port or 443
+    except ValueError:
+        host, port = None, 0
+    if not host:
+        raise ClusterUnreachable(f"cluster {cluster.name}: the kubeconfig server '{cfg.host}' "
+                                 "names no host to reach through the bastion")
+    tunnel = Tunnel(cluster.name, cluster.bastion, host, port)
+    local = await tunnel.start()
+    cfg.host = urlunsplit((url.scheme or "https", f"127.0.0.1:{local}", url.path, "", ""))
+    if not cfg.tls_server_name:
+        cfg.tls_server_name = host
+    return tunnel
 
 
 def _short(e: BaseException) -> str:

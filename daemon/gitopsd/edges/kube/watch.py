@@ -17,7 +17,7 @@ import aiohttp
 from gitopsd.edges.kube.client import KubeClient, query
 from gitopsd.edges.kube.discovery import ResourceInfo
 from gitopsd.edges.kube.objects import Objects
-from gitopsd.errors import ApiError, ClusterUnreachable
+from gitopsd.errors import ApiError
 
 # (event type, object): every (re)list starts with "LISTING" (no object), hands
 # each item as "LISTED", then "SYNCED" (no object) once the list is complete; then
@@ -102,6 +102,5 @@ async def _stream_once(client: KubeClient, info: ResourceInfo, on_event: OnEvent
                 stats["events"] = stats.get("events", 0) + 1
                 await _emit(on_event, etype, obj)
         except (aiohttp.ClientError, TimeoutError, ValueError) as e:
-            raise ClusterUnreachable(f"cluster {client.name}: watch {info.kind} dropped: "
-                                     f"{type(e).__name__}") from None
+            raise client.unreachable(f"watch {info.kind}", e) from None
     return rv
