@@ -94,10 +94,12 @@ def test_commit_applied_by_polling_and_webhook_triggers_at_once(
 
 def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, git_repos,
                                        daemon_root: Path) -> None:
-    """An out-of-band edit is reverted with selfHeal, and turns the instance OutOfSync without it."""
+    """An out-of-band edit is reverted with selfHeal; without it, an edit turns the instance OutOfSync
+    and a deletion makes it Missing."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
-    repo.commit({"heal/h.yaml": cm("h", "desired"), "watch/w.yaml": cm("w", "desired")})
+    repo.commit({"heal/h.yaml": cm("h", "desired"), "watch/w.yaml": cm("w", "desired"),
+                 "watch/gone.yaml": cm("gone", "desired")})
     fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="30s", apps=[
         app("heal", "heal", ns), app("watch", "watch", ns, policy={"automated": {"selfHeal": False}})])
     d = DaemonProc(fleet, daemon_root).start()
@@ -114,8 +116,16 @@ def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, 
                          and d.instance("watch", "a"), 10)
         assert row, d.logs()
         assert any(c["type"] == "OutOfSync" for c in row["conditions"])
+        assert row["health"] == "Healthy"
+        status, _ = cluster_a.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/gone")
+        assert status == 200
+        row = poll_until(lambda: (d.instance("watch", "a") or {}).get("health") == "Missing"
+                         and d.instance("watch", "a"), 10)
+        assert row, d.logs()
+        assert row["health_message"] == f"ConfigMap {ns}/gone is missing"
         time.sleep(1)
         assert value(cluster_a, ns, "w") == "edited"
+        assert value(cluster_a, ns, "gone") is None
     finally:
         assert d.stop() == 0
     print(f"drift-to-revert: {reverted:.3f}s")

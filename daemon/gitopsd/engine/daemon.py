@@ -36,6 +36,8 @@ from gitopsd.model import (
     Application,
     ChangeAction,
     Fleet,
+    Health,
+    HealthStatus,
     OutcomeKind,
     ResourceKey,
 )
@@ -327,6 +329,11 @@ class Daemon:
         if not (policy.automated and policy.self_heal):
             self.board.mark(instance_key, sync_status="OutOfSync", condition=Condition(
                 "OutOfSync", "DriftDetected", f"{key} {reason} outside gitopsd"))
+            row = self.board.get(instance_key)
+            if reason == "deleted" and row is not None:
+                row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
+            if self.metrics and row is not None:
+                self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
             return
         now = self.clock.now()
         repairs = self._repairs.setdefault((instance_key, key), [])
