@@ -18,6 +18,7 @@ from gitopsd.model import (
     ClusterSelector,
     Destination,
     Fleet,
+    IgnoreDifference,
     Outcome,
     Repository,
     Source,
@@ -42,10 +43,12 @@ class Kit:
 
 
 def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, namespace: str,
-               policy: SyncPolicy, kubeconfig: Path | None = None) -> tuple[Fleet, Application]:
+               policy: SyncPolicy, kubeconfig: Path | None = None,
+               ignore: tuple[IgnoreDifference, ...] = ()) -> tuple[Fleet, Application]:
     application = Application(
         name=app, source=Source(repo="env", target_revision="main", path=path),
-        destination=Destination(ClusterSelector(names=(cluster.name,)), namespace), sync_policy=policy)
+        destination=Destination(ClusterSelector(names=(cluster.name,)), namespace), sync_policy=policy,
+        ignore_differences=ignore)
     fleet = Fleet(
         name=FLEET,
         clusters=(Cluster(name=cluster.name, kubeconfig=str(kubeconfig or cluster.kubeconfig),
@@ -60,9 +63,9 @@ def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, na
 @asynccontextmanager
 async def kit(cluster: LocalCluster, repo: BareRepo, state_dir: Path, *, app: str, path: str,
               namespace: str, policy: SyncPolicy, kubeconfig: Path | None = None,
-              health_poll: float = 0.2) -> AsyncIterator[Kit]:
+              health_poll: float = 0.2, ignore: tuple[IgnoreDifference, ...] = ()) -> AsyncIterator[Kit]:
     fleet, application = make_fleet(cluster, repo, app=app, path=path, namespace=namespace,
-                                    policy=policy, kubeconfig=kubeconfig)
+                                    policy=policy, kubeconfig=kubeconfig, ignore=ignore)
     sources = Sources.build(fleet, state_dir)
     conn = await connect_cluster(fleet, cluster.name, sources, health_poll=health_poll)
     k = Kit(application, fleet.instances[0], conn, sources, repo)

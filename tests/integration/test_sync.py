@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from gitopsd.localcluster import LocalCluster
-from gitopsd.model import ChangeAction, OutcomeKind, SyncPolicy
+from gitopsd.model import ChangeAction, IgnoreDifference, OutcomeKind, SyncPolicy
 from tests.integration.synckit import cm, kit
 
 AUTO = SyncPolicy(automated=True, prune=True, self_heal=True)
@@ -80,6 +80,40 @@ async def test_out_of_band_change_is_out_of_sync_then_restored(cluster_a: LocalC
         assert restored.kind is OutcomeKind.SYNCED
         assert [c.action for c in restored.changes] == [ChangeAction.CONFIGURED]
         assert _get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps/c")["data"]["color"] == "blue"
+
+
+@pytest.mark.asyncio
+async def test_jq_path_ignored_field_changed_elsewhere_stays_in_sync(
+        cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
+    """A field a jqPathExpressions rule names may change in the cluster; any other change is drift."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    ports = [{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}]
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+               "spec": {"selector": {"app": "web"}, "ports": ports}}
+    repo.commit({"app/svc.yaml": yaml.safe_dump(service)})
+    rule = IgnoreDifference(kind="Service", jq_path_expressions=(
+        '.spec.ports[] | select(.name == "metrics") | .port',))
+    path = f"/api/v1/namespaces/{ns}/services/web?fieldManager=kubectl-edit"
+
+    def set_ports(http: int, metrics: int) -> None:
+        body = {"spec": {"ports": [{"name": "http", "port": http}, {"name": "metrics", "port": metrics}]}}
+        status, answer = cluster_a.request("PATCH", path, body, content_type="application/merge-patch+json")
+        assert status == 200, answer
+
+    async with kit(cluster_a, repo, tmp_path, app="jq", path="app", namespace=ns,
+                   policy=SyncPolicy(automated=False), ignore=(rule,)) as k:
+        assert (await k.sync(manual=True)).kind is OutcomeKind.SYNCED
+        set_ports(80, 9191)
+        k.writes.clear()
+        kept = await k.sync()
+        assert kept.kind is OutcomeKind.SYNCED, kept.message
+        assert k.writes == []
+        set_ports(8080, 9191)
+        drifted = await k.sync()
+        assert drifted.kind is OutcomeKind.OUT_OF_SYNC
+        live = _get(cluster_a, f"/api/v1/namespaces/{ns}/services/web")["spec"]["ports"]
+        assert [p["port"] for p in live] == [8080, 9191]
 
 
 @pytest.mark.workloads

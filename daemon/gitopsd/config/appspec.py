@@ -18,6 +18,7 @@ from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_sync_option
 from gitopsd.config.yamlpos import compose_documents, line_of
 from gitopsd.model.fleet import Backoff, HelmParams, IgnoreDifference, Retry, SyncPolicy
+from gitopsd.model.jqpath import JqPathError, parse_jq_path
 
 __all__ = [
     "AUTOMATED_FIELDS",
@@ -40,7 +41,7 @@ RETRY_FIELDS = ("limit", "backoff")
 BACKOFF_FIELDS = ("duration", "factor", "maxDuration")
 HELM_FIELDS = ("releaseName", "valueFiles", "values")
 IGNORE_DIFFERENCE_FIELDS = ("group", "kind", "name", "namespace", "jsonPointers",
-                            "managedFieldsManagers")
+                            "managedFieldsManagers", "jqPathExpressions")
 
 _ARGO_HELM_EXTRA = ("valuesObject",)
 _ARGO_HELM_UNSUPPORTED = ("parameters", "fileParameters", "version", "passCredentials",
@@ -181,8 +182,7 @@ def read_ignore_differences(r: Reader, node: Node | None, path: str
     out = []
     for i, item in enumerate(r.sequence(node, path) or []):
         p = f"{path}[{i}]"
-        f = r.mapping(item, p, IGNORE_DIFFERENCE_FIELDS, required=("kind",),
-                      unsupported=("jqPathExpressions",))
+        f = r.mapping(item, p, IGNORE_DIFFERENCE_FIELDS, required=("kind",))
         if f is None:
             continue
         text = {k: r.string(f[k], f"{p}.{k}", empty=k == "group") or ""
@@ -195,8 +195,16 @@ def read_ignore_differences(r: Reader, node: Node | None, path: str
                         f"JSON pointer '{pointer}' must start with '/'")
         managers = r.string_list(f["managedFieldsManagers"], f"{p}.managedFieldsManagers") \
             or () if "managedFieldsManagers" in f else ()
+        expressions = r.string_list(f["jqPathExpressions"], f"{p}.jqPathExpressions") \
+            or () if "jqPathExpressions" in f else ()
+        for j, expression in enumerate(expressions):
+            try:
+                parse_jq_path(expression)
+            except JqPathError as exc:
+                r.issue(f["jqPathExpressions"].value[j], f"{p}.jqPathExpressions[{j}]", str(exc))
         out.append(IgnoreDifference(group=text.get("group", ""), kind=text.get("kind", ""),
                                     name=text.get("name", ""),
                                     namespace=text.get("namespace", ""),
-                                    json_pointers=pointers, managed_fields_managers=managers))
+                                    json_pointers=pointers, managed_fields_managers=managers,
+                                    jq_path_expressions=expressions))
     return tuple(out)

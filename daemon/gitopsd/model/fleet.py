@@ -128,6 +128,7 @@ class IgnoreDifference:
     namespace: str = ""
     json_pointers: tuple[str, ...] = ()
     managed_fields_managers: tuple[str, ...] = ()
+    jq_path_expressions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -70,9 +70,12 @@ def _prepared(desired: Mapping[str, Any] | None, live: Mapping[str, Any] | None,
     rules = rules_for(key, ignore)
     pointers = [p for rule in rules for p in rule.json_pointers]
     managers = [m for rule in rules for m in rule.managed_fields_managers]
+    expressions = [e for rule in rules for e in rule.jq_path_expressions]
     field_sets = managed_field_sets(live, managers, exclude=managed_by)
-    return (normalize(desired, pointers=pointers, field_sets=field_sets) if desired else {},
-            normalize(live, pointers=pointers, field_sets=field_sets) if live else {})
+    return (normalize(desired, pointers=pointers, field_sets=field_sets, expressions=expressions)
+            if desired else {},
+            normalize(live, pointers=pointers, field_sets=field_sets, expressions=expressions)
+            if live else {})
 
 
 def diff_objects(desired: Mapping[str, Any] | None, live: Mapping[str, Any] | None, *,

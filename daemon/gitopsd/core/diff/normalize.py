@@ -17,6 +17,7 @@ from typing import Any
 from gitopsd.core.diff.fieldsv1 import remove_fields
 from gitopsd.core.diff.pointer import PointerError, parse_pointer, remove_pointer
 from gitopsd.model.fleet import IgnoreDifference
+from gitopsd.model.jqpath import parse_jq_path, remove_paths
 from gitopsd.model.resources import ResourceKey
 
 SERVER_METADATA = (
@@ -110,10 +111,11 @@ def _drop_empty_metadata_maps(obj: dict[str, Any]) -> None:
 
 
 def normalize(obj: Mapping[str, Any], *, pointers: Sequence[str] = (),
-              field_sets: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
-    """``obj`` as compared: server fields stripped, ignored pointers and fields removed.
+              field_sets: Sequence[Mapping[str, Any]] = (),
+              expressions: Sequence[str] = ()) -> dict[str, Any]:
+    """``obj`` as compared: server fields stripped, ignored pointers, fields and jq paths removed.
 
-    Raises ``ValueError`` for a malformed JSON pointer.
+    Raises ``ValueError`` for a malformed JSON pointer or an unsupported jq path expression.
     """
     result: Any = strip_server_fields(obj)
     for fields in field_sets:
@@ -125,6 +127,9 @@ def normalize(obj: Mapping[str, Any], *, pointers: Sequence[str] = (),
             raise ValueError(str(exc)) from None
     if result is None:
         return {}
+    for expression in expressions:
+        parsed = parse_jq_path(expression)
+        result = remove_paths(result, parsed.paths(result))
     _drop_empty_metadata_maps(result)
     return dict(result)
 
