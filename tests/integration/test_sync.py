@@ -85,19 +85,22 @@ async def test_out_of_band_change_is_out_of_sync_then_restored(cluster_a: LocalC
 @pytest.mark.asyncio
 async def test_jq_path_ignored_field_changed_elsewhere_stays_in_sync(
         cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
-    """A field a jqPathExpressions rule names may change in the cluster; any other change is drift."""
+    """A field a jqPathExpressions rule names may change in the cluster; any other change is drift,
+    and a sync restores it, keeping the ignored field's live value only with RespectIgnoreDifferences."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
-    ports = [{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}]
+    ports = [{"name": "http", "port": 80, "targetPort": 80},
+             {"name": "metrics", "port": 9090, "targetPort": 9090}]
     service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
                "spec": {"selector": {"app": "web"}, "ports": ports}}
     repo.commit({"app/svc.yaml": yaml.safe_dump(service)})
     rule = IgnoreDifference(kind="Service", jq_path_expressions=(
-        '.spec.ports[] | select(.name == "metrics") | .port',))
+        '.spec.ports[] | select(.name == "metrics") | .targetPort',))
     path = f"/api/v1/namespaces/{ns}/services/web?fieldManager=kubectl-edit"
 
     def set_ports(http: int, metrics: int) -> None:
-        body = {"spec": {"ports": [{"name": "http", "port": http}, {"name": "metrics", "port": metrics}]}}
+        body = {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": http},
+                                   {"name": "metrics", "port": 9090, "targetPort": metrics}]}}
         status, answer = cluster_a.request("PATCH", path, body, content_type="application/merge-patch+json")
         assert status == 200, answer
 
@@ -113,7 +116,19 @@ async def test_jq_path_ignored_field_changed_elsewhere_stays_in_sync(
         drifted = await k.sync()
         assert drifted.kind is OutcomeKind.OUT_OF_SYNC
         live = _get(cluster_a, f"/api/v1/namespaces/{ns}/services/web")["spec"]["ports"]
-        assert [p["port"] for p in live] == [8080, 9191]
+        assert [p["targetPort"] for p in live] == [8080, 9191]
+        restored = await k.sync(manual=True)
+        assert restored.kind is OutcomeKind.SYNCED
+        live = _get(cluster_a, f"/api/v1/namespaces/{ns}/services/web")["spec"]["ports"]
+        assert [p["targetPort"] for p in live] == [80, 9090], "without RespectIgnoreDifferences, Git wins"
+    set_ports(8080, 9191)
+    async with kit(cluster_a, repo, tmp_path / "respect", app="jq", path="app", namespace=ns,
+                   policy=SyncPolicy(automated=False, sync_options=("RespectIgnoreDifferences=true",)),
+                   ignore=(rule,)) as k:
+        restored = await k.sync(manual=True)
+        assert restored.kind is OutcomeKind.SYNCED, restored.message
+        live = _get(cluster_a, f"/api/v1/namespaces/{ns}/services/web")["spec"]["ports"]
+        assert [p["targetPort"] for p in live] == [80, 9191], "with it, the ignored port keeps its live value"
 
 
 @pytest.mark.workloads

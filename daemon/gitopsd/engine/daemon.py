@@ -19,6 +19,8 @@ import structlog
 from opentelemetry import trace
 
 from gitopsd.core.backoff import SelfHealBackoff, retries_exhausted, retry_delay
+from gitopsd.core.diff.normalize import rules_for
+from gitopsd.core.plan import parse_app_options
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
@@ -351,7 +353,8 @@ class Daemon:
                 f"next repair in {decision.delay:.0f}s"))
         cluster = self.clusters.get(inst.cluster)
         body = cluster.drift.body(key) if cluster is not None else None
-        if cluster is not None and body is not None and repairable(body):
+        if cluster is not None and body is not None and repairable(body) and \
+                not _keeps_live_fields(app, key):
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
                                    deleted=reason == "deleted", version=cluster.drift.version(key))
             return
@@ -392,6 +395,13 @@ class Daemon:
             kind = "ClusterUnreachable" if isinstance(error, ClusterUnreachable) else "WatchError"
             watched.failing[task] = Condition(kind, "WatchFailed", str(error))
             self._watch_conditions(watched)
+
+
+def _keeps_live_fields(app: Application, key: ResourceKey) -> bool:
+    """True when a write of KEY must take ignored fields from a fresh read (RespectIgnoreDifferences),
+    which a targeted repair does not make; a full sync does."""
+    return bool(rules_for(key, app.ignore_differences)) and \
+        parse_app_options(app.sync_policy.sync_options).respect_ignore_differences
 
 
 def _result(kind: OutcomeKind) -> str:

@@ -14,13 +14,15 @@ Nothing here decides what to do: the plan and the comparison did that.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from opentelemetry import trace
 
 from gitopsd.core import health as healthmod
+from gitopsd.core.diff.normalize import rules_for
+from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.inventory import OwnershipState
 from gitopsd.core.plan import DeletePolicy, Plan, SyncTask, TaskAction
 from gitopsd.edges.telemetry import semconv as sc
@@ -28,7 +30,7 @@ from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
 from gitopsd.errors import ApiError, ClusterError, UnknownKind
-from gitopsd.model import Change, ChangeAction, Health, HealthStatus, ResourceKey
+from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
 
 T = TypeVar("T")
 
@@ -58,10 +60,14 @@ class Executor:
         self.clock = clock
         self.poll = poll
         self.crd_groups: set[str] = set()
+        self._respect: tuple[IgnoreDifference, ...] = ()
         self._deadline = 0.0
 
-    async def run(self, plan: Plan, cmp: Comparison, *, deadline: float) -> ExecResult:
+    async def run(self, plan: Plan, cmp: Comparison, *, deadline: float,
+                  ignore: Sequence[IgnoreDifference] = ()) -> ExecResult:
+        """Run PLAN wave by wave (with RespectIgnoreDifferences, what IGNORE names stays as live has it)."""
         result = ExecResult()
+        self._respect = tuple(ignore) if plan.options.respect_ignore_differences else ()
         self.crd_groups = set()
         self._deadline = deadline
         waves = list(plan.waves())
@@ -139,9 +145,13 @@ class Executor:
         diff = cmp.diffs.get(key)
         if diff is not None and diff.in_sync and task.tracked:
             return False, Change(key, ChangeAction.UNCHANGED)
-        existed = cmp.live.get(key) is not None
+        before = cmp.live.get(key)
+        existed = before is not None
+        body = task.manifest.body
+        if before is not None and (rules := rules_for(key, self._respect)):
+            body = respect_ignored(body, before, rules)
         try:
-            live = await self._write(task)
+            live = await self._write(task, body)
         except (ApiError, ClusterError) as e:
             return None, Change(key, ChangeAction.FAILED, _reason(e))
         if key.kind == "CustomResourceDefinition":
@@ -151,10 +161,8 @@ class Executor:
         cmp.live[key] = live
         return True, Change(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
 
-    async def _write(self, task: SyncTask) -> Obj:
+    async def _write(self, task: SyncTask, body: Mapping[str, Any]) -> Obj:
         """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""
-        assert task.manifest is not None
-        body = task.manifest.body
         while True:
             try:
                 if task.options.replace:

@@ -125,7 +125,7 @@ class Reconciler:
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        result = await self.executor.run(plan, cmp, deadline=deadline)
+        result = await self.executor.run(plan, cmp, deadline=deadline, ignore=app.ignore_differences)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
         keep_entries = [e for e in cmp.inventory if e.key in kept or e.key in result.failed_prunes]
         if result.error:
