@@ -83,6 +83,34 @@ async def test_out_of_band_change_is_out_of_sync_then_restored(cluster_a: LocalC
 
 
 @pytest.mark.asyncio
+async def test_replace_keeps_the_object_and_force_recreates_it(cluster_a: LocalCluster, make_namespace,
+                                                               git_repos, tmp_path: Path) -> None:
+    """Replace=true updates an object in place (same uid); with Force=true it is deleted and created anew."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    options = "argocd.argoproj.io/sync-options"
+    repo.commit({"app/r.yaml": cm("r", {"v": "1"}, {options: "Replace=true"}),
+                 "app/f.yaml": cm("f", {"v": "1"}, {options: "Replace=true,Force=true"})})
+
+    def uid(name: str) -> str:
+        return str(_get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps/{name}")["metadata"]["uid"])
+
+    async with kit(cluster_a, repo, tmp_path, app="replace", path="app", namespace=ns, policy=AUTO) as k:
+        assert (await k.sync()).kind is OutcomeKind.SYNCED
+        before = {n: uid(n) for n in ("r", "f")}
+        repo.commit({"app/r.yaml": cm("r", {"v": "2"}, {options: "Replace=true"}),
+                     "app/f.yaml": cm("f", {"v": "2"}, {options: "Replace=true,Force=true"})})
+        second = await k.sync()
+        assert second.kind is OutcomeKind.SYNCED, second.message
+        assert {c.key.name: c.action for c in second.changes} == {
+            "r": ChangeAction.CONFIGURED, "f": ChangeAction.CONFIGURED}
+        for name in ("r", "f"):
+            assert _get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps/{name}")["data"] == {"v": "2"}
+        assert uid("r") == before["r"]
+        assert uid("f") != before["f"]
+
+
+@pytest.mark.asyncio
 async def test_jq_path_ignored_field_changed_elsewhere_stays_in_sync(
         cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
     """A field a jqPathExpressions rule names may change in the cluster; any other change is drift,

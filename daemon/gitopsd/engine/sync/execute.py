@@ -29,7 +29,7 @@ from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
-from gitopsd.errors import ApiError, ClusterError, UnknownKind
+from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncDeadline, SyncError, UnknownKind
 from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
 
 T = TypeVar("T")
@@ -151,8 +151,8 @@ class Executor:
         if before is not None and (rules := rules_for(key, self._respect)):
             body = respect_ignored(body, before, rules)
         try:
-            live = await self._write(task, body)
-        except (ApiError, ClusterError) as e:
+            live = await self._write(task, body, before)
+        except (ApiError, ClusterError, SyncError) as e:
             return None, Change(key, ChangeAction.FAILED, _reason(e))
         if key.kind == "CustomResourceDefinition":
             group = str(((task.manifest.body.get("spec") or {}).get("group")) or "")
@@ -161,10 +161,12 @@ class Executor:
         cmp.live[key] = live
         return True, Change(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
 
-    async def _write(self, task: SyncTask, body: Mapping[str, Any]) -> Obj:
+    async def _write(self, task: SyncTask, body: Mapping[str, Any], live: Obj | None) -> Obj:
         """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""
         while True:
             try:
+                if task.options.replace and task.options.force and live is not None:
+                    return await self._recreate(task, body, live)
                 if task.options.replace:
                     return await self.cluster.replace(body)
                 return await self.cluster.apply(body, force=True)
@@ -173,6 +175,26 @@ class Executor:
                     raise
                 self.cluster.invalidate(task.key.group)
                 await self.clock.sleep(self.poll)
+
+    async def _recreate(self, task: SyncTask, body: Mapping[str, Any], live: Obj) -> Obj:
+        """``Replace=true,Force=true``: delete the object this sync read (by uid), wait until it
+        is gone, then create it from BODY (``kubectl replace --force``)."""
+        key = task.key
+        uid = str((live.get("metadata") or {}).get("uid") or "") or None
+        api_version = str(body.get("apiVersion", ""))
+        await self.cluster.delete(api_version, key.kind, key.name, key.namespace,
+                                  propagation="Background", uid=uid)
+        while True:
+            current = await self.cluster.get(api_version, key.kind, key.name, key.namespace)
+            if current is None or (current.get("metadata") or {}).get("uid") != uid:
+                break
+            if self.clock.now() >= self._deadline:
+                raise SyncDeadline(f"{key} was not deleted before the sync deadline "
+                                   "(Replace=true,Force=true recreates it)")
+            await self.clock.sleep(self.poll)
+        if current is not None:
+            raise OwnershipConflict(f"{key} was created again by someone else while being recreated")
+        return await self.cluster.create(body)
 
     async def _health_gate(self, tasks: Sequence[SyncTask], cmp: Comparison, result: ExecResult,
                            deadline: float) -> None:
