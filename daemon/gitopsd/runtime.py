@@ -102,6 +102,7 @@ class Runtime:
         self.notifier = Notifier.from_env(unset_environment=True)
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
+        self.complete = True  # the fleet holds every application (its Argo CD files were read)
 
     async def build(self, fleet: Fleet) -> Daemon:
         clients = {}
@@ -115,7 +116,8 @@ class Runtime:
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
                                decryptor=Decryptor.from_env())
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
-                            inventory_namespace=fleet.settings.inventory_namespace)
+                            inventory_namespace=fleet.settings.inventory_namespace,
+                            remove_orphans=self.complete)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings)
 
@@ -125,12 +127,16 @@ class Runtime:
         self.clients = []
 
     async def expand(self, base: Fleet) -> Fleet:
-        """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read."""
+        """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read
+        (and then nothing is removed for having left the fleet until they can)."""
         try:
-            return await expand_argocd_sources(base, self.git)
+            fleet = await expand_argocd_sources(base, self.git)
         except GitopsdError as e:
             log.error("argocd.sources.failed", error=str(e))
+            self.complete = False
             return base
+        self.complete = True
+        return fleet
 
     async def replace_daemon(self, fleet: Fleet) -> None:
         old = self.daemon
@@ -163,6 +169,8 @@ class Runtime:
             interval = min(base.repository(s.repo).poll_interval for s in base.argocd_sources)
             await asyncio.sleep(interval)
             fleet = await self.expand(base)
+            if not self.complete:
+                continue  # keep running what was last read rather than dropping those applications
             current = self.daemon.fleet if self.daemon is not None else None
             if current is not None and (fleet.applications, fleet.instances) != \
                     (current.applications, current.instances):

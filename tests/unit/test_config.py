@@ -244,6 +244,7 @@ settings: {syncTimeout: 2m}
 defaults:
   source: {targetRevision: release-1}
   destination: {namespace: shared}
+  cascadeDelete: true
   syncPolicy:
     automated: {prune: true, selfHeal: true}
     syncOptions: [CreateNamespace=true]
@@ -253,6 +254,7 @@ applications:
     source: {repo: env, path: apps/a}
     destination: {clusters: {names: [prod-eu]}}
   - name: b
+    cascadeDelete: false
     source: {repo: env, targetRevision: main}
     destination: {clusters: {names: [prod-eu]}, namespace: b}
     syncPolicy:
@@ -271,6 +273,7 @@ applications:
     assert (a.sync_policy.automated, a.sync_policy.prune, a.sync_policy.self_heal) == (
         True, True, True)
     assert a.sync_policy.sync_timeout == 120.0
+    assert (a.cascade_delete, b.cascade_delete) == (True, False)
     assert (b.source.target_revision, b.destination.namespace) == ("main", "b")
     assert (b.sync_policy.prune, b.sync_policy.self_heal) == (False, True)
     assert b.sync_policy.sync_options == ("ServerSideApply=true",)
@@ -427,6 +430,10 @@ def test_argocd_applications_convert() -> None:
     assert (policy.retry.limit, policy.retry.backoff.duration, policy.retry.backoff.factor,
             policy.retry.backoff.max_duration) == (3, 10.0, 3.0, 300.0)
     assert guestbook.ignore_differences[0].json_pointers == ("/spec/replicas",)
+    assert guestbook.ignore_differences[0].jq_path_expressions == (
+        '.spec.template.spec.containers[] | select(.name == "istio-proxy") | .image',)
+    assert guestbook.cascade_delete  # the resources finalizer
+    assert not apps["ingress"].cascade_delete
     ingress = apps["ingress"]
     assert ingress.destination.clusters.names == ("staging",)
     assert (ingress.source.repo, ingress.source.helm.release_name) == ("charts", "edge")

@@ -42,7 +42,8 @@ __all__ = [
     "read_applications",
 ]
 
-APPLICATION_FIELDS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences")
+APPLICATION_FIELDS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences",
+                      "cascadeDelete")
 DEFAULTS_FIELDS = APPLICATION_FIELDS[1:]
 SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm")
 DESTINATION_FIELDS = ("clusters", "namespace")
@@ -166,10 +167,11 @@ def _read_app(r: Reader, node: Node, p: str, ctx: AppContext, *, partial: bool) 
     policy = read_sync_policy(r, f.get("syncPolicy"), f"{p}.syncPolicy",
                               default_timeout=ctx.sync_timeout)
     ignore = read_ignore_differences(r, f.get("ignoreDifferences"), f"{p}.ignoreDifferences")
+    cascade = bool(r.boolean(f["cascadeDelete"], f"{p}.cascadeDelete")) if "cascadeDelete" in f else False
     if source is None or destination is None:
         return None
     app = Application(name=name, source=source, destination=destination, sync_policy=policy,
-                      ignore_differences=ignore)
+                      ignore_differences=ignore, cascade_delete=cascade)
     return _Read(app, positions, r.where(node, p))
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
 from gitopsd.config.giturls import parse_git_url, redact
@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
+RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 ARGO_SPEC_FIELDS = ("source", "destination", "syncPolicy", "ignoreDifferences")
 ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm")
 ARGO_DESTINATION_FIELDS = ("server", "name", "namespace")
@@ -136,12 +137,22 @@ def _convert(r: Reader, doc: Node, fleet: Fleet) -> tuple[Application, Reader, N
     cluster, namespace = target
     app = Application(name=name, source=source,
                       destination=Destination(ClusterSelector(names=(cluster.name,)), namespace),
-                      sync_policy=policy, ignore_differences=ignore)
+                      sync_policy=policy, ignore_differences=ignore,
+                      cascade_delete=_cascades(meta))
     _, problems = instantiate(app, cluster, fleet.name)
     for problem in problems:
         field, line = positions.get(problem.field, ("spec.source", line_of(spec["source"])))
         r.issue_at(field, line, problem.message)
     return app, r, name_node
+
+
+def _cascades(meta: Node | None) -> bool:
+    """Argo CD's resources finalizer (any variant) asks for a cascading delete."""
+    finalizers = _child(meta, "finalizers") if meta is not None else None
+    if not isinstance(finalizers, SequenceNode):
+        return False
+    return any(isinstance(item, ScalarNode) and str(item.value).startswith(RESOURCES_FINALIZER)
+               for item in finalizers.value)
 
 
 def _source(r: Reader, node: Node, fleet: Fleet, positions: Positions) -> Source | None:

@@ -30,6 +30,9 @@ FLEET_LABEL: Final = "gitopsd.io/fleet"
 TRACKING_ANNOTATION: Final = "gitopsd.io/tracking-id"
 APP_ANNOTATION: Final = "gitopsd.io/app"
 """On the inventory ConfigMap: the full application name (its own name may be hashed)."""
+CASCADE_ANNOTATION: Final = "gitopsd.io/cascade-delete"
+"""On the inventory ConfigMap: "true" when the application's objects go when it leaves the fleet."""
+PROPAGATION_ANNOTATION: Final = "gitopsd.io/delete-propagation"
 INVENTORY_PREFIX: Final = "gitopsd-inv-"
 INVENTORY_KEY: Final = "entries"
 """The ConfigMap data key holding one ``<apiVersion> <kind> <namespace>/<name>`` line per entry."""
@@ -327,11 +330,14 @@ class Inventory:
                 raise InventoryError(f"inventory line {number}: {exc}") from None
         return cls.of(entries)
 
-    def to_configmap(self, *, app: str, fleet: str, namespace: str) -> dict[str, Any]:
+    def to_configmap(self, *, app: str, fleet: str, namespace: str, cascade: bool = False,
+                     propagation: str = "Foreground") -> dict[str, Any]:
         """The ConfigMap body that records this inventory for ``app`` in ``namespace``.
 
-        It carries the fleet label (so fleet-wide watches see it) and the full
-        application name in an annotation, since its own name may be hashed.
+        It carries the fleet label (so fleet-wide watches see it), the full
+        application name in an annotation, since its own name may be hashed,
+        and, with CASCADE, how the objects are deleted once the application
+        leaves the fleet (a later daemon reads that from here).
         """
         if not fleet or not valid_label_value(fleet):
             raise ValueError(f"fleet name {fleet!r} is not a valid label value")
@@ -342,7 +348,8 @@ class Inventory:
                 "name": inventory_name(app),
                 "namespace": namespace,
                 "labels": {FLEET_LABEL: fleet},
-                "annotations": {APP_ANNOTATION: app},
+                "annotations": {APP_ANNOTATION: app, **(
+                    {CASCADE_ANNOTATION: "true", PROPAGATION_ANNOTATION: propagation} if cascade else {})},
             },
             "data": {INVENTORY_KEY: self.to_text()},
         }
@@ -370,6 +377,17 @@ class Inventory:
             return cls.from_text(text)
         except InventoryError as exc:
             raise InventoryError(f"inventory ConfigMap {name}: {exc}") from None
+
+
+def removal(body: Mapping[str, Any]) -> tuple[str, str | None]:
+    """(application, deletion propagation) an inventory ConfigMap records; the propagation is
+    None when the application's objects are to be left in place once it leaves the fleet."""
+    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    app = str(annotations.get(APP_ANNOTATION) or "")
+    if str(annotations.get(CASCADE_ANNOTATION, "")).lower() != "true":
+        return app, None
+    propagation = str(annotations.get(PROPAGATION_ANNOTATION) or "Foreground")
+    return app, propagation if propagation in ("Foreground", "Background", "Orphan") else "Foreground"
 
 
 # --- pruning ---------------------------------------------------------------

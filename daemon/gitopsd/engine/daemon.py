@@ -10,6 +10,7 @@ trace. The daemon knows the edges only through the ports it is given.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import Mapping
@@ -28,6 +29,7 @@ from gitopsd.engine.drift import DriftDetector
 from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterPort, GitPort, HistoryPort, MetricsPort, WatchPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
+from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
@@ -71,6 +73,9 @@ class Settings:
     poll_jitter: float = 0.1
     stop_grace: float = 10.0
     hard_resync: float = 3600.0  # a full comparison at least this often, watches or not
+    # act on inventories of applications that left the fleet (off when the fleet is known
+    # to be incomplete, e.g. its Argo CD Application files could not be read)
+    remove_orphans: bool = True
 
 
 @dataclass
@@ -133,6 +138,14 @@ class Daemon:
             if any(i.source.repo == repo.name for i, _ in self.instances.values()):
                 self.pollers.add(repo)
                 self.supervisor.spawn(f"poller/{repo.name}", self.pollers.runner(repo))
+        if self.settings.remove_orphans:
+            for name, cluster in self.clusters.items():
+                remover = Remover(name, cluster.handle.objects, fleet=self.fleet.name,
+                                  namespace=self.settings.inventory_namespace, clock=self.clock,
+                                  history=self.history, poll=self.settings.health_poll)
+                apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
+                self.supervisor.spawn(f"removals/{name}", functools.partial(
+                    sweep_forever, remover, apps, interval=self.settings.resync, clock=self.clock))
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""

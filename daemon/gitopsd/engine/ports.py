@@ -26,6 +26,11 @@ class ClusterPort(Protocol):
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> Obj: ...
 
+    async def select(self, api_version: str, kind: str, *, namespace: str = "",
+                     label_selector: str = "") -> list[Obj]:
+        """Every object of a kind (in NAMESPACE) matching LABEL_SELECTOR."""
+        ...
+
     async def replace(self, body: Mapping[str, Any]) -> Obj: ...
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,

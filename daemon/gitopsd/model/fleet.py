@@ -138,6 +138,8 @@ class Application:
     destination: Destination
     sync_policy: SyncPolicy = field(default_factory=SyncPolicy)
     ignore_differences: tuple[IgnoreDifference, ...] = ()
+    # when it leaves the fleet (or stops selecting a cluster), delete what it deployed there
+    cascade_delete: bool = False
 
 
 @dataclass(frozen=True, order=True)

@@ -86,6 +86,13 @@ class Objects:
             raise
         return status != 404
 
+    async def select(self, api_version: str, kind: str, *, namespace: str = "",
+                     label_selector: str = "") -> list[dict[str, Any]]:
+        """Every object of a kind (in NAMESPACE) matching LABEL_SELECTOR."""
+        items, _ = await self.list(await self.info(api_version, kind), label_selector=label_selector,
+                                   namespace=namespace)
+        return items
+
     async def list(self, info: ResourceInfo, *, label_selector: str = "",
                    namespace: str = "") -> tuple[list[dict[str, Any]], str]:
         """All objects of a kind matching LABEL_SELECTOR and the list's resourceVersion."""

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from opentelemetry import trace
 
 from gitopsd.core import health as healthmod
-from gitopsd.core.inventory import Inventory, InventoryEntry
-from gitopsd.core.plan import Plan, SkipReason, plan_sync
+from gitopsd.core.inventory import Inventory, InventoryEntry, removal
+from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
@@ -153,14 +153,17 @@ class Reconciler:
 
     async def _record_inventory(self, app: Application, cmp: Comparison, inventory: Inventory,
                                 previous: Inventory | None) -> None:
-        """Write the inventory ConfigMap when its content changed."""
+        """Write the inventory ConfigMap when its content (or what it says of removal) changed."""
+        policy = parse_app_options(app.sync_policy.sync_options).prune_propagation_policy
+        body = inventory.to_configmap(app=app.name, fleet=self.fleet,
+                                      namespace=self.inventory_namespace,
+                                      cascade=app.cascade_delete, propagation=policy.value)
         if cmp.inventory_live is not None and previous is not None and \
-                inventory.to_text() == cmp.inventory.to_text():
+                inventory.to_text() == cmp.inventory.to_text() and \
+                removal(cmp.inventory_live) == removal(body):
             return
         if cmp.inventory_live is None and not len(inventory):
             return
-        body = inventory.to_configmap(app=app.name, fleet=self.fleet,
-                                      namespace=self.inventory_namespace)
         try:
             live = await self.cluster.apply(body, force=True)
         except ApiError as e:

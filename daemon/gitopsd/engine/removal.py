@@ -1,0 +1,205 @@
+"""What happens to an application's objects once it has left the fleet.
+
+An inventory ConfigMap of this fleet whose application has no instance on its
+cluster any more (the entry was removed from the fleet file, its Argo CD
+Application file was deleted, or its destination stopped selecting the
+cluster) is an orphan. When the inventory records ``cascadeDelete``, every
+object in it that is still this application's (fleet label and tracking id)
+is deleted, highest sync wave first, each wave gone before the next, with the
+recorded propagation policy; objects marked ``Delete=false`` are left in
+place. Once nothing but those remains, the inventory itself is deleted. An
+inventory without ``cascadeDelete`` is left alone and reported once. This
+module must never delete an object whose tracking id is not the application's,
+and never acts on a fleet it was not given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from gitopsd.core.inventory import (
+    FLEET_LABEL,
+    Inventory,
+    InventoryEntry,
+    OwnershipState,
+    ownership,
+    removal,
+)
+from gitopsd.core.plan import Permission, parse_resource_options
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
+from gitopsd.errors import ApiError, ClusterError, InventoryError
+from gitopsd.model import ResourceKey
+
+log = structlog.get_logger("gitopsd.removal")
+WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+
+
+@dataclass
+class RemovalResult:
+    """What one pass over an orphaned inventory did."""
+
+    app: str
+    deleted: list[ResourceKey] = field(default_factory=list)
+    kept: list[tuple[ResourceKey, str]] = field(default_factory=list)
+    failed: list[tuple[ResourceKey, str]] = field(default_factory=list)
+    finished: bool = False  # the inventory is gone: nothing is left to do
+
+    def summary(self) -> str:
+        parts = [f"{len(self.deleted)} deleted"]
+        if self.kept:
+            parts.append(f"{len(self.kept)} kept ({'; '.join(f'{k}: {why}' for k, why in self.kept)})")
+        if self.failed:
+            parts.append(f"{len(self.failed)} failed ({'; '.join(f'{k}: {e}' for k, e in self.failed)})")
+        return ", ".join(parts)
+
+
+def _wave(live: Mapping[str, Any]) -> int:
+    value = ((live.get("metadata") or {}).get("annotations") or {}).get(WAVE_ANNOTATION, "0")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return 0
+
+
+def _delete_refused(live: Mapping[str, Any]) -> bool:
+    text = str(((live.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS, ""))
+    options, _ = parse_resource_options(text)
+    return options.delete is not Permission.ALLOW
+
+
+class Remover:
+    """Deletes the objects of applications that left FLEET on one cluster."""
+
+    def __init__(self, cluster_name: str, objects: ClusterPort, *, fleet: str, namespace: str,
+                 clock: Clock, history: HistoryPort | None = None, poll: float = 0.5,
+                 wave_timeout: float = 300.0) -> None:
+        self.cluster = cluster_name
+        self.objects = objects
+        self.fleet = fleet
+        self.namespace = namespace
+        self.clock = clock
+        self.history = history
+        self.poll = poll
+        self.wave_timeout = wave_timeout
+        self._reported: set[str] = set()
+
+    async def sweep(self, current: Iterable[str]) -> list[RemovalResult]:
+        """Handle every inventory of this fleet on this cluster whose application is not in CURRENT."""
+        keep = set(current)
+        found = await self.objects.select("v1", "ConfigMap", namespace=self.namespace,
+                                          label_selector=f"{FLEET_LABEL}={self.fleet}")
+        results = []
+        for body in sorted(found, key=lambda b: str((b.get("metadata") or {}).get("name", ""))):
+            app, propagation = removal(body)
+            if not app or app in keep:
+                continue
+            if propagation is None:
+                if app not in self._reported:
+                    self._reported.add(app)
+                    log.info("removal.orphaned", app=app, cluster=self.cluster,
+                             reason="the application left the fleet without cascadeDelete; "
+                                    "its objects stay in place")
+                continue
+            results.append(await self.remove(app, body, propagation))
+        return results
+
+    async def remove(self, app: str, body: Obj, propagation: str) -> RemovalResult:
+        started, wall = self.clock.now(), time.time()
+        result = RemovalResult(app)
+        try:
+            inventory = Inventory.from_configmap(body, app=app)
+        except InventoryError as e:
+            result.failed.append((ResourceKey("", "ConfigMap", self.namespace,
+                                              str(body["metadata"]["name"])), str(e)))
+            return result
+        waves: dict[int, list[tuple[InventoryEntry, Obj]]] = {}
+        for entry in inventory:
+            try:
+                live = await self.objects.get(entry.api_version, entry.kind, entry.name, entry.namespace)
+            except ClusterError as e:
+                result.failed.append((entry.key, str(e)))
+                continue
+            if live is None:
+                continue
+            owner = ownership(live, fleet=self.fleet, app=app, key=entry.key)
+            if owner.state is not OwnershipState.OURS:
+                result.kept.append((entry.key, "not this application's"))
+            elif _delete_refused(live):
+                result.kept.append((entry.key, "Delete=false"))
+            else:
+                waves.setdefault(_wave(live), []).append((entry, live))
+        for wave in sorted(waves, reverse=True):
+            await self._delete_wave(waves[wave], propagation, result)
+        if not result.failed:
+            await self._drop_inventory(body, result)
+        log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
+                 summary=result.summary())
+        if self.history is not None:
+            await self.history.record(
+                app, self.cluster, revision="", started=wall, duration=self.clock.now() - started,
+                result="Deleted" if result.finished else "Failed",
+                message=f"left the fleet: {result.summary()}",
+                changes={"pruned": len(result.deleted), "kept": len(result.kept),
+                         "failed": len(result.failed)})
+        return result
+
+    async def _delete_wave(self, items: list[tuple[InventoryEntry, Obj]], propagation: str,
+                           result: RemovalResult) -> None:
+        requested: list[tuple[InventoryEntry, str]] = []
+        for entry, live in sorted(items, key=lambda item: item[0].key):
+            uid = str((live.get("metadata") or {}).get("uid") or "") or None
+            try:
+                await self.objects.delete(entry.api_version, entry.kind, entry.name, entry.namespace,
+                                          propagation=propagation, uid=uid)
+            except ClusterError as e:
+                result.failed.append((entry.key, str(e)))
+                continue
+            requested.append((entry, uid or ""))
+        deadline = self.clock.now() + self.wave_timeout
+        waiting = list(requested)
+        while waiting:
+            still = []
+            for entry, uid in waiting:
+                try:
+                    now = await self.objects.get(entry.api_version, entry.kind, entry.name,
+                                                 entry.namespace)
+                except ClusterError:
+                    still.append((entry, uid))
+                    continue
+                if now is not None and str((now.get("metadata") or {}).get("uid") or "") == uid:
+                    still.append((entry, uid))
+                else:
+                    result.deleted.append(entry.key)
+            waiting = still
+            if waiting and self.clock.now() >= deadline:
+                result.failed.extend((e.key, "still being deleted") for e, _ in waiting)
+                return
+            if waiting:
+                await self.clock.sleep(self.poll)
+
+    async def _drop_inventory(self, body: Obj, result: RemovalResult) -> None:
+        meta = body.get("metadata") or {}
+        try:
+            await self.objects.delete("v1", "ConfigMap", str(meta.get("name")), self.namespace,
+                                      propagation="Background", uid=str(meta.get("uid") or "") or None)
+        except (ApiError, ClusterError) as e:
+            result.failed.append((ResourceKey("", "ConfigMap", self.namespace, str(meta.get("name"))),
+                                  str(e)))
+            return
+        result.finished = True
+
+
+async def sweep_forever(remover: Remover, current: Iterable[str], *, interval: float, clock: Clock) -> None:
+    """Sweep now and every INTERVAL seconds (a failed removal is tried again on the next sweep)."""
+    apps = tuple(current)
+    while True:
+        await remover.sweep(apps)
+        await clock.sleep(interval)
+
