@@ -269,7 +269,8 @@ def test_fight_backs_off_and_status_shows_it(cluster_a: LocalCluster, make_names
             check=False)
         assert status.returncode == 0, status.stderr
         assert status.stdout.splitlines()[0].split()[:4] == ["APP", "CLUSTER", "SYNC", "HEALTH"]
-        assert "fight" in status.stdout
+        line = next(line for line in status.stdout.splitlines() if line.startswith("fight "))
+        assert "SelfHealFight" in line.split()
         denied = subprocess.run(
             [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{d.port}"],
             capture_output=True, text=True, timeout=30, check=False)

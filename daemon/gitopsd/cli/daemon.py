@@ -70,9 +70,11 @@ def _status(args: argparse.Namespace) -> int:
     except urllib.error.URLError as e:
         raise GitopsdError(f"cannot reach the daemon at {args.server}: {e.reason}") from None
     rows = data.get("instances", [])
-    header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "LAST RESULT", "MESSAGE")
+    header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "LAST RESULT", "CONDITIONS", "MESSAGE")
     table = [header] + [(r["app"], r["cluster"], r["sync_status"], r["health"], r["revision"][:12],
-                         r["last_sync"]["result"], r["last_sync"]["message"][:60]) for r in rows]
+                         r["last_sync"]["result"],
+                         ",".join(c["type"] for c in r.get("conditions", [])) or "-",
+                         r["last_sync"]["message"][:60]) for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
