@@ -135,3 +135,19 @@ def test_health_seen_during_a_pass_survives_the_passes_older_read() -> None:
     settled = detector.settled("app/alpha")
     assert settled is not None
     assert settled.status is HealthStatus.HEALTHY
+
+
+def test_ours_version_follows_only_events_that_carry_the_apps_marks() -> None:
+    """A newer version is remembered from the app's own objects, never from a foreign read or event."""
+    detector, _, _ = _detector()
+    mine = _body("c", version=5)
+    foreign = _body("c", version=9, owner="other")
+    detector.expect("app/alpha", [_manifest(mine)], live={ResourceKey.of(mine): foreign})
+    assert detector.version(ResourceKey.of(mine)) == 9
+    assert detector.ours_version(ResourceKey.of(mine)) == -1
+    detector.event("MODIFIED", _body("c", version=10), KIND)
+    assert detector.ours_version(ResourceKey.of(mine)) == 10
+    detector.event("MODIFIED", _body("c", version=11, owner="other"), KIND)
+    assert detector.ours_version(ResourceKey.of(mine)) == 10
+    detector.event("DELETED", _body("c", version=12), KIND)
+    assert detector.ours_version(ResourceKey.of(mine)) == -1

@@ -45,13 +45,15 @@ async def objects(cluster_a: LocalCluster, git_repos: RepoFactory, tmp_path: Pat
         await sources.close()
 
 
-async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int) -> WorkQueue:
+async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int,
+                  latest: Callable[[], int] | None = None) -> WorkQueue:
     queue = WorkQueue(clock=MonotonicClock())
     repairer = Repairer(clock=MonotonicClock(), queue=queue, board=StatusBoard(), metrics=None,
                         history=None, on_hold=lambda *_: None, fleet="testfleet")
     inst = AppInstance("web", "alpha", Source("env", "main", "app"), ns)
     key = ResourceKey("", "ConfigMap", ns, "web")
-    repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version)
+    repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version,
+                      latest=latest)
     for _ in range(100):
         if not repairer._tasks:
             break
@@ -93,6 +95,33 @@ async def test_edit_is_reverted_after_a_newer_write_that_kept_it_ours(
     await objects.apply(later, force=True)
     queue = await _repair(objects, ns, deleted=False, version=_version(drifted))
     assert await _data(objects, ns) == {"v": "desired"}
+    assert len(queue) == 0
+
+
+@pytest.mark.asyncio
+async def test_newer_version_the_watch_showed_as_ours_saves_the_read(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a conflict, a newer version the watches showed while the object was still this
+    application's is used at once, without reading the object."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    later = _cm(ns, "web", "edited")
+    later["metadata"]["labels"]["team"] = "blue"
+    newer = await objects.apply(later, force=True)
+    reads: list[str] = []
+    real_get = objects.get
+
+    async def counting_get(*args: Any, **kw: Any) -> Any:
+        reads.append(str(args))
+        return await real_get(*args, **kw)
+
+    monkeypatch.setattr(objects, "get", counting_get)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted),
+                          latest=lambda: _version(newer))
+    monkeypatch.undo()
+    assert await _data(objects, ns) == {"v": "desired"}
+    assert reads == []
     assert len(queue) == 0
 
 

@@ -369,7 +369,8 @@ class Daemon:
         if cluster is not None and body is not None and repairable(body) and \
                 not _keeps_live_fields(app, key):
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
-                                   deleted=reason == "deleted", version=cluster.drift.version(key))
+                                   deleted=reason == "deleted", version=cluster.drift.version(key),
+                                   latest=functools.partial(cluster.drift.ours_version, key))
             return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")

@@ -36,6 +36,7 @@ class Expected:
     version: int = -1            # resourceVersion of that observation; -1 when none or opaque
     exists: bool = False         # known to exist in the fleet's watch (labelled and tracked)
     since: int = 0               # list generation of its kind when that was learnt
+    ours_version: int = -1       # newest resourceVersion seen while it carried this app's marks
 
 
 class DriftDetector:
@@ -77,6 +78,7 @@ class DriftDetector:
                         old.ignore == ignore:
                     entry.clean, entry.health, entry.version = old.clean, old.health, old.version
                     entry.exists, entry.since = old.exists, old.since
+                entry.ours_version = old.ours_version
             self._expected[m.key] = entry
             keys.add(m.key)
             kinds.add((m.api_version, m.key.kind))
@@ -95,6 +97,7 @@ class DriftDetector:
             version = _version(obj)
             if version < 0 or version > entry.version:
                 self._observe(entry, key, obj)
+            entry.ours_version = max(entry.ours_version, version)
 
     def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
         """The desired body last applied for KEY, if an instance expects it."""
@@ -105,6 +108,12 @@ class DriftDetector:
         """The resourceVersion of the last observation of KEY, or -1."""
         entry = self._expected.get(key)
         return entry.version if entry is not None else -1
+
+    def ours_version(self, key: ResourceKey) -> int:
+        """The newest resourceVersion a watch event or one of gitopsd's own writes showed of KEY
+        while it carried its application's tracking id, or -1."""
+        entry = self._expected.get(key)
+        return entry.ours_version if entry is not None else -1
 
     def forget(self, instance_key: str) -> None:
         for key in self._by_instance.pop(instance_key, set()):
@@ -157,9 +166,10 @@ class DriftDetector:
             return  # no newer than what a read or a write already showed
         if etype == "DELETED":
             entry.clean = entry.exists = False
-            entry.version = version
+            entry.version, entry.ours_version = version, -1
             self.on_drift(entry.instance, key, "deleted")
             return
+        entry.ours_version = max(entry.ours_version, version)
         before = (entry.clean, entry.health)
         if _hash(obj) != _hash(entry.body):
             # written for another desired state than the one recorded here

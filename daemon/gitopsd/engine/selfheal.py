@@ -67,9 +67,11 @@ class Repairer:
 
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                  body: Mapping[str, Any], delay: float, *, deleted: bool = False,
-                 version: int = -1) -> None:
+                 version: int = -1, latest: Callable[[], int] | None = None) -> None:
         """Repair KEY after DELAY: create it if DELETED, else apply BODY if the object is still
-        at resourceVersion VERSION (-1: unknown, a full reconcile decides)."""
+        at resourceVersion VERSION (-1: unknown, a full reconcile decides). LATEST gives the
+        newest version the watches have shown of the object while it was still this
+        application's; after a conflict it saves a read when it is newer."""
         slot = (inst.key, key)
         if slot in self._tasks:
             return  # a repair of this object is already on its way
@@ -79,7 +81,7 @@ class Repairer:
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
                 return
             body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
-        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action),
+        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
         task.add_done_callback(lambda _: self._tasks.pop(slot, None))
@@ -93,10 +95,12 @@ class Repairer:
                 await task
 
     async def _write(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                     body: Mapping[str, Any], action: ChangeAction) -> None:
+                     body: Mapping[str, Any], action: ChangeAction,
+                     latest: Callable[[], int] | None = None) -> None:
         """Create, or apply at a known resourceVersion. A newer version (a controller wrote
-        status meanwhile) is read and, while the object is still this application's, the
-        apply is repeated at it."""
+        status meanwhile) is taken from the watches when they have shown it of the object
+        still being this application's, else read; while the object is still this
+        application's, the apply is repeated at it."""
         if action is ChangeAction.CREATED:
             await objects.create(body)
             return
@@ -107,6 +111,11 @@ class Repairer:
             except ApiError as e:
                 if e.status != 409:
                     raise
+            used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
+            seen = latest() if latest is not None else -1
+            if seen > used:
+                body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(seen)}}
+                continue
             live = await objects.get(str(body.get("apiVersion", "")), key.kind, key.name, key.namespace)
             if live is None or ownership(live, fleet=self.fleet, app=inst.app, key=key).state \
                     is not OwnershipState.OURS:
@@ -116,7 +125,8 @@ class Repairer:
         raise OwnershipConflict(f"{key} keeps changing; a full sync decides")
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                      body: Mapping[str, Any], delay: float, action: ChangeAction) -> None:
+                      body: Mapping[str, Any], delay: float, action: ChangeAction,
+                      latest: Callable[[], int] | None = None) -> None:
         if delay > 0:
             await self.clock.sleep(delay)
         if inst.key in self.queue.running:
@@ -132,7 +142,7 @@ class Repairer:
             try:
                 with tracer.start_as_current_span(sc.SPAN_APPLY_WAVE, attributes={
                         sc.ATTR_PHASE: "Sync", "gitopsd.selfheal": True}) as wave:
-                    await self._write(inst, objects, key, body, action)
+                    await self._write(inst, objects, key, body, action, latest)
                     wave.add_event("object", {"object": str(key), "action": action.value})
             except GitopsdError as e:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, str(e)[:500]))
