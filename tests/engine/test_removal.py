@@ -27,6 +27,15 @@ class SlowDeletes:
         self.objects: dict[tuple[str, str], dict[str, Any]] = {}
         self.log: list[tuple[float, str, str]] = []
         self._uids = 0
+        self.job_condition = "Complete"  # how a created Job ends
+
+    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        self.put(body)
+        obj = self.objects[(body["metadata"].get("namespace", ""), body["metadata"]["name"])]
+        if body["kind"] == "Job":
+            obj["status"] = {"conditions": [{"type": self.job_condition, "status": "True"}]}
+        self.log.append((self.clock.now(), "create", body["metadata"]["name"]))
+        return obj
 
     def put(self, body: Mapping[str, Any]) -> None:
         self._uids += 1
@@ -67,9 +76,17 @@ def owned(app: str, name: str, annotations: dict[str, str] | None = None) -> dic
     return stamp(body, fleet=FLEET, app=app, key=ResourceKey("", "ConfigMap", "app", name))
 
 
-def inventory(app: str, names: list[str], *, cascade: bool) -> dict[str, Any]:
+def inventory(app: str, names: list[str], *, cascade: bool,
+              hooks: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:
     inv = Inventory.of(InventoryEntry("v1", "ConfigMap", "app", n) for n in names)
-    return inv.to_configmap(app=app, fleet=FLEET, namespace=NS, cascade=cascade, propagation="Background")
+    return inv.to_configmap(app=app, fleet=FLEET, namespace=NS, cascade=cascade, propagation="Background",
+                            deletion_hooks=hooks)
+
+
+def hook(kind: str, name: str, phase: str) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
+            "metadata": {"name": name, "namespace": "app",
+                         "annotations": {"argocd.argoproj.io/hook": phase}}}
 
 
 async def run(clock: VirtualClock, cluster: SlowDeletes, current: set[str]) -> Any:
@@ -133,3 +150,30 @@ async def test_without_cascade_or_still_in_the_fleet_nothing_is_deleted() -> Non
     assert await run(clock, cluster, {"stays"}) == []
     assert not [entry for entry in cluster.log if entry[1].startswith("delete")]
     assert len(cluster.objects) == 4
+
+
+@pytest.mark.asyncio
+async def test_predelete_must_succeed_first_and_postdelete_runs_after() -> None:
+    """A failing PreDelete hook stops the removal (nothing is deleted); once it succeeds the
+    objects go, then the PostDelete hooks run, then the inventory; Secrets are never recorded."""
+    clock = VirtualClock()
+    cluster = SlowDeletes(clock)
+    cluster.put(owned("gone", "a"))
+    hooks = (hook("Job", "backup", "PreDelete"), hook("ConfigMap", "farewell", "PostDelete"),
+             hook("Secret", "creds", "PreDelete"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=hooks))
+    cluster.job_condition = "Failed"
+    [failed] = await run(clock, cluster, set())
+    assert not failed.finished
+    assert [(k.name, why.split(":")[0]) for k, why in failed.failed] == [("backup", "PreDelete hook failed")]
+    assert await cluster.get("v1", "ConfigMap", "a", "app") is not None
+    assert not [e for e in cluster.log if e[1].startswith("delete") and e[2] == "a"]
+    cluster.job_condition = "Complete"
+    [done] = await run(clock, cluster, set())
+    assert done.finished, done.summary()
+    order = [(what.split()[0], name) for _, what, name in cluster.log if name in ("backup", "a", "farewell")]
+    backup_run = max(i for i, e in enumerate(order) if e == ("create", "backup"))
+    assert order[backup_run:] == [("create", "backup"), ("delete", "a"), ("gone", "a"),
+                                  ("create", "farewell")]
+    assert [(p, k.name) for p, k in done.hooks] == [("PreDelete", "backup"), ("PostDelete", "farewell")]
+    assert all(name != "creds" for _, _, name in cluster.log)

@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from gitopsd.localcluster import LocalCluster
@@ -88,5 +89,52 @@ def test_removed_application_cascades_only_when_asked(cluster_a: LocalCluster, m
         assert "not this application's" in done["summary"]
         assert any(e["event"] == "removal.orphaned" and e["app"] == "left" for e in events)
         assert all(e.get("app") != "stays" for e in events)
+    finally:
+        assert d.stop() == 0
+
+
+def _job(name: str, phase: str) -> str:
+    return yaml.safe_dump({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "annotations": {"argocd.argoproj.io/hook": phase}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "registry.example/job:1"}]}}}})
+
+
+@pytest.mark.workloads
+def test_deletion_hooks_run_around_a_cascading_removal(cluster_w: LocalCluster, make_namespace, git_repos,
+                                                       tmp_path: Path) -> None:
+    """A removed application's PreDelete Job completes before its objects go, and its PostDelete
+    hook runs after; neither runs during ordinary syncs."""
+    ns = make_namespace(cluster_w)
+    repo = git_repos.new()
+    repo.commit({"app/cm.yaml": cm("payload"), "app/pre.yaml": _job("backup", "PreDelete"),
+                 "app/post.yaml": cm("farewell", {"argocd.argoproj.io/hook": "PostDelete"})})
+    gone = {"name": "gone", "source": {"repo": "env", "targetRevision": "main", "path": "app"},
+            "destination": {"clusters": {"names": ["w"]}, "namespace": ns},
+            "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}, "cascadeDelete": True}
+    fleet = fleet_doc([("w", cluster_w.kubeconfig, {})], str(repo.path), poll="30s", apps=[gone])
+    d = DaemonProc(fleet, tmp_path / "daemon").start()
+    job = f"/apis/batch/v1/namespaces/{ns}/jobs/backup"
+    try:
+        assert poll_until(lambda: exists(cluster_w, ns, "payload"), 30), d.logs()
+        assert poll_until(lambda: (d.instance("gone", "w") or {}).get("sync_status") == "Synced", 20)
+        assert cluster_w.request("GET", job)[0] == 404
+        assert not exists(cluster_w, ns, "farewell")
+        inventory = cluster_w.request("GET", "/api/v1/namespaces/gitopsd-system/configmaps/gitopsd-inv-gone")
+        assert inventory[1]["data"]["entries"].split() == ["v1", "ConfigMap", f"{ns}/payload"]
+        d.write_fleet({**fleet, "applications": []})
+        assert d.proc is not None
+        d.proc.send_signal(signal.SIGHUP)
+        assert poll_until(lambda: "removal.done" in d.logs(), 60), d.logs()
+        assert not exists(cluster_w, ns, "payload")
+        status, body = cluster_w.request("GET", job)
+        assert status == 200
+        assert any(c["type"] == "Complete" and c["status"] == "True" for c in body["status"]["conditions"])
+        assert exists(cluster_w, ns, "farewell")
+        events = [e for e in map(json.loads, d.logs().splitlines())
+                  if e.get("event") in ("removal.hook", "removal.done")]
+        assert [(e["event"], e.get("phase")) for e in events] == [
+            ("removal.hook", "PreDelete"), ("removal.hook", "PostDelete"), ("removal.done", None)]
     finally:
         assert d.stop() == 0

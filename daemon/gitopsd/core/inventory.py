@@ -18,8 +18,9 @@ from __future__ import annotations
 import copy
 import enum
 import hashlib
+import json
 import re
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,6 +37,8 @@ PROPAGATION_ANNOTATION: Final = "gitopsd.io/delete-propagation"
 INVENTORY_PREFIX: Final = "gitopsd-inv-"
 INVENTORY_KEY: Final = "entries"
 """The ConfigMap data key holding one ``<apiVersion> <kind> <namespace>/<name>`` line per entry."""
+DELETION_HOOKS_KEY: Final = "deletion-hooks"
+"""With cascadeDelete: the PreDelete/PostDelete hook objects (JSON), run when the application goes."""
 HOOK_ANNOTATIONS: Final = ("argocd.argoproj.io/hook", "helm.sh/hook")
 
 _NAME_LIMIT: Final = 63
@@ -331,13 +334,15 @@ class Inventory:
         return cls.of(entries)
 
     def to_configmap(self, *, app: str, fleet: str, namespace: str, cascade: bool = False,
-                     propagation: str = "Foreground") -> dict[str, Any]:
+                     propagation: str = "Foreground",
+                     deletion_hooks: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         """The ConfigMap body that records this inventory for ``app`` in ``namespace``.
 
         It carries the fleet label (so fleet-wide watches see it), the full
         application name in an annotation, since its own name may be hashed,
         and, with CASCADE, how the objects are deleted once the application
-        leaves the fleet (a later daemon reads that from here).
+        leaves the fleet and the hooks to run around that (a later daemon reads
+        them from here). Secrets are never recorded as hooks.
         """
         if not fleet or not valid_label_value(fleet):
             raise ValueError(f"fleet name {fleet!r} is not a valid label value")
@@ -351,7 +356,9 @@ class Inventory:
                 "annotations": {APP_ANNOTATION: app, **(
                     {CASCADE_ANNOTATION: "true", PROPAGATION_ANNOTATION: propagation} if cascade else {})},
             },
-            "data": {INVENTORY_KEY: self.to_text()},
+            "data": {INVENTORY_KEY: self.to_text(), **({DELETION_HOOKS_KEY: json.dumps(
+                [dict(h) for h in deletion_hooks if h.get("kind") != "Secret"], sort_keys=True)}
+                if cascade and deletion_hooks else {})},
         }
 
     @classmethod
@@ -388,6 +395,17 @@ def removal(body: Mapping[str, Any]) -> tuple[str, str | None]:
         return app, None
     propagation = str(annotations.get(PROPAGATION_ANNOTATION) or "Foreground")
     return app, propagation if propagation in ("Foreground", "Background", "Orphan") else "Foreground"
+
+
+def deletion_hooks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The deletion hook objects an inventory ConfigMap records (none when unreadable)."""
+    text = (body.get("data") or {}).get(DELETION_HOOKS_KEY, "")
+    try:
+        hooks = json.loads(text) if isinstance(text, str) and text else []
+    except ValueError:
+        return []
+    return [h for h in hooks if isinstance(h, dict) and h.get("kind") != "Secret"] \
+        if isinstance(hooks, list) else []
 
 
 # --- pruning ---------------------------------------------------------------

@@ -7,7 +7,10 @@ cluster) is an orphan. When the inventory records ``cascadeDelete``, every
 object in it that is still this application's (fleet label and tracking id)
 is deleted, highest sync wave first, each wave gone before the next, with the
 recorded propagation policy; objects marked ``Delete=false`` are left in
-place. Once nothing but those remains, the inventory itself is deleted. An
+place. The application's ``PreDelete`` hooks (recorded with the inventory) run
+and must succeed first, its ``PostDelete`` hooks after; a failed hook stops
+the removal until the next sweep tries again. Once nothing but the objects
+left in place remains, the inventory itself is deleted. An
 inventory without ``cascadeDelete`` is left alone and reported once. This
 module must never delete an object whose tracking id is not the application's,
 and never acts on a fleet it was not given.
@@ -22,19 +25,22 @@ from typing import Any
 
 import structlog
 
+from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import (
     FLEET_LABEL,
     Inventory,
     InventoryEntry,
     OwnershipState,
+    deletion_hooks,
     ownership,
     removal,
 )
-from gitopsd.core.plan import Permission, parse_resource_options
+from gitopsd.core.plan import DeletePolicy, Permission, parse_resource_options
+from gitopsd.core.plan.hooks import deletion_hook_types, read_hook
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
 from gitopsd.errors import ApiError, ClusterError, InventoryError
-from gitopsd.model import ResourceKey
+from gitopsd.model import HealthStatus, ResourceKey
 
 log = structlog.get_logger("gitopsd.removal")
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
@@ -47,12 +53,15 @@ class RemovalResult:
 
     app: str
     deleted: list[ResourceKey] = field(default_factory=list)
+    hooks: list[tuple[str, ResourceKey]] = field(default_factory=list)  # (phase, hook) that succeeded
     kept: list[tuple[ResourceKey, str]] = field(default_factory=list)
     failed: list[tuple[ResourceKey, str]] = field(default_factory=list)
     finished: bool = False  # the inventory is gone: nothing is left to do
 
     def summary(self) -> str:
         parts = [f"{len(self.deleted)} deleted"]
+        if self.hooks:
+            parts.append(f"{len(self.hooks)} hook(s) run")
         if self.kept:
             parts.append(f"{len(self.kept)} kept ({'; '.join(f'{k}: {why}' for k, why in self.kept)})")
         if self.failed:
@@ -66,6 +75,13 @@ def _wave(live: Mapping[str, Any]) -> int:
         return int(str(value).strip())
     except ValueError:
         return 0
+
+
+def _types(hook: Mapping[str, Any]) -> tuple[str, ...]:
+    try:
+        return deletion_hook_types((hook.get("metadata") or {}).get("annotations") or {})
+    except ValueError:
+        return ()
 
 
 def _delete_refused(live: Mapping[str, Any]) -> bool:
@@ -119,6 +135,24 @@ class Remover:
             result.failed.append((ResourceKey("", "ConfigMap", self.namespace,
                                               str(body["metadata"]["name"])), str(e)))
             return result
+        hooks = deletion_hooks(body)
+        if await self._hooks("PreDelete", hooks, result):
+            await self._delete_objects(app, inventory, propagation, result)
+        if not result.failed and await self._hooks("PostDelete", hooks, result):
+            await self._drop_inventory(body, result)
+        log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
+                 summary=result.summary())
+        if self.history is not None:
+            await self.history.record(
+                app, self.cluster, revision="", started=wall, duration=self.clock.now() - started,
+                result="Deleted" if result.finished else "Failed",
+                message=f"left the fleet: {result.summary()}",
+                changes={"pruned": len(result.deleted), "kept": len(result.kept),
+                         "failed": len(result.failed)})
+        return result
+
+    async def _delete_objects(self, app: str, inventory: Inventory, propagation: str,
+                              result: RemovalResult) -> None:
         waves: dict[int, list[tuple[InventoryEntry, Obj]]] = {}
         for entry in inventory:
             try:
@@ -137,18 +171,57 @@ class Remover:
                 waves.setdefault(_wave(live), []).append((entry, live))
         for wave in sorted(waves, reverse=True):
             await self._delete_wave(waves[wave], propagation, result)
-        if not result.failed:
-            await self._drop_inventory(body, result)
-        log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
-                 summary=result.summary())
-        if self.history is not None:
-            await self.history.record(
-                app, self.cluster, revision="", started=wall, duration=self.clock.now() - started,
-                result="Deleted" if result.finished else "Failed",
-                message=f"left the fleet: {result.summary()}",
-                changes={"pruned": len(result.deleted), "kept": len(result.kept),
-                         "failed": len(result.failed)})
-        return result
+
+    async def _hooks(self, phase: str, hooks: list[Obj], result: RemovalResult) -> bool:
+        """Run the PHASE hooks among HOOKS one by one (by wave, then name); False when one fails."""
+        chosen = [h for h in hooks if phase in _types(h)]
+        for body in sorted(chosen, key=lambda h: (_wave(h), str(h.get("kind")),
+                                                  str((h.get("metadata") or {}).get("name")))):
+            if not await self._hook(phase, body, result):
+                return False
+        return True
+
+    async def _hook(self, phase: str, body: Obj, result: RemovalResult) -> bool:
+        meta = body.get("metadata") or {}
+        api_version, kind = str(body.get("apiVersion", "")), str(body.get("kind", ""))
+        namespace = str(meta.get("namespace") or "")
+        key = ResourceKey(api_version.rpartition("/")[0], kind, namespace,
+                          str(meta.get("name") or meta.get("generateName") or ""))
+        policies = read_hook(meta.get("annotations") or {}).delete_policies
+        deadline = self.clock.now() + self.wave_timeout
+        try:
+            if meta.get("name") and DeletePolicy.BEFORE_HOOK_CREATION in policies:
+                await self.objects.delete(api_version, kind, key.name, namespace, propagation="Foreground")
+                while await self.objects.get(api_version, kind, key.name, namespace) is not None:
+                    if self.clock.now() >= deadline:
+                        raise ClusterError(f"the previous {phase} hook {key} was not deleted in time")
+                    await self.clock.sleep(self.poll)
+            created = await self.objects.create(body)
+            name = str((created.get("metadata") or {}).get("name") or key.name)
+            key = ResourceKey(key.group, kind, namespace, name)
+            while True:
+                live = await self.objects.get(api_version, kind, name, namespace)
+                health = healthmod.assess(live) if live is not None else None
+                status = health.status if health is not None else HealthStatus.MISSING
+                done = status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.MISSING) or (
+                    kind not in ("Job", "Pod") and status.is_settled)
+                if done or self.clock.now() >= deadline:
+                    break
+                await self.clock.sleep(self.poll)
+            succeeded = done and status is not HealthStatus.DEGRADED and status is not HealthStatus.MISSING
+            if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
+                    not succeeded and DeletePolicy.HOOK_FAILED in policies):
+                await self.objects.delete(api_version, kind, name, namespace, propagation="Background")
+        except (ApiError, ClusterError) as e:
+            result.failed.append((key, f"{phase} hook: {e}"))
+            return False
+        if not succeeded:
+            why = (health.message if health is not None else "") or status.value
+            result.failed.append((key, f"{phase} hook failed: {why}"))
+            return False
+        log.info("removal.hook", cluster=self.cluster, phase=phase, hook=str(key))
+        result.hooks.append((phase, key))
+        return True
 
     async def _delete_wave(self, items: list[tuple[InventoryEntry, Obj]], propagation: str,
                            result: RemovalResult) -> None:

@@ -165,6 +165,14 @@ def read_hook(annotations: Mapping[str, Any]) -> HookMarking:
     return HookMarking(HookRole.HOOK, phases, policies)
 
 
+def deletion_hook_types(annotations: Mapping[str, Any]) -> tuple[str, ...]:
+    """``PreDelete``/``PostDelete`` when an object is an Argo CD deletion hook, else ()."""
+    value = annotations.get(HOOK_ANNOTATION)
+    if not isinstance(value, str):
+        return ()
+    return tuple(t for t in _csv(value) if t in _DELETION_HOOKS)
+
+
 def _delete_policies(annotations: Mapping[str, Any]) -> frozenset[DeletePolicy]:
     found: set[DeletePolicy] = set()
     if HOOK_DELETE_POLICY_ANNOTATION in annotations:

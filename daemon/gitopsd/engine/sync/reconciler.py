@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from opentelemetry import trace
 
 from gitopsd.core import health as healthmod
-from gitopsd.core.inventory import Inventory, InventoryEntry, removal
+from gitopsd.core.inventory import Inventory, InventoryEntry, deletion_hooks, removal
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
+from gitopsd.core.plan.hooks import deletion_hook_types
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
-from gitopsd.engine.sync.compare import Comparison, LiveReader, compare
+from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import ExecResult, Executor
 from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
 from gitopsd.model import (
@@ -29,6 +30,7 @@ from gitopsd.model import (
     ChangeSet,
     Health,
     HealthStatus,
+    Manifest,
     Outcome,
     OutcomeKind,
     Revision,
@@ -155,12 +157,14 @@ class Reconciler:
                                 previous: Inventory | None) -> None:
         """Write the inventory ConfigMap when its content (or what it says of removal) changed."""
         policy = parse_app_options(app.sync_policy.sync_options).prune_propagation_policy
+        hooks = [m.body for m in cmp.desired if _deletion_hook(m)]
         body = inventory.to_configmap(app=app.name, fleet=self.fleet,
-                                      namespace=self.inventory_namespace,
-                                      cascade=app.cascade_delete, propagation=policy.value)
+                                      namespace=self.inventory_namespace, cascade=app.cascade_delete,
+                                      propagation=policy.value, deletion_hooks=hooks)
         if cmp.inventory_live is not None and previous is not None and \
                 inventory.to_text() == cmp.inventory.to_text() and \
-                removal(cmp.inventory_live) == removal(body):
+                removal(cmp.inventory_live) == removal(body) and \
+                deletion_hooks(cmp.inventory_live) == deletion_hooks(body):
             return
         if cmp.inventory_live is None and not len(inventory):
             return
@@ -176,13 +180,21 @@ class Reconciler:
         cmp.inventory = inventory
 
 
+def _deletion_hook(manifest: Manifest) -> bool:
+    try:
+        return bool(deletion_hook_types(manifest.annotations))
+    except ValueError:
+        return False
+
+
 def _tracked(cmp: Comparison, plan: Plan | None = None) -> Inventory:
     if plan is None:
         return Inventory.from_manifests(cmp.desired)
     untracked = {t.key for t in plan.tasks if not t.tracked}
     hooks = {t.key for t in plan.tasks if t.hook is not None}
+    # Skip and deletion hooks are never applied by a sync, so they are never owned either
     return Inventory.of(InventoryEntry.of(m.body) for m in cmp.desired
-                        if m.key not in untracked and m.key not in hooks)
+                        if m.key not in untracked and m.key not in hooks and not is_hook(m))
 
 
 def _health(result: ExecResult, cmp: Comparison) -> Health:
