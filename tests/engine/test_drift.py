@@ -151,3 +151,17 @@ def test_ours_version_follows_only_events_that_carry_the_apps_marks() -> None:
     assert detector.ours_version(ResourceKey.of(mine)) == 10
     detector.event("DELETED", _body("c", version=12), KIND)
     assert detector.ours_version(ResourceKey.of(mine)) == -1
+
+
+def test_a_generation_its_controller_has_not_observed_is_settling() -> None:
+    """A Deployment whose status lags its generation awaits a status write; a caught-up one does not."""
+    detector, _, _ = _detector()
+    body = _deployment(5, available=True)
+    detector.expect("app/alpha", [_manifest(body)], live={ResourceKey.of(body): body})
+    key = ResourceKey.of(body)
+    assert not detector.settling(key)
+    edited = _deployment(6, available=True)
+    edited["metadata"]["generation"] = 2
+    edited["spec"]["replicas"] = 3
+    detector.event("MODIFIED", edited, DEPLOYMENTS)
+    assert detector.settling(key)

@@ -46,14 +46,14 @@ async def objects(cluster_a: LocalCluster, git_repos: RepoFactory, tmp_path: Pat
 
 
 async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int,
-                  latest: Callable[[], int] | None = None) -> WorkQueue:
+                  latest: Callable[[], int] | None = None, settle: float = 0.0) -> WorkQueue:
     queue = WorkQueue(clock=MonotonicClock())
     repairer = Repairer(clock=MonotonicClock(), queue=queue, board=StatusBoard(), metrics=None,
                         history=None, on_hold=lambda *_: None, fleet="testfleet")
     inst = AppInstance("web", "alpha", Source("env", "main", "app"), ns)
     key = ResourceKey("", "ConfigMap", ns, "web")
     repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version,
-                      latest=latest)
+                      latest=latest, settle=settle)
     for _ in range(100):
         if not repairer._tasks:
             break
@@ -122,6 +122,41 @@ async def test_newer_version_the_watch_showed_as_ours_saves_the_read(
     monkeypatch.undo()
     assert await _data(objects, ns) == {"v": "desired"}
     assert reads == []
+    assert len(queue) == 0
+
+
+@pytest.mark.asyncio
+async def test_repair_waits_for_an_imminent_controller_write_and_lands_first_time(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the object's controller is about to write, the repair waits for the watches to show
+    that write and applies once, at its version."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    seen = {"version": _version(drifted)}
+
+    async def controller() -> None:
+        await asyncio.sleep(0.05)
+        later = _cm(ns, "web", "edited")
+        later["metadata"]["labels"]["observed"] = "yes"
+        seen["version"] = _version(await objects.apply(later, force=True, field_manager="controller"))
+
+    applies: list[str] = []
+    real_apply = objects.apply
+
+    async def counting_apply(body: Any, **kw: Any) -> Any:
+        if "field_manager" not in kw:  # gitopsd's own writes, not the controller's
+            applies.append(str(body["metadata"].get("resourceVersion")))
+        return await real_apply(body, **kw)
+
+    writer = asyncio.ensure_future(controller())
+    monkeypatch.setattr(objects, "apply", counting_apply)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted),
+                          latest=lambda: seen["version"], settle=2.0)
+    monkeypatch.undo()
+    await writer
+    assert await _data(objects, ns) == {"v": "desired"}
+    assert applies == [str(seen["version"])]
     assert len(queue) == 0
 
 

@@ -51,6 +51,7 @@ tracer = trace.get_tracer("gitopsd.engine")
 TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
             Priority.RESYNC: "resync"}
 FLEET_SELECTOR = "gitopsd.io/fleet={}"
+SETTLE = 0.02  # how long a repair waits for a workload controller's imminent status write
 _WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
 
 
@@ -370,7 +371,8 @@ class Daemon:
                 not _keeps_live_fields(app, key):
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
                                    deleted=reason == "deleted", version=cluster.drift.version(key),
-                                   latest=functools.partial(cluster.drift.ours_version, key))
+                                   latest=functools.partial(cluster.drift.ours_version, key),
+                                   settle=SETTLE if cluster.drift.settling(key) else 0.0)
             return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")

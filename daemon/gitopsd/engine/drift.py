@@ -37,6 +37,7 @@ class Expected:
     exists: bool = False         # known to exist in the fleet's watch (labelled and tracked)
     since: int = 0               # list generation of its kind when that was learnt
     ours_version: int = -1       # newest resourceVersion seen while it carried this app's marks
+    settling: bool = False       # its controller has not yet observed its latest generation
 
 
 class DriftDetector:
@@ -108,6 +109,12 @@ class DriftDetector:
         """The resourceVersion of the last observation of KEY, or -1."""
         entry = self._expected.get(key)
         return entry.version if entry is not None else -1
+
+    def settling(self, key: ResourceKey) -> bool:
+        """True when the last observation of KEY showed a generation its controller had not yet
+        observed (a status write is about to follow)."""
+        entry = self._expected.get(key)
+        return entry is not None and entry.settling
 
     def ours_version(self, key: ResourceKey) -> int:
         """The newest resourceVersion a watch event or one of gitopsd's own writes showed of KEY
@@ -185,6 +192,7 @@ class DriftDetector:
         """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
         entry.health = healthmod.assess(obj)
         entry.version = _version(obj)
+        entry.settling = _settling(obj)
         changed = _hash(obj) != _hash(entry.body) or drifted(entry.body, obj, entry.ignore)
         entry.clean = not changed
         self._exists(entry, key, obj)
@@ -222,6 +230,12 @@ class DriftDetector:
 
 def _hash(obj: Mapping[str, Any]) -> object:
     return ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+
+
+def _settling(obj: Mapping[str, Any]) -> bool:
+    generation = (obj.get("metadata") or {}).get("generation")
+    observed = (obj.get("status") or {}).get("observedGeneration")
+    return isinstance(generation, int) and isinstance(observed, int) and observed < generation
 
 
 def _version(obj: Mapping[str, Any]) -> int:

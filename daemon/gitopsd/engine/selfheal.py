@@ -67,11 +67,14 @@ class Repairer:
 
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                  body: Mapping[str, Any], delay: float, *, deleted: bool = False,
-                 version: int = -1, latest: Callable[[], int] | None = None) -> None:
+                 version: int = -1, latest: Callable[[], int] | None = None,
+                 settle: float = 0.0) -> None:
         """Repair KEY after DELAY: create it if DELETED, else apply BODY if the object is still
         at resourceVersion VERSION (-1: unknown, a full reconcile decides). LATEST gives the
         newest version the watches have shown of the object while it was still this
-        application's; after a conflict it saves a read when it is newer."""
+        application's; after a conflict it saves a read when it is newer. With SETTLE, the
+        object's controller is about to write its status (which would make the write
+        conflict): the write waits up to SETTLE seconds for the watches to show that."""
         slot = (inst.key, key)
         if slot in self._tasks:
             return  # a repair of this object is already on its way
@@ -81,7 +84,7 @@ class Repairer:
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
                 return
             body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
-        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest),
+        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest, settle),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
         task.add_done_callback(lambda _: self._tasks.pop(slot, None))
@@ -94,6 +97,13 @@ class Repairer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
+    async def _settled(self, body: Mapping[str, Any], latest: Callable[[], int], limit: float) -> None:
+        """Wait (up to LIMIT seconds) until the watches show a version newer than BODY's."""
+        used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
+        deadline = self.clock.now() + limit
+        while latest() <= used and self.clock.now() < deadline:
+            await self.clock.sleep(0.001)
+
     async def _write(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                      body: Mapping[str, Any], action: ChangeAction,
                      latest: Callable[[], int] | None = None) -> None:
@@ -105,17 +115,18 @@ class Repairer:
             await objects.create(body)
             return
         for _ in range(3):
+            used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
+            seen = latest() if latest is not None else -1
+            if seen > used:
+                body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(seen)}}
             try:
                 await objects.apply(body, force=True)
                 return
             except ApiError as e:
                 if e.status != 409:
                     raise
-            used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
-            seen = latest() if latest is not None else -1
-            if seen > used:
-                body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(seen)}}
-                continue
+            if latest is not None and latest() > int(str(body["metadata"]["resourceVersion"])):
+                continue  # the watches have shown a newer version of it, still this application's
             live = await objects.get(str(body.get("apiVersion", "")), key.kind, key.name, key.namespace)
             if live is None or ownership(live, fleet=self.fleet, app=inst.app, key=key).state \
                     is not OwnershipState.OURS:
@@ -126,9 +137,11 @@ class Repairer:
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                       body: Mapping[str, Any], delay: float, action: ChangeAction,
-                      latest: Callable[[], int] | None = None) -> None:
+                      latest: Callable[[], int] | None = None, settle: float = 0.0) -> None:
         if delay > 0:
             await self.clock.sleep(delay)
+        if settle > 0 and latest is not None:
+            await self._settled(body, latest, settle)
         if inst.key in self.queue.running:
             self.on_hold(inst.key, key)  # the running sync decides
             return
