@@ -18,7 +18,7 @@ import shutil
 import tempfile
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -26,9 +26,11 @@ from kubernetes_asyncio import config as kconfig
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.client.rest import ApiException
 
-from gitopsd.edges.tunnel import Tunnel
 from gitopsd.errors import ApiError, ClusterUnreachable
 from gitopsd.model import Cluster
+
+if TYPE_CHECKING:
+    from gitopsd.edges.tunnel import Tunnel
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -148,7 +150,13 @@ class KubeClient:
 
 
 async def _tunnel(cluster: Cluster, cfg: Configuration) -> Tunnel:
-    """Start CLUSTER's bastion tunnel and point CFG at it, keeping TLS checked against the real name."""
+    """Start CLUSTER's bastion tunnel and point CFG at it, keeping TLS checked against the real name.
+
+    asyncssh (and the crypto it loads) is imported only here: fleets without a
+    bastion do not pay its memory.
+    """
+    from gitopsd.edges.tunnel import Tunnel
+
     assert cluster.bastion is not None
     url = urlsplit(str(cfg.host))
     try:
