@@ -83,10 +83,12 @@ def inventory(app: str, names: list[str], *, cascade: bool,
                             deletion_hooks=hooks)
 
 
-def hook(kind: str, name: str, phase: str) -> dict[str, Any]:
-    return {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
+def hook(kind: str, name: str, phase: str, app: str = "gone") -> dict[str, Any]:
+    body = {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
             "metadata": {"name": name, "namespace": "app",
                          "annotations": {"argocd.argoproj.io/hook": phase}}}
+    group = "batch" if kind == "Job" else ""
+    return stamp(body, fleet=FLEET, app=app, key=ResourceKey(group, kind, "app", name))
 
 
 async def run(clock: VirtualClock, cluster: SlowDeletes, current: set[str]) -> Any:
@@ -177,3 +179,26 @@ async def test_predelete_must_succeed_first_and_postdelete_runs_after() -> None:
                                   ("create", "farewell")]
     assert [(p, k.name) for p, k in done.hooks] == [("PreDelete", "backup"), ("PostDelete", "farewell")]
     assert all(name != "creds" for _, _, name in cluster.log)
+
+
+@pytest.mark.asyncio
+async def test_a_hook_that_is_not_the_apps_is_never_run_nor_what_it_would_replace_deleted() -> None:
+    """A recorded hook without the application's marks is refused, and a hook whose name is taken
+    by another application's object leaves that object alone; nothing is deleted either way."""
+    clock = VirtualClock()
+    cluster = SlowDeletes(clock)
+    cluster.put(owned("gone", "a"))
+    cluster.put(owned("other", "backup"))  # another application's object with the hook's name
+    cluster.put(inventory("gone", ["a"], cascade=True,
+                          hooks=(hook("ConfigMap", "backup", "PreDelete"),)))
+    [taken] = await run(clock, cluster, set())
+    assert [why for _, why in taken.failed] == [
+        "PreDelete hook ConfigMap app/backup exists and is not this application's"]
+    assert not [e for e in cluster.log if e[1] != "gone"]
+    cluster.put(inventory("gone", ["a"], cascade=True,
+                          hooks=(hook("ConfigMap", "cleanup", "PreDelete", app="intruder"),)))
+    [forged] = await run(clock, cluster, set())
+    assert [why for _, why in forged.failed] == [
+        "PreDelete hook does not carry this application's marks; not run"]
+    assert not [e for e in cluster.log if e[1] != "gone"]
+    assert await cluster.get("v1", "ConfigMap", "a", "app") is not None

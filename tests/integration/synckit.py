@@ -44,11 +44,11 @@ class Kit:
 
 def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, namespace: str,
                policy: SyncPolicy, kubeconfig: Path | None = None,
-               ignore: tuple[IgnoreDifference, ...] = ()) -> tuple[Fleet, Application]:
+               ignore: tuple[IgnoreDifference, ...] = (), cascade: bool = False) -> tuple[Fleet, Application]:
     application = Application(
         name=app, source=Source(repo="env", target_revision="main", path=path),
         destination=Destination(ClusterSelector(names=(cluster.name,)), namespace), sync_policy=policy,
-        ignore_differences=ignore)
+        ignore_differences=ignore, cascade_delete=cascade)
     fleet = Fleet(
         name=FLEET,
         clusters=(Cluster(name=cluster.name, kubeconfig=str(kubeconfig or cluster.kubeconfig),
@@ -63,9 +63,10 @@ def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, na
 @asynccontextmanager
 async def kit(cluster: LocalCluster, repo: BareRepo, state_dir: Path, *, app: str, path: str,
               namespace: str, policy: SyncPolicy, kubeconfig: Path | None = None,
-              health_poll: float = 0.2, ignore: tuple[IgnoreDifference, ...] = ()) -> AsyncIterator[Kit]:
+              health_poll: float = 0.2, ignore: tuple[IgnoreDifference, ...] = (),
+              cascade: bool = False) -> AsyncIterator[Kit]:
     fleet, application = make_fleet(cluster, repo, app=app, path=path, namespace=namespace,
-                                    policy=policy, kubeconfig=kubeconfig, ignore=ignore)
+                                    policy=policy, kubeconfig=kubeconfig, ignore=ignore, cascade=cascade)
     sources = Sources.build(fleet, state_dir)
     conn = await connect_cluster(fleet, cluster.name, sources, health_poll=health_poll)
     k = Kit(application, fleet.instances[0], conn, sources, repo)

@@ -46,14 +46,15 @@ async def objects(cluster_a: LocalCluster, git_repos: RepoFactory, tmp_path: Pat
 
 
 async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int,
-                  latest: Callable[[], int] | None = None, settle: float = 0.0) -> WorkQueue:
+                  latest: Callable[[], int] | None = None, settle: float = 0.0,
+                  current: Callable[[], Any] | None = None) -> WorkQueue:
     queue = WorkQueue(clock=MonotonicClock())
     repairer = Repairer(clock=MonotonicClock(), queue=queue, board=StatusBoard(), metrics=None,
                         history=None, on_hold=lambda *_: None, fleet="testfleet")
     inst = AppInstance("web", "alpha", Source("env", "main", "app"), ns)
     key = ResourceKey("", "ConfigMap", ns, "web")
     repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version,
-                      latest=latest, settle=settle)
+                      latest=latest, settle=settle, current=current)
     for _ in range(100):
         if not repairer._tasks:
             break
@@ -195,3 +196,16 @@ async def test_deleted_object_is_created_again(
     queue = await _repair(objects, ns, deleted=True, version=-1)
     assert await _data(objects, ns) == {"v": "desired"}
     assert len(queue) == 0
+
+
+@pytest.mark.asyncio
+async def test_repair_gives_way_when_the_desired_body_moved_on_while_it_waited(
+        cluster_a: LocalCluster, make_namespace: MakeNamespace, objects: Objects) -> None:
+    """A repair whose body is no longer what the instance wants writes nothing and asks for a full sync."""
+    ns = make_namespace(cluster_a)
+    drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
+    newer = _cm(ns, "web", "next revision")
+    newer["metadata"]["annotations"]["gitopsd.io/desired-hash"] = "next"
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted), current=lambda: newer)
+    assert await _data(objects, ns) == {"v": "edited"}
+    assert len(queue) == 1

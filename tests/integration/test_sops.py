@@ -152,6 +152,40 @@ async def test_sops_secret_synced_and_sealed_secret_passes_through(
 
 
 @pytest.mark.asyncio
+async def test_deletion_hook_from_a_sops_file_is_never_recorded_in_the_inventory(
+        cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path, sops: SopsKit,
+        age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With cascadeDelete, deletion hooks are kept in the inventory ConfigMap, except when the
+    render decrypted SOPS content: then no hook (and no clear value) is written there."""
+    ns = make_namespace(cluster_a)
+    values = _clear_values()
+    hook = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "farewell", "annotations": {"argocd.argoproj.io/hook": "PostDelete"}},
+            "data": dict(values)}
+    plain = git_repos.new()
+    plain.commit({"app/hook.yaml": yaml.safe_dump(hook), "app/settings.yaml": cm("settings", {"a": "b"})})
+    encrypted = git_repos.new()
+    encrypted.commit({"app/hook.enc.yaml": sops.encrypt(yaml.safe_dump(hook), [age_key.recipient]),
+                      "app/settings.yaml": cm("settings2", {"a": "b"})})
+    monkeypatch.setenv("GITOPSD_AGE_KEY_FILE", str(age_key.file))
+    recorded = {}
+    for name, repo in (("plainhooks", plain), ("sopshooks", encrypted)):
+        async with kit(cluster_a, repo, tmp_path / name, app=name, path="app", namespace=ns,
+                       policy=AUTO, cascade=True) as k:
+            outcome = await k.sync()
+            assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+        status, inventory = cluster_a.request(
+            "GET", f"/api/v1/namespaces/gitopsd-system/configmaps/gitopsd-inv-{name}")
+        assert status == 200
+        recorded[name] = inventory["data"]
+    hooks = json.loads(recorded["plainhooks"]["deletion-hooks"])
+    assert [h["metadata"]["name"] for h in hooks] == ["farewell"]
+    assert "deletion-hooks" not in recorded["sopshooks"]
+    for form in _forms(values):
+        assert form.decode() not in json.dumps(recorded["sopshooks"])
+
+
+@pytest.mark.asyncio
 async def test_kustomize_renders_sops_files_and_leaves_no_clear_copy(
         cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path, sops: SopsKit,
         age_key: AgeKey, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,3 +67,19 @@ def test_ignored_element_absent_from_desired_is_not_added() -> None:
 def test_without_rules_the_body_is_the_desired_one() -> None:
     """No rule, no change."""
     assert respect_ignored(DESIRED, live_with(replicas=7), []) == DESIRED
+
+
+def test_gitopsds_marks_and_server_metadata_never_come_from_live() -> None:
+    """Ignoring all annotations keeps other tools' annotations live, but gitopsd's own marks as desired."""
+    desired = copy.deepcopy(DESIRED)
+    desired["metadata"]["annotations"] = {"gitopsd.io/tracking-id": "app:apps/Deployment:/web",
+                                          "gitopsd.io/desired-hash": "new"}
+    live = live_with()
+    live["metadata"]["annotations"] = {"gitopsd.io/tracking-id": "other:apps/Deployment:/web",
+                                       "gitopsd.io/desired-hash": "old", "injector/at": "09:00"}
+    rule = IgnoreDifference(kind="Deployment", json_pointers=("/metadata/annotations",
+                                                              "/metadata/resourceVersion"))
+    body = respect_ignored(desired, live, [rule])
+    assert body["metadata"]["annotations"] == {"gitopsd.io/tracking-id": "app:apps/Deployment:/web",
+                                               "gitopsd.io/desired-hash": "new", "injector/at": "09:00"}
+    assert "resourceVersion" not in body["metadata"]

@@ -55,7 +55,8 @@ def describe(e: BaseException) -> str:
     if isinstance(e, TimeoutError):
         return "timed out"
     if isinstance(e, OSError):
-        return e.strerror or type(e).__name__
+        what = e.strerror or type(e).__name__
+        return f"{what}: {e.filename}" if e.filename else what
     return type(e).__name__
 
 
@@ -181,6 +182,7 @@ class Tunnel:
             log.warning("tunnel.forward.failed", cluster=self.cluster, bastion=self.where,
                         target=f"{self.target[0]}:{self.target[1]}", error=self.last_error)
             return
+        self.last_error = ""  # the bastion is fine; later failures are the API server's own
         upstream = asyncio.ensure_future(_pump(reader, remote_w))
         downstream = asyncio.ensure_future(_pump(remote_r, writer))
         try:

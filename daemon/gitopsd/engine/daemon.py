@@ -372,7 +372,8 @@ class Daemon:
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
                                    deleted=reason == "deleted", version=cluster.drift.version(key),
                                    latest=functools.partial(cluster.drift.ours_version, key),
-                                   settle=SETTLE if cluster.drift.settling(key) else 0.0)
+                                   settle=SETTLE if cluster.drift.settling(key) else 0.0,
+                                   current=functools.partial(cluster.drift.body, key))
             return
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
                        reason=f"drift {key}")

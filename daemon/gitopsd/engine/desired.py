@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import PurePosixPath
 
 from gitopsd.core.manifests import parse_files, parse_stream
@@ -86,8 +87,9 @@ class DesiredState:
                 for _ in PurePosixPath(path).parts if path != "." else ():
                     root = root.parent
                 if self.decryptor is not None:
-                    await self.decryptor.decrypt_tree(root, name=f"{repo.name}@{revision.sha[:12]}",
-                                                      required=path)
+                    opened = await self.decryptor.decrypt_tree(
+                        root, name=f"{repo.name}@{revision.sha[:12]}", required=path)
+                    origin = replace(origin, decrypted=opened > 0)
                 text = await self.renderer.render(
                     root, path, release_name=instance.source.helm.release_name or instance.app,
                     namespace=instance.namespace, helm=instance.source.helm,
@@ -100,9 +102,11 @@ class DesiredState:
         texts = _decode({n: b for n, b in files.items()
                          if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])},
                         origin)
+        opened = False
         if self.decryptor is not None:
+            opened = any(self.decryptor.is_encrypted(t) for t in texts.values())
             texts = _decrypted(texts, self.decryptor, origin)
-        return parse_files(texts, origin=SourceLocation(repo.name, revision.sha),
+        return parse_files(texts, origin=SourceLocation(repo.name, revision.sha, decrypted=opened),
                            default_namespace=instance.namespace, cluster_scoped=extra)
 
 

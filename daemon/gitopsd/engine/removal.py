@@ -28,11 +28,13 @@ import structlog
 from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import (
     FLEET_LABEL,
+    TRACKING_ANNOTATION,
     Inventory,
     InventoryEntry,
     OwnershipState,
     deletion_hooks,
     ownership,
+    parse_tracking_id,
     removal,
 )
 from gitopsd.core.plan import DeletePolicy, Permission, parse_resource_options
@@ -136,9 +138,9 @@ class Remover:
                                               str(body["metadata"]["name"])), str(e)))
             return result
         hooks = deletion_hooks(body)
-        if await self._hooks("PreDelete", hooks, result):
+        if await self._hooks("PreDelete", hooks, result, app):
             await self._delete_objects(app, inventory, propagation, result)
-        if not result.failed and await self._hooks("PostDelete", hooks, result):
+        if not result.failed and await self._hooks("PostDelete", hooks, result, app):
             await self._drop_inventory(body, result)
         log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
                  summary=result.summary())
@@ -171,17 +173,19 @@ class Remover:
                 waves.setdefault(_wave(live), []).append((entry, live))
         for wave in sorted(waves, reverse=True):
             await self._delete_wave(waves[wave], propagation, result)
+            if result.failed:
+                return  # a lower wave may be what the stuck one needs to finish deleting
 
-    async def _hooks(self, phase: str, hooks: list[Obj], result: RemovalResult) -> bool:
+    async def _hooks(self, phase: str, hooks: list[Obj], result: RemovalResult, app: str) -> bool:
         """Run the PHASE hooks among HOOKS one by one (by wave, then name); False when one fails."""
         chosen = [h for h in hooks if phase in _types(h)]
         for body in sorted(chosen, key=lambda h: (_wave(h), str(h.get("kind")),
                                                   str((h.get("metadata") or {}).get("name")))):
-            if not await self._hook(phase, body, result):
+            if not await self._hook(phase, body, result, app):
                 return False
         return True
 
-    async def _hook(self, phase: str, body: Obj, result: RemovalResult) -> bool:
+    async def _hook(self, phase: str, body: Obj, result: RemovalResult, app: str) -> bool:
         meta = body.get("metadata") or {}
         api_version, kind = str(body.get("apiVersion", "")), str(body.get("kind", ""))
         namespace = str(meta.get("namespace") or "")
@@ -189,9 +193,21 @@ class Remover:
                           str(meta.get("name") or meta.get("generateName") or ""))
         policies = read_hook(meta.get("annotations") or {}).delete_policies
         deadline = self.clock.now() + self.wave_timeout
+        marks = parse_tracking_id(str((meta.get("annotations") or {}).get(TRACKING_ANNOTATION, "")))
+        if (meta.get("labels") or {}).get(FLEET_LABEL) != self.fleet or marks is None or marks[0] != app:
+            result.failed.append((key, f"{phase} hook does not carry this application's marks; not run"))
+            return False
         try:
-            if meta.get("name") and DeletePolicy.BEFORE_HOOK_CREATION in policies:
-                await self.objects.delete(api_version, kind, key.name, namespace, propagation="Foreground")
+            previous = await self.objects.get(api_version, kind, key.name, namespace) \
+                if meta.get("name") else None
+            if previous is not None and ownership(previous, fleet=self.fleet, app=app, key=marks[1]).state \
+                    is not OwnershipState.OURS:
+                result.failed.append((key, f"{phase} hook {key} exists and is not this application's"))
+                return False
+            if previous is not None and DeletePolicy.BEFORE_HOOK_CREATION in policies:
+                uid = str((previous.get("metadata") or {}).get("uid") or "") or None
+                await self.objects.delete(api_version, kind, key.name, namespace, propagation="Foreground",
+                                          uid=uid)
                 while await self.objects.get(api_version, kind, key.name, namespace) is not None:
                     if self.clock.now() >= deadline:
                         raise ClusterError(f"the previous {phase} hook {key} was not deleted in time")

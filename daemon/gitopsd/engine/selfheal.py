@@ -44,6 +44,13 @@ from gitopsd.model import (
 log = structlog.get_logger("gitopsd.selfheal")
 tracer = trace.get_tracer("gitopsd.engine")
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
+HASH_ANNOTATION = "gitopsd.io/desired-hash"
+
+
+def _desired_hash(body: Mapping[str, Any] | None) -> object:
+    if body is None:
+        return None
+    return ((body.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
 
 
 def repairable(body: Mapping[str, Any]) -> bool:
@@ -68,13 +75,17 @@ class Repairer:
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                  body: Mapping[str, Any], delay: float, *, deleted: bool = False,
                  version: int = -1, latest: Callable[[], int] | None = None,
-                 settle: float = 0.0) -> None:
+                 settle: float = 0.0,
+                 current: Callable[[], Mapping[str, Any] | None] | None = None) -> None:
         """Repair KEY after DELAY: create it if DELETED, else apply BODY if the object is still
         at resourceVersion VERSION (-1: unknown, a full reconcile decides). LATEST gives the
         newest version the watches have shown of the object while it was still this
         application's; after a conflict it saves a read when it is newer. With SETTLE, the
         object's controller is about to write its status (which would make the write
-        conflict): the write waits up to SETTLE seconds for the watches to show that."""
+        conflict): the write waits up to SETTLE seconds for the watches to show that.
+        CURRENT gives the body the instance wants now: when that is no longer BODY (a sync
+        moved it on, or pruned the object, while the repair waited), the repair gives way
+        to a full reconcile."""
         slot = (inst.key, key)
         if slot in self._tasks:
             return  # a repair of this object is already on its way
@@ -84,7 +95,8 @@ class Repairer:
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
                 return
             body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
-        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest, settle),
+        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest, settle,
+                                                current),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
         task.add_done_callback(lambda _: self._tasks.pop(slot, None))
@@ -137,13 +149,17 @@ class Repairer:
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                       body: Mapping[str, Any], delay: float, action: ChangeAction,
-                      latest: Callable[[], int] | None = None, settle: float = 0.0) -> None:
+                      latest: Callable[[], int] | None = None, settle: float = 0.0,
+                      current: Callable[[], Mapping[str, Any] | None] | None = None) -> None:
         if delay > 0:
             await self.clock.sleep(delay)
         if settle > 0 and latest is not None:
             await self._settled(body, latest, settle)
         if inst.key in self.queue.running:
             self.on_hold(inst.key, key)  # the running sync decides
+            return
+        if current is not None and _desired_hash(current()) != _desired_hash(body):
+            self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
             return
         started, wall = self.clock.now(), time.time()
         row = self.board.ensure(inst)

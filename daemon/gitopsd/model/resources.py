@@ -46,6 +46,7 @@ class SourceLocation:
     revision: str = ""
     path: str = ""
     line: int = 0
+    decrypted: bool = False  # the text it was read from held SOPS-decrypted content
 
     def __str__(self) -> str:
         parts = [p for p in (self.repo, self.revision[:12]) if p]

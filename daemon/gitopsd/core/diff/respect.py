@@ -7,7 +7,9 @@ to apply takes the live value of every ignored field the live object has, so
 server-side apply keeps that value (a replica count an autoscaler set, a CA
 bundle a webhook injected). A field the live object lacks keeps its desired
 value. Elements of lists of named maps (containers, ports) are matched by
-name, other list elements by position. Nothing here talks to a cluster.
+name, other list elements by position. gitopsd's own marks (``gitopsd.io/``
+labels and annotations) and server-set metadata are never taken from the live
+object. Nothing here talks to a cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from typing import Any
 from gitopsd.core.diff.pointer import PointerError, parse_pointer
 from gitopsd.model.fleet import IgnoreDifference
 from gitopsd.model.jqpath import Path, parse_jq_path
+
+MARK_PREFIX = "gitopsd.io/"
+SERVER_METADATA = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation",
+                   "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 
 
 def _pointer_path(doc: Any, pointer: str) -> Path | None:
@@ -98,8 +104,27 @@ def respect_ignored(desired: Mapping[str, Any], live: Mapping[str, Any],
     """DESIRED with each field RULES ignore set to its value in LIVE, where LIVE has one."""
     out = copy.deepcopy(dict(desired))
     for path in _ignored_paths(live, rules):
+        if path[:1] == ("metadata",) and (len(path) < 2 or path[1] in SERVER_METADATA):
+            continue
         target = _counterpart(live, out, path)
         if target is None:
             continue
         _get(out, target[:-1])[target[-1]] = copy.deepcopy(_get(live, path))
+    _keep_marks(out, desired)
     return out
+
+
+def _keep_marks(out: dict[str, Any], desired: Mapping[str, Any]) -> None:
+    """gitopsd's own labels and annotations (``gitopsd.io/...``) always come from DESIRED."""
+    meta = out.setdefault("metadata", {})
+    wanted = desired.get("metadata") or {}
+    for field in ("labels", "annotations"):
+        own = {k: v for k, v in (wanted.get(field) or {}).items() if k.startswith(MARK_PREFIX)}
+        current = meta.get(field)
+        if not isinstance(current, dict):
+            current = {}
+        current = {k: v for k, v in current.items() if not k.startswith(MARK_PREFIX)} | own
+        if current:
+            meta[field] = current
+        else:
+            meta.pop(field, None)

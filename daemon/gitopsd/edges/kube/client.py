@@ -82,7 +82,13 @@ class KubeClient:
         if tls_server_name:
             cfg.tls_server_name = tls_server_name
         tunnel = await _tunnel(cluster, cfg) if cluster.bastion is not None else None
-        api = ApiClient(configuration=cfg)
+        try:
+            api = ApiClient(configuration=cfg)
+        except (OSError, ValueError) as e:  # ssl.SSLError is an OSError: a key that fits no cert
+            if tunnel is not None:
+                await tunnel.close()
+            raise ClusterUnreachable(f"cluster {cluster.name}: cannot use the credentials in "
+                                     f"{cluster.kubeconfig}: {type(e).__name__}") from None
         # kubernetes_asyncio's session trusts the environment, which makes aiohttp read
         # ~/.netrc in a worker thread on every request and apply *_PROXY variables; cluster
         # traffic goes straight to the API server (or an explicit tunnel) instead.

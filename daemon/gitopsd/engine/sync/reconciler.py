@@ -157,7 +157,9 @@ class Reconciler:
                                 previous: Inventory | None) -> None:
         """Write the inventory ConfigMap when its content (or what it says of removal) changed."""
         policy = parse_app_options(app.sync_policy.sync_options).prune_propagation_policy
-        hooks = [m.body for m in cmp.desired if _deletion_hook(m)]
+        # a hook from SOPS-decrypted input may hold a secret value: it is never copied into
+        # the inventory ConfigMap (and so does not run when the application is removed)
+        hooks = [m.body for m in cmp.desired if _deletion_hook(m) and not m.source.decrypted]
         body = inventory.to_configmap(app=app.name, fleet=self.fleet,
                                       namespace=self.inventory_namespace, cascade=app.cascade_delete,
                                       propagation=policy.value, deletion_hooks=hooks)
