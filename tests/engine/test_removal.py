@@ -29,6 +29,14 @@ class SlowDeletes:
         self._uids = 0
         self.job_condition = "Complete"  # how a created Job ends
 
+    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False,
+                    force: bool = True) -> dict[str, Any]:
+        key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
+        current = self.objects[key]
+        self.objects[key] = {**current, **body, "metadata": {**current["metadata"], **body["metadata"]}}
+        self.log.append((self.clock.now(), "apply", body["metadata"]["name"]))
+        return self.objects[key]
+
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
         self.put(body)
         obj = self.objects[(body["metadata"].get("namespace", ""), body["metadata"]["name"])]
@@ -173,10 +181,12 @@ async def test_predelete_must_succeed_first_and_postdelete_runs_after() -> None:
     cluster.job_condition = "Complete"
     [done] = await run(clock, cluster, set())
     assert done.finished, done.summary()
-    order = [(what.split()[0], name) for _, what, name in cluster.log if name in ("backup", "a", "farewell")]
+    order = [(what.split()[0], name) for _, what, name in cluster.log
+             if name in ("backup", "a", "farewell", "gitopsd-inv-gone")]
     backup_run = max(i for i, e in enumerate(order) if e == ("create", "backup"))
-    assert order[backup_run:] == [("create", "backup"), ("delete", "a"), ("gone", "a"),
-                                  ("create", "farewell")]
+    assert order[backup_run:] == [("create", "backup"), ("apply", "gitopsd-inv-gone"), ("delete", "a"),
+                                  ("gone", "a"), ("create", "farewell"), ("delete", "backup"),
+                                  ("delete", "farewell"), ("delete", "gitopsd-inv-gone")]
     assert [(p, k.name) for p, k in done.hooks] == [("PreDelete", "backup"), ("PostDelete", "farewell")]
     assert all(name != "creds" for _, _, name in cluster.log)
 
@@ -202,3 +212,28 @@ async def test_a_hook_that_is_not_the_apps_is_never_run_nor_what_it_would_replac
         "PreDelete hook does not carry this application's marks; not run"]
     assert not [e for e in cluster.log if e[1] != "gone"]
     assert await cluster.get("v1", "ConfigMap", "a", "app") is not None
+
+
+@pytest.mark.asyncio
+async def test_predelete_hooks_run_once_even_when_the_removal_needs_another_sweep() -> None:
+    """Once the PreDelete hooks have succeeded, the sweep that finishes a partial removal skips them."""
+    clock = VirtualClock()
+    cluster = SlowDeletes(clock)
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(hook("Job", "backup", "PreDelete"),)))
+    SlowDeletes.GONE_AFTER = 1000.0  # "a" does not go within the wave timeout
+    try:
+        remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5, wave_timeout=5)
+        task = asyncio.ensure_future(remover.sweep(set()))
+        while not task.done():
+            await clock.advance(1)
+        [partial] = task.result()
+    finally:
+        SlowDeletes.GONE_AFTER = 3.0
+    assert not partial.finished
+    assert [p for p, _ in partial.hooks] == ["PreDelete"]
+    await clock.advance(1000)
+    [done] = await run(clock, cluster, set())
+    assert done.finished, done.summary()
+    assert done.hooks == []
+    assert [name for _, what, name in cluster.log if what == "create"] == ["backup"]

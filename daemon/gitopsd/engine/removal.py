@@ -8,8 +8,9 @@ object in it that is still this application's (fleet label and tracking id)
 is deleted, highest sync wave first, each wave gone before the next, with the
 recorded propagation policy; objects marked ``Delete=false`` are left in
 place. The application's ``PreDelete`` hooks (recorded with the inventory) run
-and must succeed first, its ``PostDelete`` hooks after; a failed hook stops
-the removal until the next sweep tries again. Once nothing but the objects
+and must succeed first (once: the inventory records it), its ``PostDelete``
+hooks after; a failed hook stops the removal until the next sweep tries again.
+The hook objects are deleted with the inventory. Once nothing but the objects
 left in place remains, the inventory itself is deleted. An
 inventory without ``cascadeDelete`` is left alone and reported once. This
 module must never delete an object whose tracking id is not the application's,
@@ -46,6 +47,7 @@ from gitopsd.model import HealthStatus, ResourceKey
 
 log = structlog.get_logger("gitopsd.removal")
 WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
+PREDELETE_DONE = "gitopsd.io/predelete-done"  # on the inventory: its PreDelete hooks succeeded
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 
 
@@ -56,6 +58,7 @@ class RemovalResult:
     app: str
     deleted: list[ResourceKey] = field(default_factory=list)
     hooks: list[tuple[str, ResourceKey]] = field(default_factory=list)  # (phase, hook) that succeeded
+    created: list[tuple[str, ResourceKey, str]] = field(default_factory=list)  # hooks: apiVersion, key, uid
     kept: list[tuple[ResourceKey, str]] = field(default_factory=list)
     failed: list[tuple[ResourceKey, str]] = field(default_factory=list)
     finished: bool = False  # the inventory is gone: nothing is left to do
@@ -138,9 +141,14 @@ class Remover:
                                               str(body["metadata"]["name"])), str(e)))
             return result
         hooks = deletion_hooks(body)
-        if await self._hooks("PreDelete", hooks, result, app):
+        annotations = (body.get("metadata") or {}).get("annotations") or {}
+        pre_done = annotations.get(PREDELETE_DONE) == "true"  # an earlier sweep ran them
+        if pre_done or await self._hooks("PreDelete", hooks, result, app):
+            if not pre_done and any("PreDelete" in _types(h) for h in hooks):
+                await self._mark_predelete_done(body)
             await self._delete_objects(app, inventory, propagation, result)
         if not result.failed and await self._hooks("PostDelete", hooks, result, app):
+            await self._clean_hooks(hooks, app, result)
             await self._drop_inventory(body, result)
         log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
                  summary=result.summary())
@@ -215,6 +223,7 @@ class Remover:
             created = await self.objects.create(body)
             name = str((created.get("metadata") or {}).get("name") or key.name)
             key = ResourceKey(key.group, kind, namespace, name)
+            result.created.append((api_version, key, str((created.get("metadata") or {}).get("uid") or "")))
             while True:
                 live = await self.objects.get(api_version, kind, name, namespace)
                 health = healthmod.assess(live) if live is not None else None
@@ -272,6 +281,47 @@ class Remover:
                 return
             if waiting:
                 await self.clock.sleep(self.poll)
+
+    async def _mark_predelete_done(self, body: Obj) -> None:
+        """Record on the inventory that the PreDelete hooks ran, so a later sweep (after a partial
+        removal) does not run them again against what is already gone."""
+        meta = body.get("metadata") or {}
+        doc = {"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": meta.get("name"), "namespace": self.namespace,
+                            "labels": dict(meta.get("labels") or {}),
+                            "annotations": {**(meta.get("annotations") or {}), PREDELETE_DONE: "true"}},
+               "data": dict(body.get("data") or {})}
+        try:
+            await self.objects.apply(doc, force=True)
+        except (ApiError, ClusterError) as e:
+            log.warning("removal.mark.failed", cluster=self.cluster, inventory=str(meta.get("name")),
+                        error=str(e))
+
+    async def _clean_hooks(self, hooks: list[Obj], app: str, result: RemovalResult) -> None:
+        """Delete the hook objects of this removal (nothing will ever replace them): those this
+        sweep created, by uid, and named ones an earlier sweep left, while still the app's."""
+        targets = {(key, uid): api_version for api_version, key, uid in result.created}
+        seen = {key for key, _ in targets}
+        for hook in hooks:
+            meta = hook.get("metadata") or {}
+            api_version, kind = str(hook.get("apiVersion", "")), str(hook.get("kind", ""))
+            key = ResourceKey(api_version.rpartition("/")[0], kind, str(meta.get("namespace") or ""),
+                              str(meta.get("name") or ""))
+            if not key.name or key in seen:
+                continue
+            try:
+                live = await self.objects.get(api_version, kind, key.name, key.namespace)
+            except ClusterError:
+                continue
+            if live is not None and ownership(live, fleet=self.fleet, app=app, key=key).state \
+                    is OwnershipState.OURS:
+                targets[(key, str((live.get("metadata") or {}).get("uid") or ""))] = api_version
+        for (key, uid), api_version in targets.items():
+            try:
+                await self.objects.delete(api_version, key.kind, key.name, key.namespace,
+                                          propagation="Background", uid=uid or None)
+            except (ApiError, ClusterError) as e:
+                log.warning("removal.hook.cleanup.failed", cluster=self.cluster, hook=str(key), error=str(e))
 
     async def _drop_inventory(self, body: Obj, result: RemovalResult) -> None:
         meta = body.get("metadata") or {}
