@@ -32,8 +32,9 @@ from gitopsd.edges.telemetry.logging import configure_logging, register_secret
 from gitopsd.edges.telemetry.metrics import Metrics
 from gitopsd.edges.telemetry.tracing import configure_tracing, shutdown_tracing
 from gitopsd.engine.argocd import expand_argocd_sources
-from gitopsd.engine.daemon import ClusterHandle, Daemon, Settings
+from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.ports import ClusterHandle
 from gitopsd.errors import ConfigError, GitopsdError
 from gitopsd.model import Fleet
 

@@ -315,6 +315,20 @@ class DaemonProc:
         return None
 
 
+def value(cluster: LocalCluster, ns: str, name: str) -> str | None:
+    """ConfigMap NAME's ``data.value`` in NS, or None when it does not exist."""
+    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
+    return body["data"]["value"] if status == 200 else None
+
+
+def edit(cluster: LocalCluster, ns: str, name: str, new: str) -> None:
+    """Change ConfigMap NAME's ``data.value`` as ``kubectl edit`` would (another field manager)."""
+    path = f"/api/v1/namespaces/{ns}/configmaps/{name}?fieldManager=kubectl-edit"
+    status, _ = cluster.request("PATCH", path, {"data": {"value": new}},
+                                content_type="application/merge-patch+json")
+    assert status == 200
+
+
 def fleet_doc(clusters: list[tuple[str, Path, dict[str, str]]], repo_url: str, *,
               key_file: Path | None = None, known_hosts: Path | None = None,
               poll: str = "1s", apps: list[dict[str, Any]]) -> dict[str, Any]:

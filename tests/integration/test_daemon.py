@@ -21,7 +21,7 @@ import yaml
 
 from gitopsd import localcluster
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, fleet_doc, free_port, poll_until
+from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, free_port, poll_until, value
 
 AUTO = {"automated": {"prune": True, "selfHeal": True}}
 
@@ -36,18 +36,6 @@ def app(name: str, path: str, ns: str, cluster: str | None = None, policy: Any =
                             "namespace": ns}
     return {"name": name, "source": {"repo": "env", "targetRevision": "main", "path": path},
             "destination": dest, "syncPolicy": AUTO if policy is None else policy}
-
-
-def value(cluster: LocalCluster, ns: str, name: str) -> str | None:
-    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
-    return body["data"]["value"] if status == 200 else None
-
-
-def edit(cluster: LocalCluster, ns: str, name: str, new: str) -> None:
-    path = f"/api/v1/namespaces/{ns}/configmaps/{name}?fieldManager=kubectl-edit"
-    status, _ = cluster.request("PATCH", path, {"data": {"value": new}},
-                                content_type="application/merge-patch+json")
-    assert status == 200
 
 
 @pytest.fixture

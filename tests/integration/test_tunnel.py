@@ -18,7 +18,7 @@ from gitopsd.edges.kube import KubeClient
 from gitopsd.errors import ClusterUnreachable
 from gitopsd.localcluster import LocalCluster
 from gitopsd.model import Bastion, Cluster
-from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until
+from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, poll_until, value
 from tests.testenv.bastion import BastionServer
 from tests.testenv.gitserver import write_client_key
 
@@ -128,16 +128,6 @@ async def test_stopped_bastion_is_reported_then_reconnected(cluster_a: LocalClus
         await client.close()
 
 
-def _value(cluster: LocalCluster, ns: str, name: str) -> str | None:
-    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
-    return body["data"]["value"] if status == 200 else None
-
-
-def _edit(cluster: LocalCluster, ns: str, name: str, new: str) -> None:
-    path = f"/api/v1/namespaces/{ns}/configmaps/{name}?fieldManager=kubectl-edit"
-    status, _ = cluster.request("PATCH", path, {"data": {"value": new}},
-                                content_type="application/merge-patch+json")
-    assert status == 200
 
 
 def test_daemon_syncs_and_heals_through_a_bastion_that_drops(
@@ -156,19 +146,19 @@ def test_daemon_syncs_and_heals_through_a_bastion_that_drops(
                                        "knownHostsFile": str(jump.known_hosts)}
     d = DaemonProc(fleet, tmp_path / "daemon").start()
     try:
-        assert poll_until(lambda: _value(cluster_a, ns, "via") == "desired", 30), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "via") == "desired", 30), d.logs()
         assert ("127.0.0.1", cluster_a.port) in jump.server.forwards
-        _edit(cluster_a, ns, "via", "edited")
-        assert poll_until(lambda: _value(cluster_a, ns, "via") == "desired", 10, 0.05), d.logs()
+        edit(cluster_a, ns, "via", "edited")
+        assert poll_until(lambda: value(cluster_a, ns, "via") == "desired", 10, 0.05), d.logs()
         jump.server.stop()
-        _edit(cluster_a, ns, "via", "edited while the bastion was down")
+        edit(cluster_a, ns, "via", "edited while the bastion was down")
         where = f"bastion gitopsd@127.0.0.1:{jump.server.port}"
         down = poll_until(lambda: [c for c in (d.instance("via", "edge") or {}).get("conditions", [])
                                    if c["type"] == "ClusterUnreachable" and where in c["message"]], 20)
         assert down, d.logs()
-        assert _value(cluster_a, ns, "via") == "edited while the bastion was down"
+        assert value(cluster_a, ns, "via") == "edited while the bastion was down"
         jump.server.start()
-        assert poll_until(lambda: _value(cluster_a, ns, "via") == "desired", 60, 0.1), d.logs()
+        assert poll_until(lambda: value(cluster_a, ns, "via") == "desired", 60, 0.1), d.logs()
         assert poll_until(lambda: not (d.instance("via", "edge") or {"conditions": [1]})["conditions"], 10)
         assert jump.server.logins >= 2
         assert "PRIVATE KEY" not in d.logs()

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import asyncssh
 
-from tests.testenv.gitserver import public_key_line
+from tests.testenv.gitserver import KeyOnlyServer, public_key_line
 
 
 class BastionServer:
@@ -62,7 +62,7 @@ class BastionServer:
     async def _listen(self, port: int) -> int:
         bastion = self
 
-        class Session(asyncssh.SSHServer):
+        class Session(KeyOnlyServer):
             conn: asyncssh.SSHServerConnection | None = None
 
             def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
@@ -72,15 +72,6 @@ class BastionServer:
             def connection_lost(self, exc: Exception | None) -> None:
                 if self.conn is not None:
                     bastion._conns.discard(self.conn)
-
-            def begin_auth(self, username: str) -> bool:
-                return True
-
-            def public_key_auth_supported(self) -> bool:
-                return True
-
-            def password_auth_supported(self) -> bool:
-                return False
 
             def auth_completed(self) -> None:
                 bastion.logins += 1

@@ -40,8 +40,8 @@ def write_client_key(directory: Path, name: str = "id_ed25519") -> Path:
     return private
 
 
-class _Session(asyncssh.SSHServer):
-    """Public-key authentication only; no forwarding, no passwords."""
+class KeyOnlyServer(asyncssh.SSHServer):
+    """Public-key authentication only, no passwords; forwarding stays refused unless a subclass allows it."""
 
     def begin_auth(self, username: str) -> bool:
         return True
@@ -93,7 +93,7 @@ class GitSSHServer:
     async def _listen(self) -> int:
         self._listener = await asyncssh.listen(
             "127.0.0.1", 0,
-            server_factory=_Session,
+            server_factory=KeyOnlyServer,
             server_host_keys=[self.host_key],
             authorized_client_keys=asyncssh.import_authorized_keys(self._authorized),
             process_factory=self._serve,

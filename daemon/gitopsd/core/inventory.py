@@ -386,28 +386,6 @@ class Inventory:
             raise InventoryError(f"inventory ConfigMap {name}: {exc}") from None
 
 
-def removal(body: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(application, deletion propagation) an inventory ConfigMap records; the propagation is
-    None when the application's objects are to be left in place once it leaves the fleet."""
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
-    app = str(annotations.get(APP_ANNOTATION) or "")
-    if str(annotations.get(CASCADE_ANNOTATION, "")).lower() != "true":
-        return app, None
-    propagation = str(annotations.get(PROPAGATION_ANNOTATION) or "Foreground")
-    return app, propagation if propagation in ("Foreground", "Background", "Orphan") else "Foreground"
-
-
-def deletion_hooks(body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The deletion hook objects an inventory ConfigMap records (none when unreadable)."""
-    text = (body.get("data") or {}).get(DELETION_HOOKS_KEY, "")
-    try:
-        hooks = json.loads(text) if isinstance(text, str) and text else []
-    except ValueError:
-        return []
-    return [h for h in hooks if isinstance(h, dict) and h.get("kind") != "Secret"] \
-        if isinstance(hooks, list) else []
-
-
 # --- pruning ---------------------------------------------------------------
 
 def prune_candidates(inventory: Inventory,

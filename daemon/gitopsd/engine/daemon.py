@@ -20,18 +20,16 @@ import structlog
 from opentelemetry import trace
 
 from gitopsd.core.backoff import SelfHealBackoff, retries_exhausted, retry_delay
-from gitopsd.core.diff.normalize import rules_for
-from gitopsd.core.plan import parse_app_options
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.drift import DriftDetector
 from gitopsd.engine.pollers import Pollers
-from gitopsd.engine.ports import ClusterPort, GitPort, HistoryPort, MetricsPort, WatchPort
+from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.selfheal import Repairer, repairable
-from gitopsd.engine.status import Condition, StatusBoard
+from gitopsd.engine.status import Condition, StatusBoard, sync_result
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.errors import ClusterError, ClusterUnreachable
@@ -53,15 +51,6 @@ TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: 
 FLEET_SELECTOR = "gitopsd.io/fleet={}"
 SETTLE = 0.02  # how long a repair waits for a workload controller's imminent status write
 _WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
-
-
-@dataclass
-class ClusterHandle:
-    """What the daemon needs of one cluster."""
-
-    name: str
-    objects: ClusterPort
-    watch: WatchPort
 
 
 @dataclass
@@ -146,7 +135,7 @@ class Daemon:
                                   history=self.history, poll=self.settings.health_poll)
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
-                    sweep_forever, remover, apps, interval=self.settings.resync, clock=self.clock))
+                    sweep_forever, remover, apps, interval=self.settings.resync))
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""
@@ -203,7 +192,7 @@ class Daemon:
         if self._settled(item, inst, cluster):
             return
         self._full_at[item.key] = self.clock.now()
-        started_wall = _wall()
+        started_wall = time.time()
         started = self.clock.now()
         retry = item.priority is Priority.RESYNC and "retry" in item.reasons
         trigger = "retry" if retry else "webhook" if "webhook" in item.reasons else TRIGGERS[item.priority]
@@ -240,7 +229,7 @@ class Daemon:
                  trigger=trigger, message=outcome.message[:300], trace_id=trace_id)
         if self.metrics:
             self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
-            self.metrics.sync_finished(inst.app, inst.cluster, _result(outcome.kind))
+            self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
             self.metrics.reconcile_finished(inst.cluster, duration)
         if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
             await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
@@ -322,13 +311,9 @@ class Daemon:
 
     def _watch_conditions(self, cluster: _Cluster) -> None:
         """Every instance on CLUSTER says why drift cannot be seen while one of its watches fails."""
-        first = min(cluster.failing.values(), key=lambda c: c.type, default=None)
-        for key, (inst, _) in self.instances.items():
-            if inst.cluster == cluster.handle.name:
-                self.board.clear(key, "ClusterUnreachable")
-                self.board.clear(key, "WatchError")
-                if first is not None:
-                    self.board.mark(key, condition=first)
+        self.board.replace([k for k, (i, _) in self.instances.items() if i.cluster == cluster.handle.name],
+                           ("ClusterUnreachable", "WatchError"),
+                           min(cluster.failing.values(), key=lambda c: c.type, default=None))
 
     def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
         entry = self.instances.get(instance_key)
@@ -367,8 +352,7 @@ class Daemon:
                 f"next repair in {decision.delay:.0f}s"))
         cluster = self.clusters.get(inst.cluster)
         body = cluster.drift.body(key) if cluster is not None else None
-        if cluster is not None and body is not None and repairable(body) and \
-                not _keeps_live_fields(app, key):
+        if cluster is not None and body is not None and repairable(body, app, key):
             self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
                                    deleted=reason == "deleted", version=cluster.drift.version(key),
                                    latest=functools.partial(cluster.drift.ours_version, key),
@@ -401,30 +385,15 @@ class Daemon:
         self._held.setdefault(instance_key, set()).add(key)
 
     def _restarted(self, task: str, error: BaseException | None) -> None:
+        role, _, rest = task.partition("/")
+        cluster = rest.split("/")[0] if role == "watch" else ""
         if self.metrics:
-            self.metrics.task_restarted(task.split("/", 1)[0])
-            if task.startswith("watch/"):
-                cluster = task.split("/")[1]
+            self.metrics.task_restarted(role)
+            if cluster:
                 self.metrics.watch_reconnected(cluster)
                 self.metrics.set_cluster_connected(cluster, False)
-        watched = self.clusters.get(task.split("/")[1]) if task.startswith("watch/") else None
+        watched = self.clusters.get(cluster)
         if watched is not None and isinstance(error, ClusterError):
             kind = "ClusterUnreachable" if isinstance(error, ClusterUnreachable) else "WatchError"
             watched.failing[task] = Condition(kind, "WatchFailed", str(error))
             self._watch_conditions(watched)
-
-
-def _keeps_live_fields(app: Application, key: ResourceKey) -> bool:
-    """True when a write of KEY must take ignored fields from a fresh read (RespectIgnoreDifferences),
-    which a targeted repair does not make; a full sync does."""
-    return bool(rules_for(key, app.ignore_differences)) and \
-        parse_app_options(app.sync_policy.sync_options).respect_ignore_differences
-
-
-def _result(kind: OutcomeKind) -> str:
-    return {OutcomeKind.SYNCED: "Succeeded", OutcomeKind.OUT_OF_SYNC: "Succeeded",
-            OutcomeKind.FAILED: "Failed", OutcomeKind.STALLED: "Error"}[kind]
-
-
-def _wall() -> float:
-    return time.time()

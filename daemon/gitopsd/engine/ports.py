@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -131,3 +132,12 @@ class HistoryPort(Protocol):
     async def record(self, app: str, cluster: str, *, revision: str, started: float, duration: float,
                      result: str, message: str = "", trace_id: str = "",
                      changes: Mapping[str, Any] | None = None) -> bool: ...
+
+
+@dataclass
+class ClusterHandle:
+    """What the daemon needs of one cluster."""
+
+    name: str
+    objects: ClusterPort
+    watch: WatchPort

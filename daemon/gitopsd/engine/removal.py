@@ -33,13 +33,12 @@ from gitopsd.core.inventory import (
     Inventory,
     InventoryEntry,
     OwnershipState,
-    deletion_hooks,
     ownership,
     parse_tracking_id,
-    removal,
 )
 from gitopsd.core.plan import DeletePolicy, Permission, parse_resource_options
 from gitopsd.core.plan.hooks import deletion_hook_types, read_hook
+from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
 from gitopsd.errors import ApiError, ClusterError, InventoryError
@@ -335,10 +334,10 @@ class Remover:
         result.finished = True
 
 
-async def sweep_forever(remover: Remover, current: Iterable[str], *, interval: float, clock: Clock) -> None:
+async def sweep_forever(remover: Remover, current: Iterable[str], *, interval: float) -> None:
     """Sweep now and every INTERVAL seconds (a failed removal is tried again on the next sweep)."""
     apps = tuple(current)
     while True:
         await remover.sweep(apps)
-        await clock.sleep(interval)
+        await remover.clock.sleep(interval)
 

@@ -24,7 +24,9 @@ from typing import Any
 import structlog
 from opentelemetry import trace
 
+from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.inventory import OwnershipState, ownership
+from gitopsd.core.plan import parse_app_options
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, HistoryPort, MetricsPort
@@ -33,6 +35,7 @@ from gitopsd.engine.status import StatusBoard
 from gitopsd.errors import ApiError, GitopsdError, OwnershipConflict
 from gitopsd.model import (
     AppInstance,
+    Application,
     Change,
     ChangeAction,
     ChangeSet,
@@ -53,10 +56,14 @@ def _desired_hash(body: Mapping[str, Any] | None) -> object:
     return ((body.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
 
 
-def repairable(body: Mapping[str, Any]) -> bool:
-    """False for objects that must be replaced rather than applied."""
+def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> bool:
+    """False for objects that must be replaced rather than applied, and for objects whose ignored
+    fields must come from a fresh read (RespectIgnoreDifferences), which only a full sync makes."""
     options = ((body.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS, "")
-    return "replace=true" not in str(options).replace(" ", "").lower()
+    if "replace=true" in str(options).replace(" ", "").lower():
+        return False
+    return not (rules_for(key, app.ignore_differences)
+                and parse_app_options(app.sync_policy.sync_options).respect_ignore_differences)
 
 
 class Repairer:

@@ -7,6 +7,7 @@ exposing them (API, metrics) is done by the edges the composition root wires.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +91,14 @@ class StatusBoard:
             row.conditions.append(Condition("OutOfSync", "DriftDetected", outcome.message))
         return row
 
+    def replace(self, keys: Iterable[str], types: tuple[str, ...], condition: Condition | None) -> None:
+        """On each of KEYS, drop the conditions of TYPES and then show CONDITION (if any)."""
+        for key in keys:
+            for condition_type in types:
+                self.clear(key, condition_type)
+            if condition is not None:
+                self.mark(key, condition=condition)
+
     def clear(self, key: str, condition_type: str) -> None:
         row = self._rows.get(key)
         if row is not None:
@@ -103,3 +112,9 @@ class StatusBoard:
             row.sync_status = sync_status
         if condition:
             row.conditions = [c for c in row.conditions if c.type != condition.type] + [condition]
+
+
+def sync_result(kind: OutcomeKind) -> str:
+    """The result label a finished pass is counted under (Argo CD's spelling)."""
+    return {OutcomeKind.SYNCED: "Succeeded", OutcomeKind.OUT_OF_SYNC: "Succeeded",
+            OutcomeKind.FAILED: "Failed", OutcomeKind.STALLED: "Error"}[kind]

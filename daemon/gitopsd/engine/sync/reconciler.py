@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from opentelemetry import trace
 
 from gitopsd.core import health as healthmod
-from gitopsd.core.inventory import Inventory, InventoryEntry, deletion_hooks, removal
+from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
+from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
