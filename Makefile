@@ -1,18 +1,27 @@
 # The two commands that matter: `make demo` and `make test`. Everything they
-# need is installed by the targets below from PyPI and the Go module proxy.
+# need is installed by the targets below: Python packages from the committed,
+# hashed requirements.lock (PyPI), binaries from the Go module proxy.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+LOCK   := requirements.lock
+STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench binaries venv clean
+.PHONY: demo test lint unit integration bench binaries venv lock clean
 
 venv: $(STAMP)
-$(STAMP): pyproject.toml
+$(STAMP): $(LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
+
+# Refreshes the lock on purpose: pins stay where pyproject allows them unless
+# UPGRADE=1 (then every package moves to its newest allowed release).
+lock: venv
+	$(BIN)/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(BIN)/uv pip compile pyproject.toml - --extra test --extra dev --generate-hashes --universal \
+	      --python-version 3.11 --custom-compile-command 'make lock' -q -o $(LOCK) $(if $(UPGRADE),--upgrade)
 
 binaries:
 	tests/testenv/build.sh >/dev/null

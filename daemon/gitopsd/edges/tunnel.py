@@ -19,10 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import warnings
 from dataclasses import dataclass
 
-import asyncssh
 import structlog
+
+with warnings.catch_warnings():
+    # asyncssh still names cryptography's DSA types at import; gitopsd never uses DSA keys.
+    warnings.filterwarnings("ignore", "DSA is deprecated", module=r"asyncssh\.crypto\.")
+    import asyncssh
 
 from gitopsd.errors import ClusterUnreachable
 from gitopsd.model import Bastion
