@@ -81,7 +81,7 @@ class Backend:
         return self.daemon.request_sync(app, cluster)
 
     def repo_push(self, repo: str, ref: str | None) -> list[str]:
-        return self.daemon.repo_push(repo, ref)
+        return self.daemon.repo_push(repo)
 
     def ready(self) -> tuple[bool, str]:
         return (False, "starting") if self.runtime.daemon is None else self.daemon.ready()

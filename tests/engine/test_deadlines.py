@@ -76,7 +76,7 @@ class StaticDesired:
     def __init__(self, manifests: tuple[Manifest, ...]) -> None:
         self._manifests = manifests
 
-    async def resolve(self, instance: AppInstance) -> Revision:
+    async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         return Revision("env", "main", "a" * 40)
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
@@ -119,7 +119,7 @@ async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
     await clock.advance(29)
     assert not task.done()
     await clock.advance(2)
-    outcome = await asyncio.wait_for(task, 1)
+    outcome = (await asyncio.wait_for(task, 1)).outcome
     assert outcome.kind is OutcomeKind.FAILED
     assert "Deployment.apps ns/web is Progressing" in outcome.message
     assert [c.action.value for c in outcome.changes] == ["created"]
@@ -138,7 +138,7 @@ async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
     assert not task.done()
     cluster.ready = True
     await clock.advance(1.5)
-    outcome = await asyncio.wait_for(task, 1)
+    outcome = (await asyncio.wait_for(task, 1)).outcome
     assert outcome.kind is OutcomeKind.SYNCED, outcome.message
     assert clock.now() < 10
     assert [c.key.name for c in outcome.changes] == ["web", "after"]
@@ -152,7 +152,7 @@ async def test_last_wave_is_applied_without_waiting_for_health() -> None:
     rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
                      health_poll=1.0)
     inst, app = _app(timeout=30)
-    outcome = await asyncio.wait_for(rec.reconcile(inst, app), 1)
+    outcome = (await asyncio.wait_for(rec.reconcile(inst, app), 1)).outcome
     assert outcome.kind is OutcomeKind.SYNCED, outcome.message
     assert outcome.health.status is HealthStatus.PROGRESSING
     assert clock.now() == 0

@@ -39,7 +39,7 @@ class Kit:
     writes: list[tuple[str, str]] = field(default_factory=list)
 
     async def sync(self, **request: Any) -> Outcome:
-        return await self.conn.reconciler.reconcile(self.instance, self.app, SyncRequest(**request))
+        return (await self.conn.reconciler.reconcile(self.instance, self.app, SyncRequest(**request))).outcome
 
 
 def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, namespace: str,

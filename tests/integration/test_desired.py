@@ -146,8 +146,8 @@ async def sync_once(fleet_file: Path, state: Path, cluster: str) -> None:
     conn = await connect_cluster(fleet, cluster, sources)
     try:
         instance = fleet.instances[0]
-        outcome = await conn.reconciler.reconcile(instance, fleet.application(instance.app),
-                                                  SyncRequest(manual=True))
+        outcome = (await conn.reconciler.reconcile(instance, fleet.application(instance.app),
+                                                   SyncRequest(manual=True))).outcome
         assert outcome.kind is OutcomeKind.SYNCED, outcome.message
     finally:
         await conn.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.engine.clock import MonotonicClock
 from gitopsd.engine.queue import WorkQueue
+from gitopsd.engine.report import Reporter
 from gitopsd.engine.selfheal import Repairer
 from gitopsd.engine.status import StatusBoard
 from gitopsd.localcluster import LocalCluster
@@ -45,18 +47,47 @@ async def objects(cluster_a: LocalCluster, git_repos: RepoFactory, tmp_path: Pat
         await sources.close()
 
 
+@dataclass
+class _Seen:
+    """What the watches are said to know of the one object a test repairs."""
+
+    wanted: dict[str, Any] | None
+    last: int
+    ours: Callable[[], int] = lambda: -1
+    about_to_write: bool = False
+
+    def body(self, key: ResourceKey) -> dict[str, Any] | None:
+        return self.wanted
+
+    def version(self, key: ResourceKey) -> int:
+        return self.last
+
+    def ours_version(self, key: ResourceKey) -> int:
+        return self.ours()
+
+    def settling(self, key: ResourceKey) -> bool:
+        return self.about_to_write
+
+
+class _NoHold:
+    def hold(self, instance_key: str, key: ResourceKey) -> None:
+        raise AssertionError("no sync runs in these tests")
+
+
 async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int,
                   latest: Callable[[], int] | None = None, settle: float = 0.0,
-                  current: Callable[[], Any] | None = None) -> WorkQueue:
+                  moved_on: dict[str, Any] | None = None) -> WorkQueue:
     queue = WorkQueue(clock=MonotonicClock())
-    repairer = Repairer(clock=MonotonicClock(), queue=queue, board=StatusBoard(), metrics=None,
-                        history=None, on_hold=lambda *_: None, fleet="testfleet")
+    repairer = Repairer(clock=MonotonicClock(), queue=queue, reporter=Reporter(StatusBoard()),
+                        held=_NoHold(), fleet="testfleet", settle=settle)
     inst = AppInstance("web", "alpha", Source("env", "main", "app"), ns)
     key = ResourceKey("", "ConfigMap", ns, "web")
-    repairer.schedule(inst, objects, key, _cm(ns, "web", "desired"), 0, deleted=deleted, version=version,
-                      latest=latest, settle=settle, current=current)
+    seen = _Seen(_cm(ns, "web", "desired"), version, latest or (lambda: -1), about_to_write=settle > 0)
+    repairer.schedule(inst, objects, key, seen, deleted=deleted)
+    if moved_on is not None:
+        seen.wanted = moved_on  # a sync moved the instance on before the repair ran
     for _ in range(100):
-        if not repairer._tasks:
+        if not repairer.pending:
             break
         await asyncio.sleep(0.05)
     await repairer.stop()
@@ -206,6 +237,6 @@ async def test_repair_gives_way_when_the_desired_body_moved_on_while_it_waited(
     drifted = await objects.apply(_cm(ns, "web", "edited"), force=True)
     newer = _cm(ns, "web", "next revision")
     newer["metadata"]["annotations"]["gitopsd.io/desired-hash"] = "next"
-    queue = await _repair(objects, ns, deleted=False, version=_version(drifted), current=lambda: newer)
+    queue = await _repair(objects, ns, deleted=False, version=_version(drifted), moved_on=newer)
     assert await _data(objects, ns) == {"v": "edited"}
     assert len(queue) == 1

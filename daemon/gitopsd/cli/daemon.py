@@ -134,8 +134,9 @@ async def _sync_here(args: argparse.Namespace) -> int:
                     _print_changes(rows)
                     worst = max(worst, 1 if rows else 0)
                     continue
-                outcome = await conn.reconciler.reconcile(inst, fleet.application(inst.app),
-                                                          SyncRequest(manual=True, prune=args.prune))
+                outcome = (await conn.reconciler.reconcile(
+                    inst, fleet.application(inst.app),
+                    SyncRequest(manual=True, prune=args.prune))).outcome
             finally:
                 await conn.close()
             print(f"{inst.key}: {outcome.kind.value} at {outcome.revision[:12]}: {outcome.message}")

@@ -9,7 +9,6 @@ trace. The daemon knows the edges only through the ports it is given.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import random
 import time
@@ -19,37 +18,25 @@ from dataclasses import dataclass, field
 import structlog
 from opentelemetry import trace
 
-from gitopsd.core.backoff import SelfHealBackoff, retries_exhausted, retry_delay
-from gitopsd.edges.telemetry import semconv as sc
+from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
-from gitopsd.engine.drift import DriftDetector
+from gitopsd.engine.driftcontrol import DriftController, Kinds
 from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
-from gitopsd.engine.selfheal import Repairer, repairable
-from gitopsd.engine.status import Condition, StatusBoard, sync_result
+from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
+from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.errors import ClusterError, ClusterUnreachable
-from gitopsd.model import (
-    AppInstance,
-    Application,
-    ChangeAction,
-    Fleet,
-    Health,
-    HealthStatus,
-    OutcomeKind,
-    ResourceKey,
-)
+from gitopsd.model import AppInstance, Application, ChangeAction, Fleet, OutcomeKind
 
 log = structlog.get_logger("gitopsd.daemon")
-tracer = trace.get_tracer("gitopsd.engine")
 TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
             Priority.RESYNC: "resync"}
 FLEET_SELECTOR = "gitopsd.io/fleet={}"
-SETTLE = 0.02  # how long a repair waits for a workload controller's imminent status write
 _WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
 
 
@@ -72,7 +59,6 @@ class Settings:
 class _Cluster:
     handle: ClusterHandle
     reconciler: Reconciler
-    drift: DriftDetector
     watched: set[tuple[str, str]] = field(default_factory=set)
     failing: dict[str, Condition] = field(default_factory=dict)  # watch task -> why it failed
 
@@ -92,28 +78,24 @@ class Daemon:
         self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
-        self.pollers = Pollers(git=git, desired=desired, queue=self.queue, clock=self.clock,
-                               metrics=metrics, instances=lambda: [i for i, _ in self.instances.values()],
-                               jitter=self.settings.poll_jitter)
-        self.repairer = Repairer(clock=self.clock, queue=self.queue, board=self.board,
-                                 metrics=metrics, history=history, on_hold=self._hold,
-                                 fleet=fleet.name)
-        self.selfheal = SelfHealBackoff()
-        self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}
-        self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
-        self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
-        self._attempted: set[str] = set()
-        self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
+        self.reporter = Reporter(self.board, metrics=metrics, history=history)
         self.instances: dict[str, tuple[AppInstance, Application]] = {
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
+        self.pollers = Pollers(git=git, queue=self.queue, clock=self.clock, metrics=metrics,
+                               instances=lambda: [i for i, _ in self.instances.values()],
+                               jitter=self.settings.poll_jitter)
+        self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
+                                     reporter=self.reporter, clock=self.clock, metrics=metrics)
+        self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
+        self._attempted: set[str] = set()
+        self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
         self.clusters: dict[str, _Cluster] = {}
         for name, handle in clusters.items():
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll)
-            reconciler.on_compared = self._compared
-            self.clusters[name] = _Cluster(handle, reconciler, DriftDetector(
-                name, self._drift, self._health, fleet=fleet.name))
+            self.clusters[name] = _Cluster(handle, reconciler)
+            self.drift.add_cluster(name, handle.objects)
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
 
@@ -139,11 +121,12 @@ class Daemon:
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""
+        self.supervisor.stopping()
         self.queue.close()
         deadline = self.clock.now() + self.settings.stop_grace
         while self.queue.running and self.clock.now() < deadline:
             await self.clock.sleep(0.05)
-        await self.repairer.stop()
+        await self.drift.stop()
         await self.supervisor.stop()
 
     def ready(self) -> tuple[bool, str]:
@@ -161,7 +144,7 @@ class Daemon:
             self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
         return keys
 
-    def repo_push(self, repo: str, ref: str | None = None) -> list[str]:
+    def repo_push(self, repo: str) -> list[str]:
         return self.pollers.push(self.fleet.repositories, repo)
 
     # -- workers ----------------------------------------------------------------
@@ -171,7 +154,6 @@ class Daemon:
             try:
                 item = await self.queue.get()
             except QueueClosed:
-                await asyncio.Event().wait()
                 return
             if self.metrics:
                 self.metrics.queue_waited(self.queue.wait_seconds(item))
@@ -189,107 +171,71 @@ class Daemon:
             self.queue.done(item)
             return
         inst, app = entry
-        if self._settled(item, inst, cluster):
+        if self._settled(item):
             return
         self._full_at[item.key] = self.clock.now()
-        started_wall = time.time()
-        started = self.clock.now()
+        started_wall, started = time.time(), self.clock.now()
         retry = item.priority is Priority.RESYNC and "retry" in item.reasons
         trigger = "retry" if retry else "webhook" if "webhook" in item.reasons else TRIGGERS[item.priority]
         previous = self._failed_attempt.pop(item.key, None)
         links = [trace.Link(previous)] if retry and previous is not None else []
-        attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
-                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: trigger,
-                 sc.ATTR_REF_NAME: inst.source.target_revision}
-        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs, links=links) as span:
-            trace_id = format(span.get_span_context().trace_id, "032x")
-            outcome = await cluster.reconciler.reconcile(
-                inst, app, SyncRequest(manual=item.priority is Priority.MANUAL))
-            span.set_attribute(sc.ATTR_OUTCOME, outcome.kind.value)
-            if outcome.revision:
-                span.set_attribute(sc.ATTR_REVISION, outcome.revision)
-            applied = outcome.changes.by_action(ChangeAction.CREATED) + outcome.changes.by_action(
-                ChangeAction.CONFIGURED)
-            span.set_attribute(sc.ATTR_APPLIED, len(applied))
-            span.set_attribute(sc.ATTR_PRUNED, len(outcome.changes.by_action(ChangeAction.PRUNED)))
-            if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
-                span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.message[:500]))
-            if outcome.kind is OutcomeKind.FAILED:
+        request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=item.commit)
+        with reconcile_span(inst, trigger, links=links) as span:
+            done = await cluster.reconciler.reconcile(
+                inst, app, request, expect=functools.partial(self._expect, inst, app))
+            trace_id = finish_span(span, done.outcome)
+            if done.kind is OutcomeKind.FAILED:
                 self._failed_attempt[item.key] = span.get_span_context()
-        duration = self.clock.now() - started
+        outcome = done.outcome
         self._attempted.add(item.key)
         self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != "GitError")
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
-        row = self.board.record(inst, outcome, started=started_wall, duration=duration,
-                                trace_id=trace_id)
-        self._after(inst, cluster, [c.key for c in outcome.changes if c.action in _WROTE])
-        log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
-                 revision=outcome.revision[:12], seconds=round(duration, 3),
-                 trigger=trigger, message=outcome.message[:300], trace_id=trace_id)
-        if self.metrics:
-            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
-            self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
-            self.metrics.reconcile_finished(inst.cluster, duration)
-        if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
-            await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
-                                      started=started_wall, duration=duration,
-                                      result=outcome.kind.value, message=outcome.message,
-                                      trace_id=trace_id, changes=outcome.changes.summary())
-        self._requeue(item, app, outcome.kind, row.attempts)
-        # drift seen while this pass ran (until the item was released) is decided now
-        for key in sorted(self._held.pop(item.key, set())):
-            if cluster.drift.body(key) is not None:
-                self._drift(item.key, key, "changed during a sync")
-        self._health(item.key)  # health the watches saw while the pass ran
+        timing = Timing(started_wall, self.clock.now() - started)
+        row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id)
+        self._requeue(item, app, outcome.kind, row.attempts, outcome.revision)
+        self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
 
-    def _settled(self, item: Item, inst: AppInstance, cluster: _Cluster) -> bool:
+    def _settled(self, item: Item) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""
         if item.priority is not Priority.RESYNC or item.reasons - {"resync"}:
             return False
         row = self.board.get(item.key)
         if row is None or row.sync_status != "Synced" or row.last_result != "Synced":
             return False
-        ref = inst.source.target_revision
-        head = self.desired.known_heads.get((inst.source.repo, ref), ref)
-        if head != row.revision:
+        if item.commit is None or item.commit != row.revision:
             return False
         if self.clock.now() - self._full_at.get(item.key, float("-inf")) > self.settings.hard_resync:
             return False
-        if not self._health(item.key, running_ok=True):
+        if not self.drift.health(item.key, running_ok=True):
             return False
-        self.queue.done(item, requeue_after=self.settings.resync, reason="resync")
+        self.queue.done(item, requeue_after=self.settings.resync, reason="resync", commit=item.commit)
         return True
 
-    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int) -> None:
+    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,
+                 revision: str) -> None:
+        commit = revision or None
         if kind is OutcomeKind.FAILED:
             retry = app.sync_policy.retry
             if not retries_exhausted(attempts - 1, retry):
                 delay = retry_delay(attempts - 1, retry.backoff, jitter=0.1, rand=random.random())
-                self.queue.done(item, requeue_after=delay, backoff=True, reason="retry")
+                self.queue.done(item, requeue_after=delay, backoff=True, reason="retry", commit=commit)
                 return
             self.board.mark(item.key, condition=Condition(
                 "RetriesExhausted", "Stalled", f"gave up after {attempts} attempts; waiting for a "
                 "new revision or a manual sync"))
-            self.queue.done(item, requeue_after=self.settings.resync, backoff=True)
+            self.queue.done(item, requeue_after=self.settings.resync, backoff=True, commit=commit)
             return
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
-                        reason="resync")
+                        reason="resync", commit=commit)
 
-    def _compared(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
-        """A pass compared INST: its desired state is what watch events are judged against."""
-        cluster = self.clusters.get(inst.cluster)
-        if cluster is None:
-            return
-        kinds = cluster.drift.expect(inst.key, cmp.tracked, app.ignore_differences, cmp.live)
+    def _expect(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
+        """INST's desired state is what watch events are judged against; its kinds are watched."""
+        cluster = self.clusters[inst.cluster]
+        kinds: Kinds = self.drift.expect(inst, app, cmp)
         for api_version, kind in sorted(kinds - cluster.watched):
             cluster.watched.add((api_version, kind))
             self._spawn_watch(cluster, api_version, kind)
-
-    def _after(self, inst: AppInstance, cluster: _Cluster, written: list[ResourceKey]) -> None:
-        cmp = cluster.reconciler.last_comparison.pop(inst.key, None)  # live objects are not kept
-        if cmp is not None:
-            cluster.drift.confirm(inst.key, cmp.live, written)
 
     # -- watches and drift ------------------------------------------------------
 
@@ -297,12 +243,13 @@ class Daemon:
         group = api_version.rpartition("/")[0]
         selector = FLEET_SELECTOR.format(self.fleet.name)
         name = f"watch/{cluster.handle.name}/{api_version}/{kind}"
+        detector = self.drift.detector(cluster.handle.name)
 
         async def run() -> None:
             def on_event(etype: str, obj: object) -> None:
                 if etype == "SYNCED" and cluster.failing.pop(name, None) is not None:
                     self._watch_conditions(cluster)
-                cluster.drift.event(etype, obj, (group, kind))
+                detector.event(etype, obj, (group, kind))
             if self.metrics:
                 self.metrics.set_cluster_connected(cluster.handle.name, True)
             await cluster.handle.watch(api_version, kind, selector, on_event)
@@ -314,75 +261,6 @@ class Daemon:
         self.board.replace([k for k, (i, _) in self.instances.items() if i.cluster == cluster.handle.name],
                            ("ClusterUnreachable", "WatchError"),
                            min(cluster.failing.values(), key=lambda c: c.type, default=None))
-
-    def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
-        entry = self.instances.get(instance_key)
-        if entry is None:
-            return
-        if instance_key in self.queue.running:
-            self._hold(instance_key, key)
-            return
-        inst, app = entry
-        if self.metrics:
-            self.metrics.drift_detected(inst.app, inst.cluster)
-        log.info("drift.detected", app=inst.app, cluster=inst.cluster, object=str(key), reason=reason)
-        policy = app.sync_policy
-        if not (policy.automated and policy.self_heal):
-            self.board.mark(instance_key, sync_status="OutOfSync", condition=Condition(
-                "OutOfSync", "DriftDetected", f"{key} {reason} outside gitopsd"))
-            row = self.board.get(instance_key)
-            if reason == "deleted" and row is not None:
-                row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
-            if self.metrics and row is not None:
-                self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
-            return
-        now = self.clock.now()
-        repairs = self._repairs.setdefault((instance_key, key), [])
-        decision = self.selfheal.next_repair(repairs, now)
-        repairs.append(now + decision.delay)
-        del repairs[:-10]
-        if not decision.fighting:
-            self.board.clear(instance_key, "SelfHealFight")
-        else:
-            if self.metrics:
-                self.metrics.selfheal_fight(inst.app, inst.cluster)
-            self.board.mark(instance_key, condition=Condition(
-                "SelfHealFight", "RepeatedDrift",
-                f"{key} was changed outside gitopsd {decision.streak} times in a row; "
-                f"next repair in {decision.delay:.0f}s"))
-        cluster = self.clusters.get(inst.cluster)
-        body = cluster.drift.body(key) if cluster is not None else None
-        if cluster is not None and body is not None and repairable(body, app, key):
-            self.repairer.schedule(inst, cluster.handle.objects, key, body, decision.delay,
-                                   deleted=reason == "deleted", version=cluster.drift.version(key),
-                                   latest=functools.partial(cluster.drift.ours_version, key),
-                                   settle=SETTLE if cluster.drift.settling(key) else 0.0,
-                                   current=functools.partial(cluster.drift.body, key))
-            return
-        self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=decision.delay,
-                       reason=f"drift {key}")
-
-    def _health(self, instance_key: str, *, running_ok: bool = False) -> bool:
-        """The instance's health follows what the watches show of every object it owns, when they
-        show all of it (and it is not syncing, unless RUNNING_OK); True when they did."""
-        entry = self.instances.get(instance_key)
-        row = self.board.get(instance_key)
-        if entry is None or row is None or (instance_key in self.queue.running and not running_ok):
-            return False
-        cluster = self.clusters.get(entry[0].cluster)
-        health = cluster.drift.settled(instance_key) if cluster is not None else None
-        if health is None:
-            return False
-        if health != row.health:
-            row.health = health
-            if self.metrics:
-                self.metrics.set_instance(entry[0].app, entry[0].cluster, row.sync_status,
-                                          health.status.value)
-        return True
-
-    def _hold(self, instance_key: str, key: ResourceKey) -> None:
-        """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""
-        self._held.setdefault(instance_key, set()).add(key)
 
     def _restarted(self, task: str, error: BaseException | None) -> None:
         role, _, rest = task.partition("/")

@@ -43,16 +43,15 @@ class DesiredState:
         self.decryptor = decryptor
         self._cache: OrderedDict[tuple[object, ...], tuple[Manifest, ...]] = OrderedDict()
         self._cache_size = cache_size
-        self.known_heads: dict[tuple[str, str], str] = {}  # (repo, ref) -> sha from the poller
         self.renders = 0
 
     def repository(self, instance: AppInstance) -> Repository:
         return self.fleet.repository(instance.source.repo)
 
-    async def resolve(self, instance: AppInstance) -> Revision:
-        repo = self.repository(instance)
-        ref = instance.source.target_revision
-        return await self.git.ensure(repo, ref, self.known_heads.get((repo.name, ref)))
+    async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
+        """The instance's target revision; COMMIT is its head as a poll saw it, which saves a
+        listing when that commit is already cached."""
+        return await self.git.ensure(self.repository(instance), instance.source.target_revision, commit)
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
         src = instance.source

@@ -1,8 +1,8 @@
 """One poller per repository: a remote listing per interval (with jitter), or at once on a webhook.
 
-A moved ref enqueues every instance that tracks it at new-revision priority;
-the heads seen are shared with the desired-state side so a sync fetches the
-revision the poll saw. Listings and fetches are counted from the Git edge's
+A moved ref enqueues every instance that tracks it at new-revision priority,
+carrying the commit the poll saw, so the sync fetches exactly that revision
+without listing the remote again. Listings and fetches are counted from the Git edge's
 own counters, so the metrics include the work a sync did too.
 """
 
@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Iterable
 import structlog
 
 from gitopsd.engine.clock import Clock
-from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import GitPort, MetricsPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.errors import GitopsdError
@@ -25,11 +24,10 @@ log = structlog.get_logger("gitopsd.pollers")
 
 
 class Pollers:
-    def __init__(self, *, git: GitPort, desired: DesiredState, queue: WorkQueue, clock: Clock,
+    def __init__(self, *, git: GitPort, queue: WorkQueue, clock: Clock,
                  metrics: MetricsPort | None, instances: Callable[[], Iterable[AppInstance]],
                  jitter: float = 0.1) -> None:
         self.git = git
-        self.desired = desired
         self.queue = queue
         self.clock = clock
         self.metrics = metrics
@@ -38,6 +36,7 @@ class Pollers:
         self._now: dict[str, asyncio.Event] = {}
         self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
         self._seen: dict[str, tuple[int, int]] = {}  # repo -> (listings, fetches) reported
+        self._heads: dict[tuple[str, str], str] = {}  # (repo, ref) -> the sha the last poll saw
 
     def add(self, repo: Repository) -> None:
         self._now[repo.name] = asyncio.Event()
@@ -78,13 +77,14 @@ class Pollers:
                 log.warning("poll.failed", repo=repo.name, error=str(e))
                 heads = {}
             for ref, sha in heads.items():
-                previous = self.desired.known_heads.get((repo.name, ref))
-                self.desired.known_heads[(repo.name, ref)] = sha
+                previous = self._heads.get((repo.name, ref))
+                self._heads[(repo.name, ref)] = sha
                 if previous is not None and previous != sha:
                     why = "webhook" if repo.name in self._pushed else f"{ref}@{sha[:12]}"
                     for inst in tracking:
                         if inst.source.target_revision == ref:
-                            self.queue.add(inst.key, inst.cluster, Priority.REVISION, reason=why)
+                            self.queue.add(inst.key, inst.cluster, Priority.REVISION, reason=why,
+                                           commit=sha)
             self._pushed.discard(repo.name)
             event.clear()
             await self.clock.wait(event, repo.poll_interval * (1 + self.jitter * (2 * random.random() - 1)))

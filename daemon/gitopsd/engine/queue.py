@@ -40,6 +40,7 @@ class Item:
     seq: int
     reasons: set[str] = field(default_factory=set)
     backoff: bool = False  # due is a retry backoff, which only MANUAL/REVISION may cut short
+    commit: str | None = None  # the head a poll saw (or the last pass synced) for the instance's ref
 
     def sort_key(self) -> tuple[int, float, int]:
         return (int(self.priority), self.due, self.seq)
@@ -64,20 +65,20 @@ class WorkQueue:
     def running(self) -> frozenset[str]:
         return frozenset(self._running)
 
-    def is_pending(self, key: str) -> bool:
-        return key in self._pending or key in self._dirty
-
     def add(self, key: str, cluster: str, priority: Priority, *, delay: float = 0.0,
-            reason: str = "", backoff: bool = False) -> None:
-        """Request a sync of KEY; coalesces with a pending request for it."""
+            reason: str = "", backoff: bool = False, commit: str | None = None) -> None:
+        """Request a sync of KEY (at COMMIT, when a poll saw its ref move); coalesces with a
+        pending request for it, and the newest COMMIT given wins."""
         now = self.clock.now()
         due = now + max(delay, 0.0)
         table = self._dirty if key in self._running else self._pending
         item = table.get(key)
         if item is None:
             table[key] = Item(key, cluster, priority, due, now, next(self._seq),
-                              {reason} if reason else set(), backoff)
+                              {reason} if reason else set(), backoff, commit)
         else:
+            if commit:
+                item.commit = commit
             if backoff:
                 item.due, item.backoff = max(item.due, due), True
             elif (not item.backoff or priority in SUPERSEDES_BACKOFF) and due < item.due:
@@ -117,8 +118,10 @@ class WorkQueue:
             await self.clock.wait(self._changed, self._next_due(now))
 
     def done(self, item: Item, *, requeue_after: float | None = None,
-             priority: Priority = Priority.RESYNC, reason: str = "", backoff: bool = False) -> None:
-        """Release ITEM; requeue it after REQUEUE_AFTER seconds when given.
+             priority: Priority = Priority.RESYNC, reason: str = "", backoff: bool = False,
+             commit: str | None = None) -> None:
+        """Release ITEM; requeue it after REQUEUE_AFTER seconds when given, at COMMIT unless a
+        request that arrived while it ran names a newer one.
 
         With BACKOFF the delay is a retry backoff: requests that arrived while
         the item ran wait for it too, unless they are manual or a new revision.
@@ -130,7 +133,7 @@ class WorkQueue:
             self._pending[item.key] = later
         if requeue_after is not None:
             self.add(item.key, item.cluster, priority, delay=requeue_after, reason=reason,
-                     backoff=backoff)
+                     backoff=backoff, commit=commit if later is None or later.commit is None else None)
             if later is not None and later.priority in SUPERSEDES_BACKOFF and backoff:
                 later.due, later.backoff = self.clock.now(), False
         self._changed.set()

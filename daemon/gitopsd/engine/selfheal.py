@@ -10,7 +10,11 @@ apply repeated only while the object is still this application's), a deleted
 one is created (which fails if it exists again). Anything it cannot do safely (the instance is syncing,
 the object asks for Replace, the object changed again, the write fails) falls
 back to a full reconcile at drift priority, whose comparison checks ownership.
-Each repair is reported like a sync: one trace, status, metrics and history.
+Each repair is reported like a sync, through the one report path (one trace,
+status, metrics and history). What the watches know of the object (its
+desired body, versions, whether its controller is about to write) is read
+from a ``Sightings`` view; whether to repair at all is the drift controller's
+decision, not this module's.
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import structlog
 from opentelemetry import trace
@@ -29,9 +33,9 @@ from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.core.plan import parse_app_options
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
-from gitopsd.engine.ports import ClusterPort, HistoryPort, MetricsPort
+from gitopsd.engine.ports import ClusterPort
 from gitopsd.engine.queue import Priority, WorkQueue
-from gitopsd.engine.status import StatusBoard
+from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
 from gitopsd.errors import ApiError, GitopsdError, OwnershipConflict
 from gitopsd.model import (
     AppInstance,
@@ -50,10 +54,44 @@ SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 HASH_ANNOTATION = "gitopsd.io/desired-hash"
 
 
+class Sightings(Protocol):
+    """What the watches know of each owned object (implemented by the drift detector)."""
+
+    def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
+        """The desired body the instance wants now, or None when it no longer expects KEY."""
+        ...
+
+    def version(self, key: ResourceKey) -> int:
+        """The resourceVersion of the last observation of KEY, or -1."""
+        ...
+
+    def ours_version(self, key: ResourceKey) -> int:
+        """The newest resourceVersion shown of KEY while it was this application's, or -1."""
+        ...
+
+    def settling(self, key: ResourceKey) -> bool:
+        """True when KEY's controller is about to write its status."""
+        ...
+
+
+class Held(Protocol):
+    def hold(self, instance_key: str, key: ResourceKey) -> None:
+        """Drift of KEY that the running sync of the instance decides."""
+        ...
+
+
 def _desired_hash(body: Mapping[str, Any] | None) -> object:
     if body is None:
         return None
     return ((body.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+
+
+def _with_version(body: Mapping[str, Any], version: int | str) -> dict[str, Any]:
+    return {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
+
+
+def _used(body: Mapping[str, Any]) -> int:
+    return int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
 
 
 def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> bool:
@@ -67,46 +105,44 @@ def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> b
 
 
 class Repairer:
-    def __init__(self, *, clock: Clock, queue: WorkQueue, board: StatusBoard,
-                 metrics: MetricsPort | None, history: HistoryPort | None,
-                 on_hold: Callable[[str, ResourceKey], None], fleet: str = "") -> None:
+    def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
+                 fleet: str = "", settle: float = 0.02) -> None:
         self.fleet = fleet
         self.clock = clock
         self.queue = queue
-        self.board = board
-        self.metrics = metrics
-        self.history = history
-        self.on_hold = on_hold
+        self.reporter = reporter
+        self.held = held
+        self.settle = settle  # how long a repair waits for a workload controller's status write
         self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[None]] = {}
 
-    def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                 body: Mapping[str, Any], delay: float, *, deleted: bool = False,
-                 version: int = -1, latest: Callable[[], int] | None = None,
-                 settle: float = 0.0,
-                 current: Callable[[], Mapping[str, Any] | None] | None = None) -> None:
-        """Repair KEY after DELAY: create it if DELETED, else apply BODY if the object is still
-        at resourceVersion VERSION (-1: unknown, a full reconcile decides). LATEST gives the
-        newest version the watches have shown of the object while it was still this
-        application's; after a conflict it saves a read when it is newer. With SETTLE, the
-        object's controller is about to write its status (which would make the write
-        conflict): the write waits up to SETTLE seconds for the watches to show that.
-        CURRENT gives the body the instance wants now: when that is no longer BODY (a sync
-        moved it on, or pruned the object, while the repair waited), the repair gives way
-        to a full reconcile."""
+    def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey, seen: Sightings, *,
+                 delay: float = 0.0, deleted: bool = False) -> None:
+        """Repair KEY after DELAY with the body SEEN says the instance wants: create it if
+        DELETED, else apply it if the object is still at the version SEEN last showed (unknown:
+        a full reconcile decides). After a conflict, a newer version SEEN showed while the object
+        was still this application's saves a read. When SEEN says its controller is about to
+        write status, the write waits (up to ``settle`` seconds) for the watches to show that.
+        When the instance wants another body by the time the repair runs (a sync moved it on,
+        or pruned the object), the repair gives way to a full reconcile."""
         slot = (inst.key, key)
-        if slot in self._tasks:
-            return  # a repair of this object is already on its way
-        action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
+        body = seen.body(key)
+        if slot in self._tasks or body is None:
+            return  # a repair of this object is already on its way, or it is no longer wanted
         if not deleted:
+            version = seen.version(key)
             if version < 0:
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
                 return
-            body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
-        task = asyncio.create_task(self._repair(inst, objects, key, body, delay, action, latest, settle,
-                                                current),
+            body = _with_version(body, version)
+        settle = self.settle if not deleted and seen.settling(key) else 0.0
+        task = asyncio.create_task(self._repair(inst, objects, key, body, seen, delay, settle, deleted),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
         task.add_done_callback(lambda _: self._tasks.pop(slot, None))
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -116,92 +152,71 @@ class Repairer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _settled(self, body: Mapping[str, Any], latest: Callable[[], int], limit: float) -> None:
+    async def _settled(self, body: Mapping[str, Any], key: ResourceKey, seen: Sightings,
+                       limit: float) -> None:
         """Wait (up to LIMIT seconds) until the watches show a version newer than BODY's."""
-        used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
+        used = _used(body)
         deadline = self.clock.now() + limit
-        while latest() <= used and self.clock.now() < deadline:
+        while seen.ours_version(key) <= used and self.clock.now() < deadline:
             await self.clock.sleep(0.001)
 
     async def _write(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                     body: Mapping[str, Any], action: ChangeAction,
-                     latest: Callable[[], int] | None = None) -> None:
+                     body: Mapping[str, Any], seen: Sightings, deleted: bool) -> None:
         """Create, or apply at a known resourceVersion. A newer version (a controller wrote
         status meanwhile) is taken from the watches when they have shown it of the object
         still being this application's, else read; while the object is still this
         application's, the apply is repeated at it."""
-        if action is ChangeAction.CREATED:
+        if deleted:
             await objects.create(body)
             return
         for _ in range(3):
-            used = int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
-            seen = latest() if latest is not None else -1
-            if seen > used:
-                body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(seen)}}
+            if seen.ours_version(key) > _used(body):
+                body = _with_version(body, seen.ours_version(key))
             try:
                 await objects.apply(body, force=True)
                 return
             except ApiError as e:
                 if e.status != 409:
                     raise
-            if latest is not None and latest() > int(str(body["metadata"]["resourceVersion"])):
+            if seen.ours_version(key) > _used(body):
                 continue  # the watches have shown a newer version of it, still this application's
             live = await objects.get(str(body.get("apiVersion", "")), key.kind, key.name, key.namespace)
             if live is None or ownership(live, fleet=self.fleet, app=inst.app, key=key).state \
                     is not OwnershipState.OURS:
                 raise OwnershipConflict(f"{key} is no longer this application's; a full sync decides")
-            version = str((live.get("metadata") or {}).get("resourceVersion", ""))
-            body = {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": version}}
+            body = _with_version(body, str((live.get("metadata") or {}).get("resourceVersion", "")))
         raise OwnershipConflict(f"{key} keeps changing; a full sync decides")
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                      body: Mapping[str, Any], delay: float, action: ChangeAction,
-                      latest: Callable[[], int] | None = None, settle: float = 0.0,
-                      current: Callable[[], Mapping[str, Any] | None] | None = None) -> None:
+                      body: Mapping[str, Any], seen: Sightings, delay: float, settle: float,
+                      deleted: bool) -> None:
         if delay > 0:
             await self.clock.sleep(delay)
-        if settle > 0 and latest is not None:
-            await self._settled(body, latest, settle)
+        if settle > 0:
+            await self._settled(body, key, seen, settle)
         if inst.key in self.queue.running:
-            self.on_hold(inst.key, key)  # the running sync decides
+            self.held.hold(inst.key, key)  # the running sync decides
             return
-        if current is not None and _desired_hash(current()) != _desired_hash(body):
+        if _desired_hash(seen.body(key)) != _desired_hash(body):
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
             return
+        action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
         started, wall = self.clock.now(), time.time()
-        row = self.board.ensure(inst)
-        attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster,
-                 sc.ATTR_NAMESPACE: inst.namespace, sc.ATTR_TRIGGER: "drift",
-                 sc.ATTR_REF_NAME: inst.source.target_revision, sc.ATTR_REVISION: row.revision}
-        with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs) as span:
-            trace_id = format(span.get_span_context().trace_id, "032x")
+        row = self.reporter.board.ensure(inst)
+        with reconcile_span(inst, "drift", revision=row.revision) as span:
             try:
                 with tracer.start_as_current_span(sc.SPAN_APPLY_WAVE, attributes={
                         sc.ATTR_PHASE: "Sync", "gitopsd.selfheal": True}) as wave:
-                    await self._write(inst, objects, key, body, action, latest)
+                    await self._write(inst, objects, key, body, seen, deleted)
                     wave.add_event("object", {"object": str(key), "action": action.value})
             except GitopsdError as e:
                 span.set_status(trace.Status(trace.StatusCode.ERROR, str(e)[:500]))
                 log.info("selfheal.fallback", app=inst.app, cluster=inst.cluster,
-                            object=str(key), error=str(e))
+                         object=str(key), error=str(e))
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
                 return
-            span.set_attribute(sc.ATTR_OUTCOME, OutcomeKind.SYNCED.value)
-            span.set_attribute(sc.ATTR_APPLIED, 1)
-        duration = self.clock.now() - started
-        change = Change(key, action, "self-heal")
-        outcome = Outcome(OutcomeKind.SYNCED, f"1 {action.value} (self-heal of {key})", row.revision,
-                          ChangeSet((change,)), row.health)
-        row = self.board.record(inst, outcome, started=wall, duration=duration, trace_id=trace_id)
-        log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome="Synced",
-                 revision=row.revision[:12], seconds=round(duration, 3), trigger="drift",
-                 message=outcome.message, trace_id=trace_id)
-        if self.metrics:
-            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
-            self.metrics.sync_finished(inst.app, inst.cluster, "Succeeded")
-            self.metrics.reconcile_finished(inst.cluster, duration)
-        if self.history:
-            await self.history.record(inst.app, inst.cluster, revision=row.revision, started=wall,
-                                      duration=duration, result=outcome.kind.value,
-                                      message=outcome.message, trace_id=trace_id,
-                                      changes=outcome.changes.summary())
+            outcome = Outcome(OutcomeKind.SYNCED, f"1 {action.value} (self-heal of {key})", row.revision,
+                              ChangeSet((Change(key, action, "self-heal"),)), row.health)
+            trace_id = finish_span(span, outcome)
+        timing = Timing(wall, self.clock.now() - started)
+        await self.reporter.finished(inst, outcome, timing, trigger="drift", trace=trace_id)

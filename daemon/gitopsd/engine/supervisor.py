@@ -43,6 +43,11 @@ class Supervisor:
         self.stable_after = stable_after
         self.on_restart = on_restart
         self.tasks: dict[str, TaskState] = {}
+        self._stopping = False
+
+    def stopping(self) -> None:
+        """From now on a task that returns has finished its work and is not restarted."""
+        self._stopping = True
 
     def spawn(self, name: str, factory: TaskFactory) -> TaskState:
         """Run FACTORY() under NAME, restarting it whenever it ends unexpectedly."""
@@ -64,6 +69,8 @@ class Supervisor:
             error: BaseException | None = None
             try:
                 await factory()
+                if self._stopping:
+                    return
                 state.last_error = "task returned"
             except asyncio.CancelledError:
                 raise

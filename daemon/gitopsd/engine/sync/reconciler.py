@@ -4,6 +4,9 @@ resolve revision -> render -> compare -> (stop here when in sync or not
 automated) -> plan -> record inventory -> apply wave by wave -> prune ->
 record inventory -> Outcome. Every error becomes an Outcome with a message
 that names what failed; nothing escapes to the caller except cancellation.
+The pass returns its comparison with the outcome, and hands it to the
+caller's EXPECT before anything is written, so that watch events of the
+writes that follow are judged against the new desired state.
 """
 
 from __future__ import annotations
@@ -48,6 +51,22 @@ class SyncRequest:
     manual: bool = False
     prune: bool = False
     allow_mass_prune: bool = False
+    commit: str | None = None  # the head a poll saw for the instance's ref
+
+
+@dataclass(frozen=True)
+class Pass:
+    """What one reconcile pass found and did."""
+
+    outcome: Outcome
+    comparison: Comparison | None = None  # None when it failed before comparing
+
+    @property
+    def kind(self) -> OutcomeKind:
+        return self.outcome.kind
+
+
+Expect = Callable[[Comparison], None]
 
 
 class Reconciler:
@@ -61,16 +80,12 @@ class Reconciler:
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
         self.executor = Executor(cluster, self.clock, poll=health_poll)
-        self.last_comparison: dict[str, Comparison] = {}
-        # told of each comparison before anything is written, so that watch events of the
-        # writes that follow are judged against the new desired state
-        self.on_compared: Callable[[AppInstance, Application, Comparison], None] | None = None
 
     async def compare(self, instance: AppInstance, app: Application, *,
-                      with_diff: bool = False) -> Comparison:
+                      with_diff: bool = False, commit: str | None = None) -> Comparison:
         """Desired against live for INSTANCE, without changing the cluster."""
         with tracer.start_as_current_span(sc.SPAN_SOURCE) as span:
-            revision = await self.desired.resolve(instance)
+            revision = await self.desired.resolve(instance, commit)
             span.set_attribute(sc.ATTR_REVISION, revision.sha)
             span.set_attribute(sc.ATTR_REF_NAME, revision.ref)
         with tracer.start_as_current_span(sc.SPAN_RENDER) as span:
@@ -83,32 +98,35 @@ class Reconciler:
                                 with_diff=with_diff)
             span.set_attribute("gitopsd.out_of_sync", len(cmp.out_of_sync))
             span.set_attribute("gitopsd.extraneous", len(cmp.extraneous))
-        self.last_comparison[instance.key] = cmp
-        if self.on_compared is not None:
-            self.on_compared(instance, app, cmp)
         return cmp
 
     async def reconcile(self, instance: AppInstance, app: Application,
-                        request: SyncRequest = SyncRequest()) -> Outcome:
+                        request: SyncRequest = SyncRequest(), *, expect: Expect | None = None) -> Pass:
+        """One pass over INSTANCE; EXPECT is given the comparison before anything is written."""
         started = self.clock.now()
         deadline = started + app.sync_policy.sync_timeout
-        revision = ""
+        cmp: Comparison | None = None
         try:
-            cmp = await self.compare(instance, app)
-            revision = cmp.revision.sha
-            automated = app.sync_policy.automated or request.manual
-            if cmp.in_sync and not cmp.conflicts:
-                await self._record_inventory(app, cmp, _tracked(cmp), cmp.inventory)
-                return Outcome(OutcomeKind.SYNCED, "in sync", revision, health=cmp.health())
-            if not automated:
-                return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
-            plan = self._plan(instance, app, cmp, request)
-            return await self._execute(app, cmp, plan, deadline)
+            cmp = await self.compare(instance, app, commit=request.commit)
+            if expect is not None:
+                expect(cmp)
+            return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
-            return Outcome(kind, str(e), revision, error=type(e).__name__)
+            return Pass(Outcome(kind, str(e), _sha(cmp), error=type(e).__name__), cmp)
         except GitopsdError as e:
-            return Outcome(OutcomeKind.FAILED, str(e), revision, error=type(e).__name__)
+            return Pass(Outcome(OutcomeKind.FAILED, str(e), _sha(cmp), error=type(e).__name__), cmp)
+
+    async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
+                    request: SyncRequest, deadline: float) -> Outcome:
+        revision = cmp.revision.sha
+        if cmp.in_sync and not cmp.conflicts:
+            await self._record_inventory(app, cmp, _tracked(cmp), cmp.inventory)
+            return Outcome(OutcomeKind.SYNCED, "in sync", revision, health=cmp.health())
+        if not (app.sync_policy.automated or request.manual):
+            return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
+        plan = self._plan(instance, app, cmp, request)
+        return await self._execute(app, cmp, plan, deadline)
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
               request: SyncRequest) -> Plan:
@@ -183,6 +201,10 @@ class Reconciler:
         cmp.inventory = inventory
 
 
+def _sha(cmp: Comparison | None) -> str:
+    return cmp.revision.sha if cmp is not None else ""
+
+
 def _deletion_hook(manifest: Manifest) -> bool:
     try:
         return bool(deletion_hook_types(manifest.annotations))
@@ -213,4 +235,4 @@ def _health(result: ExecResult, cmp: Comparison) -> Health:
     return Health.worst(healths)
 
 
-__all__ = ["Reconciler", "Revision", "SyncRequest"]
+__all__ = ["Pass", "Reconciler", "Revision", "SyncRequest"]

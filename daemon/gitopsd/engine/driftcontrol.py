@@ -1,0 +1,160 @@
+"""The drift controller: what happens between a watch event and a repair.
+
+It owns one drift detector per cluster, the repairer, the self-heal backoff
+and the drift held back while an instance syncs. The daemon tells it of each
+comparison before a pass writes (``expect``) and of each finished pass
+(``passed``); watch events go straight to the detectors, which call back
+here. Drift of an instance without self-heal marks it OutOfSync (Missing
+for a deleted object); with self-heal, a targeted repair is scheduled when
+the object can be repaired alone, else a full reconcile is queued at drift
+priority. The instance's health follows what the watches show. This module
+never talks to a cluster itself (the repairer does) and never decides what a
+full sync does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import structlog
+
+from gitopsd.core.backoff import SelfHealBackoff
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.drift import DriftDetector
+from gitopsd.engine.ports import ClusterPort, MetricsPort
+from gitopsd.engine.queue import Priority, WorkQueue
+from gitopsd.engine.report import Reporter
+from gitopsd.engine.selfheal import Repairer, repairable
+from gitopsd.engine.status import Condition
+from gitopsd.engine.sync import Comparison
+from gitopsd.model import AppInstance, Application, Health, HealthStatus, ResourceKey
+
+log = structlog.get_logger("gitopsd.daemon")
+Kinds = set[tuple[str, str]]  # (apiVersion, kind)
+
+
+class DriftController:
+    def __init__(self, *, fleet: str, instances: Mapping[str, tuple[AppInstance, Application]],
+                 queue: WorkQueue, reporter: Reporter, clock: Clock,
+                 metrics: MetricsPort | None = None) -> None:
+        self.fleet = fleet
+        self.instances = instances
+        self.queue = queue
+        self.reporter = reporter
+        self.board = reporter.board
+        self.clock = clock
+        self.metrics = metrics
+        self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet)
+        self.backoff = SelfHealBackoff()
+        self._detectors: dict[str, DriftDetector] = {}
+        self._objects: dict[str, ClusterPort] = {}
+        self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}  # repair times per object
+        self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
+
+    def add_cluster(self, name: str, objects: ClusterPort) -> DriftDetector:
+        detector = DriftDetector(name, self._drift, self._watched_health, fleet=self.fleet)
+        self._detectors[name] = detector
+        self._objects[name] = objects
+        return detector
+
+    def detector(self, cluster: str) -> DriftDetector:
+        return self._detectors[cluster]
+
+    async def stop(self) -> None:
+        await self.repairer.stop()
+
+    # -- passes -----------------------------------------------------------------
+
+    def expect(self, inst: AppInstance, app: Application, cmp: Comparison) -> Kinds:
+        """A pass compared INST: its desired state is what watch events are judged against from
+        now on. Returns the kinds it wants watched."""
+        return self._detectors[inst.cluster].expect(inst.key, cmp.tracked, app.ignore_differences,
+                                                    cmp.live)
+
+    def passed(self, inst: AppInstance, cmp: Comparison | None, written: Iterable[ResourceKey]) -> None:
+        """A pass over INST ended, having written WRITTEN: what the writes returned stands, drift
+        held while it ran is decided now, and health follows the watches again."""
+        detector = self._detectors[inst.cluster]
+        if cmp is not None:
+            detector.confirm(inst.key, cmp.live, list(written))
+        for key in sorted(self._held.pop(inst.key, set())):
+            if detector.body(key) is not None:
+                self._drift(inst.key, key, "changed during a sync")
+        self.health(inst.key)
+
+    def hold(self, instance_key: str, key: ResourceKey) -> None:
+        """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""
+        self._held.setdefault(instance_key, set()).add(key)
+
+    # -- health -----------------------------------------------------------------
+
+    def health(self, instance_key: str, *, running_ok: bool = False) -> bool:
+        """The instance's health follows what the watches show of every object it owns, when they
+        show all of it (and it is not syncing, unless RUNNING_OK); True when they did."""
+        entry = self.instances.get(instance_key)
+        row = self.board.get(instance_key)
+        if entry is None or row is None or (instance_key in self.queue.running and not running_ok):
+            return False
+        detector = self._detectors.get(entry[0].cluster)
+        health = detector.settled(instance_key) if detector is not None else None
+        if health is None:
+            return False
+        if health != row.health:
+            row.health = health
+            self.reporter.changed(entry[0])
+        return True
+
+    def _watched_health(self, instance_key: str) -> None:
+        self.health(instance_key)
+
+    # -- drift ------------------------------------------------------------------
+
+    def _drift(self, instance_key: str, key: ResourceKey, reason: str) -> None:
+        entry = self.instances.get(instance_key)
+        if entry is None:
+            return
+        if instance_key in self.queue.running:
+            self.hold(instance_key, key)
+            return
+        inst, app = entry
+        if self.metrics:
+            self.metrics.drift_detected(inst.app, inst.cluster)
+        log.info("drift.detected", app=inst.app, cluster=inst.cluster, object=str(key), reason=reason)
+        policy = app.sync_policy
+        if not (policy.automated and policy.self_heal):
+            self._out_of_sync(inst, key, reason)
+            return
+        delay = self._next_repair(inst, key)
+        detector = self._detectors[inst.cluster]
+        body = detector.body(key)
+        if body is not None and repairable(body, app, key):
+            self.repairer.schedule(inst, self._objects[inst.cluster], key, detector, delay=delay,
+                                   deleted=reason == "deleted")
+            return
+        self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
+
+    def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
+        self.board.mark(inst.key, sync_status="OutOfSync", condition=Condition(
+            "OutOfSync", "DriftDetected", f"{key} {reason} outside gitopsd"))
+        row = self.board.get(inst.key)
+        if reason == "deleted" and row is not None:
+            row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
+        self.reporter.changed(inst)
+
+    def _next_repair(self, inst: AppInstance, key: ResourceKey) -> float:
+        """The self-heal backoff's delay before repairing KEY again; repeated drift is a fight."""
+        now = self.clock.now()
+        repairs = self._repairs.setdefault((inst.key, key), [])
+        decision = self.backoff.next_repair(repairs, now)
+        repairs.append(now + decision.delay)
+        del repairs[:-10]
+        if not decision.fighting:
+            self.board.clear(inst.key, "SelfHealFight")
+            return decision.delay
+        if self.metrics:
+            self.metrics.selfheal_fight(inst.app, inst.cluster)
+        self.board.mark(inst.key, condition=Condition(
+            "SelfHealFight", "RepeatedDrift",
+            f"{key} was changed outside gitopsd {decision.streak} times in a row; "
+            f"next repair in {decision.delay:.0f}s"))
+        return decision.delay

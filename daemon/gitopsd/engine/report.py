@@ -1,0 +1,99 @@
+"""One report path: what every finished pass, full sync or self-heal repair, tells the world.
+
+A pass is one trace (``reconcile_span`` opens its root span with the same
+attributes whichever path ran it); its Outcome then becomes, in this order,
+a row on the status board, one ``reconcile.done`` log line, the instance's
+metrics and, when it wrote something or did not end in sync, a history
+record. Changes of an instance's status between passes (health seen by the
+watches, drift without self-heal) go out through ``changed`` so the metrics
+follow the board. This module decides nothing about what to do next
+(requeue, retry, repair): that is the daemon's and the drift controller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import structlog
+from opentelemetry import trace
+
+from gitopsd.edges.telemetry import semconv as sc
+from gitopsd.engine.ports import HistoryPort, MetricsPort
+from gitopsd.engine.status import InstanceStatus, StatusBoard, sync_result
+from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
+
+log = structlog.get_logger("gitopsd.daemon")
+tracer = trace.get_tracer("gitopsd.engine")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """When a pass started (wall clock, for people) and how long it took (engine clock)."""
+
+    started: float
+    duration: float
+
+
+@contextmanager
+def reconcile_span(inst: AppInstance, trigger: str, *, revision: str = "",
+                   links: Sequence[trace.Link] = ()) -> Iterator[trace.Span]:
+    """The root span of one pass over INST."""
+    attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster, sc.ATTR_NAMESPACE: inst.namespace,
+             sc.ATTR_TRIGGER: trigger, sc.ATTR_REF_NAME: inst.source.target_revision}
+    if revision:
+        attrs[sc.ATTR_REVISION] = revision
+    with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs, links=list(links)) as span:
+        yield span
+
+
+def finish_span(span: trace.Span, outcome: Outcome) -> str:
+    """Record OUTCOME on the root SPAN of its pass; returns the trace id."""
+    span.set_attribute(sc.ATTR_OUTCOME, outcome.kind.value)
+    if outcome.revision:
+        span.set_attribute(sc.ATTR_REVISION, outcome.revision)
+    changes = outcome.changes
+    span.set_attribute(sc.ATTR_APPLIED, len(changes.by_action(ChangeAction.CREATED))
+                       + len(changes.by_action(ChangeAction.CONFIGURED)))
+    span.set_attribute(sc.ATTR_PRUNED, len(changes.by_action(ChangeAction.PRUNED)))
+    if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
+        span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.message[:500]))
+    return trace_id(span)
+
+
+def trace_id(span: trace.Span) -> str:
+    return format(span.get_span_context().trace_id, "032x")
+
+
+class Reporter:
+    def __init__(self, board: StatusBoard, *, metrics: MetricsPort | None = None,
+                 history: HistoryPort | None = None) -> None:
+        self.board = board
+        self.metrics = metrics
+        self.history = history
+
+    async def finished(self, inst: AppInstance, outcome: Outcome, timing: Timing, *, trigger: str,
+                       trace: str) -> InstanceStatus:
+        """Board, log, metrics and history for a pass over INST that ended in OUTCOME."""
+        row = self.board.record(inst, outcome, started=timing.started, duration=timing.duration,
+                                trace_id=trace)
+        log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
+                 revision=(outcome.revision or row.revision)[:12], seconds=round(timing.duration, 3),
+                 trigger=trigger, message=outcome.message[:300], trace_id=trace)
+        if self.metrics:
+            self.changed(inst)
+            self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
+            self.metrics.reconcile_finished(inst.cluster, timing.duration)
+        if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
+            await self.history.record(inst.app, inst.cluster, revision=outcome.revision or row.revision,
+                                      started=timing.started, duration=timing.duration,
+                                      result=outcome.kind.value, message=outcome.message,
+                                      trace_id=trace, changes=outcome.changes.summary())
+        return row
+
+    def changed(self, inst: AppInstance) -> None:
+        """The board's row for INST changed between passes: the metrics follow it."""
+        row = self.board.get(inst.key)
+        if self.metrics and row is not None:
+            self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)
