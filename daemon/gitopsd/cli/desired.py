@@ -22,11 +22,11 @@ import yaml
 
 from gitopsd import config
 from gitopsd.app import Sources, connect_cluster, default_state_dir, oneshot_sources
-from gitopsd.core.plan import Phase, TaskAction, plan_sync
+from gitopsd.core.plan import Listed, SyncUse, sync_order
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.sync.compare import prepare
 from gitopsd.errors import ConfigError, GitopsdError
-from gitopsd.model import AppInstance, Application, Fleet, Manifest, Revision
+from gitopsd.model import AppInstance, Application, Fleet, Revision
 
 RENDER_TIMEOUT_ENV = "GITOPSD_RENDER_TIMEOUT"
 
@@ -161,57 +161,28 @@ def to_yaml(body: Mapping[str, Any]) -> str:
                      allow_unicode=True, width=1 << 16)
 
 
-def _same_hook(task_body: Mapping[str, Any], original: Mapping[str, Any]) -> bool:
-    """Whether TASK_BODY is ORIGINAL (a ``generateName`` hook) with its derived name."""
-    meta = dict(task_body.get("metadata") or {})
-    meta.pop("name", None)
-    want = {k: v for k, v in (original.get("metadata") or {}).items() if k != "generateName"}
-    rest = {k: v for k, v in task_body.items() if k != "metadata"}
-    return meta == want and rest == {k: v for k, v in original.items() if k != "metadata"}
+_NOTES = {
+    SyncUse.APPLIED: "",
+    SyncUse.SYNC_FAIL_HOOK: "SyncFail hook: runs only when a sync fails",
+    SyncUse.CREATED: "not in Git: created by syncOptions CreateNamespace=true",
+}
 
 
-def sync_order(manifests: Sequence[Manifest], app: Application, instance: AppInstance,
-               sync_id: str) -> list[tuple[Manifest, str]]:
-    """Every desired object once, in the order a sync applies it, with a note when it is
-    not applied as written (created by a sync option, a SyncFail hook, never applied)."""
-    plan = plan_sync(manifests, previous_inventory=(), policy=app.sync_policy,
-                     namespace=instance.namespace, sync_id=sync_id)
-    by_key = {m.key: m for m in manifests}
-    generated = [m for m in manifests if not (m.body.get("metadata") or {}).get("name")]
-    out: list[tuple[Manifest, str]] = []
-    shown: set[int] = set()
-
-    def emit(m: Manifest, note: str) -> None:
-        if id(m) not in shown:
-            shown.add(id(m))
-            out.append((m, note))
-
-    for task in (*plan.tasks, *plan.sync_fail_hooks):
-        if task.action is TaskAction.PRUNE or task.manifest is None:
-            continue
-        note = "SyncFail hook: runs only when a sync fails" if task.phase is Phase.SYNC_FAIL \
-            else ""
-        if not task.tracked:
-            emit(task.manifest, "not in Git: created by syncOptions CreateNamespace=true")
-        elif task.key in by_key:
-            emit(by_key[task.key], note)
-        else:
-            original = next((m for m in generated if _same_hook(task.manifest.body, m.body)),
-                            task.manifest)
-            emit(original, note)
-    reasons = {s.key: s.message for s in plan.skipped}
-    for m in manifests:
-        emit(m, f"not applied: {reasons.get(m.key, 'not part of a sync')}")
-    return out
+def _note(item: Listed) -> str:
+    """The comment printed above ITEM: how a sync uses it, empty when applied as written."""
+    if item.use is SyncUse.NOT_APPLIED:
+        return f"not applied: {item.reason}"
+    return _NOTES[item.use]
 
 
-def _write_stream(out: TextIO, header: str, items: Sequence[tuple[Manifest, str]]) -> None:
+def _write_stream(out: TextIO, header: str, items: Sequence[Listed]) -> None:
     out.write(f"# gitopsd render: {header}\n")
-    for manifest, note in items:
+    for item in items:
         out.write("---\n")
+        note = _note(item)
         if note:
             out.write(f"# {note}\n")
-        out.write(to_yaml(manifest.body))
+        out.write(to_yaml(item.manifest.body))
 
 
 async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
@@ -228,7 +199,8 @@ async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
                 if args.stamped:
                     manifests = tuple(prepare(m, fleet=fleet.name, app=app.name)
                                       for m in manifests)
-                items = sync_order(manifests, app, instance, revision.sha)
+                items = sync_order(manifests, policy=app.sync_policy,
+                                   namespace=instance.namespace, sync_id=revision.sha)
             except GitopsdError as exc:
                 _report("render", instance, revision, exc, sys.stderr)
                 failed = True

@@ -25,9 +25,13 @@ in that namespace or of that group/kind, when that is earlier than their own
 the mirror image holds: a pruned Namespace or CRD moves to or after the prunes
 of what it holds. Prunes therefore run after every apply and hook of the Sync
 phase (replacements exist before old objects go) and before PostSync hooks.
+
+``sync_order`` lists the desired objects as written in that order, each with
+how a sync uses it (what ``gitopsd render`` prints).
 """
 
 from gitopsd.core.plan.hooks import DeletePolicy, HookSpec, Phase, generated_name
+from gitopsd.core.plan.listing import Listed, SyncUse, sync_order
 from gitopsd.core.plan.options import (
     APP_OPTION_NAMES,
     RESOURCE_OPTION_NAMES,
@@ -59,6 +63,7 @@ __all__ = [
     "AppOptions",
     "DeletePolicy",
     "HookSpec",
+    "Listed",
     "Permission",
     "Phase",
     "Plan",
@@ -67,6 +72,7 @@ __all__ = [
     "SkipReason",
     "Skipped",
     "SyncTask",
+    "SyncUse",
     "TaskAction",
     "WaveId",
     "app_option_problems",
@@ -77,4 +83,5 @@ __all__ = [
     "plan_sync",
     "prune_guard",
     "sort_tasks",
+    "sync_order",
 ]
