@@ -2,7 +2,10 @@
 
 This is the only module that knows both the edges and the engine. The daemon
 (``gitopsd run``) and the one-shot verbs (``render``, ``diff``, ``sync``)
-are assembled here; none of their logic lives here.
+are assembled here; none of their logic lives here. The one-shot verbs find
+their application through ``with_application`` (one expansion of Argo CD
+sources for all of them) and reach a cluster through ``compare_instance`` and
+``sync_instance``; printing is the CLI's.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitopsd.core.instances import defines
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.render import Renderer, RenderRequest
 from gitopsd.edges.sops import Decryptor
+from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.desired import DesiredState
-from gitopsd.engine.sync import Reconciler
-from gitopsd.model import Fleet, HelmParams
+from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
+from gitopsd.model import AppInstance, Application, Fleet, HelmParams, Outcome
 
 
 def default_state_dir() -> Path:
@@ -78,16 +83,53 @@ class ClusterConn:
 
 
 async def connect_cluster(fleet: Fleet, name: str, sources: Sources, *,
-                          inventory_namespace: str = "gitopsd-system",
+                          inventory_namespace: str | None = None,
                           health_poll: float = 0.5) -> ClusterConn:
+    """Cluster NAME of FLEET; its inventories live in the fleet's inventory namespace
+    unless INVENTORY_NAMESPACE says otherwise."""
     client = await KubeClient.connect(fleet.cluster(name))
     objects = Objects(client)
     reconciler = Reconciler(fleet=fleet.name, cluster=objects, desired=sources.desired,
-                            inventory_namespace=inventory_namespace, health_poll=health_poll)
+                            inventory_namespace=inventory_namespace
+                            or fleet.settings.inventory_namespace,
+                            health_poll=health_poll)
     return ClusterConn(name, client, objects, reconciler)
 
 
-# -- one-shot verbs (render, diff) -------------------------------------------------
+# -- one-shot verbs (render, diff, sync) -------------------------------------------
+
+
+async def with_application(fleet: Fleet, app: str, sources: Sources) -> Fleet:
+    """FLEET as loaded from its file, with APP defined if its Argo CD sources define it.
+
+    Those sources are read from Git only when the fleet file lacks APP, so a
+    verb about an application of the file never depends on them.
+    """
+    if defines(fleet, app) or not fleet.argocd_sources:
+        return fleet
+    return await expand_argocd_sources(fleet, sources.git)
+
+
+async def compare_instance(fleet: Fleet, app: Application, instance: AppInstance,
+                           sources: Sources, *, with_diff: bool = False) -> Comparison:
+    """INSTANCE's desired state against its cluster, read-only; the connection is closed."""
+    conn = await connect_cluster(fleet, instance.cluster, sources)
+    try:
+        return await conn.reconciler.compare(instance, app, with_diff=with_diff)
+    finally:
+        await conn.close()
+
+
+async def sync_instance(fleet: Fleet, app: Application, instance: AppInstance,
+                        sources: Sources, *, prune: bool = False) -> Outcome:
+    """One manual sync of INSTANCE from this process; the connection is closed."""
+    conn = await connect_cluster(fleet, instance.cluster, sources)
+    try:
+        done = await conn.reconciler.reconcile(instance, app,
+                                               SyncRequest(manual=True, prune=prune))
+        return done.outcome
+    finally:
+        await conn.close()
 
 
 def oneshot_sources(fleet: Fleet, state_dir: Path, *, render_timeout: float | None = None,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,9 +20,15 @@ from typing import Any, TextIO
 import yaml
 
 from gitopsd import config
-from gitopsd.app import Sources, connect_cluster, default_state_dir, oneshot_sources
+from gitopsd.app import (
+    Sources,
+    compare_instance,
+    default_state_dir,
+    oneshot_sources,
+    with_application,
+)
+from gitopsd.core.instances import select_instances
 from gitopsd.core.plan import Listed, SyncUse, sync_order
-from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.sync.compare import prepare
 from gitopsd.errors import ConfigError, GitopsdError
 from gitopsd.model import AppInstance, Application, Fleet, Revision
@@ -63,34 +68,6 @@ def _sources(args: argparse.Namespace, fleet: Fleet) -> Sources:
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
     return oneshot_sources(fleet, state_dir, render_timeout=_render_timeout(args),
                            git_timeout=args.git_timeout)
-
-
-async def _application(fleet: Fleet, name: str, sources: Sources) -> Fleet:
-    """FLEET with NAME defined: Argo CD sources are read only when the fleet file lacks it."""
-    if any(a.name == name for a in fleet.applications):
-        return fleet
-    if fleet.argocd_sources:
-        fleet = await expand_argocd_sources(fleet, sources.git)
-    if not any(a.name == name for a in fleet.applications):
-        known = sorted(a.name for a in fleet.applications)
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
-        raise GitopsdError(f"unknown application '{name}'{hint}")
-    return fleet
-
-
-def _instances(fleet: Fleet, app: str, cluster: str | None) -> list[AppInstance]:
-    mine = [i for i in fleet.instances if i.app == app]
-    if cluster is None:
-        if not mine:
-            raise GitopsdError(f"application '{app}' selects no cluster")
-        return mine
-    chosen = [i for i in mine if i.cluster == cluster]
-    if not chosen:
-        on = ", ".join(i.cluster for i in mine) or "no cluster"
-        raise GitopsdError(f"application '{app}' has no instance on cluster '{cluster}' "
-                           f"(it runs on {on})")
-    return chosen
 
 
 def _where(instance: AppInstance, revision: Revision | None) -> str:
@@ -189,9 +166,10 @@ async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
     sources = _sources(args, fleet)
     failed = False
     try:
-        fleet = await _application(fleet, args.app, sources)
+        fleet = await with_application(fleet, args.app, sources)
+        instances = select_instances(fleet, args.app, args.cluster)
         app = fleet.application(args.app)
-        for instance in _instances(fleet, args.app, args.cluster):
+        for instance in instances:
             revision: Revision | None = None
             try:
                 revision = await sources.desired.resolve(instance)
@@ -223,12 +201,7 @@ def _render(args: argparse.Namespace) -> int:
 async def _diff_one(fleet: Fleet, app: Application, instance: AppInstance, sources: Sources,
                     out: TextIO) -> int:
     """Print INSTANCE's differences; 0 in sync, 1 when something differs."""
-    conn = await connect_cluster(fleet, instance.cluster, sources,
-                                 inventory_namespace=fleet.settings.inventory_namespace)
-    try:
-        cmp = await conn.reconciler.compare(instance, app, with_diff=True)
-    finally:
-        await conn.close()
+    cmp = await compare_instance(fleet, app, instance, sources, with_diff=True)
     out.write(f"# gitopsd diff: {_where(instance, cmp.revision)}\n")
     found = 0
     for key in sorted(cmp.out_of_sync):
@@ -254,9 +227,10 @@ async def _diff_all(args: argparse.Namespace, fleet: Fleet) -> int:
     sources = _sources(args, fleet)
     status = 0
     try:
-        fleet = await _application(fleet, args.app, sources)
+        fleet = await with_application(fleet, args.app, sources)
+        instances = select_instances(fleet, args.app, args.cluster)
         app = fleet.application(args.app)
-        for instance in _instances(fleet, args.app, args.cluster):
+        for instance in instances:
             try:
                 status = max(status, await _diff_one(fleet, app, instance, sources, sys.stdout))
             except GitopsdError as exc:
