@@ -1,4 +1,10 @@
-"""``gitopsd run | status | sync | demo``: the daemon and talking to it."""
+"""``gitopsd run | status | sync | demo``: the daemon and talking to it.
+
+``sync`` asks the daemon's API; when no daemon answers, it syncs from this
+process and finds the application exactly as ``render`` and ``diff`` do
+(``gitopsd.app.with_application``, ``gitopsd.core.instances``). Arguments,
+output and exit codes live here; the work is the rooms'.
+"""
 
 from __future__ import annotations
 
@@ -103,42 +109,44 @@ def _sync(args: argparse.Namespace) -> int:
 
 
 async def _sync_here(args: argparse.Namespace) -> int:
-    """No daemon answers: sync the application from this process, once."""
-    from gitopsd.app import Sources, connect_cluster, default_state_dir
+    """No daemon answers: sync the application from this process, once.
+
+    The application is found as ``render`` and ``diff`` find it, Argo CD
+    Application files included.
+    """
+    from gitopsd.app import (
+        Sources,
+        compare_instance,
+        default_state_dir,
+        sync_instance,
+        with_application,
+    )
     from gitopsd.config import load_fleet
-    from gitopsd.engine.sync import SyncRequest
+    from gitopsd.core.instances import select_instances
     from gitopsd.model import OutcomeKind
 
     fleet = load_fleet(_config(args))
-    instances = [i for i in fleet.instances if i.app == args.app
-                 and (args.cluster is None or i.cluster == args.cluster)]
-    if not instances:
-        raise GitopsdError(f"no instance of application {args.app!r}"
-                           + (f" on cluster {args.cluster!r}" if args.cluster else ""))
     sources = Sources.build(fleet, Path(args.state_dir) if args.state_dir else default_state_dir())
     worst = 0
     try:
+        fleet = await with_application(fleet, args.app, sources)
+        instances = select_instances(fleet, args.app, args.cluster)
+        app = fleet.application(args.app)
         for inst in instances:
-            conn = await connect_cluster(fleet, inst.cluster, sources)
-            try:
-                if args.dry_run:
-                    cmp = await conn.reconciler.compare(inst, fleet.application(inst.app))
-                    print(f"{inst.key}: dry run at {cmp.revision.sha[:12]}: {cmp.summary() or 'in sync'}")
-                    rows = [(k.kind, k.namespace, k.name,
-                             "would create" if cmp.live.get(k) is None else "would configure",
-                             d.state.value) for k, d in sorted(cmp.diffs.items()) if not d.in_sync]
-                    rows += [(k.kind, k.namespace, k.name, "would prune", "left Git")
-                             for k in cmp.extraneous]
-                    rows += [(k.kind, k.namespace, k.name, "conflict", o.reason)
-                             for k, o in sorted(cmp.conflicts.items())]
-                    _print_changes(rows)
-                    worst = max(worst, 1 if rows else 0)
-                    continue
-                outcome = (await conn.reconciler.reconcile(
-                    inst, fleet.application(inst.app),
-                    SyncRequest(manual=True, prune=args.prune))).outcome
-            finally:
-                await conn.close()
+            if args.dry_run:
+                cmp = await compare_instance(fleet, app, inst, sources)
+                print(f"{inst.key}: dry run at {cmp.revision.sha[:12]}: {cmp.summary() or 'in sync'}")
+                rows = [(k.kind, k.namespace, k.name,
+                         "would create" if cmp.live.get(k) is None else "would configure",
+                         d.state.value) for k, d in sorted(cmp.diffs.items()) if not d.in_sync]
+                rows += [(k.kind, k.namespace, k.name, "would prune", "left Git")
+                         for k in cmp.extraneous]
+                rows += [(k.kind, k.namespace, k.name, "conflict", o.reason)
+                         for k, o in sorted(cmp.conflicts.items())]
+                _print_changes(rows)
+                worst = max(worst, 1 if rows else 0)
+                continue
+            outcome = await sync_instance(fleet, app, inst, sources, prune=args.prune)
             print(f"{inst.key}: {outcome.kind.value} at {outcome.revision[:12]}: {outcome.message}")
             _print_changes([(c.key.kind, c.key.namespace, c.key.name, c.action.value, c.message[:80])
                             for c in outcome.changes])
