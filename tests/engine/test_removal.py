@@ -310,3 +310,21 @@ async def test_a_wave_still_there_at_the_timeout_fails_and_stops_the_removal() -
     assert [k.name for k in result.deleted] == ["quick"]
     assert [n for verb, n in cluster.events() if verb == "delete"] == ["quick", "stuck"]
     assert not result.finished
+
+
+@pytest.mark.asyncio
+async def test_a_generate_name_hook_is_reported_and_cleaned_up_by_the_name_it_was_given() -> None:
+    """A PreDelete hook with only generateName is followed, reported and finally deleted under the
+    name the API server gave it."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    body = hook("Job", "backup", "PreDelete")
+    body["metadata"]["generateName"] = body["metadata"].pop("name") + "-"
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(body,)))
+    [done] = await run(clock, cluster, set())
+    assert done.finished, done.summary()
+    created = next(e.key for e in cluster.log if e.verb == "create")
+    assert created.name.startswith("backup-")
+    assert [k for _, k in done.hooks] == [created]
+    assert ("delete", created.name) in cluster.events()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitopsd.core.health import HookPhase, HookState, hook_state
@@ -43,9 +43,9 @@ class Target:
     uid: str | None = None
 
     @classmethod
-    def of(cls, body: Mapping[str, Any], *, with_uid: bool = False) -> Target:
-        uid = str((body.get("metadata") or {}).get("uid") or "") or None
-        return cls(str(body.get("apiVersion", "")), ResourceKey.of(body), uid if with_uid else None)
+    def of(cls, body: Mapping[str, Any]) -> Target:
+        """The object BODY names, whichever incarnation of it."""
+        return cls(str(body.get("apiVersion", "")), ResourceKey.of(body))
 
 
 @dataclass
@@ -161,9 +161,10 @@ class Lifecycle:
                     raise ApiError(f"hook {target.key} was created again by someone else while the "
                                    "previous one was being deleted", status=409)
             run.created = await self.cluster.create(body)
-            created = Target.of(run.created, with_uid=True)
-            run.key = created.key if created.key.name else target.key
-            created = Target(target.api_version, run.key, created.uid)
+            # a generateName hook has its name only now
+            run.key = replace(target.key, name=str((run.created.get("metadata") or {}).get("name")
+                                                   or target.key.name))
+            created = Target(target.api_version, run.key, _uid(run.created) or None)
             run.stage = "wait"
             run.state = await self.wait_for_hook(created, deadline=deadline)
             run.stage = "cleanup"
