@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -23,53 +22,22 @@ from gitopsd.model import (
     Source,
     SyncPolicy,
 )
+from tests.engine.fakecluster import FakeCluster
 
 
-class MemoryCluster:
-    """Objects in a dict; Deployments never report Available unless told to."""
+def _deployments(clock: VirtualClock) -> FakeCluster:
+    """A fake cluster whose Deployments never report Available until ``_become_available``."""
+    cluster = FakeCluster(clock)
+    cluster.script_status("Deployment", _deployment_status(available=0))
+    return cluster
 
-    def __init__(self) -> None:
-        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}
-        self.ready = False
-        self.writes = 0
 
-    def _key(self, kind: str, name: str, namespace: str) -> tuple[str, str, str]:
-        return (kind, namespace, name)
+def _deployment_status(*, available: int) -> dict[str, Any]:
+    return {"observedGeneration": 1, "replicas": 2, "updatedReplicas": 2, "availableReplicas": available}
 
-    async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
-        obj = self.objects.get(self._key(kind, name, namespace))
-        if obj is not None and kind == "Deployment":
-            replicas = obj["spec"]["replicas"]
-            obj["status"] = {"observedGeneration": 1, "replicas": replicas,
-                             "updatedReplicas": replicas,
-                             "availableReplicas": replicas if self.ready else 0}
-            obj["metadata"]["generation"] = 1
-        return obj
 
-    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False,
-                    force: bool = True) -> dict[str, Any]:
-        meta = body["metadata"]
-        obj = {**dict(body), "metadata": dict(meta)}
-        if not dry_run:
-            self.writes += 1
-            self.objects[self._key(body["kind"], meta["name"], meta.get("namespace", ""))] = obj
-        return obj
-
-    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        return await self.apply(body, dry_run=dry_run)
-
-    async def replace(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.apply(body)
-
-    async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
-                     propagation: str = "Foreground", uid: str | None = None) -> bool:
-        return self.objects.pop(self._key(kind, name, namespace), None) is not None
-
-    async def namespaced(self, api_version: str, kind: str) -> bool | None:
-        return kind != "Namespace"
-
-    def invalidate(self, group: str | None = None) -> None:
-        return None
+def _become_available(cluster: FakeCluster) -> None:
+    cluster.script_status("Deployment", _deployment_status(available=2))
 
 
 class StaticDesired:
@@ -111,7 +79,7 @@ def _app(timeout: float) -> tuple[AppInstance, Application]:
 async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
     """A Deployment that never becomes Available holds back the next wave until the virtual deadline."""
     clock = VirtualClock()
-    cluster = MemoryCluster()
+    cluster = _deployments(clock)
     rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(), _later_configmap())),
                      clock=clock, health_poll=1.0)
     inst, app = _app(timeout=30)
@@ -129,14 +97,14 @@ async def test_unhealthy_wave_fails_exactly_at_the_deadline() -> None:
 async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
     """The health gate lets the next wave run as soon as the Deployment becomes Available."""
     clock = VirtualClock()
-    cluster = MemoryCluster()
+    cluster = _deployments(clock)
     rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(), _later_configmap())),
                      clock=clock, health_poll=1.0)
     inst, app = _app(timeout=30)
     task = asyncio.ensure_future(rec.reconcile(inst, app))
     await clock.advance(5)
     assert not task.done()
-    cluster.ready = True
+    _become_available(cluster)
     await clock.advance(1.5)
     outcome = (await asyncio.wait_for(task, 1)).outcome
     assert outcome.kind is OutcomeKind.SYNCED, outcome.message
@@ -148,7 +116,7 @@ async def test_wave_that_becomes_healthy_passes_before_the_deadline() -> None:
 async def test_last_wave_is_applied_without_waiting_for_health() -> None:
     """A sync whose last wave holds a Deployment ends once it is applied, reporting it Progressing."""
     clock = VirtualClock()
-    cluster = MemoryCluster()
+    cluster = _deployments(clock)
     rec = Reconciler(fleet="f", cluster=cluster, desired=StaticDesired((_deployment(),)), clock=clock,
                      health_poll=1.0)
     inst, app = _app(timeout=30)

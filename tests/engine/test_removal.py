@@ -1,81 +1,35 @@
-"""Removal of an application that left the fleet, on a virtual clock with an in-memory cluster."""
+"""Removal of an application that left the fleet, on a virtual clock with an in-memory cluster.
+
+Deleted objects linger for LINGER reads (the remover polls every 0.5 virtual seconds), as
+objects with finalizers or dependents do on a real cluster."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
+from gitopsd.core.health import hook_state
 from gitopsd.core.inventory import Inventory, InventoryEntry, stamp
 from gitopsd.engine.clock import VirtualClock
 from gitopsd.engine.removal import Remover
 from gitopsd.model import ResourceKey
+from tests.engine.fakecluster import FakeCluster
 
 FLEET = "f"
 NS = "gitopsd-system"
+LINGER = 5
+JOB_FAILED = {"conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}
+JOB_COMPLETE = {"conditions": [{"type": "Complete", "status": "True"}]}
 
 
-class SlowDeletes:
-    """ConfigMaps in a dict; a deleted one disappears GONE_AFTER virtual seconds later."""
-
-    GONE_AFTER = 3.0
-
-    def __init__(self, clock: VirtualClock) -> None:
-        self.clock = clock
-        self.objects: dict[tuple[str, str], dict[str, Any]] = {}
-        self.log: list[tuple[float, str, str]] = []
-        self._uids = 0
-        self.job_condition = "Complete"  # how a created Job ends
-
-    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False,
-                    force: bool = True) -> dict[str, Any]:
-        key = (body["metadata"].get("namespace", ""), body["metadata"]["name"])
-        current = self.objects[key]
-        self.objects[key] = {**current, **body, "metadata": {**current["metadata"], **body["metadata"]}}
-        self.log.append((self.clock.now(), "apply", body["metadata"]["name"]))
-        return self.objects[key]
-
-    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
-        self.put(body)
-        obj = self.objects[(body["metadata"].get("namespace", ""), body["metadata"]["name"])]
-        if body["kind"] == "Job":
-            obj["status"] = {"conditions": [{"type": self.job_condition, "status": "True"}]}
-        self.log.append((self.clock.now(), "create", body["metadata"]["name"]))
-        return obj
-
-    def put(self, body: Mapping[str, Any]) -> None:
-        self._uids += 1
-        meta = {**body["metadata"], "uid": f"uid-{self._uids}"}
-        self.objects[(meta.get("namespace", ""), meta["name"])] = {**body, "metadata": meta}
-
-    def _reap(self) -> None:
-        for key, obj in list(self.objects.items()):
-            at = obj["metadata"].get("deletedAt")
-            if at is not None and self.clock.now() >= at:
-                del self.objects[key]
-                self.log.append((self.clock.now(), "gone", key[1]))
-
-    async def get(self, api_version: str, kind: str, name: str, namespace: str = "") -> dict[str, Any] | None:
-        self._reap()
-        return self.objects.get((namespace, name))
-
-    async def select(self, api_version: str, kind: str, *, namespace: str = "",
-                     label_selector: str = "") -> list[dict[str, Any]]:
-        self._reap()
-        label, _, value = label_selector.partition("=")
-        return [o for (ns, _), o in self.objects.items()
-                if ns == namespace and (o["metadata"].get("labels") or {}).get(label) == value]
-
-    async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
-                     propagation: str = "Foreground", uid: str | None = None) -> bool:
-        obj = self.objects.get((namespace, name))
-        if obj is None or (uid and obj["metadata"]["uid"] != uid):
-            return False
-        self.log.append((self.clock.now(), f"delete {propagation}", name))
-        obj["metadata"].setdefault("deletedAt", self.clock.now() + self.GONE_AFTER)
-        return True
+def slow_deletes(clock: VirtualClock, *, linger: int = LINGER) -> FakeCluster:
+    """A fake cluster whose deleted objects stay for LINGER reads and whose Jobs complete at once."""
+    cluster = FakeCluster(clock)
+    cluster.linger(linger)
+    cluster.script_status("Job", JOB_COMPLETE)
+    return cluster
 
 
 def owned(app: str, name: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -91,15 +45,21 @@ def inventory(app: str, names: list[str], *, cascade: bool,
                             deletion_hooks=hooks)
 
 
+API_VERSIONS = {"Job": "batch/v1", "Workflow": "argoproj.io/v1alpha1"}
+
+
 def hook(kind: str, name: str, phase: str, app: str = "gone") -> dict[str, Any]:
-    body = {"apiVersion": "batch/v1" if kind == "Job" else "v1", "kind": kind,
+    api_version = API_VERSIONS.get(kind, "v1")
+    body = {"apiVersion": api_version, "kind": kind,
             "metadata": {"name": name, "namespace": "app",
                          "annotations": {"argocd.argoproj.io/hook": phase}}}
-    group = "batch" if kind == "Job" else ""
+    if kind == "Pod":
+        body["spec"] = {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}
+    group = api_version.rpartition("/")[0]
     return stamp(body, fleet=FLEET, app=app, key=ResourceKey(group, kind, "app", name))
 
 
-async def run(clock: VirtualClock, cluster: SlowDeletes, current: set[str]) -> Any:
+async def run(clock: VirtualClock, cluster: FakeCluster, current: set[str]) -> Any:
     remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5)
     task = asyncio.ensure_future(remover.sweep(current))
     for _ in range(100):
@@ -113,18 +73,19 @@ async def run(clock: VirtualClock, cluster: SlowDeletes, current: set[str]) -> A
 async def test_waves_are_deleted_highest_first_each_gone_before_the_next() -> None:
     """Wave 5 is requested first, wave 0 only after wave 5 is gone, then wave -1; the inventory goes last."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock)
     for name, wave in (("a", "0"), ("b", "5"), ("c", "-1")):
         cluster.put(owned("gone", name, {"argocd.argoproj.io/sync-wave": wave}))
     cluster.put(inventory("gone", ["a", "b", "c"], cascade=True))
     [result] = await run(clock, cluster, set())
-    deletes = [(t, name) for t, what, name in cluster.log if what.startswith("delete")]
-    gone = {name: t for t, what, name in cluster.log if what == "gone"}
-    assert [n for _, n in deletes] == ["b", "a", "c", "gitopsd-inv-gone"]
-    requested = dict((n, t) for t, n in deletes)
-    assert requested["a"] >= gone["b"]
-    assert requested["c"] >= gone["a"]
-    assert all(what == "delete Background" for _, what, n in cluster.log if n in "abc" and what != "gone")
+    events = cluster.events()
+    assert [n for verb, n in events if verb == "delete"] == ["b", "a", "c", "gitopsd-inv-gone"]
+    assert events.index(("delete", "a")) > events.index(("gone", "b"))
+    assert events.index(("delete", "c")) > events.index(("gone", "a"))
+    deleted_at = {e.key.name: e.at for e in cluster.log if e.verb == "delete"}
+    gone_at = {e.key.name: e.at for e in cluster.log if e.verb == "gone"}
+    assert all(gone_at[n] > deleted_at[n] for n in "abc")  # each wave really took polls to go
+    assert {e.detail for e in cluster.log if e.verb == "delete" and e.key.name in "abc"} == {"Background"}
     assert result.finished
     assert sorted(k.name for k in result.deleted) == ["a", "b", "c"]
 
@@ -133,7 +94,7 @@ async def test_waves_are_deleted_highest_first_each_gone_before_the_next() -> No
 async def test_only_what_is_still_the_apps_and_deletable_goes() -> None:
     """Delete=false and objects with another tracking id stay; the inventory is removed all the same."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock)
     cluster.put(owned("gone", "mine"))
     cluster.put(owned("gone", "keep", {"argocd.argoproj.io/sync-options": "Delete=false"}))
     cluster.put(owned("other", "theirs"))
@@ -143,22 +104,39 @@ async def test_only_what_is_still_the_apps_and_deletable_goes() -> None:
     assert sorted((k.name, why) for k, why in result.kept) == [
         ("keep", "Delete=false"), ("theirs", "not this application's")]
     assert result.finished
-    await clock.advance(SlowDeletes.GONE_AFTER)
+    cluster.reap()
     assert await cluster.get("v1", "ConfigMap", "gitopsd-inv-gone", NS) is None
-    assert {n for _, n in cluster.objects} == {"keep", "theirs"}
+    assert {k.name for k in cluster.objects} == {"keep", "theirs"}
+
+
+@pytest.mark.asyncio
+async def test_an_object_whose_annotations_cannot_be_read_is_not_deleted() -> None:
+    """A misspelt sync option is not guessed at: the object stays, the removal reports it and does
+    not finish, and the objects of the same wave whose annotations are fine still go."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    cluster.put(owned("gone", "typo", {"argocd.argoproj.io/sync-options": "Delete=flase"}))
+    cluster.put(owned("gone", "fine"))
+    cluster.put(inventory("gone", ["typo", "fine"], cascade=True))
+    [result] = await run(clock, cluster, set())
+    assert [(k.name, "Delete" in why) for k, why in result.failed] == [("typo", True)]
+    assert [k.name for k in result.deleted] == ["fine"]
+    assert not result.finished
+    assert ("delete", "typo") not in cluster.events()
+    assert await cluster.get("v1", "ConfigMap", "gitopsd-inv-gone", NS) is not None
 
 
 @pytest.mark.asyncio
 async def test_without_cascade_or_still_in_the_fleet_nothing_is_deleted() -> None:
     """An inventory without cascadeDelete, or of an application still in the fleet, is left alone."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock)
     cluster.put(owned("left", "l"))
     cluster.put(owned("stays", "s"))
     cluster.put(inventory("left", ["l"], cascade=False))
     cluster.put(inventory("stays", ["s"], cascade=True))
     assert await run(clock, cluster, {"stays"}) == []
-    assert not [entry for entry in cluster.log if entry[1].startswith("delete")]
+    assert not cluster.events("delete")
     assert len(cluster.objects) == 4
 
 
@@ -167,28 +145,27 @@ async def test_predelete_must_succeed_first_and_postdelete_runs_after() -> None:
     """A failing PreDelete hook stops the removal (nothing is deleted); once it succeeds the
     objects go, then the PostDelete hooks run, then the inventory; Secrets are never recorded."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock)
     cluster.put(owned("gone", "a"))
     hooks = (hook("Job", "backup", "PreDelete"), hook("ConfigMap", "farewell", "PostDelete"),
              hook("Secret", "creds", "PreDelete"))
     cluster.put(inventory("gone", ["a"], cascade=True, hooks=hooks))
-    cluster.job_condition = "Failed"
+    cluster.script_status("Job", JOB_FAILED)
     [failed] = await run(clock, cluster, set())
     assert not failed.finished
     assert [(k.name, why.split(":")[0]) for k, why in failed.failed] == [("backup", "PreDelete hook failed")]
     assert await cluster.get("v1", "ConfigMap", "a", "app") is not None
-    assert not [e for e in cluster.log if e[1].startswith("delete") and e[2] == "a"]
-    cluster.job_condition = "Complete"
+    assert ("delete", "a") not in cluster.events()
+    cluster.script_status("Job", JOB_COMPLETE)
     [done] = await run(clock, cluster, set())
     assert done.finished, done.summary()
-    order = [(what.split()[0], name) for _, what, name in cluster.log
-             if name in ("backup", "a", "farewell", "gitopsd-inv-gone")]
+    order = [e for e in cluster.events() if e[1] in ("backup", "a", "farewell", "gitopsd-inv-gone")]
     backup_run = max(i for i, e in enumerate(order) if e == ("create", "backup"))
     assert order[backup_run:] == [("create", "backup"), ("apply", "gitopsd-inv-gone"), ("delete", "a"),
                                   ("gone", "a"), ("create", "farewell"), ("delete", "backup"),
                                   ("delete", "farewell"), ("delete", "gitopsd-inv-gone")]
     assert [(p, k.name) for p, k in done.hooks] == [("PreDelete", "backup"), ("PostDelete", "farewell")]
-    assert all(name != "creds" for _, _, name in cluster.log)
+    assert all(name != "creds" for _, name in cluster.events())
 
 
 @pytest.mark.asyncio
@@ -196,7 +173,7 @@ async def test_a_hook_that_is_not_the_apps_is_never_run_nor_what_it_would_replac
     """A recorded hook without the application's marks is refused, and a hook whose name is taken
     by another application's object leaves that object alone; nothing is deleted either way."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock)
     cluster.put(owned("gone", "a"))
     cluster.put(owned("other", "backup"))  # another application's object with the hook's name
     cluster.put(inventory("gone", ["a"], cascade=True,
@@ -204,13 +181,13 @@ async def test_a_hook_that_is_not_the_apps_is_never_run_nor_what_it_would_replac
     [taken] = await run(clock, cluster, set())
     assert [why for _, why in taken.failed] == [
         "PreDelete hook ConfigMap app/backup exists and is not this application's"]
-    assert not [e for e in cluster.log if e[1] != "gone"]
+    assert not [e for e in cluster.events() if e[0] != "gone"]
     cluster.put(inventory("gone", ["a"], cascade=True,
                           hooks=(hook("ConfigMap", "cleanup", "PreDelete", app="intruder"),)))
     [forged] = await run(clock, cluster, set())
     assert [why for _, why in forged.failed] == [
         "PreDelete hook does not carry this application's marks; not run"]
-    assert not [e for e in cluster.log if e[1] != "gone"]
+    assert not [e for e in cluster.events() if e[0] != "gone"]
     assert await cluster.get("v1", "ConfigMap", "a", "app") is not None
 
 
@@ -218,22 +195,136 @@ async def test_a_hook_that_is_not_the_apps_is_never_run_nor_what_it_would_replac
 async def test_predelete_hooks_run_once_even_when_the_removal_needs_another_sweep() -> None:
     """Once the PreDelete hooks have succeeded, the sweep that finishes a partial removal skips them."""
     clock = VirtualClock()
-    cluster = SlowDeletes(clock)
+    cluster = slow_deletes(clock, linger=10_000)  # "a" does not go within the wave timeout
     cluster.put(owned("gone", "a"))
     cluster.put(inventory("gone", ["a"], cascade=True, hooks=(hook("Job", "backup", "PreDelete"),)))
-    SlowDeletes.GONE_AFTER = 1000.0  # "a" does not go within the wave timeout
-    try:
-        remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5, wave_timeout=5)
-        task = asyncio.ensure_future(remover.sweep(set()))
-        while not task.done():
-            await clock.advance(1)
-        [partial] = task.result()
-    finally:
-        SlowDeletes.GONE_AFTER = 3.0
+    remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5, wave_timeout=5)
+    task = asyncio.ensure_future(remover.sweep(set()))
+    while not task.done():
+        await clock.advance(1)
+    [partial] = task.result()
     assert not partial.finished
     assert [p for p, _ in partial.hooks] == ["PreDelete"]
-    await clock.advance(1000)
+    cluster.reap()
     [done] = await run(clock, cluster, set())
     assert done.finished, done.summary()
     assert done.hooks == []
-    assert [name for _, what, name in cluster.log if what == "create"] == ["backup"]
+    assert [name for verb, name in cluster.events() if verb == "create"] == ["backup"]
+
+
+# Live statuses of the three run-to-completion hook kinds: (running, succeeded, failed).
+HOOK_STATUSES = {
+    "Job": ({"active": 1}, JOB_COMPLETE, JOB_FAILED),
+    "Pod": ({"phase": "Running"}, {"phase": "Succeeded"},
+           {"phase": "Failed", "reason": "Error", "message": "exit code 3"}),
+    "Workflow": ({"phase": "Running"}, {"phase": "Succeeded"},
+                 {"phase": "Failed", "message": "step migrate failed"}),
+}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", sorted(HOOK_STATUSES))
+async def test_a_predelete_hook_is_followed_until_it_succeeds(kind: str) -> None:
+    """A Job, Pod or Workflow PreDelete hook that runs for a few polls holds back the deletions
+    until it succeeds; then the objects go."""
+    running, succeeded, _ = HOOK_STATUSES[kind]
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    cluster.script_status(kind, running)
+    cluster.script_status(kind, succeeded, after_reads=3)
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(hook(kind, "backup", "PreDelete"),)))
+    [done] = await run(clock, cluster, set())
+    assert done.finished, done.summary()
+    assert [(p, k.kind, k.name) for p, k in done.hooks] == [("PreDelete", kind, "backup")]
+    hook_key = next(e.key for e in cluster.log if e.verb == "create")
+    # one look for an earlier hook object, then three polls see it running and the fourth succeed
+    assert cluster.reads[hook_key] == 1 + 4
+    created = next(e.at for e in cluster.log if e.verb == "create")
+    deleted = next(e.at for e in cluster.log if e.verb == "delete" and e.key.name == "a")
+    assert deleted - created >= 3 * 0.5
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("kind", sorted(HOOK_STATUSES))
+async def test_a_failing_predelete_hook_stops_the_removal(kind: str) -> None:
+    """A Job, Pod or Workflow PreDelete hook that fails leaves every object and the inventory in
+    place and reports why it failed."""
+    running, _, failed = HOOK_STATUSES[kind]
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    cluster.script_status(kind, running)
+    cluster.script_status(kind, failed, after_reads=2)
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(hook(kind, "backup", "PreDelete"),
+                                                               hook("ConfigMap", "bye", "PostDelete"))))
+    [result] = await run(clock, cluster, set())
+    assert not result.finished
+    [(key, why)] = result.failed
+    assert key.kind == kind
+    assert why.startswith("PreDelete hook failed: ")
+    live = await cluster.get(API_VERSIONS.get(kind, "v1"), kind, "backup", "app")
+    assert live is not None
+    assert why.endswith(hook_state(live).message)
+    assert cluster.events("delete") == []
+    assert ("create", "bye") not in cluster.events()
+
+
+@pytest.mark.asyncio
+async def test_a_hook_that_never_finishes_fails_at_the_wave_timeout() -> None:
+    """A PreDelete hook still running when the wave timeout passes fails the removal then, not later."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    cluster.script_status("Job", HOOK_STATUSES["Job"][0])
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(hook("Job", "backup", "PreDelete"),)))
+    remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5, wave_timeout=7)
+    task = asyncio.ensure_future(remover.sweep(set()))
+    await clock.advance(6.5)
+    assert not task.done()
+    await clock.advance(1)
+    [result] = task.result()
+    assert [why.split(":")[0:2] for _, why in result.failed] == [["PreDelete hook failed",
+                                                                 " not finished by the deadline"]]
+    assert cluster.events("delete") == []
+
+
+@pytest.mark.asyncio
+async def test_a_wave_still_there_at_the_timeout_fails_and_stops_the_removal() -> None:
+    """Deleting waits for a wave only until the wave timeout: what is left then has failed, lower
+    waves are not touched and the inventory stays."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    cluster.linger(10_000, name="stuck")
+    cluster.put(owned("gone", "stuck", {"argocd.argoproj.io/sync-wave": "1"}))
+    cluster.put(owned("gone", "quick", {"argocd.argoproj.io/sync-wave": "1"}))
+    cluster.put(owned("gone", "lower"))
+    cluster.put(inventory("gone", ["stuck", "quick", "lower"], cascade=True))
+    remover = Remover("c", cluster, fleet=FLEET, namespace=NS, clock=clock, poll=0.5, wave_timeout=5)
+    task = asyncio.ensure_future(remover.sweep(set()))
+    await clock.advance(4.5)
+    assert not task.done()
+    await clock.advance(1)
+    [result] = task.result()
+    assert [(k.name, why) for k, why in result.failed] == [("stuck", "still being deleted")]
+    assert [k.name for k in result.deleted] == ["quick"]
+    assert [n for verb, n in cluster.events() if verb == "delete"] == ["quick", "stuck"]
+    assert not result.finished
+
+
+@pytest.mark.asyncio
+async def test_a_generate_name_hook_is_reported_and_cleaned_up_by_the_name_it_was_given() -> None:
+    """A PreDelete hook with only generateName is followed, reported and finally deleted under the
+    name the API server gave it."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    body = hook("Job", "backup", "PreDelete")
+    body["metadata"]["generateName"] = body["metadata"].pop("name") + "-"
+    cluster.put(owned("gone", "a"))
+    cluster.put(inventory("gone", ["a"], cascade=True, hooks=(body,)))
+    [done] = await run(clock, cluster, set())
+    assert done.finished, done.summary()
+    created = next(e.key for e in cluster.log if e.verb == "create")
+    assert created.name.startswith("backup-")
+    assert [k for _, k in done.hooks] == [created]
+    assert ("delete", created.name) in cluster.events()

@@ -11,7 +11,10 @@ place. The application's ``PreDelete`` hooks (recorded with the inventory) run
 and must succeed first (once: the inventory records it), its ``PostDelete``
 hooks after; a failed hook stops the removal until the next sweep tries again.
 The hook objects are deleted with the inventory. Once nothing but the objects
-left in place remains, the inventory itself is deleted. An
+left in place remains, the inventory itself is deleted. Waves and sync options
+are read as the sync's prunes read them (``core.plan``); an object whose
+annotations cannot be read is not deleted. Hooks run, and waves are deleted
+and waited for, through ``engine.lifecycle``. An
 inventory without ``cascadeDelete`` is left alone and reported once. This
 module must never delete an object whose tracking id is not the application's,
 and never acts on a fleet it was not given.
@@ -26,7 +29,6 @@ from typing import Any
 
 import structlog
 
-from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import (
     FLEET_LABEL,
     TRACKING_ANNOTATION,
@@ -36,18 +38,17 @@ from gitopsd.core.inventory import (
     ownership,
     parse_tracking_id,
 )
-from gitopsd.core.plan import DeletePolicy, Permission, parse_resource_options
-from gitopsd.core.plan.hooks import deletion_hook_types, read_hook
+from gitopsd.core.plan import Permission, live_deletion_options
+from gitopsd.core.plan.hooks import deletion_hook_types, read_hook, read_wave
 from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.engine.clock import Clock
+from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
 from gitopsd.errors import ApiError, ClusterError, InventoryError
-from gitopsd.model import HealthStatus, ResourceKey
+from gitopsd.model import ResourceKey
 
 log = structlog.get_logger("gitopsd.removal")
-WAVE_ANNOTATION = "argocd.argoproj.io/sync-wave"
 PREDELETE_DONE = "gitopsd.io/predelete-done"  # on the inventory: its PreDelete hooks succeeded
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 
 
 @dataclass
@@ -73,10 +74,13 @@ class RemovalResult:
         return ", ".join(parts)
 
 
-def _wave(live: Mapping[str, Any]) -> int:
-    value = ((live.get("metadata") or {}).get("annotations") or {}).get(WAVE_ANNOTATION, "0")
+def _annotations(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return (obj.get("metadata") or {}).get("annotations") or {}
+
+
+def _hook_wave(hook: Mapping[str, Any]) -> int:
     try:
-        return int(str(value).strip())
+        return read_wave(_annotations(hook))
     except ValueError:
         return 0
 
@@ -86,12 +90,6 @@ def _types(hook: Mapping[str, Any]) -> tuple[str, ...]:
         return deletion_hook_types((hook.get("metadata") or {}).get("annotations") or {})
     except ValueError:
         return ()
-
-
-def _delete_refused(live: Mapping[str, Any]) -> bool:
-    text = str(((live.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS, ""))
-    options, _ = parse_resource_options(text)
-    return options.delete is not Permission.ALLOW
 
 
 class Remover:
@@ -108,6 +106,7 @@ class Remover:
         self.history = history
         self.poll = poll
         self.wave_timeout = wave_timeout
+        self.lifecycle = Lifecycle(objects, clock, poll=poll)
         self._reported: set[str] = set()
 
     async def sweep(self, current: Iterable[str]) -> list[RemovalResult]:
@@ -174,10 +173,16 @@ class Remover:
             owner = ownership(live, fleet=self.fleet, app=app, key=entry.key)
             if owner.state is not OwnershipState.OURS:
                 result.kept.append((entry.key, "not this application's"))
-            elif _delete_refused(live):
+                continue
+            try:
+                wave, options = live_deletion_options(_annotations(live))
+            except ValueError as e:  # guessing could delete what its owner meant to keep
+                result.failed.append((entry.key, f"not deleted: {e}"))
+                continue
+            if options.delete is not Permission.ALLOW:
                 result.kept.append((entry.key, "Delete=false"))
             else:
-                waves.setdefault(_wave(live), []).append((entry, live))
+                waves.setdefault(wave, []).append((entry, live))
         for wave in sorted(waves, reverse=True):
             await self._delete_wave(waves[wave], propagation, result)
             if result.failed:
@@ -186,7 +191,7 @@ class Remover:
     async def _hooks(self, phase: str, hooks: list[Obj], result: RemovalResult, app: str) -> bool:
         """Run the PHASE hooks among HOOKS one by one (by wave, then name); False when one fails."""
         chosen = [h for h in hooks if phase in _types(h)]
-        for body in sorted(chosen, key=lambda h: (_wave(h), str(h.get("kind")),
+        for body in sorted(chosen, key=lambda h: (_hook_wave(h), str(h.get("kind")),
                                                   str((h.get("metadata") or {}).get("name")))):
             if not await self._hook(phase, body, result, app):
                 return False
@@ -199,7 +204,6 @@ class Remover:
         key = ResourceKey(api_version.rpartition("/")[0], kind, namespace,
                           str(meta.get("name") or meta.get("generateName") or ""))
         policies = read_hook(meta.get("annotations") or {}).delete_policies
-        deadline = self.clock.now() + self.wave_timeout
         marks = parse_tracking_id(str((meta.get("annotations") or {}).get(TRACKING_ANNOTATION, "")))
         if (meta.get("labels") or {}).get(FLEET_LABEL) != self.fleet or marks is None or marks[0] != app:
             result.failed.append((key, f"{phase} hook does not carry this application's marks; not run"))
@@ -207,41 +211,24 @@ class Remover:
         try:
             previous = await self.objects.get(api_version, kind, key.name, namespace) \
                 if meta.get("name") else None
-            if previous is not None and ownership(previous, fleet=self.fleet, app=app, key=marks[1]).state \
-                    is not OwnershipState.OURS:
-                result.failed.append((key, f"{phase} hook {key} exists and is not this application's"))
-                return False
-            if previous is not None and DeletePolicy.BEFORE_HOOK_CREATION in policies:
-                uid = str((previous.get("metadata") or {}).get("uid") or "") or None
-                await self.objects.delete(api_version, kind, key.name, namespace, propagation="Foreground",
-                                          uid=uid)
-                while await self.objects.get(api_version, kind, key.name, namespace) is not None:
-                    if self.clock.now() >= deadline:
-                        raise ClusterError(f"the previous {phase} hook {key} was not deleted in time")
-                    await self.clock.sleep(self.poll)
-            created = await self.objects.create(body)
-            name = str((created.get("metadata") or {}).get("name") or key.name)
-            key = ResourceKey(key.group, kind, namespace, name)
-            result.created.append((api_version, key, str((created.get("metadata") or {}).get("uid") or "")))
-            while True:
-                live = await self.objects.get(api_version, kind, name, namespace)
-                health = healthmod.assess(live) if live is not None else None
-                status = health.status if health is not None else HealthStatus.MISSING
-                done = status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.MISSING) or (
-                    kind not in ("Job", "Pod") and status.is_settled)
-                if done or self.clock.now() >= deadline:
-                    break
-                await self.clock.sleep(self.poll)
-            succeeded = done and status is not HealthStatus.DEGRADED and status is not HealthStatus.MISSING
-            if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
-                    not succeeded and DeletePolicy.HOOK_FAILED in policies):
-                await self.objects.delete(api_version, kind, name, namespace, propagation="Background")
-        except (ApiError, ClusterError) as e:
-            result.failed.append((key, f"{phase} hook: {e}"))
+        except ClusterError as e:
+            result.failed.append((key, f"{phase} hook: {reason(e)}"))
             return False
-        if not succeeded:
-            why = (health.message if health is not None else "") or status.value
-            result.failed.append((key, f"{phase} hook failed: {why}"))
+        if previous is not None and ownership(previous, fleet=self.fleet, app=app, key=marks[1]).state \
+                is not OwnershipState.OURS:
+            result.failed.append((key, f"{phase} hook {key} exists and is not this application's"))
+            return False
+        run = await self.lifecycle.run_hook(body, policies, deadline=self.clock.now() + self.wave_timeout,
+                                            previous=previous)
+        if run.created is not None:
+            key = run.key  # with the name the API server gave a generateName hook
+            result.created.append((api_version, key,
+                                   str((run.created.get("metadata") or {}).get("uid") or "")))
+        if run.error is not None:
+            result.failed.append((key, f"{phase} hook: {reason(run.error)}"))
+            return False
+        if not run.succeeded:
+            result.failed.append((key, f"{phase} hook failed: {run.state.message}"))
             return False
         log.info("removal.hook", cluster=self.cluster, phase=phase, hook=str(key))
         result.hooks.append((phase, key))
@@ -249,37 +236,16 @@ class Remover:
 
     async def _delete_wave(self, items: list[tuple[InventoryEntry, Obj]], propagation: str,
                            result: RemovalResult) -> None:
-        requested: list[tuple[InventoryEntry, str]] = []
-        for entry, live in sorted(items, key=lambda item: item[0].key):
-            uid = str((live.get("metadata") or {}).get("uid") or "") or None
-            try:
-                await self.objects.delete(entry.api_version, entry.kind, entry.name, entry.namespace,
-                                          propagation=propagation, uid=uid)
-            except ClusterError as e:
-                result.failed.append((entry.key, str(e)))
-                continue
-            requested.append((entry, uid or ""))
-        deadline = self.clock.now() + self.wave_timeout
-        waiting = list(requested)
-        while waiting:
-            still = []
-            for entry, uid in waiting:
-                try:
-                    now = await self.objects.get(entry.api_version, entry.kind, entry.name,
-                                                 entry.namespace)
-                except ClusterError:
-                    still.append((entry, uid))
-                    continue
-                if now is not None and str((now.get("metadata") or {}).get("uid") or "") == uid:
-                    still.append((entry, uid))
-                else:
-                    result.deleted.append(entry.key)
-            waiting = still
-            if waiting and self.clock.now() >= deadline:
-                result.failed.extend((e.key, "still being deleted") for e, _ in waiting)
-                return
-            if waiting:
-                await self.clock.sleep(self.poll)
+        """Delete one wave (each object by the uid read, so a replacement is left alone) and
+        wait until all of it is gone; what is still there after ``wave_timeout`` has failed."""
+        targets = [Target(entry.api_version, entry.key,
+                          str((live.get("metadata") or {}).get("uid") or "") or None)
+                   for entry, live in sorted(items, key=lambda item: item[0].key)]
+        wave = await self.lifecycle.delete_wave(targets, propagation=propagation,
+                                                deadline=self.clock.now() + self.wave_timeout)
+        result.deleted.extend(wave.absent)
+        result.deleted.extend(wave.deleted)
+        result.failed.extend(wave.failed)
 
     async def _mark_predelete_done(self, body: Obj) -> None:
         """Record on the inventory that the PreDelete hooks ran, so a later sweep (after a partial

@@ -30,6 +30,8 @@ from gitopsd.core.health.pvc import pvc_health
 from gitopsd.core.health.replicaset import replicaset_health
 from gitopsd.core.health.service import service_health
 from gitopsd.core.health.statefulset import statefulset_health
+from gitopsd.core.health.workflow import is_finished as workflow_is_finished
+from gitopsd.core.health.workflow import workflow_health
 from gitopsd.model.health import Health, HealthStatus
 
 Check = Callable[[Mapping[str, Any]], Health]
@@ -55,6 +57,7 @@ CHECKS: Mapping[tuple[str, str], Check] = {
     ("apiregistration.k8s.io", "APIService"): apiservice_health,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_health,
     ("", "Namespace"): namespace_health,
+    ("argoproj.io", "Workflow"): workflow_health,
 }
 
 # Kinds whose own check stays right while the object is being deleted: a
@@ -63,6 +66,7 @@ CHECKS: Mapping[tuple[str, str], Check] = {
 _SURVIVES_DELETION: Mapping[tuple[str, str], Callable[[Mapping[str, Any]], bool]] = {
     ("batch", "Job"): job_is_finished,
     ("", "Pod"): pod_is_finished,
+    ("argoproj.io", "Workflow"): workflow_is_finished,
     ("", "Namespace"): namespace_is_terminating,
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_is_terminating,
 }

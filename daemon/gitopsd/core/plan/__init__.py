@@ -44,7 +44,7 @@ from gitopsd.core.plan.options import (
     parse_resource_options,
 )
 from gitopsd.core.plan.planner import CREATED_NAMESPACE_RANK, plan_sync
-from gitopsd.core.plan.prune import prune_guard
+from gitopsd.core.plan.prune import live_deletion_options, prune_guard
 from gitopsd.core.plan.tasks import (
     Plan,
     Skipped,
@@ -78,6 +78,7 @@ __all__ = [
     "app_option_problems",
     "generated_name",
     "group_waves",
+    "live_deletion_options",
     "parse_app_options",
     "parse_resource_options",
     "plan_sync",

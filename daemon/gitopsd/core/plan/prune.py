@@ -37,6 +37,21 @@ _NAMESPACE = ("", "Namespace")
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
 
 
+def live_deletion_options(annotations: Mapping[str, Any], defaults: ResourceOptions | None = None,
+                          ) -> tuple[int, ResourceOptions]:
+    """The sync wave and the sync options a live object's annotations give it when it is deleted.
+
+    Raises ``ValueError`` (naming the annotation, not the object) when either is
+    unreadable: whoever deletes must then leave the object alone rather than guess.
+    """
+    wave = read_wave(annotations)
+    text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
+    options, problems = parse_resource_options(text if isinstance(text, str) else "", defaults)
+    if problems or not isinstance(text, str):
+        raise ValueError("; ".join(problems) or f"{SYNC_OPTIONS_ANNOTATION} must be a string")
+    return wave, options
+
+
 @dataclass(frozen=True)
 class PrunePlan:
     """Prune tasks (unordered), the candidates kept and why, and the guard's verdict."""
@@ -62,17 +77,10 @@ def plan_prunes(candidates: Sequence[tuple[ResourceKey, str]], *,
     tasks: list[SyncTask] = []
     skipped: list[Skipped] = []
     for key, api_version in candidates:
-        annotations = live_annotations.get(key, {})
         try:
-            wave = read_wave(annotations)
+            wave, options = live_deletion_options(live_annotations.get(key, {}), defaults)
         except ValueError as exc:
             raise SyncError(f"live object {key}: {exc}") from None
-        text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
-        options, problems = parse_resource_options(text if isinstance(text, str) else "",
-                                                   defaults)
-        if problems or not isinstance(text, str):
-            detail = "; ".join(problems) or f"{SYNC_OPTIONS_ANNOTATION} must be a string"
-            raise SyncError(f"live object {key}: {detail}")
         if options.prune is Permission.DENY:
             skipped.append(Skipped(key, SkipReason.PRUNE_DISABLED,
                                    "not pruned: the live object says Prune=false"))

@@ -5,10 +5,11 @@ instance's health is then followed from the watches, as Argo CD reports a
 synced application Progressing until its workloads are ready.
 
 Applies use server-side apply (field manager ``gitopsd``); hooks are created,
-awaited and cleaned up by their delete policies; prunes delete with the
-application's propagation policy. Every step ends as a ``Change``; a failing
-wave stops the sync and the partial ChangeSet is returned with the reason.
-Nothing here decides what to do: the plan and the comparison did that.
+awaited and cleaned up by their delete policies, and prunes delete with the
+application's propagation policy, both through ``engine.lifecycle``. Every
+step ends as a ``Change``; a failing wave stops the sync and the partial
+ChangeSet is returned with the reason. Nothing here decides what to do: the
+plan and the comparison did that.
 """
 
 from __future__ import annotations
@@ -24,12 +25,13 @@ from gitopsd.core import health as healthmod
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.inventory import OwnershipState
-from gitopsd.core.plan import DeletePolicy, Plan, SyncTask, TaskAction
+from gitopsd.core.plan import Plan, SyncTask, TaskAction
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
+from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
-from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncDeadline, SyncError, UnknownKind
+from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncError, UnknownKind
 from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
 
 T = TypeVar("T")
@@ -59,6 +61,7 @@ class Executor:
         self.concurrency = concurrency
         self.clock = clock
         self.poll = poll
+        self.lifecycle = Lifecycle(cluster, clock, poll=poll)
         self.crd_groups: set[str] = set()
         self._respect: tuple[IgnoreDifference, ...] = ()
         self._deadline = 0.0
@@ -153,7 +156,7 @@ class Executor:
         try:
             live = await self._write(task, body, before)
         except (ApiError, ClusterError, SyncError) as e:
-            return None, Change(key, ChangeAction.FAILED, _reason(e))
+            return None, Change(key, ChangeAction.FAILED, reason(e))
         if key.kind == "CustomResourceDefinition":
             group = str(((task.manifest.body.get("spec") or {}).get("group")) or "")
             self.crd_groups.add(group)
@@ -181,18 +184,11 @@ class Executor:
         is gone, then create it from BODY (``kubectl replace --force``)."""
         key = task.key
         uid = str((live.get("metadata") or {}).get("uid") or "") or None
-        api_version = str(body.get("apiVersion", ""))
-        await self.cluster.delete(api_version, key.kind, key.name, key.namespace,
-                                  propagation="Background", uid=uid)
-        while True:
-            current = await self.cluster.get(api_version, key.kind, key.name, key.namespace)
-            if current is None or (current.get("metadata") or {}).get("uid") != uid:
-                break
-            if self.clock.now() >= self._deadline:
-                raise SyncDeadline(f"{key} was not deleted before the sync deadline "
-                                   "(Replace=true,Force=true recreates it)")
-            await self.clock.sleep(self.poll)
-        if current is not None:
+        other = await self.lifecycle.delete_and_wait(
+            Target(str(body.get("apiVersion", "")), key, uid), propagation="Background",
+            deadline=self._deadline,
+            late=f"{key} was not deleted before the sync deadline (Replace=true,Force=true recreates it)")
+        if other is not None:
             raise OwnershipConflict(f"{key} was created again by someone else while being recreated")
         return await self.cluster.create(body)
 
@@ -235,84 +231,45 @@ class Executor:
         try:
             return await self.cluster.get(api_version, key.kind, key.name, key.namespace)
         except (ApiError, ClusterError) as e:
-            return Health(HealthStatus.UNKNOWN, _reason(e))
+            return Health(HealthStatus.UNKNOWN, reason(e))
 
     async def _hook(self, task: SyncTask, result: ExecResult, deadline: float) -> bool:
         assert task.manifest is not None
         assert task.hook is not None
-        key, body = task.key, task.manifest.body
-        policies = task.hook.delete_policies
+        key = task.key
         with tracer.start_as_current_span(f"hook {task.hook.phase.value} {key.kind}/{key.name}") as span:
-            try:
-                if DeletePolicy.BEFORE_HOOK_CREATION in policies:
-                    await self._delete_and_wait(task, deadline)
-                await self.cluster.create(body)
-            except (ApiError, ClusterError) as e:
-                result.add(key, ChangeAction.FAILED, f"hook: {_reason(e)}")
-                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook: {_reason(e)}"[:500]))
-                return False
-            outcome = await self._await_hook(task, deadline)
-            succeeded = outcome.status is HealthStatus.HEALTHY
-            try:
-                if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
-                        not succeeded and DeletePolicy.HOOK_FAILED in policies):
-                    await self.cluster.delete(task.manifest.api_version, key.kind, key.name,
-                                              key.namespace, propagation="Background")
-            except (ApiError, ClusterError) as e:
-                result.add(key, ChangeAction.FAILED, f"hook cleanup: {_reason(e)}")
-                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook cleanup: {_reason(e)}"[:500]))
-                return False
-            if succeeded:
+            run = await self.lifecycle.run_hook(task.manifest.body, task.hook.delete_policies,
+                                                deadline=deadline)
+            if run.error is not None:
+                what = "hook cleanup" if run.stage == "cleanup" else "hook"
+                message = f"{what}: {reason(run.error)}"
+            elif run.succeeded:
                 result.add(key, ChangeAction.CREATED, "hook succeeded")
+                return True
             else:
-                why = outcome.message or outcome.status.value
-                result.add(key, ChangeAction.FAILED, f"hook failed: {why}")
-                span.set_status(trace.Status(trace.StatusCode.ERROR, f"hook failed: {why}"[:500]))
-            return succeeded
-
-    async def _await_hook(self, task: SyncTask, deadline: float) -> Health:
-        key = task.key
-        assert task.manifest is not None
-        while True:
-            live = await self.cluster.get(task.manifest.api_version, key.kind, key.name, key.namespace)
-            h = Health(HealthStatus.MISSING, "hook object disappeared") if live is None \
-                else healthmod.assess(live)
-            if h.status in (HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.MISSING):
-                return h
-            if key.kind not in ("Job", "Pod", "Workflow") and h.status.is_settled:
-                return Health(HealthStatus.HEALTHY)
-            if self.clock.now() >= deadline:
-                return Health(HealthStatus.DEGRADED, f"still {h.status.value} at the sync deadline"
-                              + (f": {h.message}" if h.message else ""))
-            await self.clock.sleep(self.poll)
-
-    async def _delete_and_wait(self, task: SyncTask, deadline: float) -> None:
-        key = task.key
-        assert task.manifest is not None
-        api_version = task.manifest.api_version
-        if not await self.cluster.delete(api_version, key.kind, key.name, key.namespace,
-                                         propagation="Foreground"):
-            return
-        while await self.cluster.get(api_version, key.kind, key.name, key.namespace) is not None:
-            if self.clock.now() >= deadline:
-                raise ApiError(f"previous hook {key} was not deleted before the deadline", status=409)
-            await self.clock.sleep(self.poll)
+                message = f"hook failed: {run.state.message}"
+            result.add(key, ChangeAction.FAILED, message)
+            span.set_status(trace.Status(trace.StatusCode.ERROR, message[:500]))
+            return False
 
     # -- prunes -------------------------------------------------------------
 
     async def _prune(self, tasks: Sequence[SyncTask], plan: Plan, result: ExecResult) -> None:
-        policy = plan.propagation_policy.value
+        """Delete the wave's objects with the application's propagation policy; a sync does not
+        wait for them to be gone (Foreground deletions finish when the garbage collector says so)."""
+        wave = await self.lifecycle.delete_wave(
+            [Target(t.api_version, t.key) for t in tasks], propagation=plan.propagation_policy.value,
+            deadline=self._deadline, wait=False)
+        failed = dict(wave.failed)
+        absent = set(wave.absent)
         for task in tasks:
             key = task.key
-            try:
-                gone = await self.cluster.delete(task.api_version, key.kind, key.name, key.namespace,
-                                                 propagation=policy)
-            except (ApiError, ClusterError) as e:
+            if key in failed:
                 result.failed_prunes.add(key)
-                result.add(key, ChangeAction.FAILED, f"prune: {_reason(e)}")
+                result.add(key, ChangeAction.FAILED, f"prune: {failed[key]}")
                 continue
             result.pruned.add(key)
-            result.add(key, ChangeAction.PRUNED, "" if gone else "already gone")
+            result.add(key, ChangeAction.PRUNED, "already gone" if key in absent else "")
         if result.failed_prunes:
             result.error = f"{len(result.failed_prunes)} prune(s) failed"
 
@@ -327,17 +284,3 @@ def _groups(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:
         else:
             groups.append([task])
     return groups
-
-
-def _reason(e: Exception) -> str:
-    if isinstance(e, ApiError) and e.status == 403:
-        return f"forbidden: {e}"
-    return str(e)
-
-
-def unsettled(healths: dict[ResourceKey, Health]) -> list[str]:
-    return [f"{k} is {h.status.value}" for k, h in sorted(healths.items()) if not h.status.is_settled]
-
-
-def live_of(cmp: Comparison, key: ResourceKey) -> Obj | None:
-    return cmp.live.get(key)

@@ -1,0 +1,217 @@
+"""Hook objects and deletions on one cluster, for syncs and for application removals.
+
+A sync's hooks, a ``Replace=true,Force=true`` recreate, a sync's prunes and an
+application's removal all run a hook object (replace an earlier one, create
+it, wait until it finishes, delete it by its delete policies) or delete
+objects and wait until they are gone. This module is the one place that does
+it, so the executor and the remover cannot drift apart. Whether a hook has
+finished, and how, is ``core.health.hook_state``'s to say, after every read.
+
+It must not decide which hooks run, what is deleted or in what order, and it
+reads no annotations: callers pass delete policies, propagation and
+deadlines. It talks to the cluster only through ``ClusterPort``, takes time
+from the engine ``Clock`` and never waits past the deadline it is given.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gitopsd.core.health import HookPhase, HookState, hook_state
+from gitopsd.core.plan import DeletePolicy
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.errors import ApiError, ClusterError, SyncDeadline
+from gitopsd.model import ResourceKey
+
+
+class Previous(enum.Enum):
+    """The caller did not read the hook's previous object: delete it by name, whoever it is."""
+
+    UNREAD = "unread"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One object to act on; with ``uid``, only that incarnation of it."""
+
+    api_version: str
+    key: ResourceKey
+    uid: str | None = None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Target:
+        """The object BODY names, whichever incarnation of it."""
+        return cls(str(body.get("apiVersion", "")), ResourceKey.of(body))
+
+
+@dataclass
+class HookRun:
+    """What running one hook came to.
+
+    ``created`` is the object the API server created (None when creating
+    failed); ``error`` is the cluster error that stopped the run and ``stage``
+    the step it stopped at: ``create`` (replacing the previous object
+    included), ``wait`` or ``cleanup``.
+    """
+
+    key: ResourceKey
+    state: HookState
+    created: Obj | None = None
+    error: Exception | None = None
+    stage: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.error is None and self.state.phase is HookPhase.SUCCEEDED
+
+
+@dataclass
+class WaveResult:
+    """What deleting one wave did: gone, already absent when asked, failed (with why)."""
+
+    deleted: list[ResourceKey] = field(default_factory=list)
+    absent: list[ResourceKey] = field(default_factory=list)
+    failed: list[tuple[ResourceKey, str]] = field(default_factory=list)
+
+
+def reason(e: Exception) -> str:
+    """One line for a cluster error, saying so when it was a permission refusal."""
+    if isinstance(e, ApiError) and e.status == 403:
+        return f"forbidden: {e}"
+    return str(e)
+
+
+def _uid(obj: Mapping[str, Any] | None) -> str:
+    return str(((obj or {}).get("metadata") or {}).get("uid") or "")
+
+
+class Lifecycle:
+    """Runs hooks and deletes objects on CLUSTER, polling every POLL seconds of CLOCK."""
+
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5) -> None:
+        self.cluster = cluster
+        self.clock = clock
+        self.poll = poll
+
+    async def _get(self, target: Target) -> Obj | None:
+        key = target.key
+        return await self.cluster.get(target.api_version, key.kind, key.name, key.namespace)
+
+    async def _delete(self, target: Target, propagation: str) -> bool:
+        key = target.key
+        return await self.cluster.delete(target.api_version, key.kind, key.name, key.namespace,
+                                         propagation=propagation, uid=target.uid)
+
+    async def delete_and_wait(self, target: Target, *, propagation: str, deadline: float,
+                              late: str = "") -> Obj | None:
+        """Delete TARGET and wait until it is gone.
+
+        Returns None once nothing holds its name, or the object that holds it now
+        when TARGET names a uid and another object took its place. Raises
+        ``SyncDeadline`` (with LATE, or a message naming the object) when it is
+        still there at DEADLINE, and ``ClusterError`` when a call fails.
+        """
+        if not await self._delete(target, propagation) and target.uid is None:
+            return None
+        while True:
+            current = await self._get(target)
+            if current is None:
+                return None
+            if target.uid is not None and _uid(current) != target.uid:
+                return current
+            if self.clock.now() >= deadline:
+                raise SyncDeadline(late or f"{target.key} was not deleted before the deadline")
+            await self.clock.sleep(self.poll)
+
+    async def wait_for_hook(self, target: Target, *, deadline: float) -> HookState:
+        """Read the hook object every poll until it has finished; Failed when DEADLINE passes first."""
+        while True:
+            state = hook_state(await self._get(target))
+            if state.done:
+                return state
+            if self.clock.now() >= deadline:
+                return HookState(HookPhase.FAILED, "not finished by the deadline"
+                                 + (f": {state.message}" if state.message else ""))
+            await self.clock.sleep(self.poll)
+
+    async def run_hook(self, body: Mapping[str, Any], policies: Collection[DeletePolicy], *,
+                       deadline: float, previous: Obj | Previous | None = Previous.UNREAD) -> HookRun:
+        """Run one hook object: with BeforeHookCreation the previous one goes first (waited for),
+        then BODY is created and followed until it finishes, then deleted when its outcome is
+        one of POLICIES (HookSucceeded, HookFailed).
+
+        PREVIOUS is the object that held the hook's name when the caller read it (None: there
+        was none, so nothing is deleted first); left UNREAD, the name is deleted whoever holds it.
+        """
+        target = Target.of(body)
+        run = HookRun(target.key, HookState(HookPhase.FAILED, "not run"))
+        try:
+            run.stage = "create"
+            if DeletePolicy.BEFORE_HOOK_CREATION in policies and target.key.name and previous is not None:
+                old = Target(target.api_version, target.key,
+                             None if isinstance(previous, Previous) else _uid(previous) or None)
+                other = await self.delete_and_wait(
+                    old, propagation="Foreground", deadline=deadline,
+                    late=f"the previous hook {target.key} was not deleted before the deadline")
+                if other is not None:
+                    raise ApiError(f"hook {target.key} was created again by someone else while the "
+                                   "previous one was being deleted", status=409)
+            run.created = await self.cluster.create(body)
+            # a generateName hook has its name only now
+            run.key = replace(target.key, name=str((run.created.get("metadata") or {}).get("name")
+                                                   or target.key.name))
+            created = Target(target.api_version, run.key, _uid(run.created) or None)
+            run.stage = "wait"
+            run.state = await self.wait_for_hook(created, deadline=deadline)
+            run.stage = "cleanup"
+            succeeded = run.state.phase is HookPhase.SUCCEEDED
+            if (succeeded and DeletePolicy.HOOK_SUCCEEDED in policies) or (
+                    not succeeded and DeletePolicy.HOOK_FAILED in policies):
+                await self._delete(created, "Background")
+        except (ClusterError, SyncDeadline) as e:
+            run.error = e
+            return run
+        run.stage = ""
+        return run
+
+    async def delete_wave(self, targets: Sequence[Target], *, propagation: str, deadline: float,
+                          wait: bool = True) -> WaveResult:
+        """Delete TARGETS (in order); with WAIT, follow them until every one is gone (or has been
+        replaced by another object) and fail those still there at DEADLINE."""
+        result = WaveResult()
+        requested: list[Target] = []
+        for target in targets:
+            try:
+                accepted = await self._delete(target, propagation)
+            except ClusterError as e:
+                result.failed.append((target.key, reason(e)))
+                continue
+            if not accepted:
+                result.absent.append(target.key)
+            elif wait:
+                requested.append(target)
+            else:
+                result.deleted.append(target.key)
+        while requested:
+            still = []
+            for target in requested:
+                try:
+                    now = await self._get(target)
+                except ClusterError:
+                    still.append(target)
+                    continue
+                if now is not None and (target.uid is None or _uid(now) == target.uid):
+                    still.append(target)
+                else:
+                    result.deleted.append(target.key)
+            requested = still
+            if requested and self.clock.now() >= deadline:
+                result.failed.extend((t.key, "still being deleted") for t in requested)
+                break
+            if requested:
+                await self.clock.sleep(self.poll)
+        return result
