@@ -18,11 +18,11 @@ from gitopsd.model import (
     Manifest,
     OutcomeKind,
     ResourceKey,
-    Revision,
     Source,
     SyncPolicy,
 )
 from tests.engine.fakecluster import FakeCluster
+from tests.engine.fakefleet import StaticDesired
 
 
 def _deployments(clock: VirtualClock) -> FakeCluster:
@@ -38,17 +38,6 @@ def _deployment_status(*, available: int) -> dict[str, Any]:
 
 def _become_available(cluster: FakeCluster) -> None:
     cluster.script_status("Deployment", _deployment_status(available=2))
-
-
-class StaticDesired:
-    def __init__(self, manifests: tuple[Manifest, ...]) -> None:
-        self._manifests = manifests
-
-    async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
-        return Revision("env", "main", "a" * 40)
-
-    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
-        return self._manifests
 
 
 def _deployment() -> Manifest:

@@ -26,11 +26,11 @@ from gitopsd.model import (
     Outcome,
     OutcomeKind,
     ResourceKey,
-    Revision,
     Source,
     SyncPolicy,
 )
 from tests.engine.fakecluster import FakeCluster
+from tests.engine.fakefleet import StaticDesired
 
 FLEET = "f"
 POLL = 0.5
@@ -44,17 +44,6 @@ HOOK_STATUSES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] 
     "Workflow": ({"phase": "Running"}, {"phase": "Succeeded"},
                  {"phase": "Failed", "message": "step migrate failed"}),
 }
-
-
-class StaticDesired:
-    def __init__(self, manifests: tuple[Manifest, ...]) -> None:
-        self._manifests = manifests
-
-    async def resolve(self, instance: AppInstance) -> Revision:
-        return Revision("env", "main", "a" * 40)
-
-    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
-        return self._manifests
 
 
 def _manifest(body: dict[str, Any]) -> Manifest:
@@ -98,7 +87,7 @@ async def _sync(clock: VirtualClock, cluster: FakeCluster, bodies: list[dict[str
     task = asyncio.ensure_future(rec.reconcile(inst, app, request or SyncRequest()))
     while not task.done():
         await clock.advance(POLL)
-    return task.result()
+    return task.result().outcome
 
 
 def _cluster(clock: VirtualClock) -> FakeCluster:
@@ -167,7 +156,7 @@ async def test_a_hook_that_never_finishes_fails_at_the_sync_deadline() -> None:
     await clock.advance(19.5)
     assert not task.done()
     await clock.advance(1)
-    outcome = await asyncio.wait_for(task, 1)
+    outcome = (await asyncio.wait_for(task, 1)).outcome
     assert outcome.kind is OutcomeKind.FAILED
     assert "not finished by the deadline: Job is running" in outcome.message
 

@@ -1,0 +1,128 @@
+"""Full syncs and self-heal repairs are reported through the same path, on an in-memory cluster."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from structlog.testing import capture_logs
+
+from gitopsd.engine.daemon import Daemon, Settings
+from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.ports import ClusterHandle
+from gitopsd.model import ResourceKey
+from tests.engine.fakecluster import FakeCluster
+from tests.engine.fakefleet import (
+    FakeGit,
+    FakeWatch,
+    NoRenderer,
+    Recorder,
+    configmap,
+    eventually,
+    fleet_on,
+    running,
+)
+
+KEY = ResourceKey("", "ConfigMap", "web", "settings")
+
+
+def _daemon(cluster: FakeCluster, git: FakeGit, recorder: Recorder, *, self_heal: bool = True) -> Daemon:
+    fleet = fleet_on(self_heal=self_heal)
+    desired = DesiredState(fleet, git, NoRenderer())
+    handle = ClusterHandle("alpha", cluster, FakeWatch(cluster))
+    return Daemon(fleet, {"alpha": handle}, git, desired, metrics=recorder, history=recorder,
+                  settings=Settings(resync=3600.0, health_poll=0.01))
+
+
+def _results(recorder: Recorder) -> list[tuple[str, str]]:
+    """(result, message) of every history record, in order."""
+    return [(k["result"], k["message"]) for _, k in recorder.of("record")]
+
+
+@pytest.mark.asyncio
+async def test_full_sync_is_reported_on_board_log_metrics_and_history() -> None:
+    """A first sync that creates an object shows on the board, in one log line, in metrics and in history."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    sha = git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder)
+    with capture_logs() as logs:
+        async with running(daemon):
+            await eventually(lambda: recorder.of("record"))
+    row = daemon.board.get("web/alpha")
+    assert row is not None
+    assert (row.sync_status, row.last_result, row.revision) == ("Synced", "Synced", sha)
+    assert _results(recorder) == [("Synced", "1 created")]
+    assert recorder.of("record")[0][1]["changes"] == {"created": 1}
+    assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Succeeded")]
+    assert ("web", "alpha", "Synced", row.health.status.value) in [a for a, _ in recorder.of("set_instance")]
+    done = [e for e in logs if e["event"] == "reconcile.done"]
+    assert [(e["outcome"], e["trigger"], e["revision"]) for e in done] == [("Synced", "poll", sha[:12])]
+    assert done[0]["trace_id"] == row.last_trace_id
+    assert cluster.objects[KEY]["data"] == {"level": "info"}
+
+
+@pytest.mark.asyncio
+async def test_self_heal_repair_is_reported_like_a_sync() -> None:
+    """An edited object is put back by one apply, reported as a Synced pass with the drift trigger."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder)
+    watch = daemon.clusters["alpha"].handle.watch
+    assert isinstance(watch, FakeWatch)
+    with capture_logs() as logs:
+        async with running(daemon):
+            await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
+            edited = copy.deepcopy(cluster.objects[KEY])
+            edited["data"] = {"level": "debug"}
+            watch.send("MODIFIED", cluster.put(edited))
+            await eventually(lambda: len(recorder.of("record")) == 2)
+    assert _results(recorder)[1] == ("Synced", f"1 configured (self-heal of {KEY})")
+    assert cluster.objects[KEY]["data"] == {"level": "info"}
+    assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Succeeded")] * 2
+    assert [a for a, _ in recorder.of("drift_detected")] == [("web", "alpha")]
+    done = [e for e in logs if e["event"] == "reconcile.done"]
+    assert [e["trigger"] for e in done] == ["poll", "drift"]
+    row = daemon.board.get("web/alpha")
+    assert row is not None
+    assert row.last_trace_id == done[1]["trace_id"]
+
+
+@pytest.mark.asyncio
+async def test_failed_sync_is_reported_with_its_error() -> None:
+    """A pass that cannot read Git is a Failed row with a SyncError condition and a history record."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    git.broken = "repository env: connection refused"
+    daemon = _daemon(cluster, git, recorder)
+    async with running(daemon):
+        await eventually(lambda: recorder.of("record"))
+    row = daemon.board.get("web/alpha")
+    assert row is not None
+    assert (row.last_result, row.attempts) == ("Failed", 1)
+    assert [c.type for c in row.conditions] == ["SyncError"]
+    assert _results(recorder) == [("Failed", "repository env: connection refused")]
+    assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Failed")]
+    assert KEY not in cluster.objects
+
+
+@pytest.mark.asyncio
+async def test_drift_without_self_heal_marks_the_instance_out_of_sync() -> None:
+    """Without selfHeal an edit is not repaired: board and metrics say OutOfSync, history has no repair."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder, self_heal=False)
+    watch = daemon.clusters["alpha"].handle.watch
+    assert isinstance(watch, FakeWatch)
+    async with running(daemon):
+        await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
+        edited = copy.deepcopy(cluster.objects[KEY])
+        edited["data"] = {"level": "debug"}
+        watch.send("MODIFIED", cluster.put(edited))
+        await eventually(lambda: recorder.of("drift_detected"))
+    row = daemon.board.get("web/alpha")
+    assert row is not None
+    assert row.sync_status == "OutOfSync"
+    assert [c.type for c in row.conditions] == ["OutOfSync"]
+    assert recorder.of("set_instance")[-1][0][:3] == ("web", "alpha", "OutOfSync")
+    assert len(recorder.of("record")) == 1
+    assert cluster.objects[KEY]["data"] == {"level": "debug"}
