@@ -11,10 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitopsd.core.inventory import (
-    APP_ANNOTATION,
-    FLEET_LABEL,
     INVENTORY_KEY,
-    TRACKING_ANNOTATION,
     Inventory,
     InventoryEntry,
     Ownership,
@@ -27,6 +24,7 @@ from gitopsd.core.inventory import (
     stamp,
     tracking_id,
 )
+from gitopsd.core.marks import APP_ANNOTATION, FLEET_LABEL, TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
 from gitopsd.model import Manifest, ResourceKey
 

@@ -24,22 +24,17 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, HOOK_ANNOTATIONS, PROPAGATION_ANNOTATION
+from gitopsd.core.marks import FLEET_LABEL as FLEET_LABEL  # also imported from here by the engine
+from gitopsd.core.marks import TRACKING_ANNOTATION as TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
 from gitopsd.model.resources import Manifest, ResourceKey
 
-FLEET_LABEL: Final = "gitopsd.io/fleet"
-TRACKING_ANNOTATION: Final = "gitopsd.io/tracking-id"
-APP_ANNOTATION: Final = "gitopsd.io/app"
-"""On the inventory ConfigMap: the full application name (its own name may be hashed)."""
-CASCADE_ANNOTATION: Final = "gitopsd.io/cascade-delete"
-"""On the inventory ConfigMap: "true" when the application's objects go when it leaves the fleet."""
-PROPAGATION_ANNOTATION: Final = "gitopsd.io/delete-propagation"
 INVENTORY_PREFIX: Final = "gitopsd-inv-"
 INVENTORY_KEY: Final = "entries"
 """The ConfigMap data key holding one ``<apiVersion> <kind> <namespace>/<name>`` line per entry."""
 DELETION_HOOKS_KEY: Final = "deletion-hooks"
 """With cascadeDelete: the PreDelete/PostDelete hook objects (JSON), run when the application goes."""
-HOOK_ANNOTATIONS: Final = ("argocd.argoproj.io/hook", "helm.sh/hook")
 
 _NAME_LIMIT: Final = 63
 _DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

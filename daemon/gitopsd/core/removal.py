@@ -13,12 +13,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitopsd.core.inventory import (
-    APP_ANNOTATION,
-    CASCADE_ANNOTATION,
-    DELETION_HOOKS_KEY,
-    PROPAGATION_ANNOTATION,
-)
+from gitopsd.core.inventory import DELETION_HOOKS_KEY
+from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, PROPAGATION_ANNOTATION
 
 
 def removal(body: Mapping[str, Any]) -> tuple[str, str | None]:

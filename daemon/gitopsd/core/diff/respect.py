@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitopsd.core.diff.pointer import PointerError, parse_pointer
+from gitopsd.core.marks import GITOPSD_PREFIX
 from gitopsd.model.fleet import IgnoreDifference
 from gitopsd.model.jqpath import Path, parse_jq_path
 
-MARK_PREFIX = "gitopsd.io/"
 SERVER_METADATA = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation",
                    "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 
@@ -119,11 +119,11 @@ def _keep_marks(out: dict[str, Any], desired: Mapping[str, Any]) -> None:
     meta = out.setdefault("metadata", {})
     wanted = desired.get("metadata") or {}
     for field in ("labels", "annotations"):
-        own = {k: v for k, v in (wanted.get(field) or {}).items() if k.startswith(MARK_PREFIX)}
+        own = {k: v for k, v in (wanted.get(field) or {}).items() if k.startswith(GITOPSD_PREFIX)}
         current = meta.get(field)
         if not isinstance(current, dict):
             current = {}
-        current = {k: v for k, v in current.items() if not k.startswith(MARK_PREFIX)} | own
+        current = {k: v for k, v in current.items() if not k.startswith(GITOPSD_PREFIX)} | own
         if current:
             meta[field] = current
         else:

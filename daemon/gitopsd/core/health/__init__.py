@@ -33,7 +33,6 @@ clock.
 
 from gitopsd.core.health.dispatch import (
     CHECKS,
-    IGNORE_ANNOTATIONS,
     Check,
     assess,
     builtin_kinds,
@@ -46,7 +45,6 @@ worst = Health.worst
 
 __all__ = [
     "CHECKS",
-    "IGNORE_ANNOTATIONS",
     "Check",
     "Health",
     "HealthStatus",

@@ -17,14 +17,12 @@ from typing import Any
 
 from gitopsd.core.kinds import is_cluster_scoped
 from gitopsd.core.manifests.yaml12 import YamlError, load_documents
+from gitopsd.core.marks import HOOK_ANNOTATIONS
 from gitopsd.errors import ManifestError
 from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """File name endings ``parse_files`` reads; every other file is ignored."""
-
-HOOK_ANNOTATIONS = ("argocd.argoproj.io/hook", "helm.sh/hook")
-"""Annotations that make an object a hook, which may be named by ``generateName``."""
 
 _KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")

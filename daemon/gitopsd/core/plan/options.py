@@ -21,8 +21,6 @@ from typing import Final
 
 from gitopsd.errors import ConfigError, ConfigIssue
 
-SYNC_OPTIONS_ANNOTATION: Final = "argocd.argoproj.io/sync-options"
-
 
 class Permission(enum.Enum):
     """Whether gitopsd may delete an object: always, never, or after a person asks."""

@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from gitopsd.core.kinds import UNKNOWN_KIND_RANK, kind_rank
+from gitopsd.core.marks import SYNC_OPTIONS_ANNOTATION
 from gitopsd.core.plan.hooks import (
     HookMarking,
     HookRole,
@@ -27,7 +28,6 @@ from gitopsd.core.plan.hooks import (
     read_wave,
 )
 from gitopsd.core.plan.options import (
-    SYNC_OPTIONS_ANNOTATION,
     AppOptions,
     ResourceOptions,
     parse_app_options,

@@ -21,9 +21,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitopsd.core.kinds import kind_rank
+from gitopsd.core.marks import SYNC_OPTIONS_ANNOTATION
 from gitopsd.core.plan.hooks import Phase, read_wave
 from gitopsd.core.plan.options import (
-    SYNC_OPTIONS_ANNOTATION,
     Permission,
     ResourceOptions,
     parse_resource_options,

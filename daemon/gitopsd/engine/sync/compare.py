@@ -28,6 +28,7 @@ from gitopsd.core.inventory import (
     ownership,
     stamp,
 )
+from gitopsd.core.marks import HASH_ANNOTATION
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.errors import ApiError, InventoryError
@@ -40,7 +41,6 @@ from gitopsd.model import (
     Revision,
 )
 
-HASH_ANNOTATION = "gitopsd.io/desired-hash"
 READ_CONCURRENCY = 16  # concurrent reads per comparison
 
 LiveReader = Callable[[ResourceKey, str], Awaitable[Obj | None]]
