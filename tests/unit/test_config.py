@@ -46,9 +46,11 @@ from gitopsd.config.loader import (
     REPOSITORY_FIELDS,
     SETTINGS_FIELDS,
 )
-from gitopsd.config.rules import SYNC_OPTIONS, check_sync_option
+from gitopsd.config.rules import check_sync_option
+from gitopsd.core.plan import parse_app_options
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model import AppInstance, ClusterSelector, Fleet, Settings
+from gitopsd.model.syncoptions import APP_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
@@ -135,7 +137,7 @@ def test_minimal_file_maps_every_field() -> None:
     assert (policy.automated, policy.prune, policy.self_heal, policy.allow_empty) == (
         True, True, True, False)
     assert policy.sync_options == ("CreateNamespace=true",)
-    assert policy.flag("CreateNamespace")
+    assert parse_app_options(policy.sync_options).create_namespace
     assert fleet.settings == Settings()
     assert fleet.source_file.endswith("fleet.minimal.yaml")
 
@@ -544,7 +546,7 @@ def test_same_repository() -> None:
 
 def test_sync_option_rules_cover_argo_cd_list() -> None:
     """Every Argo CD option with each accepted value passes; a wrong value or name does not."""
-    for name, values in SYNC_OPTIONS.items():
+    for name, values in APP_OPTIONS.items():
         for value in values:
             assert check_sync_option(f"{name}={value}") is None
         assert check_sync_option(f"{name}=maybe") is not None
@@ -652,7 +654,7 @@ def test_schema_rejects_structural_mistakes(name: str) -> None:
 def test_schema_sync_option_pattern_matches_the_rules() -> None:
     """The schema's syncOption pattern accepts exactly what the loader accepts."""
     pattern = re.compile(SCHEMA["$defs"]["syncOption"]["pattern"])
-    for name, values in SYNC_OPTIONS.items():
+    for name, values in APP_OPTIONS.items():
         for value in (*values, "maybe"):
             option = f"{name}={value}"
             assert bool(pattern.match(option)) == (check_sync_option(option) is None), option

@@ -108,17 +108,6 @@ class SyncPolicy:
     sync_timeout: float = 300.0
     max_prune_share: float = 0.5  # refuse to prune more than this share of the inventory
 
-    def option(self, name: str) -> str | None:
-        """Value of an app-level sync option such as ``PruneLast`` (None if unset)."""
-        for opt in self.sync_options:
-            key, _, value = opt.partition("=")
-            if key == name:
-                return value
-        return None
-
-    def flag(self, name: str) -> bool:
-        return (self.option(name) or "").lower() == "true"
-
 
 @dataclass(frozen=True)
 class IgnoreDifference:

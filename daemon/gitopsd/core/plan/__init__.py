@@ -36,6 +36,7 @@ from gitopsd.core.plan.options import (
     PropagationPolicy,
     ResourceOptions,
     app_option_problems,
+    object_options,
     parse_app_options,
     parse_resource_options,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "app_option_problems",
     "generated_name",
     "group_waves",
+    "object_options",
     "parse_app_options",
     "parse_resource_options",
     "plan_sync",

@@ -17,7 +17,6 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from gitopsd.core.kinds import UNKNOWN_KIND_RANK, kind_rank
-from gitopsd.core.marks import SYNC_OPTIONS_ANNOTATION
 from gitopsd.core.plan.hooks import (
     HookMarking,
     HookRole,
@@ -30,8 +29,8 @@ from gitopsd.core.plan.hooks import (
 from gitopsd.core.plan.options import (
     AppOptions,
     ResourceOptions,
+    object_options,
     parse_app_options,
-    parse_resource_options,
 )
 from gitopsd.core.plan.prune import plan_prunes, prune_guard
 from gitopsd.core.plan.tasks import (
@@ -167,11 +166,7 @@ def _read(manifest: Manifest, defaults: ResourceOptions,
         wave = read_wave(annotations)
     except ValueError as exc:
         raise ManifestError(f"{_describe(manifest)}: {exc}") from None
-    text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
-    if not isinstance(text, str):
-        raise ManifestError(f"{_describe(manifest)}: {SYNC_OPTIONS_ANNOTATION} must be a "
-                            "string")
-    own, problems = parse_resource_options(text, defaults)
+    own, problems = object_options(annotations, defaults)
     if problems:
         raise ManifestError(f"{_describe(manifest)}: {'; '.join(problems)}")
     return marking, wave, own

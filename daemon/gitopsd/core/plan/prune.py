@@ -21,12 +21,11 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitopsd.core.kinds import kind_rank
-from gitopsd.core.marks import SYNC_OPTIONS_ANNOTATION
 from gitopsd.core.plan.hooks import Phase, read_wave
 from gitopsd.core.plan.options import (
     Permission,
     ResourceOptions,
-    parse_resource_options,
+    object_options,
 )
 from gitopsd.core.plan.tasks import Skipped, SkipReason, SyncTask, TaskAction
 from gitopsd.errors import SyncError
@@ -67,12 +66,9 @@ def plan_prunes(candidates: Sequence[tuple[ResourceKey, str]], *,
             wave = read_wave(annotations)
         except ValueError as exc:
             raise SyncError(f"live object {key}: {exc}") from None
-        text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
-        options, problems = parse_resource_options(text if isinstance(text, str) else "",
-                                                   defaults)
-        if problems or not isinstance(text, str):
-            detail = "; ".join(problems) or f"{SYNC_OPTIONS_ANNOTATION} must be a string"
-            raise SyncError(f"live object {key}: {detail}")
+        options, problems = object_options(annotations, defaults)
+        if problems:
+            raise SyncError(f"live object {key}: {'; '.join(problems)}")
         if options.prune is Permission.DENY:
             skipped.append(Skipped(key, SkipReason.PRUNE_DISABLED,
                                    "not pruned: the live object says Prune=false"))
