@@ -28,6 +28,7 @@ from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, HOOK_ANNOTATI
 from gitopsd.core.marks import FLEET_LABEL as FLEET_LABEL  # also imported from here by the engine
 from gitopsd.core.marks import TRACKING_ANNOTATION as TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
+from gitopsd.model import objects
 from gitopsd.model.resources import Manifest, ResourceKey
 
 INVENTORY_PREFIX: Final = "gitopsd-inv-"
@@ -152,10 +153,7 @@ def ownership(live: Mapping[str, Any] | None, *, fleet: str, app: str,
     """
     if live is None:
         return Ownership(OwnershipState.ABSENT)
-    meta = live.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    labels = meta.get("labels") or {}
-    raw = annotations.get(TRACKING_ANNOTATION)
+    raw = objects.annotations(live).get(TRACKING_ANNOTATION)
     parsed = parse_tracking_id(raw) if isinstance(raw, str) else None
     if parsed is None:
         reason = "no tracking id" if raw is None else "unreadable tracking id"
@@ -164,7 +162,7 @@ def ownership(live: Mapping[str, Any] | None, *, fleet: str, app: str,
     if owner_key != key:
         return Ownership(OwnershipState.UNTRACKED,
                          reason=f"{key}: tracking id names another object ({owner_key})")
-    owner_fleet = labels.get(FLEET_LABEL)
+    owner_fleet = objects.labels(live).get(FLEET_LABEL)
     if owner_fleet not in (None, fleet):
         owner = f"{owner_app} (fleet {owner_fleet})"
         return Ownership(OwnershipState.FOREIGN, owner,
@@ -193,9 +191,8 @@ class InventoryEntry:
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> InventoryEntry:
         """The entry for an object body (``apiVersion``, ``kind``, ``metadata``)."""
-        meta = obj.get("metadata") or {}
         return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")),
-                   str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                   objects.namespace(obj), objects.name(obj))
 
     def line(self) -> str:
         """``<apiVersion> <kind> <namespace>/<name>`` (namespace empty when cluster-scoped)."""
@@ -276,8 +273,7 @@ class Inventory:
         """
         entries = []
         for manifest in manifests:
-            meta = manifest.body.get("metadata") or {}
-            if not meta.get("name") or any(a in manifest.annotations for a in HOOK_ANNOTATIONS):
+            if not objects.name(manifest.body) or any(a in manifest.annotations for a in HOOK_ANNOTATIONS):
                 continue
             entries.append(InventoryEntry(manifest.api_version, manifest.key.kind,
                                           manifest.key.namespace, manifest.key.name))
@@ -364,10 +360,9 @@ class Inventory:
         application (a hashed-name collision or a misplaced copy) or an entry
         cannot be read; pruning from such an inventory would be unsafe.
         """
-        meta = body.get("metadata") or {}
-        name = meta.get("name", "")
+        name = objects.meta(body).get("name", "")
         if app is not None:
-            recorded = (meta.get("annotations") or {}).get(APP_ANNOTATION)
+            recorded = objects.annotations(body).get(APP_ANNOTATION)
             if recorded != app:
                 raise InventoryError(
                     f"inventory ConfigMap {name} records application {recorded!r}, not {app!r}")

@@ -42,6 +42,7 @@ from gitopsd.core.plan.tasks import (
     sort_tasks,
 )
 from gitopsd.errors import ManifestError
+from gitopsd.model import objects
 from gitopsd.model.fleet import SyncPolicy
 from gitopsd.model.resources import Manifest, ResourceKey
 
@@ -174,7 +175,7 @@ def _read(manifest: Manifest, defaults: ResourceOptions,
 
 def _generate_name(manifest: Manifest) -> str:
     """``metadata.generateName`` when the object has no ``metadata.name``, else ""."""
-    meta = manifest.body.get("metadata") or {}
+    meta = objects.meta(manifest.body)
     generate = meta.get("generateName")
     if meta.get("name") or not isinstance(generate, str):
         return ""
@@ -188,7 +189,7 @@ def _hook_tasks(manifest: Manifest, marking: HookMarking, wave: int, options: Re
         item = manifest
         if generate:
             name = generated_name(generate, sync_id=sync_id, phase=phase, body=manifest.body)
-            meta = {k: v for k, v in (manifest.body.get("metadata") or {}).items()
+            meta = {k: v for k, v in objects.meta(manifest.body).items()
                     if k != "generateName"}
             body = {**manifest.body, "metadata": {**meta, "name": name}}
             item = Manifest(replace(manifest.key, name=name), body, manifest.source)

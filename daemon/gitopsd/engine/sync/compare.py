@@ -39,6 +39,7 @@ from gitopsd.model import (
     Manifest,
     ResourceKey,
     Revision,
+    objects,
 )
 
 READ_CONCURRENCY = 16  # concurrent reads per comparison
@@ -173,7 +174,7 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
         if live is not None and \
                 ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
             result.live[entry.key] = live
-            result.prune_annotations[entry.key] = (live.get("metadata") or {}).get("annotations") or {}
+            result.prune_annotations[entry.key] = objects.annotations(live)
 
     leftovers = [e for e in inventory if e.key not in desired_keys]
     await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))
@@ -199,7 +200,7 @@ async def _diff_one(cluster: ClusterPort, m: Manifest, live: Obj | None,
                     ignore: Sequence[IgnoreDifference], with_diff: bool) -> ObjectDiff:
     if live is None:
         return diff_objects(m.body, None, ignore=ignore)
-    live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    live_hash = objects.annotations(live).get(HASH_ANNOTATION)
     want_hash = m.annotations.get(HASH_ANNOTATION)
     if live_hash == want_hash and not drifted(m.body, live, ignore):
         return ObjectDiff(m.key, DiffState.IN_SYNC)
