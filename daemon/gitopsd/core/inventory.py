@@ -382,10 +382,3 @@ def prune_candidates(inventory: Inventory,
                      desired_keys: Collection[ResourceKey]) -> tuple[InventoryEntry, ...]:
     """Entries owned before but no longer desired, in inventory order."""
     return tuple(entry for entry in inventory if entry.key not in desired_keys)
-
-
-def prune_share(inventory: Inventory, desired_keys: Collection[ResourceKey]) -> float:
-    """The share of the inventory that pruning would delete (0.0 for an empty inventory)."""
-    if not len(inventory):
-        return 0.0
-    return len(prune_candidates(inventory, desired_keys)) / len(inventory)

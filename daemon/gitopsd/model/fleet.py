@@ -45,10 +45,6 @@ class Repository:
     username: str = "git"
     poll_interval: float = 30.0
 
-    @property
-    def is_local(self) -> bool:
-        return self.url.startswith("file://") or self.url.startswith("/")
-
 
 @dataclass(frozen=True)
 class HelmParams:

@@ -64,11 +64,6 @@ def endpoint(url: str) -> Endpoint:
     return Endpoint(transport, parts.hostname or "", port, parts.username or "")
 
 
-def local_path(url: str) -> str:
-    """Filesystem path of a local repository URL."""
-    return urlsplit(url).path if url.startswith("file://") else url
-
-
 def cache_name(url: str) -> str:
     """Directory name of URL's cache: a readable stem plus a hash of the whole URL."""
     stem = safe_url(url).rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]

@@ -31,7 +31,7 @@ from gitopsd.core.inventory import (
 from gitopsd.core.marks import HASH_ANNOTATION
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
-from gitopsd.errors import ApiError, InventoryError
+from gitopsd.errors import ApiError
 from gitopsd.model import (
     Health,
     HealthStatus,
@@ -117,7 +117,10 @@ class Comparison:
 
 async def read_inventory(cluster: ClusterPort, *, app: str,
                          namespace: str) -> tuple[Inventory, Obj | None]:
-    """The instance's inventory as recorded in the cluster (empty when there is none)."""
+    """The instance's inventory as recorded in the cluster (empty when there is none).
+
+    Raises ``InventoryError`` when the ConfigMap is not this application's or unreadable.
+    """
     try:
         body = await cluster.get("v1", "ConfigMap", inventory_name(app), namespace)
     except ApiError as e:
@@ -126,10 +129,7 @@ async def read_inventory(cluster: ClusterPort, *, app: str,
         raise
     if body is None:
         return Inventory.of(()), None
-    try:
-        return Inventory.from_configmap(body, app=app), body
-    except InventoryError:
-        raise
+    return Inventory.from_configmap(body, app=app), body
 
 
 async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[Manifest], *,
