@@ -23,6 +23,7 @@ import yaml
 
 from gitopsd import localcluster
 from gitopsd.config import load_fleet
+from gitopsd.core.marks import SYNC_WAVE_ANNOTATION
 from gitopsd.edges.telemetry.logging import configure_logging
 from gitopsd.runtime import RunOptions, Runtime
 
@@ -34,12 +35,12 @@ FILES: dict[str, object] = {
     "apps/platform/settings.yaml": {
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": "settings", "namespace": "platform",
-                     "annotations": {"argocd.argoproj.io/sync-wave": "-1"}},
+                     "annotations": {SYNC_WAVE_ANNOTATION: "-1"}},
         "data": {"log-level": "info", "feature-x": "on"}},
     "apps/platform/api.yaml": {
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": "api", "namespace": "platform",
-                     "annotations": {"argocd.argoproj.io/sync-wave": "1"}},
+                     "annotations": {SYNC_WAVE_ANNOTATION: "1"}},
         "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "api"}},
                  "template": {"metadata": {"labels": {"app": "api"}},
                               "spec": {"containers": [{"name": "api",

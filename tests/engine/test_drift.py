@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION
+from gitopsd.core.marks import FLEET_LABEL, TRACKING_ANNOTATION
 from gitopsd.engine.drift import DriftDetector
 from gitopsd.model import HealthStatus, Manifest, ResourceKey
 

@@ -12,7 +12,7 @@ import pytest
 import pytest_asyncio
 
 from gitopsd.app import Sources, connect_cluster
-from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION
+from gitopsd.core.marks import FLEET_LABEL, TRACKING_ANNOTATION
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.engine.clock import MonotonicClock
 from gitopsd.engine.queue import WorkQueue

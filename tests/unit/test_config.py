@@ -37,7 +37,6 @@ from gitopsd.config.appspec import (
     RETRY_FIELDS,
     SYNC_POLICY_FIELDS,
 )
-from gitopsd.config.giturls import parse_git_url, redact, same_repository
 from gitopsd.config.loader import (
     BASTION_FIELDS,
     CLUSTER_FIELDS,
@@ -46,9 +45,12 @@ from gitopsd.config.loader import (
     REPOSITORY_FIELDS,
     SETTINGS_FIELDS,
 )
-from gitopsd.config.rules import SYNC_OPTIONS, check_sync_option
+from gitopsd.config.rules import check_sync_option
+from gitopsd.core.plan import parse_app_options
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model import AppInstance, ClusterSelector, Fleet, Settings
+from gitopsd.model.giturls import safe_url
+from gitopsd.model.syncoptions import APP_OPTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"
@@ -135,7 +137,7 @@ def test_minimal_file_maps_every_field() -> None:
     assert (policy.automated, policy.prune, policy.self_heal, policy.allow_empty) == (
         True, True, True, False)
     assert policy.sync_options == ("CreateNamespace=true",)
-    assert policy.flag("CreateNamespace")
+    assert parse_app_options(policy.sync_options).create_namespace
     assert fleet.settings == Settings()
     assert fleet.source_file.endswith("fleet.minimal.yaml")
 
@@ -231,7 +233,7 @@ def test_password_in_url_is_reported_but_never_echoed() -> None:
     issues = _issues(text)
     assert [(i.line, i.field) for i in issues] == [(3, "repositories[0].url")]
     assert "s3cr3t" not in str(ConfigError(issues))
-    assert redact("https://bot:s3cr3t-t0ken@h.example/o/r") == "https://bot:***@h.example/o/r"
+    assert safe_url("https://bot:s3cr3t-t0ken@h.example/o/r") == "https://bot@h.example/o/r"
 
 
 # ---------------------------------------------------------------- defaults and templating
@@ -509,42 +511,9 @@ def test_format_duration_round_trips(seconds: float, text: str) -> None:
     assert parse_duration(text) == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize(("url", "transport", "identity"), [
-    ("ssh://git@git.example.com/org/env.git", "ssh", "git.example.com/org/env"),
-    ("ssh://git@git.example.com:2222/org/env", "ssh", "git.example.com/org/env"),
-    ("git@git.example.com:org/env.git", "ssh", "git.example.com/org/env"),
-    ("https://Git.Example.com/org/env/", "https", "git.example.com/org/env"),
-    ("file:///srv/git/env.git", "file", "/srv/git/env"),
-    ("/srv/git/env", "file", "/srv/git/env"),
-])
-def test_git_urls_parse(url: str, transport: str, identity: str) -> None:
-    """Every accepted URL form parses, and spellings of one repository share an identity."""
-    parsed = parse_git_url(url)
-    assert (parsed.transport, parsed.identity) == (transport, identity)
-
-
-@pytest.mark.parametrize(("url", "reason"), [
-    ("", "must not be empty"),
-    ("ftp://h/x", "unsupported URL scheme 'ftp'"),
-    ("relative/path", "not a repository URL"),
-    ("https://host", "no repository path"),
-    ("file://h/x", "absolute local path"),
-])
-def test_git_urls_rejected(url: str, reason: str) -> None:
-    """Unsupported schemes, relative paths and URLs without a path are refused."""
-    with pytest.raises(ValueError, match=re.escape(reason)):
-        parse_git_url(url)
-
-
-def test_same_repository() -> None:
-    """ssh, scp-style and https spellings of one repo match; different repos do not."""
-    assert same_repository("git@h.example:o/r.git", "https://h.example/o/r")
-    assert not same_repository("git@h.example:o/r.git", "https://h.example/o/other")
-
-
 def test_sync_option_rules_cover_argo_cd_list() -> None:
     """Every Argo CD option with each accepted value passes; a wrong value or name does not."""
-    for name, values in SYNC_OPTIONS.items():
+    for name, values in APP_OPTIONS.items():
         for value in values:
             assert check_sync_option(f"{name}={value}") is None
         assert check_sync_option(f"{name}=maybe") is not None
@@ -652,7 +621,7 @@ def test_schema_rejects_structural_mistakes(name: str) -> None:
 def test_schema_sync_option_pattern_matches_the_rules() -> None:
     """The schema's syncOption pattern accepts exactly what the loader accepts."""
     pattern = re.compile(SCHEMA["$defs"]["syncOption"]["pattern"])
-    for name, values in SYNC_OPTIONS.items():
+    for name, values in APP_OPTIONS.items():
         for value in (*values, "maybe"):
             option = f"{name}={value}"
             assert bool(pattern.match(option)) == (check_sync_option(option) is None), option

@@ -1,4 +1,4 @@
-"""Pure helpers of the Git edge: URL redaction, cache names, ref resolution, known_hosts lookup."""
+"""Pure helpers of the Git edge: transports, cache names, ref resolution, known_hosts lookup."""
 
 from __future__ import annotations
 
@@ -11,22 +11,7 @@ import pytest
 from gitopsd.edges.git.cache import candidates, fold_peeled, refspec, resolve
 from gitopsd.edges.git.failures import scrub
 from gitopsd.edges.git.known_hosts import lists_host
-from gitopsd.edges.git.urls import cache_name, endpoint, is_full_sha, safe_url, url_secret
-
-
-@pytest.mark.parametrize(("url", "safe", "secret"), [
-    ("https://github.com/org/env.git", "https://github.com/org/env.git", ""),
-    ("https://user:tok3n@github.com/org/env.git", "https://user@github.com/org/env.git", "tok3n"),
-    ("https://tok3n@github.com/org/env.git", "https://github.com/org/env.git", "tok3n"),
-    ("ssh://git@host:2222/env.git", "ssh://git@host:2222/env.git", ""),
-    ("ssh://git:pw@host/env.git", "ssh://git@host/env.git", "pw"),
-    ("git@github.com:org/env.git", "git@github.com:org/env.git", ""),
-    ("/srv/git/env.git", "/srv/git/env.git", ""),
-])
-def test_safe_url_removes_secrets(url: str, safe: str, secret: str) -> None:
-    """safe_url drops passwords and lone HTTP tokens; url_secret finds exactly that part."""
-    assert safe_url(url) == safe
-    assert url_secret(url) == secret
+from gitopsd.edges.git.urls import cache_name, endpoint, is_full_sha
 
 
 @pytest.mark.parametrize(("url", "transport", "host_port", "shallow"), [

@@ -11,10 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gitopsd.core.inventory import (
-    APP_ANNOTATION,
-    FLEET_LABEL,
     INVENTORY_KEY,
-    TRACKING_ANNOTATION,
     Inventory,
     InventoryEntry,
     Ownership,
@@ -23,10 +20,10 @@ from gitopsd.core.inventory import (
     ownership,
     parse_tracking_id,
     prune_candidates,
-    prune_share,
     stamp,
     tracking_id,
 )
+from gitopsd.core.marks import APP_ANNOTATION, FLEET_LABEL, TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
 from gitopsd.model import Manifest, ResourceKey
 
@@ -344,21 +341,18 @@ def test_inventory_name_valid_and_distinct(app: str, other: str) -> None:
 
 # --- pruning ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("desired", "candidates", "share"), [
-    ({E_DEPLOY.key, E_NS.key, E_CM.key}, [], 0.0),
-    ({E_DEPLOY.key, E_NS.key}, [E_CM], 1 / 3),
-    ({E_NS.key, ResourceKey("", "Secret", "shop", "new")}, [E_CM, E_DEPLOY], 2 / 3),
-    (set(), [E_CM, E_NS, E_DEPLOY], 1.0),
+@pytest.mark.parametrize(("desired", "candidates"), [
+    ({E_DEPLOY.key, E_NS.key, E_CM.key}, []),
+    ({E_DEPLOY.key, E_NS.key}, [E_CM]),
+    ({E_NS.key, ResourceKey("", "Secret", "shop", "new")}, [E_CM, E_DEPLOY]),
+    (set(), [E_CM, E_NS, E_DEPLOY]),
 ])
-def test_prune_candidates(desired: set[ResourceKey], candidates: list[InventoryEntry],
-                          share: float) -> None:
-    """Candidates are inventory entries no longer desired; share is their fraction."""
+def test_prune_candidates(desired: set[ResourceKey], candidates: list[InventoryEntry]) -> None:
+    """Candidates are inventory entries no longer desired."""
     inv = Inventory.of([E_DEPLOY, E_NS, E_CM])
     assert prune_candidates(inv, desired) == tuple(candidates)
-    assert prune_share(inv, desired) == pytest.approx(share)
 
 
-def test_prune_share_empty_inventory() -> None:
+def test_prune_candidates_of_empty_inventory() -> None:
     """An empty inventory has nothing to prune."""
     assert prune_candidates(Inventory(), set()) == ()
-    assert prune_share(Inventory(), set()) == 0.0

@@ -14,6 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gitopsd.config.rules import check_sync_option
 from gitopsd.core.plan import (
     APP_OPTION_NAMES,
     CREATED_NAMESPACE_RANK,
@@ -29,6 +30,7 @@ from gitopsd.core.plan import (
     app_option_problems,
     generated_name,
     group_waves,
+    object_options,
     parse_app_options,
     parse_resource_options,
     plan_sync,
@@ -36,6 +38,7 @@ from gitopsd.core.plan import (
 )
 from gitopsd.errors import ConfigError, ManifestError, PruneRefused, SyncError
 from gitopsd.model import Manifest, ResourceKey, SourceLocation, SyncPolicy
+from gitopsd.model.syncoptions import APP_OPTIONS
 
 DATA = Path(__file__).parent / "testdata" / "plan"
 ERRORS = {"ManifestError": ManifestError, "SyncError": SyncError, "ConfigError": ConfigError}
@@ -274,6 +277,29 @@ def test_app_option_problems_name_entries_and_known_options() -> None:
     problems = app_option_problems(["CreateNamespace=true", "Bogus=1", "Prune=sometimes"])
     assert [p.split(":")[0] for p in problems] == ["syncOptions[1]", "syncOptions[2]"]
     assert all(name in problems[0] for name in APP_OPTION_NAMES)
+
+
+def test_options_the_fleet_file_accepts_are_the_options_a_sync_parses() -> None:
+    """Every option and value the fleet loader accepts parses without a problem, and back."""
+    for name, values in APP_OPTIONS.items():
+        for value in values:
+            assert check_sync_option(f"{name}={value}") is None
+            assert app_option_problems([f"{name}={value}"]) == []
+    assert parse_app_options(["ClientSideApplyMigration=false"]) == AppOptions()
+
+
+def test_object_options_read_the_sync_options_annotation() -> None:
+    """An object's annotation is parsed over the defaults; a non-string value is a problem."""
+    assert object_options({"argocd.argoproj.io/sync-options": "Replace=true, Force=true"}) == (
+        ResourceOptions(replace=True, force=True), [])
+    defaults = ResourceOptions(validate=False)
+    assert object_options({}, defaults) == (defaults, [])
+    assert object_options({"argocd.argoproj.io/sync-options": 3}, defaults) == (
+        defaults, ["argocd.argoproj.io/sync-options must be a string"])
+    options, problems = object_options({"argocd.argoproj.io/sync-options": "Replace=true,Turbo=on"})
+    assert options.replace
+    assert len(problems) == 1
+    assert "unknown sync option 'Turbo'" in problems[0]
 
 
 def test_object_options_override_app_defaults() -> None:

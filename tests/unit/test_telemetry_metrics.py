@@ -8,6 +8,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gitopsd.edges.telemetry.metrics import METRIC_NAMES, Metrics
+from gitopsd.model import SyncResult, SyncStatus
 
 
 def samples(m: Metrics, name: str) -> list[tuple[dict[str, str], float]]:
@@ -21,8 +22,8 @@ def samples(m: Metrics, name: str) -> list[tuple[dict[str, str], float]]:
 
 
 def exercise_every_metric(m: Metrics) -> None:
-    m.set_instance("guestbook", "prod-eu", "Synced", "Healthy")
-    m.sync_finished("guestbook", "prod-eu", "Succeeded")
+    m.set_instance("guestbook", "prod-eu", SyncStatus.SYNCED, "Healthy")
+    m.sync_finished("guestbook", "prod-eu", SyncResult.SUCCEEDED)
     m.reconcile_finished("prod-eu", 1.5)
     m.drift_detected("guestbook", "prod-eu")
     m.selfheal_fight("guestbook", "prod-eu")
@@ -70,7 +71,7 @@ def test_values_and_labels() -> None:
     """Counters, gauges and histograms carry the given values under the documented labels."""
     m = Metrics(process_metrics=False)
     exercise_every_metric(m)
-    m.sync_finished("guestbook", "prod-eu", "Succeeded")
+    m.sync_finished("guestbook", "prod-eu", SyncResult.SUCCEEDED)
     m.git_request("platform", "ls-remote", ok=False)
     m.drift_detected("guestbook", "prod-eu", count=3)
     assert samples(m, "gitopsd_app_sync_total") == [
@@ -87,9 +88,9 @@ def test_values_and_labels() -> None:
 def test_app_info_keeps_one_series_per_instance() -> None:
     """A status change replaces the instance's info series instead of adding a second one."""
     m = Metrics(process_metrics=False)
-    m.set_instance("guestbook", "prod-eu", "OutOfSync", "Progressing")
-    m.set_instance("guestbook", "prod-us", "Synced", "Healthy")
-    m.set_instance("guestbook", "prod-eu", "Synced", "Healthy")
+    m.set_instance("guestbook", "prod-eu", SyncStatus.OUT_OF_SYNC, "Progressing")
+    m.set_instance("guestbook", "prod-us", SyncStatus.SYNCED, "Healthy")
+    m.set_instance("guestbook", "prod-eu", SyncStatus.SYNCED, "Healthy")
     info = sorted((s[0]["cluster"], s[0]["sync_status"], s[0]["health_status"], s[1])
                   for s in samples(m, "gitopsd_app_info"))
     assert info == [("prod-eu", "Synced", "Healthy", 1.0), ("prod-us", "Synced", "Healthy", 1.0)]

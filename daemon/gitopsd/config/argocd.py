@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
-from gitopsd.config.giturls import parse_git_url, redact
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace, check_repo_path
 from gitopsd.config.templating import instantiate
@@ -31,6 +30,7 @@ from gitopsd.model.fleet import (
     Repository,
     Source,
 )
+from gitopsd.model.giturls import parse_git_url, repository_identity, safe_url
 
 __all__ = [
     "ARGO_API_VERSION",
@@ -185,7 +185,7 @@ def _repository(r: Reader, node: Node, fleet: Fleet) -> Repository | None:
     url = r.string(node, field)
     if url is None:
         return None
-    shown = redact(url)
+    shown = safe_url(url)
     exact = [repo for repo in fleet.repositories if repo.url.strip() == url.strip()]
     if len(exact) == 1:
         return exact[0]
@@ -194,13 +194,7 @@ def _repository(r: Reader, node: Node, fleet: Fleet) -> Repository | None:
     except ValueError as exc:
         r.issue(node, field, f"invalid repoURL: {exc}")
         return None
-    matches = []
-    for repo in fleet.repositories:
-        try:
-            if parse_git_url(repo.url).identity == identity:
-                matches.append(repo)
-        except ValueError:
-            continue
+    matches = [repo for repo in fleet.repositories if repository_identity(repo.url) == identity]
     if len(matches) == 1:
         return matches[0]
     if matches:

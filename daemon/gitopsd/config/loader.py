@@ -17,7 +17,6 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.applications import AppContext, read_applications
-from gitopsd.config.giturls import parse_git_url
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import (
@@ -32,6 +31,7 @@ from gitopsd.config.rules import (
 from gitopsd.config.yamlpos import IssueLog, aliases_of, compose_documents, is_null
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.fleet import Bastion, Cluster, Fleet, Repository, Settings
+from gitopsd.model.giturls import parse_git_url
 
 __all__ = [
     "BASTION_FIELDS",

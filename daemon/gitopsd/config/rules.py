@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 
 from gitopsd.config.yamlpos import suggest
+from gitopsd.model.syncoptions import APP_OPTIONS
 
 __all__ = [
-    "SYNC_OPTIONS",
     "check_cluster_name",
     "check_fleet_name",
     "check_kube_version",
@@ -26,26 +26,6 @@ __all__ = [
 _DNS_LABEL = re.compile(r"^[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,61}[a-z0-9])?$")
 _CLUSTER_NAME = re.compile(r"^[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-_BOOL = ("true", "false")
-
-# Argo CD's application sync options and the values each accepts.
-SYNC_OPTIONS: dict[str, tuple[str, ...]] = {
-    "Prune": ("true", "false", "confirm"),
-    "Delete": ("true", "false", "confirm"),
-    "PruneLast": _BOOL,
-    "PrunePropagationPolicy": ("foreground", "background", "orphan"),
-    "CreateNamespace": _BOOL,
-    "ServerSideApply": _BOOL,
-    "ClientSideApplyMigration": _BOOL,
-    "Replace": _BOOL,
-    "Force": _BOOL,
-    "ApplyOutOfSyncOnly": _BOOL,
-    "RespectIgnoreDifferences": _BOOL,
-    "Validate": _BOOL,
-    "SkipDryRunOnMissingResource": _BOOL,
-    "FailOnSharedResource": _BOOL,
-}
-
 
 def check_name(name: str, what: str) -> str | None:
     """Fleet, application and repository names: lowercase DNS-style, at most 63 characters."""
@@ -88,13 +68,17 @@ def check_repo_path(path: str) -> str | None:
 
 
 def check_sync_option(option: str) -> str | None:
-    """Argo CD sync option ``Name=value``: a known name and an accepted value."""
+    """Argo CD sync option ``Name=value``: a known name and an accepted value.
+
+    The names and values are ``gitopsd.model.syncoptions``' (the ones the planner
+    parses); the spelling must match exactly, as the fleet file's JSON Schema asks.
+    """
     name, sep, value = option.partition("=")
-    if name not in SYNC_OPTIONS:
-        return f"unknown sync option '{name}'{suggest(name, SYNC_OPTIONS)}"
+    if name not in APP_OPTIONS:
+        return f"unknown sync option '{name}'{suggest(name, APP_OPTIONS)}"
     if not sep:
-        return f"sync option '{name}' needs a value ({name}={SYNC_OPTIONS[name][0]})"
-    allowed = SYNC_OPTIONS[name]
+        return f"sync option '{name}' needs a value ({name}={APP_OPTIONS[name][0]})"
+    allowed = APP_OPTIONS[name]
     if value not in allowed:
         return f"sync option '{name}' accepts {', '.join(allowed)}, not '{value}'"
     return None

@@ -26,7 +26,6 @@ __all__ = [
     "expand_instances",
     "instantiate",
     "render",
-    "unknown_variables",
 ]
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-/]*)\s*\}\}")
@@ -59,17 +58,6 @@ def _unknown(name: str) -> str | None:
     hint = suggest(name, ("cluster.name", "cluster.labels", "app.name", "fleet"))
     return (f"unknown template variable '{name}'{hint} "
             f"(known: {', '.join(TEMPLATE_VARIABLES)})")
-
-
-def unknown_variables(text: str) -> list[str]:
-    """Messages for variables of ours in ``text`` that can never be resolved."""
-    out = []
-    for m in _VARIABLE.finditer(text):
-        if _ours(m.group(1)):
-            problem = _unknown(m.group(1))
-            if problem:
-                out.append(problem)
-    return out
 
 
 def render(text: str, cluster: Cluster, app: str, fleet: str

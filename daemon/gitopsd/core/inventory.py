@@ -24,22 +24,18 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, HOOK_ANNOTATIONS, PROPAGATION_ANNOTATION
+from gitopsd.core.marks import FLEET_LABEL as FLEET_LABEL  # also imported from here by the engine
+from gitopsd.core.marks import TRACKING_ANNOTATION as TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
+from gitopsd.model import objects
 from gitopsd.model.resources import Manifest, ResourceKey
 
-FLEET_LABEL: Final = "gitopsd.io/fleet"
-TRACKING_ANNOTATION: Final = "gitopsd.io/tracking-id"
-APP_ANNOTATION: Final = "gitopsd.io/app"
-"""On the inventory ConfigMap: the full application name (its own name may be hashed)."""
-CASCADE_ANNOTATION: Final = "gitopsd.io/cascade-delete"
-"""On the inventory ConfigMap: "true" when the application's objects go when it leaves the fleet."""
-PROPAGATION_ANNOTATION: Final = "gitopsd.io/delete-propagation"
 INVENTORY_PREFIX: Final = "gitopsd-inv-"
 INVENTORY_KEY: Final = "entries"
 """The ConfigMap data key holding one ``<apiVersion> <kind> <namespace>/<name>`` line per entry."""
 DELETION_HOOKS_KEY: Final = "deletion-hooks"
 """With cascadeDelete: the PreDelete/PostDelete hook objects (JSON), run when the application goes."""
-HOOK_ANNOTATIONS: Final = ("argocd.argoproj.io/hook", "helm.sh/hook")
 
 _NAME_LIMIT: Final = 63
 _DNS_LABEL: Final = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -157,10 +153,7 @@ def ownership(live: Mapping[str, Any] | None, *, fleet: str, app: str,
     """
     if live is None:
         return Ownership(OwnershipState.ABSENT)
-    meta = live.get("metadata") or {}
-    annotations = meta.get("annotations") or {}
-    labels = meta.get("labels") or {}
-    raw = annotations.get(TRACKING_ANNOTATION)
+    raw = objects.annotations(live).get(TRACKING_ANNOTATION)
     parsed = parse_tracking_id(raw) if isinstance(raw, str) else None
     if parsed is None:
         reason = "no tracking id" if raw is None else "unreadable tracking id"
@@ -169,7 +162,7 @@ def ownership(live: Mapping[str, Any] | None, *, fleet: str, app: str,
     if owner_key != key:
         return Ownership(OwnershipState.UNTRACKED,
                          reason=f"{key}: tracking id names another object ({owner_key})")
-    owner_fleet = labels.get(FLEET_LABEL)
+    owner_fleet = objects.labels(live).get(FLEET_LABEL)
     if owner_fleet not in (None, fleet):
         owner = f"{owner_app} (fleet {owner_fleet})"
         return Ownership(OwnershipState.FOREIGN, owner,
@@ -198,9 +191,8 @@ class InventoryEntry:
     @classmethod
     def of(cls, obj: Mapping[str, Any]) -> InventoryEntry:
         """The entry for an object body (``apiVersion``, ``kind``, ``metadata``)."""
-        meta = obj.get("metadata") or {}
         return cls(str(obj.get("apiVersion", "")), str(obj.get("kind", "")),
-                   str(meta.get("namespace") or ""), str(meta.get("name") or ""))
+                   objects.namespace(obj), objects.name(obj))
 
     def line(self) -> str:
         """``<apiVersion> <kind> <namespace>/<name>`` (namespace empty when cluster-scoped)."""
@@ -281,8 +273,7 @@ class Inventory:
         """
         entries = []
         for manifest in manifests:
-            meta = manifest.body.get("metadata") or {}
-            if not meta.get("name") or any(a in manifest.annotations for a in HOOK_ANNOTATIONS):
+            if not objects.name(manifest.body) or any(a in manifest.annotations for a in HOOK_ANNOTATIONS):
                 continue
             entries.append(InventoryEntry(manifest.api_version, manifest.key.kind,
                                           manifest.key.namespace, manifest.key.name))
@@ -369,10 +360,9 @@ class Inventory:
         application (a hashed-name collision or a misplaced copy) or an entry
         cannot be read; pruning from such an inventory would be unsafe.
         """
-        meta = body.get("metadata") or {}
-        name = meta.get("name", "")
+        name = objects.meta(body).get("name", "")
         if app is not None:
-            recorded = (meta.get("annotations") or {}).get(APP_ANNOTATION)
+            recorded = objects.annotations(body).get(APP_ANNOTATION)
             if recorded != app:
                 raise InventoryError(
                     f"inventory ConfigMap {name} records application {recorded!r}, not {app!r}")
@@ -392,10 +382,3 @@ def prune_candidates(inventory: Inventory,
                      desired_keys: Collection[ResourceKey]) -> tuple[InventoryEntry, ...]:
     """Entries owned before but no longer desired, in inventory order."""
     return tuple(entry for entry in inventory if entry.key not in desired_keys)
-
-
-def prune_share(inventory: Inventory, desired_keys: Collection[ResourceKey]) -> float:
-    """The share of the inventory that pruning would delete (0.0 for an empty inventory)."""
-    if not len(inventory):
-        return 0.0
-    return len(prune_candidates(inventory, desired_keys)) / len(inventory)

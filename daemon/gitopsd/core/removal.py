@@ -13,18 +13,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitopsd.core.inventory import (
-    APP_ANNOTATION,
-    CASCADE_ANNOTATION,
-    DELETION_HOOKS_KEY,
-    PROPAGATION_ANNOTATION,
-)
+from gitopsd.core.inventory import DELETION_HOOKS_KEY
+from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, PROPAGATION_ANNOTATION
+from gitopsd.model import objects
 
 
 def removal(body: Mapping[str, Any]) -> tuple[str, str | None]:
     """(application, deletion propagation) an inventory ConfigMap records; the propagation is
     None when the application's objects are to be left in place once it leaves the fleet."""
-    annotations = (body.get("metadata") or {}).get("annotations") or {}
+    annotations = objects.annotations(body)
     app = str(annotations.get(APP_ANNOTATION) or "")
     if str(annotations.get(CASCADE_ANNOTATION, "")).lower() != "true":
         return app, None

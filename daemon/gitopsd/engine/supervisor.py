@@ -94,10 +94,6 @@ class Supervisor:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await state.task
 
-    async def cancel_matching(self, prefix: str) -> None:
-        for name in [n for n in self.tasks if n.startswith(prefix)]:
-            await self.cancel(name)
-
     async def stop(self) -> None:
         names = list(self.tasks)
         for name in names:

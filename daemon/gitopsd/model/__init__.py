@@ -23,6 +23,14 @@ from gitopsd.model.health import Health, HealthStatus
 from gitopsd.model.outcome import Outcome, OutcomeKind
 from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
 from gitopsd.model.revision import Revision
+from gitopsd.model.status import (
+    ConditionReason,
+    ConditionType,
+    ErrorKind,
+    SyncResult,
+    SyncStatus,
+    error_kind,
+)
 
 __all__ = [
     "AppInstance",
@@ -35,7 +43,10 @@ __all__ = [
     "ChangeSet",
     "Cluster",
     "ClusterSelector",
+    "ConditionReason",
+    "ConditionType",
     "Destination",
+    "ErrorKind",
     "Fleet",
     "Health",
     "HealthStatus",
@@ -52,4 +63,7 @@ __all__ = [
     "Source",
     "SourceLocation",
     "SyncPolicy",
+    "SyncResult",
+    "SyncStatus",
+    "error_kind",
 ]

@@ -45,10 +45,6 @@ class Repository:
     username: str = "git"
     poll_interval: float = 30.0
 
-    @property
-    def is_local(self) -> bool:
-        return self.url.startswith("file://") or self.url.startswith("/")
-
 
 @dataclass(frozen=True)
 class HelmParams:
@@ -107,17 +103,6 @@ class SyncPolicy:
     retry: Retry = field(default_factory=Retry)
     sync_timeout: float = 300.0
     max_prune_share: float = 0.5  # refuse to prune more than this share of the inventory
-
-    def option(self, name: str) -> str | None:
-        """Value of an app-level sync option such as ``PruneLast`` (None if unset)."""
-        for opt in self.sync_options:
-            key, _, value = opt.partition("=")
-            if key == name:
-                return value
-        return None
-
-    def flag(self, name: str) -> bool:
-        return (self.option(name) or "").lower() == "true"
 
 
 @dataclass(frozen=True)

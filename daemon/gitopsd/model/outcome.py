@@ -23,4 +23,4 @@ class Outcome:
     revision: str = ""
     changes: ChangeSet = field(default_factory=ChangeSet)
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
-    error: str = ""  # the error class that ended the pass, e.g. "ClusterUnreachable"
+    error: str = ""  # what ended the pass: status.error_kind(exc), e.g. ErrorKind.CLUSTER_UNREACHABLE

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitopsd.model import objects
+
 
 @dataclass(frozen=True, order=True)
 class ResourceKey:
@@ -33,9 +35,7 @@ class ResourceKey:
         """Key of a parsed object (``apiVersion``, ``kind``, ``metadata``)."""
         api_version = str(obj.get("apiVersion", ""))
         group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-        meta = obj.get("metadata") or {}
-        return cls(group, str(obj.get("kind", "")), str(meta.get("namespace") or ""),
-                   str(meta.get("name") or ""))
+        return cls(group, str(obj.get("kind", "")), objects.namespace(obj), objects.name(obj))
 
 
 @dataclass(frozen=True)
@@ -72,10 +72,8 @@ class Manifest:
 
     @property
     def annotations(self) -> Mapping[str, str]:
-        meta = self.body.get("metadata") or {}
-        return meta.get("annotations") or {}
+        return objects.annotations(self.body)
 
     @property
     def labels(self) -> Mapping[str, str]:
-        meta = self.body.get("metadata") or {}
-        return meta.get("labels") or {}
+        return objects.labels(self.body)

@@ -30,6 +30,8 @@ from gitopsd.core.policy import FieldPath, Finding, finding, is_sops_encrypted
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.errors import ApiError, GitopsdError, UnknownKind
 from gitopsd.model import Cluster
+from gitopsd.model.objects import meta as object_meta
+from gitopsd.model.objects import name as object_name
 from gitopsd.validation import rules
 from gitopsd.validation.documents import Item
 
@@ -123,7 +125,7 @@ async def _dry_run(items: Sequence[Item], extra_crds: Sequence[Mapping[str, Any]
         named = {i.key.name for i in crds}
         installed = [i.subject.body for i in crds]
         for body in extra_crds:
-            name = str((body.get("metadata") or {}).get("name") or "")
+            name = object_name(body)
             if name and name not in named:
                 named.add(name)
                 try:
@@ -151,7 +153,7 @@ async def _dry_run(items: Sequence[Item], extra_crds: Sequence[Mapping[str, Any]
 
 async def _send(objects: Objects, item: Item, *, dry_run: bool) -> list[Finding]:
     body: dict[str, Any] = dict(item.subject.body)
-    meta = dict(body.get("metadata") or {})
+    meta = dict(object_meta(body))
     try:
         if not meta.get("namespace") and await objects.namespaced(str(body.get("apiVersion")),
                                                                    item.key.kind):

@@ -16,6 +16,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gitopsd.model import objects
+
 _KEEP = ("enum", "minimum", "maximum", "minLength", "maxLength", "pattern", "minItems",
          "maxItems", "uniqueItems", "multipleOf", "minProperties", "maxProperties", "required",
          "format")
@@ -39,14 +41,13 @@ def versions(body: Mapping[str, Any], object_meta_ref: str = "") -> Iterator[Crd
     OBJECT_META_REF, when given, is the ``$ref`` that root ``metadata`` is checked against.
     """
     spec = body.get("spec")
-    meta = body.get("metadata")
     if not isinstance(spec, Mapping):
         return
     group, names = spec.get("group"), spec.get("names")
     kind = names.get("kind") if isinstance(names, Mapping) else None
     if not isinstance(group, str) or not isinstance(kind, str):
         return
-    crd = str(meta.get("name") or "") if isinstance(meta, Mapping) else ""
+    crd = objects.name(body)
     shared = _openapi(spec.get("validation"))
     entries = spec.get("versions")
     if isinstance(entries, list) and entries:

@@ -26,7 +26,7 @@ from gitopsd.core.policy import Finding, Subject, finding
 from gitopsd.edges.render import Renderer
 from gitopsd.engine.desired import DesiredState
 from gitopsd.errors import ConfigError, GitopsdError, ManifestError, RenderError, SourceError
-from gitopsd.model import AppInstance, Fleet, Manifest, ResourceKey
+from gitopsd.model import AppInstance, Fleet, Manifest, ResourceKey, objects
 from gitopsd.validation import rules
 from gitopsd.validation.documents import Item, Loaded, load_file, manifest_findings
 from gitopsd.validation.files import (
@@ -58,7 +58,7 @@ class _Index:
             loaded.extend(load_file(source))
         for item in loaded.items:
             index.by_place[(item.subject.file, item.subject.line)] = item
-            name = str((item.subject.body.get("metadata") or {}).get("name") or "")
+            name = objects.name(item.subject.body)
             index.by_name.setdefault((item.subject.kind, name), []).append(item)
         return index
 
@@ -210,7 +210,7 @@ def _trace(manifest: Manifest, index: _Index, reach: set[Path]) -> Item | None:
     pool = reached or candidates
 
     def rank(item: Item) -> tuple[bool, bool, str, int]:
-        namespace = str((item.subject.body.get("metadata") or {}).get("namespace") or "")
+        namespace = objects.namespace(item.subject.body)
         return (item.patch, namespace not in ("", manifest.key.namespace), item.subject.file,
                 item.subject.line)
 
@@ -227,7 +227,7 @@ def _placement(item: Item, instance: AppInstance,
     found = []
     subject = item.subject
     key = item.key
-    generated = not (subject.body.get("metadata") or {}).get("name")
+    generated = not objects.name(subject.body)
     if not generated:
         first = seen.get((instance.cluster, key))
         if first is None:

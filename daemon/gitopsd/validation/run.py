@@ -21,7 +21,7 @@ from gitopsd.core.manifests import parse_files
 from gitopsd.core.policy import Finding, check_kustomization, check_object, finding
 from gitopsd.edges.binaries import K8S_VERSION
 from gitopsd.errors import ManifestError
-from gitopsd.model import SourceLocation
+from gitopsd.model import SourceLocation, objects
 from gitopsd.validation import rules, schema_check
 from gitopsd.validation.documents import Item, Loaded, load_file
 from gitopsd.validation.files import collect, find_repo_root, read_text, relative, walk_tree
@@ -134,7 +134,7 @@ def directory_duplicates(items: Iterable[Item]) -> list[Finding]:
     first: dict[tuple[str, object], Item] = {}
     for item in sorted((i for i in items if not i.patch and not i.app),
                        key=lambda i: (i.subject.file, i.subject.line)):
-        if not (item.subject.body.get("metadata") or {}).get("name"):
+        if not objects.name(item.subject.body):
             continue
         directory = os.path.dirname(item.subject.file)
         other = first.setdefault((directory, item.key), item)

@@ -16,6 +16,7 @@ from typing import Any
 
 from gitopsd.core.diff.fieldsv1 import remove_fields
 from gitopsd.core.diff.pointer import PointerError, parse_pointer, remove_pointer
+from gitopsd.model import objects
 from gitopsd.model.fleet import IgnoreDifference
 from gitopsd.model.jqpath import parse_jq_path, remove_paths
 from gitopsd.model.resources import ResourceKey
@@ -65,7 +66,7 @@ def managed_field_sets(live: Mapping[str, Any] | None, managers: Iterable[str], 
     if not live:
         return ()
     wanted = set(managers) - {exclude}
-    entries = (live.get("metadata") or {}).get("managedFields") or ()
+    entries = objects.meta(live).get("managedFields") or ()
     return tuple(
         entry["fieldsV1"] for entry in entries
         if isinstance(entry, Mapping) and entry.get("manager") in wanted
@@ -164,7 +165,7 @@ def mask_secrets(*objs: Mapping[str, Any] | None) -> list[dict[str, Any]]:
                 if fingerprint not in seen:
                     seen[fingerprint] = MASK + "+" * len(seen)
                 values[name] = seen[fingerprint]
-        annotations = (obj.get("metadata") or {}).get("annotations")
+        annotations = objects.meta(obj).get("annotations")
         if isinstance(annotations, dict) and LAST_APPLIED in annotations:
             annotations[LAST_APPLIED] = MASK
     return copies

@@ -19,10 +19,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gitopsd.core.diff.pointer import PointerError, parse_pointer
+from gitopsd.core.marks import GITOPSD_PREFIX
+from gitopsd.model import objects
 from gitopsd.model.fleet import IgnoreDifference
 from gitopsd.model.jqpath import Path, parse_jq_path
 
-MARK_PREFIX = "gitopsd.io/"
 SERVER_METADATA = ("resourceVersion", "uid", "managedFields", "creationTimestamp", "generation",
                    "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "ownerReferences")
 
@@ -117,13 +118,13 @@ def respect_ignored(desired: Mapping[str, Any], live: Mapping[str, Any],
 def _keep_marks(out: dict[str, Any], desired: Mapping[str, Any]) -> None:
     """gitopsd's own labels and annotations (``gitopsd.io/...``) always come from DESIRED."""
     meta = out.setdefault("metadata", {})
-    wanted = desired.get("metadata") or {}
+    wanted = {"labels": objects.labels(desired), "annotations": objects.annotations(desired)}
     for field in ("labels", "annotations"):
-        own = {k: v for k, v in (wanted.get(field) or {}).items() if k.startswith(MARK_PREFIX)}
+        own = {k: v for k, v in wanted[field].items() if k.startswith(GITOPSD_PREFIX)}
         current = meta.get(field)
         if not isinstance(current, dict):
             current = {}
-        current = {k: v for k, v in current.items() if not k.startswith(MARK_PREFIX)} | own
+        current = {k: v for k, v in current.items() if not k.startswith(GITOPSD_PREFIX)} | own
         if current:
             meta[field] = current
         else:

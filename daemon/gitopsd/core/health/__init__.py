@@ -35,7 +35,6 @@ clock.
 
 from gitopsd.core.health.dispatch import (
     CHECKS,
-    IGNORE_ANNOTATIONS,
     Check,
     assess,
     builtin_kinds,
@@ -49,7 +48,6 @@ worst = Health.worst
 
 __all__ = [
     "CHECKS",
-    "IGNORE_ANNOTATIONS",
     "RUN_TO_COMPLETION",
     "Check",
     "Health",

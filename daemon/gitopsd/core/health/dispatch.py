@@ -32,14 +32,10 @@ from gitopsd.core.health.service import service_health
 from gitopsd.core.health.statefulset import statefulset_health
 from gitopsd.core.health.workflow import is_finished as workflow_is_finished
 from gitopsd.core.health.workflow import workflow_health
+from gitopsd.core.marks import IGNORE_HEALTHCHECK_ANNOTATIONS
 from gitopsd.model.health import Health, HealthStatus
 
 Check = Callable[[Mapping[str, Any]], Health]
-
-IGNORE_ANNOTATIONS = (
-    "gitopsd.io/ignore-healthcheck",
-    "argocd.argoproj.io/ignore-healthcheck",
-)
 
 CHECKS: Mapping[tuple[str, str], Check] = {
     ("apps", "Deployment"): deployment_health,
@@ -86,7 +82,7 @@ def builtin_kinds() -> frozenset[tuple[str, str]]:
 
 def is_ignored(obj: Mapping[str, Any]) -> bool:
     """True when an annotation asks for the object's health to be ignored."""
-    return any(fields.annotation(obj, name) == "true" for name in IGNORE_ANNOTATIONS)
+    return any(fields.annotation(obj, name) == "true" for name in IGNORE_HEALTHCHECK_ANNOTATIONS)
 
 
 def assess(obj: Mapping[str, Any]) -> Health:

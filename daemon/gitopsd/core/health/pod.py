@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitopsd.core.health import fields
+from gitopsd.core.marks import IGNORE_RESTART_POLICY_ANNOTATION
 from gitopsd.model.health import Health, HealthStatus
-
-IGNORE_RESTART_POLICY = "argocd.argoproj.io/ignore-restart-policy"
 
 
 def _container_statuses(obj: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -90,7 +89,7 @@ def _is_ready(obj: Mapping[str, Any]) -> bool:
 
 
 def _runs_forever(obj: Mapping[str, Any]) -> bool:
-    if fields.annotation(obj, IGNORE_RESTART_POLICY) == "true":
+    if fields.annotation(obj, IGNORE_RESTART_POLICY_ANNOTATION) == "true":
         return True
     return (fields.string(obj, "spec", "restartPolicy") or "Always") == "Always"
 

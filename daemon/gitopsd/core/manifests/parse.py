@@ -17,14 +17,13 @@ from typing import Any
 
 from gitopsd.core.kinds import is_cluster_scoped
 from gitopsd.core.manifests.yaml12 import YamlError, load_documents
+from gitopsd.core.marks import HOOK_ANNOTATIONS
 from gitopsd.errors import ManifestError
+from gitopsd.model import objects
 from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 """File name endings ``parse_files`` reads; every other file is ignored."""
-
-HOOK_ANNOTATIONS = ("argocd.argoproj.io/hook", "helm.sh/hook")
-"""Annotations that make an object a hook, which may be named by ``generateName``."""
 
 _KUSTOMIZE_GROUP = "kustomize.config.k8s.io"
 _CRD = ("apiextensions.k8s.io", "CustomResourceDefinition")
@@ -59,10 +58,8 @@ class _Issues:
 
 def _describe(body: Mapping[str, Any]) -> str:
     kind = body.get("kind")
-    meta = body.get("metadata")
-    name: object = None
-    if isinstance(meta, Mapping):
-        name = meta.get("name") or meta.get("generateName")
+    meta = objects.meta(body)
+    name: object = meta.get("name") or meta.get("generateName")
     kind_text = kind if isinstance(kind, str) and kind else "<no kind>"
     name_text = name if isinstance(name, str) and name else "<no name>"
     return f"{kind_text}/{name_text}"

@@ -40,6 +40,7 @@ from gitopsd.core.plan.options import (
     PropagationPolicy,
     ResourceOptions,
     app_option_problems,
+    object_options,
     parse_app_options,
     parse_resource_options,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "generated_name",
     "group_waves",
     "live_deletion_options",
+    "object_options",
     "parse_app_options",
     "parse_resource_options",
     "plan_sync",

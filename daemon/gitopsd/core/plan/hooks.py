@@ -25,12 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-HOOK_ANNOTATION: Final = "argocd.argoproj.io/hook"
-HOOK_DELETE_POLICY_ANNOTATION: Final = "argocd.argoproj.io/hook-delete-policy"
-SYNC_WAVE_ANNOTATION: Final = "argocd.argoproj.io/sync-wave"
-HELM_HOOK_ANNOTATION: Final = "helm.sh/hook"
-HELM_WEIGHT_ANNOTATION: Final = "helm.sh/hook-weight"
-HELM_DELETE_POLICY_ANNOTATION: Final = "helm.sh/hook-delete-policy"
+from gitopsd.core.marks import (
+    HELM_DELETE_POLICY_ANNOTATION,
+    HELM_HOOK_ANNOTATION,
+    HELM_WEIGHT_ANNOTATION,
+    HOOK_ANNOTATION,
+    HOOK_DELETE_POLICY_ANNOTATION,
+    SYNC_WAVE_ANNOTATION,
+)
 
 GENERATED_SUFFIX_LENGTH: Final = 5
 _MAX_GENERATE_NAME_BASE: Final = 63 - GENERATED_SUFFIX_LENGTH  # as the API server truncates

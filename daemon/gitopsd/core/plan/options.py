@@ -2,8 +2,10 @@
 
 Argo CD users write sync options as ``Name=value`` strings, either in an
 application's ``syncPolicy.syncOptions`` or, comma-separated, in an object's
-``argocd.argoproj.io/sync-options`` annotation. This module turns both into
-frozen values and rejects every option or value it does not know, listing the
+``argocd.argoproj.io/sync-options`` annotation. This module is the one parser
+of both: it turns them into frozen values (the names and accepted values come
+from ``gitopsd.model.syncoptions``), so no other module reads an option
+string itself. It rejects every option or value it does not know, listing the
 known ones, so that a typo never silently changes what a sync does. Options
 that apply to single objects may also be set on the application, where they
 become the defaults an object's annotation overrides.
@@ -19,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from gitopsd.core.marks import SYNC_OPTIONS_ANNOTATION
 from gitopsd.errors import ConfigError, ConfigIssue
-
-SYNC_OPTIONS_ANNOTATION: Final = "argocd.argoproj.io/sync-options"
+from gitopsd.model.syncoptions import APP_OPTIONS, RESOURCE_OPTIONS
 
 
 class Permission(enum.Enum):
@@ -72,35 +74,10 @@ class AppOptions:
     respect_ignore_differences: bool = False
 
 
-_BOOL: Final = ("true", "false")
-_PERMISSION: Final = tuple(p.value for p in Permission)
-_POLICY: Final = tuple(p.value.lower() for p in PropagationPolicy)
-
-_RESOURCE_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "Prune": _PERMISSION,
-    "Delete": _PERMISSION,
-    "PruneLast": _BOOL,
-    "ServerSideApply": _BOOL,
-    "Replace": _BOOL,
-    "Force": _BOOL,
-    "Validate": _BOOL,
-    "SkipDryRunOnMissingResource": _BOOL,
-}
-
-_APP_ONLY_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {
-    "CreateNamespace": _BOOL,
-    "ApplyOutOfSyncOnly": _BOOL,
-    "PrunePropagationPolicy": _POLICY,
-    "FailOnSharedResource": _BOOL,
-    "RespectIgnoreDifferences": _BOOL,
-}
-
-_APP_OPTIONS: Final[Mapping[str, tuple[str, ...]]] = {**_RESOURCE_OPTIONS, **_APP_ONLY_OPTIONS}
-
-RESOURCE_OPTION_NAMES: Final = tuple(sorted(_RESOURCE_OPTIONS))
+RESOURCE_OPTION_NAMES: Final = tuple(sorted(RESOURCE_OPTIONS))
 """Options an object's ``argocd.argoproj.io/sync-options`` annotation may carry."""
 
-APP_OPTION_NAMES: Final = tuple(sorted(_APP_OPTIONS))
+APP_OPTION_NAMES: Final = tuple(sorted(APP_OPTIONS))
 """Options an application's ``syncPolicy.syncOptions`` may carry."""
 
 
@@ -159,8 +136,22 @@ def parse_resource_options(text: str, defaults: ResourceOptions | None = None,
     Returns the options and the problems found (empty when the text is valid);
     the caller names the object in the error it raises.
     """
-    values, problems = _read(text.split(","), _RESOURCE_OPTIONS)
+    values, problems = _read(text.split(","), RESOURCE_OPTIONS)
     return _resource_options(values, defaults or ResourceOptions()), [p for _, p in problems]
+
+
+def object_options(annotations: Mapping[str, object], defaults: ResourceOptions | None = None,
+                   ) -> tuple[ResourceOptions, list[str]]:
+    """An object's options from its annotations (``argocd.argoproj.io/sync-options``).
+
+    Like ``parse_resource_options``: the options over ``defaults`` and the
+    problems found; an annotation value that is not a string is a problem and
+    leaves the defaults in place.
+    """
+    text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
+    if not isinstance(text, str):
+        return defaults or ResourceOptions(), [f"{SYNC_OPTIONS_ANNOTATION} must be a string"]
+    return parse_resource_options(text, defaults)
 
 
 def app_option_problems(options: Sequence[str]) -> list[str]:
@@ -169,7 +160,7 @@ def app_option_problems(options: Sequence[str]) -> list[str]:
     Lines start with the entry's index (``syncOptions[2]: ...``) so that the
     fleet loader can point at the line it came from.
     """
-    _, problems = _read(options, _APP_OPTIONS)
+    _, problems = _read(options, APP_OPTIONS)
     return [f"syncOptions[{index}]: {problem}" for index, problem in problems]
 
 
@@ -179,7 +170,7 @@ def parse_app_options(options: Sequence[str]) -> AppOptions:
     Raises ``ConfigError`` listing every invalid entry together with the known
     option names.
     """
-    values, problems = _read(options, _APP_OPTIONS)
+    values, problems = _read(options, APP_OPTIONS)
     if problems:
         raise ConfigError([ConfigIssue("syncPolicy", 0, f"syncOptions[{index}]", problem)
                            for index, problem in problems])

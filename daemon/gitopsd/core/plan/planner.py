@@ -27,11 +27,10 @@ from gitopsd.core.plan.hooks import (
     read_wave,
 )
 from gitopsd.core.plan.options import (
-    SYNC_OPTIONS_ANNOTATION,
     AppOptions,
     ResourceOptions,
+    object_options,
     parse_app_options,
-    parse_resource_options,
 )
 from gitopsd.core.plan.prune import plan_prunes, prune_guard
 from gitopsd.core.plan.tasks import (
@@ -43,6 +42,7 @@ from gitopsd.core.plan.tasks import (
     sort_tasks,
 )
 from gitopsd.errors import ManifestError
+from gitopsd.model import objects
 from gitopsd.model.fleet import SyncPolicy
 from gitopsd.model.resources import Manifest, ResourceKey
 
@@ -167,11 +167,7 @@ def _read(manifest: Manifest, defaults: ResourceOptions,
         wave = read_wave(annotations)
     except ValueError as exc:
         raise ManifestError(f"{_describe(manifest)}: {exc}") from None
-    text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
-    if not isinstance(text, str):
-        raise ManifestError(f"{_describe(manifest)}: {SYNC_OPTIONS_ANNOTATION} must be a "
-                            "string")
-    own, problems = parse_resource_options(text, defaults)
+    own, problems = object_options(annotations, defaults)
     if problems:
         raise ManifestError(f"{_describe(manifest)}: {'; '.join(problems)}")
     return marking, wave, own
@@ -179,7 +175,7 @@ def _read(manifest: Manifest, defaults: ResourceOptions,
 
 def _generate_name(manifest: Manifest) -> str:
     """``metadata.generateName`` when the object has no ``metadata.name``, else ""."""
-    meta = manifest.body.get("metadata") or {}
+    meta = objects.meta(manifest.body)
     generate = meta.get("generateName")
     if meta.get("name") or not isinstance(generate, str):
         return ""
@@ -193,7 +189,7 @@ def _hook_tasks(manifest: Manifest, marking: HookMarking, wave: int, options: Re
         item = manifest
         if generate:
             name = generated_name(generate, sync_id=sync_id, phase=phase, body=manifest.body)
-            meta = {k: v for k, v in (manifest.body.get("metadata") or {}).items()
+            meta = {k: v for k, v in objects.meta(manifest.body).items()
                     if k != "generateName"}
             body = {**manifest.body, "metadata": {**meta, "name": name}}
             item = Manifest(replace(manifest.key, name=name), body, manifest.source)

@@ -23,10 +23,9 @@ from typing import Any
 from gitopsd.core.kinds import kind_rank
 from gitopsd.core.plan.hooks import Phase, read_wave
 from gitopsd.core.plan.options import (
-    SYNC_OPTIONS_ANNOTATION,
     Permission,
     ResourceOptions,
-    parse_resource_options,
+    object_options,
 )
 from gitopsd.core.plan.tasks import Skipped, SkipReason, SyncTask, TaskAction
 from gitopsd.errors import SyncError
@@ -45,10 +44,9 @@ def live_deletion_options(annotations: Mapping[str, Any], defaults: ResourceOpti
     unreadable: whoever deletes must then leave the object alone rather than guess.
     """
     wave = read_wave(annotations)
-    text = annotations.get(SYNC_OPTIONS_ANNOTATION, "")
-    options, problems = parse_resource_options(text if isinstance(text, str) else "", defaults)
-    if problems or not isinstance(text, str):
-        raise ValueError("; ".join(problems) or f"{SYNC_OPTIONS_ANNOTATION} must be a string")
+    options, problems = object_options(annotations, defaults)
+    if problems:
+        raise ValueError("; ".join(problems))
     return wave, options
 
 

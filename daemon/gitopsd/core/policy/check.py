@@ -9,7 +9,6 @@ file and line and never quote Secret values.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from gitopsd.core.policy.config import (
     HOST_PATH,
@@ -24,6 +23,7 @@ from gitopsd.core.policy.images import container_images, floating_tag, kustomize
 from gitopsd.core.policy.pods import host_paths, privileged_containers
 from gitopsd.core.policy.secrets import plaintext_fields
 from gitopsd.core.policy.subject import Subject
+from gitopsd.model import objects
 
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in (
     Rule(IMAGE_LATEST, Severity.ERROR, "Image uses the floating ':latest' tag or no tag",
@@ -66,7 +66,7 @@ def check_object(subject: Subject, config: PolicyConfig, *, partial: bool = Fals
                    subject.line_of((fields[0],)))
     labels = config.settings(REQUIRED_LABELS)
     if not partial and labels.applies(subject.scope_path, kind):
-        missing = [key for key in labels.labels if key not in _labels(subject.body)]
+        missing = [key for key in labels.labels if key not in objects.labels(subject.body)]
         if missing:
             report(REQUIRED_LABELS, f"missing required label{'s' if len(missing) > 1 else ''} "
                    f"{', '.join(missing)}", subject.line_of(("metadata", "labels")))
@@ -88,12 +88,6 @@ def check_kustomization(subject: Subject, config: PolicyConfig) -> list[Finding]
                     file=subject.file, line=subject.line_of(path), subject="Kustomization",
                     severity=settings.severity)
             for path, name in kustomize_images(subject.body)]
-
-
-def _labels(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = body.get("metadata")
-    labels = meta.get("labels") if isinstance(meta, Mapping) else None
-    return labels if isinstance(labels, Mapping) else {}
 
 
 def _dotted(path: tuple[str | int, ...]) -> str:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitopsd.model import objects
+
 FieldPath = tuple[str | int, ...]
 
 
@@ -58,11 +60,9 @@ class Subject:
     @property
     def description(self) -> str:
         """``Kind namespace/name`` (or ``Kind name``), for messages."""
-        meta = self.body.get("metadata")
-        name = namespace = ""
-        if isinstance(meta, Mapping):
-            name = str(meta.get("name") or meta.get("generateName") or "")
-            namespace = str(meta.get("namespace") or "")
+        meta = objects.meta(self.body)
+        name = str(meta.get("name") or meta.get("generateName") or "")
+        namespace = objects.namespace(self.body)
         where = f"{namespace}/{name}" if namespace else name
         return f"{self.kind or '<no kind>'} {where or '<no name>'}"
 

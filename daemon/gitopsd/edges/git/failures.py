@@ -14,10 +14,11 @@ from pathlib import Path
 
 from gitopsd.errors import GitError
 from gitopsd.model import Repository
+from gitopsd.model.giturls import safe_url
 
 from .credentials import AuthRejected, Callbacks
 from .known_hosts import lists_host
-from .urls import endpoint, safe_url
+from .urls import endpoint
 
 _UNREACHABLE = ("failed to connect", "connection refused", "timed out", "could not resolve",
                 "failed to resolve", "no route to host", "network is unreachable",

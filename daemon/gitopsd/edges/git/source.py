@@ -30,13 +30,14 @@ import pygit2
 
 from gitopsd.errors import GitError
 from gitopsd.model import Repository, Revision
+from gitopsd.model.giturls import url_secret
 
 from . import known_hosts
 from .cache import UNSHALLOW_DEPTH, RepoCache, RepoStats, mirror, refspec, resolve
 from .credentials import AuthRejected, Callbacks, read_token
 from .failures import shown_ref, translate, where
 from .tree import TreeProblem, lookup, normalise, read_blobs, write_tree
-from .urls import cache_name, is_full_sha, url_secret
+from .urls import cache_name, is_full_sha
 
 T = TypeVar("T")
 

@@ -1,8 +1,10 @@
-"""Repository URLs: transport, redaction for messages, cache directory names.
+"""Repository URLs as the Git edge needs them: transport and cache directory names.
 
-Every message that names a repository goes through ``safe_url`` so that a
-password or token embedded in a URL never reaches a log or an exception. This
-module only looks at strings; it never touches the network or the disk.
+Parsing, matching and redaction of repository URLs are shared with config and
+the engine and live in ``gitopsd.model.giturls``; every message that names a
+repository goes through its ``safe_url`` so that a password or token embedded
+in a URL never reaches a log or an exception. This module only looks at
+strings; it never touches the network or the disk.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-_SCP_LIKE = re.compile(r"^(?:(?P<user>[^@/]+)@)?(?P<host>[^:/]+):(?P<path>(?!//).*)$")
+from gitopsd.model.giturls import SCP_URL, safe_url
+
 _FULL_SHA = re.compile(r"^[0-9a-fA-F]{40}$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -42,7 +45,7 @@ def endpoint(url: str) -> Endpoint:
     if url.startswith("/") or url.startswith("file://"):
         return Endpoint("local")
     if "://" not in url:
-        m = _SCP_LIKE.match(url)
+        m = SCP_URL.match(url)
         if m:
             return Endpoint("ssh", m["host"], 22, m["user"] or "")
         return Endpoint("local")
@@ -59,40 +62,6 @@ def endpoint(url: str) -> Endpoint:
     except ValueError:
         port = 0
     return Endpoint(transport, parts.hostname or "", port, parts.username or "")
-
-
-def safe_url(url: str) -> str:
-    """URL with any password or token removed from its userinfo (user names are kept)."""
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None and "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    # A lone userinfo on an HTTP URL is usually a token: drop it entirely.
-    if parts.scheme.lower() in ("http", "https") and ":" not in userinfo:
-        user = ""
-    netloc = f"{user}@{hostport}" if user else hostport
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-def url_secret(url: str) -> str:
-    """The secret part of URL's userinfo (password, or a lone HTTP token), or ""."""
-    if "://" not in url:
-        return ""
-    parts = urlsplit(url)
-    userinfo = parts.netloc.rpartition("@")[0]
-    if not userinfo:
-        return ""
-    if ":" in userinfo:
-        return userinfo.split(":", 1)[1]
-    return userinfo if parts.scheme.lower() in ("http", "https") else ""
-
-
-def local_path(url: str) -> str:
-    """Filesystem path of a local repository URL."""
-    return urlsplit(url).path if url.startswith("file://") else url
 
 
 def cache_name(url: str) -> str:

@@ -16,7 +16,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -210,7 +210,3 @@ def query(**params: str | int | bool | None) -> list[tuple[str, str]]:
             continue
         out.append((k, ("true" if v else "false") if isinstance(v, bool) else str(v)))
     return out
-
-
-def as_mapping(obj: Any) -> Mapping[str, Any]:
-    return obj if isinstance(obj, Mapping) else {}

@@ -13,6 +13,7 @@ from typing import Any
 from gitopsd.edges.kube.client import APPLY_PATCH, KubeClient, query
 from gitopsd.edges.kube.discovery import Discovery, ResourceInfo
 from gitopsd.errors import ApiError
+from gitopsd.model import objects
 
 FIELD_MANAGER = "gitopsd"
 
@@ -39,7 +40,7 @@ class Objects:
 
     async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False, force: bool = True,
                     field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
-        meta = body.get("metadata") or {}
+        meta = objects.meta(body)
         info = await self.info(str(body.get("apiVersion")), str(body.get("kind")))
         params = query(fieldManager=field_manager, force=force, dryRun="All" if dry_run else None)
         _, live = await self.client.request(
@@ -49,7 +50,7 @@ class Objects:
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False,
                      field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
-        meta = body.get("metadata") or {}
+        meta = objects.meta(body)
         info = await self.info(str(body.get("apiVersion")), str(body.get("kind")))
         params = query(fieldManager=field_manager, dryRun="All" if dry_run else None)
         _, live = await self.client.request("POST", info.collection(meta.get("namespace") or ""),
@@ -57,14 +58,14 @@ class Objects:
         return live if isinstance(live, dict) else {}
 
     async def replace(self, body: Mapping[str, Any], *, field_manager: str = FIELD_MANAGER) -> dict[str, Any]:
-        meta = body.get("metadata") or {}
+        meta = objects.meta(body)
         info = await self.info(str(body.get("apiVersion")), str(body.get("kind")))
         current = await self.get(str(body["apiVersion"]), str(body["kind"]), meta["name"],
                                  meta.get("namespace") or "")
         if current is None:
             return await self.create(body, field_manager=field_manager)
         doc = dict(body)
-        doc["metadata"] = {**meta, "resourceVersion": current["metadata"]["resourceVersion"]}
+        doc["metadata"] = {**meta, "resourceVersion": objects.resource_version(current)}
         _, live = await self.client.request("PUT", info.path(meta["name"], meta.get("namespace") or ""),
                                             query=query(fieldManager=field_manager), body=doc)
         return live if isinstance(live, dict) else {}
@@ -117,5 +118,5 @@ class Objects:
         for item in items:
             item.setdefault("apiVersion", info.api_version)
             item.setdefault("kind", info.kind)
-        meta = body.get("metadata") or {}
+        meta = objects.meta(body)
         return items, str(meta.get("resourceVersion", "")), meta.get("continue") or None

@@ -18,6 +18,7 @@ from gitopsd.edges.kube.client import KubeClient, query
 from gitopsd.edges.kube.discovery import ResourceInfo
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.errors import ApiError
+from gitopsd.model.objects import resource_version
 
 # (event type, object): every (re)list starts with "LISTING" (no object), hands
 # each item as "LISTED", then "SYNCED" (no object) once the list is complete; then
@@ -91,7 +92,7 @@ async def _stream_once(client: KubeClient, info: ResourceInfo, on_event: OnEvent
                         raise Gone()
                     raise ApiError(f"cluster {client.name}: watch {info.kind}: {obj.get('message')}",
                                    status=int(obj.get("code") or 0))
-                new_rv = (obj.get("metadata") or {}).get("resourceVersion")
+                new_rv = resource_version(obj)
                 if new_rv:
                     rv = new_rv
                 if etype == "BOOKMARK":

@@ -23,7 +23,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Iterable, MutableMapping
+from collections.abc import MutableMapping
 from typing import IO, Any
 
 import structlog
@@ -36,7 +36,6 @@ __all__ = [
     "get_logger",
     "is_secret_key",
     "register_secret",
-    "register_secrets",
     "scrub",
     "unconfigure_logging",
 ]
@@ -249,9 +248,3 @@ def get_logger(name: str, **initial: Any) -> structlog.stdlib.BoundLogger:
     """A structlog logger named NAME (``gitopsd.<room>.<module>``), bound to INITIAL values."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name, **initial)
     return logger
-
-
-def register_secrets(values: Iterable[str | bytes]) -> None:
-    """``register_secret`` for each of VALUES."""
-    for v in values:
-        register_secret(v)

@@ -105,7 +105,7 @@ class Metrics:
 
     def set_instance(self, app: str, cluster: str, sync_status: str | enum.Enum,
                      health_status: str | enum.Enum) -> None:
-        """Record the current sync and health status of APP on CLUSTER (one series per instance)."""
+        """Record the ``SyncStatus`` and health status of APP on CLUSTER (one series per instance)."""
         labels = (app, cluster, _label(sync_status), _label(health_status))
         with self._lock:
             old = self._info_labels.get((app, cluster))
@@ -124,7 +124,7 @@ class Metrics:
                 self._app_info.remove(*old)
 
     def sync_finished(self, app: str, cluster: str, result: str | enum.Enum) -> None:
-        """Count one finished sync of APP on CLUSTER; RESULT is its phase (e.g. Succeeded, Failed)."""
+        """Count one finished sync of APP on CLUSTER; RESULT is its phase (a ``SyncResult``)."""
         self._app_sync.labels(app, cluster, _label(result)).inc()
 
     def reconcile_finished(self, cluster: str, seconds: float) -> None:

@@ -37,7 +37,7 @@ ATTR_REPOSITORY_URL = "vcs.repository.url.full"  # never with credentials: see r
 
 # -- attributes: gitopsd's own ------------------------------------------------------------------
 ATTR_APP = "gitopsd.app"                     # application name from the fleet file
-ATTR_OUTCOME = "gitopsd.outcome"             # Synced | OutOfSync | Failed | Stalled
+ATTR_OUTCOME = "gitopsd.outcome"             # an OutcomeKind: Synced | OutOfSync | Failed | Stalled
 ATTR_WAVE = "gitopsd.wave"                   # sync wave number (int)
 ATTR_PHASE = "gitopsd.phase"                 # PreSync | Sync | PostSync | SyncFail
 ATTR_TRIGGER = "gitopsd.trigger"             # poll | webhook | api | resync | drift | retry

@@ -28,9 +28,10 @@ from gitopsd.core.inventory import (
     ownership,
     stamp,
 )
+from gitopsd.core.marks import HASH_ANNOTATION
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
-from gitopsd.errors import ApiError, InventoryError
+from gitopsd.errors import ApiError
 from gitopsd.model import (
     Health,
     HealthStatus,
@@ -38,9 +39,9 @@ from gitopsd.model import (
     Manifest,
     ResourceKey,
     Revision,
+    objects,
 )
 
-HASH_ANNOTATION = "gitopsd.io/desired-hash"
 READ_CONCURRENCY = 16  # concurrent reads per comparison
 
 LiveReader = Callable[[ResourceKey, str], Awaitable[Obj | None]]
@@ -116,7 +117,10 @@ class Comparison:
 
 async def read_inventory(cluster: ClusterPort, *, app: str,
                          namespace: str) -> tuple[Inventory, Obj | None]:
-    """The instance's inventory as recorded in the cluster (empty when there is none)."""
+    """The instance's inventory as recorded in the cluster (empty when there is none).
+
+    Raises ``InventoryError`` when the ConfigMap is not this application's or unreadable.
+    """
     try:
         body = await cluster.get("v1", "ConfigMap", inventory_name(app), namespace)
     except ApiError as e:
@@ -125,10 +129,7 @@ async def read_inventory(cluster: ClusterPort, *, app: str,
         raise
     if body is None:
         return Inventory.of(()), None
-    try:
-        return Inventory.from_configmap(body, app=app), body
-    except InventoryError:
-        raise
+    return Inventory.from_configmap(body, app=app), body
 
 
 async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[Manifest], *,
@@ -173,7 +174,7 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
         if live is not None and \
                 ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
             result.live[entry.key] = live
-            result.prune_annotations[entry.key] = (live.get("metadata") or {}).get("annotations") or {}
+            result.prune_annotations[entry.key] = objects.annotations(live)
 
     leftovers = [e for e in inventory if e.key not in desired_keys]
     await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))
@@ -199,7 +200,7 @@ async def _diff_one(cluster: ClusterPort, m: Manifest, live: Obj | None,
                     ignore: Sequence[IgnoreDifference], with_diff: bool) -> ObjectDiff:
     if live is None:
         return diff_objects(m.body, None, ignore=ignore)
-    live_hash = ((live.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    live_hash = objects.annotations(live).get(HASH_ANNOTATION)
     want_hash = m.annotations.get(HASH_ANNOTATION)
     if live_hash == want_hash and not drifted(m.body, live, ignore):
         return ObjectDiff(m.key, DiffState.IN_SYNC)
