@@ -19,6 +19,7 @@ import structlog
 from opentelemetry import trace
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
+from gitopsd.core.marks import fleet_selector
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController, Kinds
@@ -31,12 +32,21 @@ from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.errors import ClusterError, ClusterUnreachable
-from gitopsd.model import AppInstance, Application, ChangeAction, Fleet, OutcomeKind
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    ChangeAction,
+    ConditionReason,
+    ConditionType,
+    ErrorKind,
+    Fleet,
+    OutcomeKind,
+    SyncStatus,
+)
 
 log = structlog.get_logger("gitopsd.daemon")
 TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
             Priority.RESYNC: "resync"}
-FLEET_SELECTOR = "gitopsd.io/fleet={}"
 _WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
 
 
@@ -188,9 +198,9 @@ class Daemon:
                 self._failed_attempt[item.key] = span.get_span_context()
         outcome = done.outcome
         self._attempted.add(item.key)
-        self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != "GitError")
+        self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != ErrorKind.GIT)
         if self.metrics:
-            self.metrics.set_cluster_connected(inst.cluster, outcome.error != "ClusterUnreachable")
+            self.metrics.set_cluster_connected(inst.cluster, outcome.error != ErrorKind.CLUSTER_UNREACHABLE)
         timing = Timing(started_wall, self.clock.now() - started)
         row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id)
         self._requeue(item, app, outcome.kind, row.attempts, outcome.revision)
@@ -201,7 +211,7 @@ class Daemon:
         if item.priority is not Priority.RESYNC or item.reasons - {"resync"}:
             return False
         row = self.board.get(item.key)
-        if row is None or row.sync_status != "Synced" or row.last_result != "Synced":
+        if row is None or row.sync_status != SyncStatus.SYNCED or row.last_result != OutcomeKind.SYNCED.value:
             return False
         if item.commit is None or item.commit != row.revision:
             return False
@@ -222,8 +232,8 @@ class Daemon:
                 self.queue.done(item, requeue_after=delay, backoff=True, reason="retry", commit=commit)
                 return
             self.board.mark(item.key, condition=Condition(
-                "RetriesExhausted", "Stalled", f"gave up after {attempts} attempts; waiting for a "
-                "new revision or a manual sync"))
+                ConditionType.RETRIES_EXHAUSTED, ConditionReason.STALLED,
+                f"gave up after {attempts} attempts; waiting for a new revision or a manual sync"))
             self.queue.done(item, requeue_after=self.settings.resync, backoff=True, commit=commit)
             return
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
@@ -241,7 +251,7 @@ class Daemon:
 
     def _spawn_watch(self, cluster: _Cluster, api_version: str, kind: str) -> None:
         group = api_version.rpartition("/")[0]
-        selector = FLEET_SELECTOR.format(self.fleet.name)
+        selector = fleet_selector(self.fleet.name)
         name = f"watch/{cluster.handle.name}/{api_version}/{kind}"
         detector = self.drift.detector(cluster.handle.name)
 
@@ -259,7 +269,7 @@ class Daemon:
     def _watch_conditions(self, cluster: _Cluster) -> None:
         """Every instance on CLUSTER says why drift cannot be seen while one of its watches fails."""
         self.board.replace([k for k, (i, _) in self.instances.items() if i.cluster == cluster.handle.name],
-                           ("ClusterUnreachable", "WatchError"),
+                           (ConditionType.CLUSTER_UNREACHABLE, ConditionType.WATCH_ERROR),
                            min(cluster.failing.values(), key=lambda c: c.type, default=None))
 
     def _restarted(self, task: str, error: BaseException | None) -> None:
@@ -272,6 +282,7 @@ class Daemon:
                 self.metrics.set_cluster_connected(cluster, False)
         watched = self.clusters.get(cluster)
         if watched is not None and isinstance(error, ClusterError):
-            kind = "ClusterUnreachable" if isinstance(error, ClusterUnreachable) else "WatchError"
-            watched.failing[task] = Condition(kind, "WatchFailed", str(error))
+            kind = ConditionType.CLUSTER_UNREACHABLE if isinstance(error, ClusterUnreachable) \
+                else ConditionType.WATCH_ERROR
+            watched.failing[task] = Condition(kind, ConditionReason.WATCH_FAILED, str(error))
             self._watch_conditions(watched)

@@ -17,10 +17,11 @@ from typing import Any
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff import drifted
-from gitopsd.core.inventory import FLEET_LABEL, TRACKING_ANNOTATION, parse_tracking_id
+from gitopsd.core.inventory import parse_tracking_id
+from gitopsd.core.marks import FLEET_LABEL, HASH_ANNOTATION, TRACKING_ANNOTATION
 from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
+from gitopsd.model import objects as fields
 
-HASH_ANNOTATION = "gitopsd.io/desired-hash"
 OnDrift = Callable[[str, ResourceKey, str], None]  # instance key, object, reason
 OnHealth = Callable[[str], object]  # instance key whose objects' health changed
 Kind = tuple[str, str]  # (group, kind)
@@ -200,9 +201,8 @@ class DriftDetector:
 
     def _exists(self, entry: Expected, key: ResourceKey, obj: Mapping[str, Any]) -> None:
         """OBJ exists; it counts once it carries what puts it in this fleet's watch."""
-        labels = (obj.get("metadata") or {}).get("labels") or {}
         if entry.exists or not self._ours(obj, entry.instance) or \
-                (self.fleet and labels.get(FLEET_LABEL) != self.fleet):
+                (self.fleet and fields.labels(obj).get(FLEET_LABEL) != self.fleet):
             return
         entry.exists, entry.since = True, self._generation.get((key.group, key.kind), 0)
 
@@ -223,22 +223,21 @@ class DriftDetector:
 
     @staticmethod
     def _ours(obj: Mapping[str, Any], instance_key: str) -> bool:
-        annotations = (obj.get("metadata") or {}).get("annotations") or {}
-        parsed = parse_tracking_id(str(annotations.get(TRACKING_ANNOTATION, "")))
+        parsed = parse_tracking_id(str(fields.annotations(obj).get(TRACKING_ANNOTATION, "")))
         return parsed is not None and parsed[0] == instance_key.split("/", 1)[0]
 
 
 def _hash(obj: Mapping[str, Any]) -> object:
-    return ((obj.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    return fields.annotations(obj).get(HASH_ANNOTATION)
 
 
 def _settling(obj: Mapping[str, Any]) -> bool:
-    generation = (obj.get("metadata") or {}).get("generation")
+    generation = fields.meta(obj).get("generation")
     observed = (obj.get("status") or {}).get("observedGeneration")
     return isinstance(generation, int) and isinstance(observed, int) and observed < generation
 
 
 def _version(obj: Mapping[str, Any]) -> int:
     """The object's resourceVersion as a number, or -1 when it is absent or not a number."""
-    rv = str((obj.get("metadata") or {}).get("resourceVersion") or "")
+    rv = fields.resource_version(obj)
     return int(rv) if rv.isdigit() else -1

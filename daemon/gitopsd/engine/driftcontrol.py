@@ -27,7 +27,16 @@ from gitopsd.engine.report import Reporter
 from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition
 from gitopsd.engine.sync import Comparison
-from gitopsd.model import AppInstance, Application, Health, HealthStatus, ResourceKey
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    ConditionReason,
+    ConditionType,
+    Health,
+    HealthStatus,
+    ResourceKey,
+    SyncStatus,
+)
 
 log = structlog.get_logger("gitopsd.daemon")
 Kinds = set[tuple[str, str]]  # (apiVersion, kind)
@@ -134,8 +143,8 @@ class DriftController:
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
 
     def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
-        self.board.mark(inst.key, sync_status="OutOfSync", condition=Condition(
-            "OutOfSync", "DriftDetected", f"{key} {reason} outside gitopsd"))
+        self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=Condition(
+            ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED, f"{key} {reason} outside gitopsd"))
         row = self.board.get(inst.key)
         if reason == "deleted" and row is not None:
             row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
@@ -149,12 +158,12 @@ class DriftController:
         repairs.append(now + decision.delay)
         del repairs[:-10]
         if not decision.fighting:
-            self.board.clear(inst.key, "SelfHealFight")
+            self.board.clear(inst.key, ConditionType.SELF_HEAL_FIGHT)
             return decision.delay
         if self.metrics:
             self.metrics.selfheal_fight(inst.app, inst.cluster)
         self.board.mark(inst.key, condition=Condition(
-            "SelfHealFight", "RepeatedDrift",
+            ConditionType.SELF_HEAL_FIGHT, ConditionReason.REPEATED_DRIFT,
             f"{key} was changed outside gitopsd {decision.streak} times in a row; "
             f"next repair in {decision.delay:.0f}s"))
         return decision.delay

@@ -19,6 +19,7 @@ from gitopsd.engine.ports import GitPort, MetricsPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.errors import GitopsdError
 from gitopsd.model import AppInstance, Repository
+from gitopsd.model.giturls import same_repository
 
 log = structlog.get_logger("gitopsd.pollers")
 
@@ -46,7 +47,7 @@ class Pollers:
         triggered = []
         for r in repositories:
             event = self._now.get(r.name)
-            if event is not None and (repo in (r.name, r.url) or same_repo(repo, r.url)):
+            if event is not None and (repo in (r.name, r.url) or same_repository(repo, r.url)):
                 self._pushed.add(r.name)
                 event.set()
                 triggered.append(r.name)
@@ -92,13 +93,3 @@ class Pollers:
     def runner(self, repo: Repository) -> Callable[[], Awaitable[None]]:
         return lambda: self.run(repo)
 
-
-def same_repo(a: str, b: str) -> bool:
-    """Whether two spellings of a repository URL (https, ssh, scp-like) name the same repository."""
-    def norm(u: str) -> str:
-        u = u.strip().rstrip("/").removesuffix(".git").lower()
-        for prefix in ("https://", "http://", "ssh://", "git://"):
-            u = u.removeprefix(prefix)
-        u = u.split("@", 1)[-1]
-        return u.replace(":", "/")
-    return norm(a) == norm(b)

@@ -30,7 +30,8 @@ from opentelemetry import trace
 
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.inventory import OwnershipState, ownership
-from gitopsd.core.plan import parse_app_options
+from gitopsd.core.marks import HASH_ANNOTATION
+from gitopsd.core.plan import object_options, parse_app_options
 from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort
@@ -47,11 +48,10 @@ from gitopsd.model import (
     OutcomeKind,
     ResourceKey,
 )
+from gitopsd.model import objects as fields
 
 log = structlog.get_logger("gitopsd.selfheal")
 tracer = trace.get_tracer("gitopsd.engine")
-SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-HASH_ANNOTATION = "gitopsd.io/desired-hash"
 
 
 class Sightings(Protocol):
@@ -83,22 +83,22 @@ class Held(Protocol):
 def _desired_hash(body: Mapping[str, Any] | None) -> object:
     if body is None:
         return None
-    return ((body.get("metadata") or {}).get("annotations") or {}).get(HASH_ANNOTATION)
+    return fields.annotations(body).get(HASH_ANNOTATION)
 
 
 def _with_version(body: Mapping[str, Any], version: int | str) -> dict[str, Any]:
-    return {**body, "metadata": {**(body.get("metadata") or {}), "resourceVersion": str(version)}}
+    return {**body, "metadata": {**fields.meta(body), "resourceVersion": str(version)}}
 
 
 def _used(body: Mapping[str, Any]) -> int:
-    return int(str((body.get("metadata") or {}).get("resourceVersion") or -1))
+    return int(fields.resource_version(body) or -1)
 
 
 def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> bool:
     """False for objects that must be replaced rather than applied, and for objects whose ignored
     fields must come from a fresh read (RespectIgnoreDifferences), which only a full sync makes."""
-    options = ((body.get("metadata") or {}).get("annotations") or {}).get(SYNC_OPTIONS, "")
-    if "replace=true" in str(options).replace(" ", "").lower():
+    options, problems = object_options(fields.annotations(body))
+    if options.replace or problems:
         return False
     return not (rules_for(key, app.ignore_differences)
                 and parse_app_options(app.sync_policy.sync_options).respect_ignore_differences)
@@ -184,7 +184,7 @@ class Repairer:
             if live is None or ownership(live, fleet=self.fleet, app=inst.app, key=key).state \
                     is not OwnershipState.OURS:
                 raise OwnershipConflict(f"{key} is no longer this application's; a full sync decides")
-            body = _with_version(body, str((live.get("metadata") or {}).get("resourceVersion", "")))
+            body = _with_version(body, fields.resource_version(live))
         raise OwnershipConflict(f"{key} keeps changing; a full sync decides")
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,

@@ -11,13 +11,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitopsd.model import AppInstance, Health, HealthStatus, Outcome, OutcomeKind
+from gitopsd.model import (
+    AppInstance,
+    ConditionReason,
+    ConditionType,
+    Health,
+    HealthStatus,
+    Outcome,
+    OutcomeKind,
+    SyncResult,
+    SyncStatus,
+)
 
 
 @dataclass
 class Condition:
-    type: str
-    reason: str
+    type: ConditionType
+    reason: str  # a ConditionReason, or for SyncError the pass's OutcomeKind
     message: str
 
 
@@ -25,7 +35,7 @@ class Condition:
 class InstanceStatus:
     app: str
     cluster: str
-    sync_status: str = "Unknown"
+    sync_status: SyncStatus = SyncStatus.UNKNOWN
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
     revision: str = ""
     last_result: str = ""
@@ -48,7 +58,7 @@ class InstanceStatus:
         }
 
 
-STICKY = ("SelfHealFight",)  # conditions a sync result does not clear
+STICKY = (ConditionType.SELF_HEAL_FIGHT,)  # conditions a sync result does not clear
 
 
 class StatusBoard:
@@ -73,9 +83,9 @@ class StatusBoard:
     def record(self, instance: AppInstance, outcome: Outcome, *, started: float, duration: float,
                trace_id: str = "") -> InstanceStatus:
         row = self.ensure(instance)
-        row.sync_status = "Synced" if outcome.kind is OutcomeKind.SYNCED else (
-            "OutOfSync" if outcome.kind is OutcomeKind.OUT_OF_SYNC else row.sync_status
-            if row.sync_status != "Unknown" else "OutOfSync")
+        row.sync_status = SyncStatus.SYNCED if outcome.kind is OutcomeKind.SYNCED else (
+            SyncStatus.OUT_OF_SYNC if outcome.kind is OutcomeKind.OUT_OF_SYNC else row.sync_status
+            if row.sync_status != SyncStatus.UNKNOWN else SyncStatus.OUT_OF_SYNC)
         row.health = outcome.health
         if outcome.revision:
             row.revision = outcome.revision
@@ -86,12 +96,14 @@ class StatusBoard:
                                                               OutcomeKind.STALLED) else 0
         row.conditions = [c for c in row.conditions if c.type in STICKY]
         if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
-            row.conditions.append(Condition("SyncError", outcome.kind.value, outcome.message))
+            row.conditions.append(Condition(ConditionType.SYNC_ERROR, outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
-            row.conditions.append(Condition("OutOfSync", "DriftDetected", outcome.message))
+            row.conditions.append(Condition(ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,
+                                            outcome.message))
         return row
 
-    def replace(self, keys: Iterable[str], types: tuple[str, ...], condition: Condition | None) -> None:
+    def replace(self, keys: Iterable[str], types: tuple[ConditionType, ...],
+                condition: Condition | None) -> None:
         """On each of KEYS, drop the conditions of TYPES and then show CONDITION (if any)."""
         for key in keys:
             for condition_type in types:
@@ -99,12 +111,13 @@ class StatusBoard:
             if condition is not None:
                 self.mark(key, condition=condition)
 
-    def clear(self, key: str, condition_type: str) -> None:
+    def clear(self, key: str, condition_type: ConditionType) -> None:
         row = self._rows.get(key)
         if row is not None:
             row.conditions = [c for c in row.conditions if c.type != condition_type]
 
-    def mark(self, key: str, *, sync_status: str | None = None, condition: Condition | None = None) -> None:
+    def mark(self, key: str, *, sync_status: SyncStatus | None = None,
+             condition: Condition | None = None) -> None:
         row = self._rows.get(key)
         if row is None:
             return
@@ -114,7 +127,7 @@ class StatusBoard:
             row.conditions = [c for c in row.conditions if c.type != condition.type] + [condition]
 
 
-def sync_result(kind: OutcomeKind) -> str:
+def sync_result(kind: OutcomeKind) -> SyncResult:
     """The result label a finished pass is counted under (Argo CD's spelling)."""
-    return {OutcomeKind.SYNCED: "Succeeded", OutcomeKind.OUT_OF_SYNC: "Succeeded",
-            OutcomeKind.FAILED: "Failed", OutcomeKind.STALLED: "Error"}[kind]
+    return {OutcomeKind.SYNCED: SyncResult.SUCCEEDED, OutcomeKind.OUT_OF_SYNC: SyncResult.SUCCEEDED,
+            OutcomeKind.FAILED: SyncResult.FAILED, OutcomeKind.STALLED: SyncResult.ERROR}[kind]

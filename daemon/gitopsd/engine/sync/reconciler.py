@@ -38,6 +38,7 @@ from gitopsd.model import (
     Outcome,
     OutcomeKind,
     Revision,
+    error_kind,
 )
 
 tracer = trace.get_tracer("gitopsd.engine")
@@ -113,9 +114,9 @@ class Reconciler:
             return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
-            return Pass(Outcome(kind, str(e), _sha(cmp), error=type(e).__name__), cmp)
+            return Pass(Outcome(kind, str(e), _sha(cmp), error=error_kind(e)), cmp)
         except GitopsdError as e:
-            return Pass(Outcome(OutcomeKind.FAILED, str(e), _sha(cmp), error=type(e).__name__), cmp)
+            return Pass(Outcome(OutcomeKind.FAILED, str(e), _sha(cmp), error=error_kind(e)), cmp)
 
     async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
                     request: SyncRequest, deadline: float) -> Outcome:
