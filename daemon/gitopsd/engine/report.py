@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import structlog
 from opentelemetry import trace
 
-from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.ports import HistoryPort, MetricsPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard, sync_result
 from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
+from gitopsd.model import semconv as sc
 
 log = structlog.get_logger("gitopsd.daemon")
 tracer = trace.get_tracer("gitopsd.engine")

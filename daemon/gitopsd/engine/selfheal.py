@@ -32,7 +32,6 @@ from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.core.marks import HASH_ANNOTATION
 from gitopsd.core.plan import object_options, parse_app_options
-from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort
 from gitopsd.engine.queue import Priority, WorkQueue
@@ -49,6 +48,7 @@ from gitopsd.model import (
     ResourceKey,
 )
 from gitopsd.model import objects as fields
+from gitopsd.model import semconv as sc
 
 log = structlog.get_logger("gitopsd.selfheal")
 tracer = trace.get_tracer("gitopsd.engine")

@@ -26,13 +26,13 @@ from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.inventory import OwnershipState
 from gitopsd.core.plan import Plan, SyncTask, TaskAction
-from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.engine.sync.compare import Comparison
 from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncError, UnknownKind
 from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
+from gitopsd.model import semconv as sc
 
 T = TypeVar("T")
 

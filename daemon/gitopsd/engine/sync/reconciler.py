@@ -22,7 +22,6 @@ from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
 from gitopsd.core.removal import deletion_hooks, removal
-from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
@@ -40,6 +39,7 @@ from gitopsd.model import (
     Revision,
     error_kind,
 )
+from gitopsd.model import semconv as sc
 
 tracer = trace.get_tracer("gitopsd.engine")
 

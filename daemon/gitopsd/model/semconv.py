@@ -2,7 +2,10 @@
 
 The engine creates spans with the ``opentelemetry.trace`` API and names them
 and their attributes with these constants, so that traces, the Jaeger section
-of charts/gitopsd-observability/README.md and dashboards agree. Attribute
+of charts/gitopsd-observability/README.md and dashboards agree. They live in
+``model`` because they are shared vocabulary, not I/O: the engine takes them
+from here and never imports an edge, and the telemetry edge that sets up the
+SDK reads the same names. Attribute
 names follow the OpenTelemetry semantic conventions where one exists
 (``k8s.*``, ``vcs.*``); gitopsd's own live under ``gitopsd.*``.
 
