@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -24,20 +25,18 @@ from gitopsd.model.giturls import same_repository
 log = structlog.get_logger("gitopsd.pollers")
 
 
+@dataclass(kw_only=True)
 class Pollers:
-    def __init__(self, *, git: GitPort, queue: WorkQueue, clock: Clock,
-                 metrics: MetricsPort | None, instances: Callable[[], Iterable[AppInstance]],
-                 jitter: float = 0.1) -> None:
-        self.git = git
-        self.queue = queue
-        self.clock = clock
-        self.metrics = metrics
-        self.instances = instances
-        self.jitter = jitter
-        self._now: dict[str, asyncio.Event] = {}
-        self._pushed: set[str] = set()  # repositories whose next poll a webhook asked for
-        self._seen: dict[str, tuple[int, int]] = {}  # repo -> (listings, fetches) reported
-        self._heads: dict[tuple[str, str], str] = {}  # (repo, ref) -> the sha the last poll saw
+    git: GitPort
+    queue: WorkQueue
+    clock: Clock
+    metrics: MetricsPort | None
+    instances: Callable[[], Iterable[AppInstance]]
+    jitter: float = 0.1
+    _now: dict[str, asyncio.Event] = field(default_factory=dict)
+    _pushed: set[str] = field(default_factory=set)  # repositories whose next poll a webhook asked for
+    _seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # repo -> (listings, fetches)
+    _heads: dict[tuple[str, str], str] = field(default_factory=dict)  # (repo, ref) -> sha last polled
 
     def add(self, repo: Repository) -> None:
         self._now[repo.name] = asyncio.Event()

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import structlog
@@ -92,22 +92,23 @@ def _types(hook: Mapping[str, Any]) -> tuple[str, ...]:
         return ()
 
 
+@dataclass
 class Remover:
     """Deletes the objects of applications that left FLEET on one cluster."""
 
-    def __init__(self, cluster_name: str, objects: ClusterPort, *, fleet: str, namespace: str,
-                 clock: Clock, history: HistoryPort | None = None, poll: float = 0.5,
-                 wave_timeout: float = 300.0) -> None:
-        self.cluster = cluster_name
-        self.objects = objects
-        self.fleet = fleet
-        self.namespace = namespace
-        self.clock = clock
-        self.history = history
-        self.poll = poll
-        self.wave_timeout = wave_timeout
-        self.lifecycle = Lifecycle(objects, clock, poll=poll)
-        self._reported: set[str] = set()
+    cluster: str
+    objects: ClusterPort
+    _: KW_ONLY
+    fleet: str
+    namespace: str
+    clock: Clock
+    history: HistoryPort | None = None
+    poll: float = 0.5
+    wave_timeout: float = 300.0
+    _reported: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.lifecycle = Lifecycle(self.objects, self.clock, poll=self.poll)
 
     async def sweep(self, current: Iterable[str]) -> list[RemovalResult]:
         """Handle every inventory of this fleet on this cluster whose application is not in CURRENT."""
