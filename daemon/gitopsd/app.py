@@ -19,6 +19,7 @@ from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.render import Renderer, RenderRequest
 from gitopsd.edges.sops import Decryptor
+from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
@@ -92,7 +93,7 @@ async def connect_cluster(fleet: Fleet, name: str, sources: Sources, *,
     reconciler = Reconciler(fleet=fleet.name, cluster=objects, desired=sources.desired,
                             inventory_namespace=inventory_namespace
                             or fleet.settings.inventory_namespace,
-                            health_poll=health_poll)
+                            health_poll=health_poll, tracing=OtelTracing())
     return ClusterConn(name, client, objects, reconciler)
 
 

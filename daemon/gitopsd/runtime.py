@@ -30,6 +30,7 @@ from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
 from gitopsd.edges.telemetry.metrics import Metrics
+from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.edges.telemetry.tracing import configure_tracing, shutdown_tracing
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.daemon import Daemon, Settings
@@ -120,7 +121,7 @@ class Runtime:
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
-                      settings=settings)
+                      settings=settings, tracing=OtelTracing())
 
     async def close_clients(self) -> None:
         for client in self.clients:

@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from gitopsd.edges import binaries
+from gitopsd.edges.telemetry import semconv
 from gitopsd.edges.telemetry.metrics import METRIC_NAMES
 from gitopsd.localcluster import LocalCluster
-from gitopsd.model import semconv
 
 REPO = Path(__file__).resolve().parents[2]
 RBAC_CHART = REPO / "charts" / "gitopsd-rbac"

@@ -22,11 +22,11 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from gitopsd.edges.telemetry import semconv as sc
 from gitopsd.edges.telemetry.tracing import configure_tracing
 from gitopsd.engine.daemon import Daemon
 from gitopsd.localcluster import LocalCluster
 from gitopsd.model import Backoff, Fleet, Retry, SyncPolicy
-from gitopsd.model import semconv as sc
 from gitopsd.runtime import RunOptions, Runtime
 from tests.integration.daemonproc import (
     OtlpReceiver,

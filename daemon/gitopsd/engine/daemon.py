@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import structlog
-from opentelemetry import trace
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.marks import fleet_selector
@@ -24,7 +23,7 @@ from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController, Kinds
 from gitopsd.engine.pollers import Pollers
-from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort
+from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort, NoTracing, TracingPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
@@ -77,8 +76,9 @@ class Daemon:
     def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, tracing: TracingPort | None = None) -> None:
         self.fleet = fleet
+        self.tracing = tracing or NoTracing()
         self.git = git
         self.desired = desired
         self.metrics = metrics
@@ -95,15 +95,17 @@ class Daemon:
                                instances=lambda: [i for i, _ in self.instances.values()],
                                jitter=self.settings.poll_jitter)
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
-                                     reporter=self.reporter, clock=self.clock, metrics=metrics)
+                                     reporter=self.reporter, clock=self.clock, metrics=metrics,
+                                     tracing=self.tracing)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
         self._attempted: set[str] = set()
-        self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
+        self._failed_attempt: dict[str, object] = {}  # the span a retry links to
         self.clusters: dict[str, _Cluster] = {}
         for name, handle in clusters.items():
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
-                                    clock=self.clock, health_poll=self.settings.health_poll)
+                                    clock=self.clock, health_poll=self.settings.health_poll,
+                                    tracing=self.tracing)
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
         for inst, _ in self.instances.values():
@@ -188,14 +190,14 @@ class Daemon:
         retry = item.priority is Priority.RESYNC and "retry" in item.reasons
         trigger = "retry" if retry else "webhook" if "webhook" in item.reasons else TRIGGERS[item.priority]
         previous = self._failed_attempt.pop(item.key, None)
-        links = [trace.Link(previous)] if retry and previous is not None else []
+        links = [previous] if retry and previous is not None else []
         request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=item.commit)
-        with reconcile_span(inst, trigger, links=links) as span:
+        with reconcile_span(self.tracing, inst, trigger, links=links) as span:
             done = await cluster.reconciler.reconcile(
                 inst, app, request, expect=functools.partial(self._expect, inst, app))
             trace_id = finish_span(span, done.outcome)
             if done.kind is OutcomeKind.FAILED:
-                self._failed_attempt[item.key] = span.get_span_context()
+                self._failed_attempt[item.key] = span.context()
         outcome = done.outcome
         self._attempted.add(item.key)
         self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != ErrorKind.GIT)

@@ -21,7 +21,7 @@ import structlog
 from gitopsd.core.backoff import SelfHealBackoff
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.drift import DriftDetector
-from gitopsd.engine.ports import ClusterPort, MetricsPort
+from gitopsd.engine.ports import ClusterPort, MetricsPort, TracingPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.engine.report import Reporter
 from gitopsd.engine.selfheal import Repairer, repairable
@@ -45,7 +45,7 @@ Kinds = set[tuple[str, str]]  # (apiVersion, kind)
 class DriftController:
     def __init__(self, *, fleet: str, instances: Mapping[str, tuple[AppInstance, Application]],
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
-                 metrics: MetricsPort | None = None) -> None:
+                 metrics: MetricsPort | None = None, tracing: TracingPort | None = None) -> None:
         self.fleet = fleet
         self.instances = instances
         self.queue = queue
@@ -53,7 +53,8 @@ class DriftController:
         self.board = reporter.board
         self.clock = clock
         self.metrics = metrics
-        self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet)
+        self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
+                                 tracing=tracing)
         self.backoff = SelfHealBackoff()
         self._detectors: dict[str, DriftDetector] = {}
         self._objects: dict[str, ClusterPort] = {}

@@ -6,8 +6,10 @@ fakes in engine tests and by the real Kubernetes and Git edges in the daemon.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from contextlib import AbstractAsyncContextManager
+import contextlib
+import enum
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -132,6 +134,94 @@ class HistoryPort(Protocol):
     async def record(self, app: str, cluster: str, *, revision: str, started: float, duration: float,
                      result: str, message: str = "", trace_id: str = "",
                      changes: Mapping[str, Any] | None = None) -> bool: ...
+
+
+AttrValue = str | int | float | bool
+
+
+class Step(enum.StrEnum):
+    """The steps of a pass the engine traces; the tracing edge names their spans."""
+
+    RECONCILE = "reconcile"  # the root span: one pass over one instance
+    SOURCE = "source"
+    RENDER = "render"
+    DIFF = "diff"
+    PLAN = "plan"
+    APPLY_WAVE = "apply wave"
+    PRUNE = "prune"
+    HEALTH = "health"
+    HOOK = "hook"
+
+
+class SpanPort(Protocol):
+    """One open span."""
+
+    @property
+    def trace_id(self) -> str:
+        """The trace's id as 32 hex digits ("0" * 32 when nothing is recorded)."""
+        ...
+
+    def set(self, **attributes: AttrValue) -> None:
+        """Attributes by the engine's names (app, cluster, revision, wave, ...)."""
+        ...
+
+    def event(self, name: str, **attributes: AttrValue) -> None: ...
+
+    def fail(self, message: str) -> None:
+        """The step failed, for MESSAGE."""
+        ...
+
+    def context(self) -> object:
+        """What a later span may link to (a retry links to the attempt it repeats)."""
+        ...
+
+
+class TracingPort(Protocol):
+    """Spans for the steps of a pass (implemented by edges.telemetry.spans.OtelTracing).
+
+    Attribute names are the engine's plain words; the edge maps them onto
+    OpenTelemetry's semantic conventions and gitopsd's own ``gitopsd.*`` names.
+    """
+
+    def span(self, step: Step, title: str = "", *, links: Sequence[object] = (),
+             **attributes: AttrValue) -> AbstractContextManager[SpanPort]:
+        """Open a span for STEP (named TITLE when given) as the current one, until the block ends."""
+        ...
+
+    def current(self) -> SpanPort:
+        """The span open now (a span that records nothing when there is none)."""
+        ...
+
+
+class _NoSpan:
+    trace_id = "0" * 32
+
+    def set(self, **attributes: AttrValue) -> None:
+        return None
+
+    def event(self, name: str, **attributes: AttrValue) -> None:
+        return None
+
+    def fail(self, message: str) -> None:
+        return None
+
+    def context(self) -> object:
+        return None
+
+
+class NoTracing:
+    """The port filled with nothing: for engine tests and tools that export no traces."""
+
+    @contextlib.contextmanager
+    def _span(self) -> Iterator[SpanPort]:
+        yield _NoSpan()
+
+    def span(self, step: Step, title: str = "", *, links: Sequence[object] = (),
+             **attributes: AttrValue) -> AbstractContextManager[SpanPort]:
+        return self._span()
+
+    def current(self) -> SpanPort:
+        return _NoSpan()
 
 
 @dataclass

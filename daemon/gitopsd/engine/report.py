@@ -12,20 +12,17 @@ follow the board. This module decides nothing about what to do next
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import structlog
-from opentelemetry import trace
 
-from gitopsd.engine.ports import HistoryPort, MetricsPort
+from gitopsd.engine.ports import HistoryPort, MetricsPort, SpanPort, Step, TracingPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard, sync_result
 from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
-from gitopsd.model import semconv as sc
 
 log = structlog.get_logger("gitopsd.daemon")
-tracer = trace.get_tracer("gitopsd.engine")
 
 
 @dataclass(frozen=True)
@@ -36,34 +33,24 @@ class Timing:
     duration: float
 
 
-@contextmanager
-def reconcile_span(inst: AppInstance, trigger: str, *, revision: str = "",
-                   links: Sequence[trace.Link] = ()) -> Iterator[trace.Span]:
+def reconcile_span(tracing: TracingPort, inst: AppInstance, trigger: str, *, revision: str = "",
+                   links: Sequence[object] = ()) -> AbstractContextManager[SpanPort]:
     """The root span of one pass over INST."""
-    attrs = {sc.ATTR_APP: inst.app, sc.ATTR_CLUSTER: inst.cluster, sc.ATTR_NAMESPACE: inst.namespace,
-             sc.ATTR_TRIGGER: trigger, sc.ATTR_REF_NAME: inst.source.target_revision}
-    if revision:
-        attrs[sc.ATTR_REVISION] = revision
-    with tracer.start_as_current_span(sc.SPAN_RECONCILE, attributes=attrs, links=list(links)) as span:
-        yield span
+    extra = {"revision": revision} if revision else {}
+    return tracing.span(Step.RECONCILE, links=links, app=inst.app, cluster=inst.cluster,
+                        namespace=inst.namespace, trigger=trigger, ref=inst.source.target_revision,
+                        **extra)
 
 
-def finish_span(span: trace.Span, outcome: Outcome) -> str:
+def finish_span(span: SpanPort, outcome: Outcome) -> str:
     """Record OUTCOME on the root SPAN of its pass; returns the trace id."""
-    span.set_attribute(sc.ATTR_OUTCOME, outcome.kind.value)
-    if outcome.revision:
-        span.set_attribute(sc.ATTR_REVISION, outcome.revision)
     changes = outcome.changes
-    span.set_attribute(sc.ATTR_APPLIED, len(changes.by_action(ChangeAction.CREATED))
-                       + len(changes.by_action(ChangeAction.CONFIGURED)))
-    span.set_attribute(sc.ATTR_PRUNED, len(changes.by_action(ChangeAction.PRUNED)))
+    applied = len(changes.by_action(ChangeAction.CREATED)) + len(changes.by_action(ChangeAction.CONFIGURED))
+    span.set(outcome=outcome.kind.value, applied=applied, pruned=len(changes.by_action(ChangeAction.PRUNED)),
+             **({"revision": outcome.revision} if outcome.revision else {}))
     if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
-        span.set_status(trace.Status(trace.StatusCode.ERROR, outcome.message[:500]))
-    return trace_id(span)
-
-
-def trace_id(span: trace.Span) -> str:
-    return format(span.get_span_context().trace_id, "032x")
+        span.fail(outcome.message)
+    return span.trace_id
 
 
 class Reporter:

@@ -26,14 +26,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
-from opentelemetry import trace
 
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.core.marks import HASH_ANNOTATION
 from gitopsd.core.plan import object_options, parse_app_options
 from gitopsd.engine.clock import Clock
-from gitopsd.engine.ports import ClusterPort
+from gitopsd.engine.ports import ClusterPort, NoTracing, Step, TracingPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
 from gitopsd.errors import ApiError, GitopsdError, OwnershipConflict
@@ -48,10 +47,8 @@ from gitopsd.model import (
     ResourceKey,
 )
 from gitopsd.model import objects as fields
-from gitopsd.model import semconv as sc
 
 log = structlog.get_logger("gitopsd.selfheal")
-tracer = trace.get_tracer("gitopsd.engine")
 
 
 class Sightings(Protocol):
@@ -106,8 +103,9 @@ def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> b
 
 class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
-                 fleet: str = "", settle: float = 0.02) -> None:
+                 fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None) -> None:
         self.fleet = fleet
+        self.tracing = tracing or NoTracing()
         self.clock = clock
         self.queue = queue
         self.reporter = reporter
@@ -203,14 +201,13 @@ class Repairer:
         action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
         started, wall = self.clock.now(), time.time()
         row = self.reporter.board.ensure(inst)
-        with reconcile_span(inst, "drift", revision=row.revision) as span:
+        with reconcile_span(self.tracing, inst, "drift", revision=row.revision) as span:
             try:
-                with tracer.start_as_current_span(sc.SPAN_APPLY_WAVE, attributes={
-                        sc.ATTR_PHASE: "Sync", "gitopsd.selfheal": True}) as wave:
+                with self.tracing.span(Step.APPLY_WAVE, phase="Sync", selfheal=True) as wave:
                     await self._write(inst, objects, key, body, seen, deleted)
-                    wave.add_event("object", {"object": str(key), "action": action.value})
+                    wave.event("object", object=str(key), action=action.value)
             except GitopsdError as e:
-                span.set_status(trace.Status(trace.StatusCode.ERROR, str(e)[:500]))
+                span.fail(str(e))
                 log.info("selfheal.fallback", app=inst.app, cluster=inst.cluster,
                          object=str(key), error=str(e))
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")

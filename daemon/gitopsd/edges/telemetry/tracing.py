@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 
 from gitopsd.edges.telemetry.logging import get_logger
-from gitopsd.model.semconv import (
+from gitopsd.edges.telemetry.semconv import (
     ATTR_APP,
     ATTR_CLUSTER,
     ATTR_NAMESPACE,

@@ -19,8 +19,6 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from opentelemetry import trace
-
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
@@ -28,15 +26,13 @@ from gitopsd.core.inventory import OwnershipState
 from gitopsd.core.plan import Plan, SyncTask, TaskAction
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
-from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.engine.ports import ClusterPort, NoTracing, Obj, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison
 from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncError, UnknownKind
 from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
-from gitopsd.model import semconv as sc
 
 T = TypeVar("T")
 
-tracer = trace.get_tracer("gitopsd.engine")
 
 
 @dataclass
@@ -46,18 +42,19 @@ class ExecResult:
     pruned: set[ResourceKey] = field(default_factory=set)
     failed_prunes: set[ResourceKey] = field(default_factory=set)
     healths: dict[ResourceKey, Health] = field(default_factory=dict)
+    tracing: TracingPort = field(default_factory=NoTracing, repr=False)
 
     def add(self, key: ResourceKey, action: ChangeAction, message: str = "") -> None:
         self.changes.append(Change(key, action, message))
-        span = trace.get_current_span()
-        span.add_event("object", {"object": str(key), "action": action.value,
-                                  **({"message": message[:300]} if message else {})})
+        self.tracing.current().event("object", object=str(key), action=action.value,
+                                     **({"message": message[:300]} if message else {}))
 
 
 class Executor:
     def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, tracing: TracingPort | None = None) -> None:
         self.cluster = cluster
+        self.tracing = tracing or NoTracing()
         self.concurrency = concurrency
         self.clock = clock
         self.poll = poll
@@ -69,29 +66,28 @@ class Executor:
     async def run(self, plan: Plan, cmp: Comparison, *, deadline: float,
                   ignore: Sequence[IgnoreDifference] = ()) -> ExecResult:
         """Run PLAN wave by wave (with RespectIgnoreDifferences, what IGNORE names stays as live has it)."""
-        result = ExecResult()
+        result = ExecResult(tracing=self.tracing)
         self._respect = tuple(ignore) if plan.options.respect_ignore_differences else ()
         self.crd_groups = set()
         self._deadline = deadline
         waves = list(plan.waves())
         for i, ((phase, wave), tasks) in enumerate(waves):
             kind = tasks[0].action
-            name = sc.SPAN_PRUNE if kind is TaskAction.PRUNE else sc.SPAN_APPLY_WAVE
-            with tracer.start_as_current_span(name, attributes={
-                    sc.ATTR_PHASE: phase.value, sc.ATTR_WAVE: wave, "gitopsd.tasks": len(tasks)}) as span:
+            step = Step.PRUNE if kind is TaskAction.PRUNE else Step.APPLY_WAVE
+            with self.tracing.span(step, phase=phase.value, wave=wave, tasks=len(tasks)) as span:
                 if kind is TaskAction.PRUNE:
                     await self._prune(tasks, plan, result)
                 else:
                     await self._apply_wave(tasks, plan, cmp, result, deadline,
                                            gated=i < len(waves) - 1)
                 if result.error:
-                    span.set_status(trace.Status(trace.StatusCode.ERROR, result.error[:500]))
+                    span.fail(result.error)
             if result.error:
                 return result
         return result
 
     async def run_hooks(self, tasks: Sequence[SyncTask], deadline: float) -> ExecResult:
-        result = ExecResult()
+        result = ExecResult(tracing=self.tracing)
         for task in tasks:
             await self._hook(task, result, deadline)
         return result
@@ -122,7 +118,7 @@ class Executor:
             result.error = f"{len(failed)} object(s) failed in wave {where}: {details}"[:1500]
             return
         if gate and gated:
-            with tracer.start_as_current_span("health", attributes={"gitopsd.objects": len(gate)}):
+            with self.tracing.span(Step.HEALTH, objects=len(gate)):
                 await self._health_gate(gate, cmp, result, deadline)
 
     async def _gather(self, coros: Iterable[Awaitable[T]]) -> list[T]:
@@ -237,7 +233,7 @@ class Executor:
         assert task.manifest is not None
         assert task.hook is not None
         key = task.key
-        with tracer.start_as_current_span(f"hook {task.hook.phase.value} {key.kind}/{key.name}") as span:
+        with self.tracing.span(Step.HOOK, f"hook {task.hook.phase.value} {key.kind}/{key.name}") as span:
             run = await self.lifecycle.run_hook(task.manifest.body, task.hook.delete_policies,
                                                 deadline=deadline)
             if run.error is not None:
@@ -249,7 +245,7 @@ class Executor:
             else:
                 message = f"hook failed: {run.state.message}"
             result.add(key, ChangeAction.FAILED, message)
-            span.set_status(trace.Status(trace.StatusCode.ERROR, message[:500]))
+            span.fail(message)
             return False
 
     # -- prunes -------------------------------------------------------------

@@ -15,15 +15,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opentelemetry import trace
-
 from gitopsd.core import health as healthmod
 from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
 from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.engine.clock import Clock, MonotonicClock
-from gitopsd.engine.ports import ClusterPort, DesiredPort
+from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import ExecResult, Executor
 from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
@@ -39,9 +37,6 @@ from gitopsd.model import (
     Revision,
     error_kind,
 )
-from gitopsd.model import semconv as sc
-
-tracer = trace.get_tracer("gitopsd.engine")
 
 KEEP_IN_INVENTORY = (SkipReason.PRUNE_NOT_ENABLED, SkipReason.PRUNE_REFUSED,
                      SkipReason.PRUNE_NEEDS_CONFIRM, SkipReason.PRUNE_IN_USE)
@@ -73,32 +68,32 @@ Expect = Callable[[Comparison], None]
 class Reconciler:
     def __init__(self, *, fleet: str, cluster: ClusterPort, desired: DesiredPort,
                  inventory_namespace: str = "gitopsd-system", clock: Clock | None = None,
-                 live_reader: LiveReader | None = None, health_poll: float = 0.5) -> None:
+                 live_reader: LiveReader | None = None, health_poll: float = 0.5,
+                 tracing: TracingPort | None = None) -> None:
         self.fleet = fleet
         self.cluster = cluster
         self.desired = desired
         self.inventory_namespace = inventory_namespace
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
-        self.executor = Executor(cluster, self.clock, poll=health_poll)
+        self.tracing = tracing or NoTracing()
+        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing)
 
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False, commit: str | None = None) -> Comparison:
         """Desired against live for INSTANCE, without changing the cluster."""
-        with tracer.start_as_current_span(sc.SPAN_SOURCE) as span:
+        with self.tracing.span(Step.SOURCE) as span:
             revision = await self.desired.resolve(instance, commit)
-            span.set_attribute(sc.ATTR_REVISION, revision.sha)
-            span.set_attribute(sc.ATTR_REF_NAME, revision.ref)
-        with tracer.start_as_current_span(sc.SPAN_RENDER) as span:
+            span.set(revision=revision.sha, ref=revision.ref)
+        with self.tracing.span(Step.RENDER) as span:
             manifests = await self.desired.manifests(instance, revision)
-            span.set_attribute("gitopsd.objects", len(manifests))
-        with tracer.start_as_current_span(sc.SPAN_DIFF) as span:
+            span.set(objects=len(manifests))
+        with self.tracing.span(Step.DIFF) as span:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
                                 ignore=app.ignore_differences, live_reader=self.live_reader,
                                 with_diff=with_diff)
-            span.set_attribute("gitopsd.out_of_sync", len(cmp.out_of_sync))
-            span.set_attribute("gitopsd.extraneous", len(cmp.extraneous))
+            span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
         return cmp
 
     async def reconcile(self, instance: AppInstance, app: Application,
@@ -131,14 +126,14 @@ class Reconciler:
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
               request: SyncRequest) -> Plan:
-        with tracer.start_as_current_span(sc.SPAN_PLAN) as span:
+        with self.tracing.span(Step.PLAN) as span:
             plan = plan_sync(cmp.desired, previous_inventory=cmp.inventory.pairs(),
                              policy=app.sync_policy, namespace=instance.namespace,
                              sync_id=f"{cmp.revision.sha}-{uuid.uuid4().hex}",
                              out_of_sync=cmp.out_of_sync,
                              live_prune_options=cmp.prune_annotations, prune=request.prune,
                              allow_mass_prune=request.allow_mass_prune)
-            span.set_attribute("gitopsd.tasks", len(plan.tasks))
+            span.set(tasks=len(plan.tasks))
         return plan
 
     async def _execute(self, app: Application, cmp: Comparison, plan: Plan,
@@ -169,7 +164,7 @@ class Reconciler:
     async def _sync_fail(self, plan: Plan, deadline: float) -> ExecResult:
         if not plan.sync_fail_hooks:
             return ExecResult()
-        with tracer.start_as_current_span("hooks SyncFail"):
+        with self.tracing.span(Step.HOOK, "hooks SyncFail"):
             return await self.executor.run_hooks(plan.sync_fail_hooks,
                                                  max(deadline, self.clock.now() + 60))
 

@@ -1,11 +1,9 @@
 """Names of gitopsd's spans and span attributes, in one place.
 
-The engine creates spans with the ``opentelemetry.trace`` API and names them
-and their attributes with these constants, so that traces, the Jaeger section
-of charts/gitopsd-observability/README.md and dashboards agree. They live in
-``model`` because they are shared vocabulary, not I/O: the engine takes them
-from here and never imports an edge, and the telemetry edge that sets up the
-SDK reads the same names. Attribute
+The engine opens spans through its TracingPort, naming steps and attributes
+in its own plain words; ``spans.OtelTracing`` turns those into these names,
+so that traces, the Jaeger section of charts/gitopsd-observability/README.md
+and dashboards agree. Attribute
 names follow the OpenTelemetry semantic conventions where one exists
 (``k8s.*``, ``vcs.*``); gitopsd's own live under ``gitopsd.*``.
 
@@ -27,9 +25,11 @@ SPAN_APPLY_WAVE = "apply wave"          # one sync wave: apply, then wait for he
 SPAN_PRUNE = "prune"                    # delete what left Git
 SPAN_GIT_LS_REMOTE = "git ls-remote"    # poll a repository for new heads (its own trace)
 SPAN_GIT_FETCH = "git fetch"            # fetch a revision into the cache
+SPAN_HEALTH = "health"                  # wait for a wave's objects to become healthy
+SPAN_HOOK = "hook"                      # run one hook (named "hook <phase> <kind>/<name>")
 
 SPAN_NAMES = (SPAN_RECONCILE, SPAN_SOURCE, SPAN_RENDER, SPAN_DIFF, SPAN_PLAN, SPAN_APPLY_WAVE,
-              SPAN_PRUNE, SPAN_GIT_LS_REMOTE, SPAN_GIT_FETCH)
+              SPAN_PRUNE, SPAN_GIT_LS_REMOTE, SPAN_GIT_FETCH, SPAN_HEALTH, SPAN_HOOK)
 
 # -- attributes: OpenTelemetry semantic conventions ------------------------------------------------
 ATTR_CLUSTER = "k8s.cluster.name"
