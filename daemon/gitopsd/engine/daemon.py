@@ -1,10 +1,12 @@
 """The long-running engine: workers, pollers and watches around one queue.
 
 Every instance is reconciled by a bounded pool of workers pulling from the
-priority queue; one poller per repository turns moved refs into work; one
-watch per (cluster, kind) turns drift into work; each finished reconcile
-reschedules itself (resync, or retry with backoff). Each reconcile is one
-trace. The daemon knows the edges only through the ports it is given.
+priority queue; one poller per repository turns moved refs into work; the
+watches (``watches``) feed the drift controller (``driftcontrol``), which
+turns drift into repairs or work; each finished reconcile is reported
+(``report``) and reschedules itself (resync, or retry with backoff). Each
+reconcile is one trace. The daemon knows the edges only through the ports it
+is given, and decides nothing about drift or how a pass is reported.
 """
 
 from __future__ import annotations
@@ -13,15 +15,14 @@ import functools
 import random
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import structlog
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
-from gitopsd.core.marks import fleet_selector
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
-from gitopsd.engine.driftcontrol import DriftController, Kinds
+from gitopsd.engine.driftcontrol import DriftController
 from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort, NoTracing, TracingPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
@@ -30,7 +31,7 @@ from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
-from gitopsd.errors import ClusterError, ClusterUnreachable
+from gitopsd.engine.watches import Watches
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -68,8 +69,6 @@ class Settings:
 class _Cluster:
     handle: ClusterHandle
     reconciler: Reconciler
-    watched: set[tuple[str, str]] = field(default_factory=set)
-    failing: dict[str, Condition] = field(default_factory=dict)  # watch task -> why it failed
 
 
 class Daemon:
@@ -97,6 +96,8 @@ class Daemon:
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
                                      tracing=self.tracing)
+        self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
+                               board=self.board, instances=self.instances, metrics=metrics)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
         self._attempted: set[str] = set()
         self._failed_attempt: dict[str, object] = {}  # the span a retry links to
@@ -108,6 +109,7 @@ class Daemon:
                                     tracing=self.tracing)
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
+            self.watches.add_cluster(handle)
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
 
@@ -243,48 +245,11 @@ class Daemon:
 
     def _expect(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
         """INST's desired state is what watch events are judged against; its kinds are watched."""
-        cluster = self.clusters[inst.cluster]
-        kinds: Kinds = self.drift.expect(inst, app, cmp)
-        for api_version, kind in sorted(kinds - cluster.watched):
-            cluster.watched.add((api_version, kind))
-            self._spawn_watch(cluster, api_version, kind)
-
-    # -- watches and drift ------------------------------------------------------
-
-    def _spawn_watch(self, cluster: _Cluster, api_version: str, kind: str) -> None:
-        group = api_version.rpartition("/")[0]
-        selector = fleet_selector(self.fleet.name)
-        name = f"watch/{cluster.handle.name}/{api_version}/{kind}"
-        detector = self.drift.detector(cluster.handle.name)
-
-        async def run() -> None:
-            def on_event(etype: str, obj: object) -> None:
-                if etype == "SYNCED" and cluster.failing.pop(name, None) is not None:
-                    self._watch_conditions(cluster)
-                detector.event(etype, obj, (group, kind))
-            if self.metrics:
-                self.metrics.set_cluster_connected(cluster.handle.name, True)
-            await cluster.handle.watch(api_version, kind, selector, on_event)
-
-        self.supervisor.spawn(name, run)
-
-    def _watch_conditions(self, cluster: _Cluster) -> None:
-        """Every instance on CLUSTER says why drift cannot be seen while one of its watches fails."""
-        self.board.replace([k for k, (i, _) in self.instances.items() if i.cluster == cluster.handle.name],
-                           (ConditionType.CLUSTER_UNREACHABLE, ConditionType.WATCH_ERROR),
-                           min(cluster.failing.values(), key=lambda c: c.type, default=None))
+        self.watches.want(inst.cluster, self.drift.expect(inst, app, cmp))
 
     def _restarted(self, task: str, error: BaseException | None) -> None:
-        role, _, rest = task.partition("/")
-        cluster = rest.split("/")[0] if role == "watch" else ""
+        role = task.partition("/")[0]
         if self.metrics:
             self.metrics.task_restarted(role)
-            if cluster:
-                self.metrics.watch_reconnected(cluster)
-                self.metrics.set_cluster_connected(cluster, False)
-        watched = self.clusters.get(cluster)
-        if watched is not None and isinstance(error, ClusterError):
-            kind = ConditionType.CLUSTER_UNREACHABLE if isinstance(error, ClusterUnreachable) \
-                else ConditionType.WATCH_ERROR
-            watched.failing[task] = Condition(kind, ConditionReason.WATCH_FAILED, str(error))
-            self._watch_conditions(watched)
+        if role == "watch":
+            self.watches.failed(task, error)
