@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,9 @@ class Runtime:
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
+        # who holds the fleet's Leases: the same host and state directory is the same daemon
+        # (a restart or reload takes its Leases back at once); any other must wait for them
+        self.identity = f"{socket.gethostname()}:{options.state_dir.resolve()}"
 
     async def build(self, fleet: Fleet) -> Daemon:
         clients = {}
@@ -119,7 +123,7 @@ class Runtime:
                                decryptor=Decryptor.from_env())
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace,
-                            remove_orphans=self.complete)
+                            remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings, tracing=OtelTracing())
 

@@ -6,7 +6,8 @@ and nowhere else:
 * objects are stored by ``ResourceKey``; every returned object is a copy;
 * creating gives a uid, ``creationTimestamp``, ``generation`` 1 and, for a
   ``generateName`` body, a name; creating an existing name is a 409;
-* every write gets the next ``resourceVersion``; a changed ``spec`` bumps
+* every write gets the next ``resourceVersion``; a write naming another
+  ``resourceVersion`` than the object's is a 409; a changed ``spec`` bumps
   ``generation``; writes never change ``status`` (it is a subresource), so a
   test sets it with ``set_status`` or a script;
 * ``apply`` creates what is missing (server-side apply); ``dry_run`` stores nothing;
@@ -278,6 +279,9 @@ class FakeCluster:
 
     def _write(self, key: ResourceKey, body: Mapping[str, Any], current: Obj, *, dry_run: bool,
                verb: str) -> Obj:
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise ApiError(f"{key} changed since resourceVersion {wanted}", status=409, reason="Conflict")
         obj = copy.deepcopy(dict(body))
         obj.pop("status", None)
         if "status" in current:

@@ -157,7 +157,8 @@ def test_defaults_render_read_access_and_inventory_only(helm: Helm) -> None:
     assert ("apps", "deployments", "watch") in grants(cluster_role)
     [inventory] = of_kind(docs, "Role")
     assert inventory["metadata"]["namespace"] == "gitopsd-system"
-    assert {(g, r) for g, r, _ in grants(inventory)} == {("", "configmaps")}
+    assert {(g, r) for g, r, _ in grants(inventory)} == {("", "configmaps"),
+                                                       ("coordination.k8s.io", "leases")}
     [token] = of_kind(docs, "Secret")
     assert token["type"] == "kubernetes.io/service-account-token"
     [sa] = of_kind(docs, "ServiceAccount")
@@ -403,6 +404,8 @@ def test_service_account_subject_is_authorised(cluster_a: LocalCluster,
     assert allowed(a, "create", "configmaps")
     assert allowed(a, "patch", "deployments", "apps")
     assert allowed(inventory, "update", "configmaps")
+    assert allowed(inventory, "patch", "leases", "coordination.k8s.io")
+    assert not allowed(a, "patch", "leases", "coordination.k8s.io")
     assert allowed("", "watch", "deployments", "apps")
     assert not allowed(c, "create", "configmaps")
     assert not allowed("", "list", "secrets")

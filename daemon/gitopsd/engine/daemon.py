@@ -14,8 +14,9 @@ from __future__ import annotations
 import functools
 import random
 import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -23,6 +24,7 @@ from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
+from gitopsd.engine.lease import ClusterLease, Leases
 from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort, NoTracing, TracingPort
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
@@ -63,6 +65,10 @@ class Settings:
     # act on inventories of applications that left the fleet (off when the fleet is known
     # to be incomplete, e.g. its Argo CD Application files could not be read)
     remove_orphans: bool = True
+    # one writer per fleet and cluster: who this daemon is, and its Lease's timing
+    identity: str = field(default_factory=lambda: f"gitopsd-{uuid.uuid4().hex[:12]}")
+    lease_duration: float = 15.0
+    lease_renew: float = 5.0
 
 
 @dataclass
@@ -93,9 +99,13 @@ class Daemon:
         self.pollers = Pollers(git=git, queue=self.queue, clock=self.clock, metrics=metrics,
                                instances=lambda: [i for i, _ in self.instances.values()],
                                jitter=self.settings.poll_jitter)
+        self.leases = Leases({name: ClusterLease(
+            handle.objects, cluster=name, fleet=fleet.name, namespace=self.settings.inventory_namespace,
+            identity=self.settings.identity, clock=self.clock, duration=self.settings.lease_duration,
+            renew=self.settings.lease_renew) for name, handle in clusters.items()})
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing)
+                                     tracing=self.tracing, writable=self.leases.writable)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
@@ -116,6 +126,9 @@ class Daemon:
     # -- lifecycle --------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.leases.acquire(timeout=self.settings.lease_renew)
+        for name, lease in self.leases.by_cluster.items():
+            self.supervisor.spawn(f"lease/{name}", lease.run)
         for key, (inst, _) in sorted(self.instances.items()):
             self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
         for n in range(self.settings.workers):
@@ -131,7 +144,8 @@ class Daemon:
                                   history=self.history, poll=self.settings.health_poll)
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
-                    sweep_forever, remover, apps, interval=self.settings.resync))
+                    sweep_forever, remover, apps, interval=self.settings.resync,
+                    writable=functools.partial(self.leases.writable, name)))
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""
@@ -142,6 +156,7 @@ class Daemon:
             await self.clock.sleep(0.05)
         await self.drift.stop()
         await self.supervisor.stop()
+        await self.leases.release()
 
     def ready(self) -> tuple[bool, str]:
         missing = len(self.instances) - len(self._attempted)
@@ -185,7 +200,7 @@ class Daemon:
             self.queue.done(item)
             return
         inst, app = entry
-        if self._settled(item):
+        if self._settled(item) or self._elsewhere(item, inst):
             return
         self._full_at[item.key] = self.clock.now()
         started_wall, started = time.time(), self.clock.now()
@@ -224,6 +239,21 @@ class Daemon:
         if not self.drift.health(item.key, running_ok=True):
             return False
         self.queue.done(item, requeue_after=self.settings.resync, reason="resync", commit=item.commit)
+        return True
+
+    def _elsewhere(self, item: Item, inst: AppInstance) -> bool:
+        """Another daemon holds this fleet's Lease on the instance's cluster: write nothing, say who."""
+        if self.leases.writable(inst.cluster):
+            self.board.clear(item.key, ConditionType.LEASE_HELD_ELSEWHERE)
+            return False
+        holder = self.leases.holder(inst.cluster) or "another daemon"
+        self.board.mark(item.key, condition=Condition(
+            ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER,
+            f"{holder} holds the Lease of fleet {self.fleet.name} on cluster {inst.cluster}; "
+            "this daemon writes nothing there until it lapses"))
+        self._attempted.add(item.key)
+        self.queue.done(item, requeue_after=self.settings.lease_renew, reason="lease",
+                        commit=item.commit)
         return True
 
     def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,

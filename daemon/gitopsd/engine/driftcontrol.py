@@ -14,7 +14,7 @@ full sync does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import structlog
 
@@ -45,7 +45,8 @@ Kinds = set[tuple[str, str]]  # (apiVersion, kind)
 class DriftController:
     def __init__(self, *, fleet: str, instances: Mapping[str, tuple[AppInstance, Application]],
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
-                 metrics: MetricsPort | None = None, tracing: TracingPort | None = None) -> None:
+                 metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
+                 writable: Callable[[str], bool] = lambda cluster: True) -> None:
         self.fleet = fleet
         self.instances = instances
         self.queue = queue
@@ -53,6 +54,7 @@ class DriftController:
         self.board = reporter.board
         self.clock = clock
         self.metrics = metrics
+        self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
                                  tracing=tracing)
         self.backoff = SelfHealBackoff()
@@ -134,6 +136,8 @@ class DriftController:
         if not (policy.automated and policy.self_heal):
             self._out_of_sync(inst, key, reason)
             return
+        if not self.writable(inst.cluster):
+            return  # the daemon holding the cluster's Lease repairs it
         delay = self._next_repair(inst, key)
         detector = self._detectors[inst.cluster]
         body = detector.body(key)

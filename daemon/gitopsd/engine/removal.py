@@ -23,7 +23,7 @@ and never acts on a fleet it was not given.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
@@ -301,10 +301,13 @@ class Remover:
         result.finished = True
 
 
-async def sweep_forever(remover: Remover, current: Iterable[str], *, interval: float) -> None:
-    """Sweep now and every INTERVAL seconds (a failed removal is tried again on the next sweep)."""
+async def sweep_forever(remover: Remover, current: Iterable[str], *, interval: float,
+                        writable: Callable[[], bool] = lambda: True) -> None:
+    """Sweep now and every INTERVAL seconds (a failed removal is tried again on the next sweep),
+    each time this daemon may write to the cluster."""
     apps = tuple(current)
     while True:
-        await remover.sweep(apps)
+        if writable():
+            await remover.sweep(apps)
         await remover.clock.sleep(interval)
 

@@ -42,6 +42,7 @@ class ConditionType(enum.StrEnum):
     SELF_HEAL_FIGHT = "SelfHealFight"
     RETRIES_EXHAUSTED = "RetriesExhausted"
     SYNC_ERROR = "SyncError"
+    LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
 
 
 class ConditionReason(enum.StrEnum):
@@ -51,6 +52,7 @@ class ConditionReason(enum.StrEnum):
     REPEATED_DRIFT = "RepeatedDrift"
     WATCH_FAILED = "WatchFailed"
     STALLED = "Stalled"
+    ANOTHER_WRITER = "AnotherWriter"
 
 
 class ErrorKind(enum.StrEnum):
