@@ -320,6 +320,26 @@ POD_EDGES = [
      _pod("Never", "Running", ready=True,
           annotations={"argocd.argoproj.io/ignore-restart-policy": "true"}),
      HealthStatus.HEALTHY),
+    ("argo hook ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "argocd.argoproj.io/hook": "PostSync"}),
+     HealthStatus.PROGRESSING),
+    ("helm hook ignoring restart policy",
+     _pod("Never", "Running", "CrashLoopBackOff",
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "helm.sh/hook": "post-install"}),
+     HealthStatus.PROGRESSING),
+    ("skipped hook ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "argocd.argoproj.io/hook": "Skip"}),
+     HealthStatus.HEALTHY),
+    ("helm crd-install ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "helm.sh/hook": "crd-install"}),
+     HealthStatus.HEALTHY),
     ("always running ready", _pod("Always", "Running", ready=True), HealthStatus.HEALTHY),
     ("unknown phase", _pod("Always", "Unknown"), HealthStatus.UNKNOWN),
 ]
@@ -383,7 +403,9 @@ def test_cronjob_times_without_zone(scheduled: str, succeeded: str, expected: He
 
 @pytest.mark.parametrize(
     "name",
-    ["horizontalpodautoscaler-healthy.yaml", "horizontalpodautoscaler-healthy-metrics-missing.yaml",
+    ["horizontalpodautoscaler-healthy.yaml",
+     "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml",
+     "horizontalpodautoscaler-degraded-failedgetobjectmetric.yaml",
      "horizontalpodautoscaler-degraded-failedgetscale.yaml"],
 )
 def test_hpa_verdict_ignores_condition_order(name: str) -> None:
@@ -396,10 +418,47 @@ def test_hpa_verdict_ignores_condition_order(name: str) -> None:
 
 def test_hpa_metrics_failure_alone_is_degraded() -> None:
     """A metrics failure with no sign that the scaler can scale is Degraded."""
-    obj = _load(TESTDATA / "horizontalpodautoscaler-healthy-metrics-missing.yaml")
+    obj = _load(TESTDATA / "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml")
     obj["status"]["conditions"] = [
         c for c in obj["status"]["conditions"] if c["type"] == "ScalingActive"]
     assert assess(obj).status is HealthStatus.DEGRADED
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("FailedGetResourceMetric", HealthStatus.DEGRADED),
+        ("FailedGetObjectMetric", HealthStatus.DEGRADED),
+        ("FailedGetPodsMetric", HealthStatus.DEGRADED),
+        ("FailedGetExternalMetric", HealthStatus.DEGRADED),
+        ("InvalidSelector", HealthStatus.DEGRADED),
+        ("ValidMetricFound", HealthStatus.HEALTHY),
+    ],
+)
+def test_hpa_metric_failure_wins_over_able_to_scale(reason: str, expected: HealthStatus) -> None:
+    """As in Argo CD, a metric failure is Degraded even while AbleToScale is true."""
+    obj = _load(TESTDATA / "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml")
+    obj["status"]["conditions"][1]["reason"] = reason
+    assert assess(obj).status is expected
+
+
+@pytest.mark.parametrize(
+    "name", ["service-healthy-loadbalancer-empty-entry.yaml", "ingress-healthy-empty-entry.yaml"])
+def test_empty_load_balancer_entry_is_healthy_but_no_entry_is_not(name: str) -> None:
+    """An empty ``{}`` entry counts as published, as in Argo CD; an empty list does not."""
+    obj = _load(TESTDATA / name)
+    assert assess(obj).status is HealthStatus.HEALTHY
+    obj["status"]["loadBalancer"]["ingress"] = []
+    assert assess(obj).status is HealthStatus.PROGRESSING
+
+
+def test_suspended_job_message_comes_from_its_condition() -> None:
+    """A suspended Job says what its Suspended condition says, and falls back without one."""
+    obj = _load(TESTDATA / "job-suspended.yaml")
+    obj["status"]["conditions"][0]["message"] = "Suspended by the queue controller"
+    assert assess(obj) == Health(HealthStatus.SUSPENDED, "Suspended by the queue controller")
+    del obj["status"]["conditions"]
+    assert assess(obj) == Health(HealthStatus.SUSPENDED, "Job is suspended")
 
 
 def test_crd_established_false_for_another_reason_is_degraded() -> None:
