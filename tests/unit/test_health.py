@@ -193,6 +193,23 @@ GENERIC = [
      HealthStatus.HEALTHY),
     ("reconciling", _custom(conditions=[_cond("Reconciling", "True", "Progressing"), *READY_TRUE]),
      HealthStatus.PROGRESSING),
+    ("failed condition", _custom(conditions=[_cond("Failed", "True", "Crashed"), *READY_TRUE]),
+     HealthStatus.DEGRADED),
+    ("degraded condition", _custom(conditions=[_cond("Degraded", "True", "Unreachable")]),
+     HealthStatus.DEGRADED),
+    ("ready false for a known failure while progressing",
+     _custom(conditions=[_cond("Ready", "False", "ProgressDeadlineExceeded"),
+                         _cond("Progressing", "True", "NewReplicaSetCreated")]),
+     HealthStatus.DEGRADED),
+    ("phase failed", _custom(phase="Failed"), HealthStatus.DEGRADED),
+    ("phase error", _custom(phase="Error", message="backend unreachable"), HealthStatus.DEGRADED),
+    ("phase pending", _custom(phase="Pending"), HealthStatus.PROGRESSING),
+    ("phase provisioning", _custom(phase="Provisioning"), HealthStatus.PROGRESSING),
+    ("phase paused", _custom(phase="Paused"), HealthStatus.SUSPENDED),
+    ("phase running", _custom(phase="Running"), HealthStatus.HEALTHY),
+    ("phase succeeded", _custom(phase="Succeeded"), HealthStatus.HEALTHY),
+    ("phase of its own", _custom(phase="Sharded"), HealthStatus.HEALTHY),
+    ("ready wins over phase", _custom(phase="Failed", conditions=READY_TRUE), HealthStatus.HEALTHY),
 ]
 
 
@@ -202,6 +219,21 @@ def test_generic_rules(obj: dict[str, Any], expected: HealthStatus) -> None:
     result = assess(obj)
     assert result.status is expected, result.message
     _assert_explained(result)
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (_custom(), "no health check"),
+        (_custom(conditions=[_cond("Synced", "False", "Boom")]), "no health check"),
+        (_custom(phase="Error", message="backend unreachable"), "Phase Error: backend unreachable"),
+        (_custom(3, observedGeneration=2), "observe generation 3 (observed 2)"),
+    ],
+    ids=["empty", "unrelated", "phase", "generation"],
+)
+def test_generic_messages(obj: dict[str, Any], message: str) -> None:
+    """The generic rule says why, and says so when it found nothing to judge."""
+    assert message in assess(obj).message
 
 
 # --- ignore annotations --------------------------------------------------------------
