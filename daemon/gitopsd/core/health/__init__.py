@@ -5,10 +5,12 @@ status) to a ``Health``: a ``HealthStatus`` and, whenever the status is not
 Healthy, a one-line message that says why. It dispatches on API group and
 kind to a dedicated check (Deployment, StatefulSet, DaemonSet, ReplicaSet,
 Pod, Job, CronJob, PersistentVolumeClaim, Service, Ingress,
-HorizontalPodAutoscaler, APIService, CustomResourceDefinition, Namespace,
-Argo Workflows' Workflow);
-every other kind, custom resources included, is judged by the common status
-conventions (``generic``). The semantics follow Argo CD's built-in checks so
+HorizontalPodAutoscaler, APIService, CustomResourceDefinition, Namespace)
+and to one module per common CRD family: Argo Workflows' Workflow and Argo
+Rollouts' Rollout, cert-manager, Crossplane (recognised by group or condition
+shape), Bitnami SealedSecret, Flux, External Secrets, Cluster API, Gateway
+API, KEDA and Knative Serving; every other kind, custom resources included,
+is judged by the common status conventions (``generic``). The semantics follow Argo CD's built-in checks so
 that users' expectations carry over.
 
 Rules for every kind, before the kind's own check:
@@ -35,9 +37,11 @@ clock.
 
 from gitopsd.core.health.dispatch import (
     CHECKS,
+    FAMILIES,
     Check,
     assess,
     builtin_kinds,
+    check_for,
     group_kind,
     is_ignored,
 )
@@ -48,6 +52,7 @@ worst = Health.worst
 
 __all__ = [
     "CHECKS",
+    "FAMILIES",
     "RUN_TO_COMPLETION",
     "Check",
     "Health",
@@ -56,6 +61,7 @@ __all__ = [
     "HookState",
     "assess",
     "builtin_kinds",
+    "check_for",
     "group_kind",
     "hook_state",
     "is_ignored",

@@ -22,7 +22,7 @@ from gitopsd.model.health import Health, HealthStatus
 PROGRESS_REASONS = (
     "progress", "reconcil", "pending", "waiting", "creating", "provisioning",
     "initializ", "installing", "upgrading", "updating", "scaling", "starting",
-    "deploying", "issuing", "dependencynotready",
+    "deploying", "issuing", "unpacking", "dependencynotready",
 )
 
 # Reasons that name a failure without saying "fail" or "error".
@@ -62,6 +62,19 @@ def false(found: Mapping[str, fields.Condition], type_: str) -> fields.Condition
     """The condition ``type_`` when it is present and False."""
     cond = found.get(type_)
     return cond if cond is not None and cond.is_false else None
+
+
+def kstatus(found: Mapping[str, fields.Condition]) -> Health | None:
+    """The verdict of the kstatus conditions: Stalled true is Degraded, Reconciling true is
+    Progressing; None when neither is true."""
+    stalled = true(found, "Stalled")
+    if stalled is not None:
+        return Health(HealthStatus.DEGRADED, f"Stalled: {stalled.explain() or 'no reason given'}")
+    reconciling = true(found, "Reconciling")
+    if reconciling is not None:
+        return Health(HealthStatus.PROGRESSING,
+                      f"Reconciling: {reconciling.explain() or 'no reason given'}")
+    return None
 
 
 def stale(obj: Mapping[str, Any], cond: fields.Condition) -> str:
