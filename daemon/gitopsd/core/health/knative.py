@@ -4,7 +4,8 @@ Knative summarises each object in ``Ready``, built from sub-conditions
 (``ConfigurationsReady`` and ``RoutesReady`` on a Service). A status older
 than the spec is Progressing. Ready True is Healthy; Ready False is Degraded
 and Ready Unknown is Progressing, each explained by the first sub-condition
-that is not true (the one that names the cause) or by Ready itself. This
+that is not true and says why (the one that names the cause), else by Ready
+itself. This
 module must not look at the Revisions or Routes a Service owns.
 """
 
@@ -32,7 +33,8 @@ def knative_health(obj: Mapping[str, Any]) -> Health:
     if ready.is_true:
         url = fields.string(obj, "status", "url")
         return Health(HealthStatus.HEALTHY, f"Serving at {url}" if url else "")
-    cause = next((found[t] for t in SUB_CONDITIONS if t in found and not found[t].is_true), ready)
+    cause = next((found[t] for t in SUB_CONDITIONS
+                  if t in found and not found[t].is_true and found[t].explain()), ready)
     detail = f"{cause.type}: {cause.explain() or 'no reason given'}"
     if ready.is_false:
         return Health(HealthStatus.DEGRADED, f"Not Ready: {detail}")

@@ -23,9 +23,9 @@ def sealedsecret_health(obj: Mapping[str, Any]) -> Health:
     synced = conditions.by_type(obj).get("Synced")
     if synced is None:
         return Health(HealthStatus.PROGRESSING, "Waiting for the controller to unseal the secret")
-    message = fields.one_line(synced.message) or synced.reason or "no reason given"
     if synced.is_true:
-        return Health(HealthStatus.HEALTHY, message)
+        return Health(HealthStatus.HEALTHY, "Secret is unsealed")
+    message = fields.one_line(synced.message) or synced.reason or "no reason given"
     if synced.is_false:
         return Health(HealthStatus.DEGRADED, f"Secret not unsealed: {message}")
     return Health(HealthStatus.PROGRESSING, f"Unsealing: {message}")
