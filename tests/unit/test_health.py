@@ -15,7 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gitopsd.core import health
-from gitopsd.core.health import CHECKS, Check, assess, builtin_kinds, group_kind
+from gitopsd.core.health import (
+    CHECKS,
+    FAMILIES,
+    Check,
+    assess,
+    builtin_kinds,
+    check_for,
+    group_kind,
+)
 from gitopsd.core.health.fields import one_line
 from gitopsd.model.health import Health, HealthStatus
 
@@ -69,17 +77,59 @@ def test_fixture(path: Path) -> None:
         assert wanted in result.message
 
 
-def test_every_builtin_check_has_healthy_and_unhealthy_fixtures() -> None:
-    """Each dedicated check is covered by a Healthy and a non-Healthy fixture."""
+def _fixture_statuses() -> dict[Check, set[HealthStatus]]:
     seen: dict[Check, set[HealthStatus]] = {}
     for path in FIXTURES:
-        check = CHECKS.get(group_kind(_load(path)))
-        if check is not None:
-            seen.setdefault(check, set()).add(_expected(path)[1])
-    for key, check in CHECKS.items():
+        seen.setdefault(check_for(_load(path)), set()).add(_expected(path)[1])
+    return seen
+
+
+def test_every_builtin_check_has_healthy_and_unhealthy_fixtures() -> None:
+    """Each dedicated check is covered by a Healthy and a non-Healthy fixture."""
+    seen = _fixture_statuses()
+    for key, check in [*CHECKS.items(), *((f"family {c.__name__}", c) for _, c in FAMILIES)]:
         statuses = seen.get(check, set())
         assert HealthStatus.HEALTHY in statuses, f"no Healthy fixture for {key}"
         assert statuses - {HealthStatus.HEALTHY}, f"no unhealthy fixture for {key}"
+
+
+CRD_FAMILIES = {
+    "certmanager": ("cert-manager.io", {"Certificate", "CertificateRequest", "Issuer",
+                                        "ClusterIssuer"}),
+    "rollouts": ("argoproj.io", {"Rollout"}),
+    "sealedsecrets": ("bitnami.com", {"SealedSecret"}),
+    "flux": (".toolkit.fluxcd.io", {"Kustomization", "HelmRelease", "GitRepository",
+                                    "OCIRepository", "HelmRepository"}),
+    "externalsecrets": ("external-secrets.io", {"ExternalSecret", "SecretStore",
+                                                "ClusterSecretStore"}),
+    "clusterapi": ("cluster.x-k8s.io", {"Cluster", "Machine", "MachineDeployment"}),
+    "gatewayapi": ("gateway.networking.k8s.io", {"Gateway", "HTTPRoute", "GRPCRoute"}),
+    "keda": ("keda.sh", {"ScaledObject"}),
+    "knative": ("serving.knative.dev", {"Service"}),
+    "crossplane": ("", set()),
+}
+SUSPENDABLE = {"rollouts", "flux", "clusterapi", "keda", "crossplane"}
+
+
+@pytest.mark.parametrize("family", sorted(CRD_FAMILIES))
+def test_every_crd_family_has_healthy_progressing_and_degraded_fixtures(family: str) -> None:
+    """Each CRD family's module is exercised by Healthy, Progressing, Degraded (and Suspended) fixtures."""
+    group_suffix, kinds = CRD_FAMILIES[family]
+    statuses: set[HealthStatus] = set()
+    seen_kinds: set[str] = set()
+    for path in FIXTURES:
+        obj = _load(path)
+        check = check_for(obj)
+        if check.__module__.rsplit(".", 1)[-1] != family:
+            continue
+        assert group_kind(obj)[0].endswith(group_suffix), path.name
+        statuses.add(_expected(path)[1])
+        seen_kinds.add(group_kind(obj)[1])
+    wanted = {HealthStatus.HEALTHY, HealthStatus.PROGRESSING, HealthStatus.DEGRADED}
+    if family in SUSPENDABLE:
+        wanted.add(HealthStatus.SUSPENDED)
+    assert wanted <= statuses, f"{family}: missing {sorted(s.value for s in wanted - statuses)}"
+    assert kinds <= seen_kinds, f"{family}: no fixture for {sorted(kinds - seen_kinds)}"
 
 
 # --- missing status --------------------------------------------------------------
@@ -193,6 +243,23 @@ GENERIC = [
      HealthStatus.HEALTHY),
     ("reconciling", _custom(conditions=[_cond("Reconciling", "True", "Progressing"), *READY_TRUE]),
      HealthStatus.PROGRESSING),
+    ("failed condition", _custom(conditions=[_cond("Failed", "True", "Crashed"), *READY_TRUE]),
+     HealthStatus.DEGRADED),
+    ("degraded condition", _custom(conditions=[_cond("Degraded", "True", "Unreachable")]),
+     HealthStatus.DEGRADED),
+    ("ready false for a known failure while progressing",
+     _custom(conditions=[_cond("Ready", "False", "ProgressDeadlineExceeded"),
+                         _cond("Progressing", "True", "NewReplicaSetCreated")]),
+     HealthStatus.DEGRADED),
+    ("phase failed", _custom(phase="Failed"), HealthStatus.DEGRADED),
+    ("phase error", _custom(phase="Error", message="backend unreachable"), HealthStatus.DEGRADED),
+    ("phase pending", _custom(phase="Pending"), HealthStatus.PROGRESSING),
+    ("phase provisioning", _custom(phase="Provisioning"), HealthStatus.PROGRESSING),
+    ("phase paused", _custom(phase="Paused"), HealthStatus.SUSPENDED),
+    ("phase running", _custom(phase="Running"), HealthStatus.HEALTHY),
+    ("phase succeeded", _custom(phase="Succeeded"), HealthStatus.HEALTHY),
+    ("phase of its own", _custom(phase="Sharded"), HealthStatus.HEALTHY),
+    ("ready wins over phase", _custom(phase="Failed", conditions=READY_TRUE), HealthStatus.HEALTHY),
 ]
 
 
@@ -202,6 +269,21 @@ def test_generic_rules(obj: dict[str, Any], expected: HealthStatus) -> None:
     result = assess(obj)
     assert result.status is expected, result.message
     _assert_explained(result)
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        (_custom(), "no health check"),
+        (_custom(conditions=[_cond("Synced", "False", "Boom")]), "no health check"),
+        (_custom(phase="Error", message="backend unreachable"), "Phase Error: backend unreachable"),
+        (_custom(3, observedGeneration=2), "observe generation 3 (observed 2)"),
+    ],
+    ids=["empty", "unrelated", "phase", "generation"],
+)
+def test_generic_messages(obj: dict[str, Any], message: str) -> None:
+    """The generic rule says why, and says so when it found nothing to judge."""
+    assert message in assess(obj).message
 
 
 # --- ignore annotations --------------------------------------------------------------
@@ -320,6 +402,26 @@ POD_EDGES = [
      _pod("Never", "Running", ready=True,
           annotations={"argocd.argoproj.io/ignore-restart-policy": "true"}),
      HealthStatus.HEALTHY),
+    ("argo hook ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "argocd.argoproj.io/hook": "PostSync"}),
+     HealthStatus.PROGRESSING),
+    ("helm hook ignoring restart policy",
+     _pod("Never", "Running", "CrashLoopBackOff",
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "helm.sh/hook": "post-install"}),
+     HealthStatus.PROGRESSING),
+    ("skipped hook ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "argocd.argoproj.io/hook": "Skip"}),
+     HealthStatus.HEALTHY),
+    ("helm crd-install ignoring restart policy",
+     _pod("Never", "Running", ready=True,
+          annotations={"argocd.argoproj.io/ignore-restart-policy": "true",
+                       "helm.sh/hook": "crd-install"}),
+     HealthStatus.HEALTHY),
     ("always running ready", _pod("Always", "Running", ready=True), HealthStatus.HEALTHY),
     ("unknown phase", _pod("Always", "Unknown"), HealthStatus.UNKNOWN),
 ]
@@ -383,7 +485,9 @@ def test_cronjob_times_without_zone(scheduled: str, succeeded: str, expected: He
 
 @pytest.mark.parametrize(
     "name",
-    ["horizontalpodautoscaler-healthy.yaml", "horizontalpodautoscaler-healthy-metrics-missing.yaml",
+    ["horizontalpodautoscaler-healthy.yaml",
+     "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml",
+     "horizontalpodautoscaler-degraded-failedgetobjectmetric.yaml",
      "horizontalpodautoscaler-degraded-failedgetscale.yaml"],
 )
 def test_hpa_verdict_ignores_condition_order(name: str) -> None:
@@ -396,10 +500,47 @@ def test_hpa_verdict_ignores_condition_order(name: str) -> None:
 
 def test_hpa_metrics_failure_alone_is_degraded() -> None:
     """A metrics failure with no sign that the scaler can scale is Degraded."""
-    obj = _load(TESTDATA / "horizontalpodautoscaler-healthy-metrics-missing.yaml")
+    obj = _load(TESTDATA / "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml")
     obj["status"]["conditions"] = [
         c for c in obj["status"]["conditions"] if c["type"] == "ScalingActive"]
     assert assess(obj).status is HealthStatus.DEGRADED
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("FailedGetResourceMetric", HealthStatus.DEGRADED),
+        ("FailedGetObjectMetric", HealthStatus.DEGRADED),
+        ("FailedGetPodsMetric", HealthStatus.DEGRADED),
+        ("FailedGetExternalMetric", HealthStatus.DEGRADED),
+        ("InvalidSelector", HealthStatus.DEGRADED),
+        ("ValidMetricFound", HealthStatus.HEALTHY),
+    ],
+)
+def test_hpa_metric_failure_wins_over_able_to_scale(reason: str, expected: HealthStatus) -> None:
+    """As in Argo CD, a metric failure is Degraded even while AbleToScale is true."""
+    obj = _load(TESTDATA / "horizontalpodautoscaler-degraded-failedgetresourcemetric.yaml")
+    obj["status"]["conditions"][1]["reason"] = reason
+    assert assess(obj).status is expected
+
+
+@pytest.mark.parametrize(
+    "name", ["service-healthy-loadbalancer-empty-entry.yaml", "ingress-healthy-empty-entry.yaml"])
+def test_empty_load_balancer_entry_is_healthy_but_no_entry_is_not(name: str) -> None:
+    """An empty ``{}`` entry counts as published, as in Argo CD; an empty list does not."""
+    obj = _load(TESTDATA / name)
+    assert assess(obj).status is HealthStatus.HEALTHY
+    obj["status"]["loadBalancer"]["ingress"] = []
+    assert assess(obj).status is HealthStatus.PROGRESSING
+
+
+def test_suspended_job_message_comes_from_its_condition() -> None:
+    """A suspended Job says what its Suspended condition says, and falls back without one."""
+    obj = _load(TESTDATA / "job-suspended.yaml")
+    obj["status"]["conditions"][0]["message"] = "Suspended by the queue controller"
+    assert assess(obj) == Health(HealthStatus.SUSPENDED, "Suspended by the queue controller")
+    del obj["status"]["conditions"]
+    assert assess(obj) == Health(HealthStatus.SUSPENDED, "Job is suspended")
 
 
 def test_crd_established_false_for_another_reason_is_degraded() -> None:
@@ -407,6 +548,103 @@ def test_crd_established_false_for_another_reason_is_degraded() -> None:
     obj = _load(TESTDATA / "customresourcedefinition-progressing-installing.yaml")
     obj["status"]["conditions"][1]["reason"] = "NotAccepted"
     assert assess(obj).status is HealthStatus.DEGRADED
+
+
+# --- CRD families ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("api_version", "reason", "family"),
+    [
+        ("s3.aws.upbound.io/v1beta1", "ReconcileError", "crossplane_health"),
+        ("example.com/v1", "ReconcileSuccess", "crossplane_health"),
+        ("apiextensions.crossplane.io/v1", "Boom", "crossplane_health"),
+        ("example.com/v1", "Boom", "generic_health"),
+    ],
+)
+def test_crossplane_is_recognised_by_group_or_condition_shape(
+        api_version: str, reason: str, family: str) -> None:
+    """Crossplane objects are found by a crossplane.io group or the reconciler's Synced reasons."""
+    obj = _custom(conditions=[_cond("Synced", "False", reason)])
+    obj["apiVersion"] = api_version
+    assert check_for(obj).__name__ == family
+
+
+def test_crossplane_definitions_fall_back_to_the_generic_rule() -> None:
+    """A crossplane.io kind without Synced or Ready is judged by the generic rule."""
+    obj = _custom(conditions=[_cond("Established", "True", "WatchingCompositeResource")])
+    obj["apiVersion"] = "apiextensions.crossplane.io/v1"
+    obj["kind"] = "CompositeResourceDefinition"
+    assert assess(obj) == Health(HealthStatus.HEALTHY, "no health check")
+
+
+def test_route_names_the_parent_that_refused_it() -> None:
+    """A route accepted by one parent and refused by another is Degraded, naming the second."""
+    obj = _load(TESTDATA / "httproute-healthy.yaml")
+    refused = copy.deepcopy(obj["status"]["parents"][0])
+    refused["parentRef"]["name"] = "internal"
+    refused["parentRef"].pop("sectionName")
+    refused["conditions"][0].update(status="False", reason="NoMatchingListenerHostname",
+                                    message="no matching hostnames")
+    obj["status"]["parents"].append(refused)
+    result = assess(obj)
+    assert result.status is HealthStatus.DEGRADED
+    assert result.message.startswith("Gateway gateway-system/internal: not Accepted")
+
+
+def test_route_waits_for_every_parent() -> None:
+    """A route that one parent has not yet accepted is Progressing."""
+    obj = _load(TESTDATA / "httproute-healthy.yaml")
+    pending = copy.deepcopy(obj["status"]["parents"][0])
+    pending["parentRef"]["name"] = "internal"
+    pending["conditions"] = []
+    obj["status"]["parents"].append(pending)
+    assert assess(obj).status is HealthStatus.PROGRESSING
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "expected"),
+    [
+        ("helmrelease-healthy.yaml", {"spec": {"suspend": False}}, HealthStatus.HEALTHY),
+        ("kustomization-degraded-ready-false.yaml",
+         {"status": {"conditions": [{"type": "Reconciling", "status": "True",
+                                     "reason": "ProgressingWithRetry"}]}},
+         HealthStatus.PROGRESSING),
+        ("scaledobject-healthy.yaml",
+         {"metadata": {"annotations": {"autoscaling.keda.sh/paused": "true"}}},
+         HealthStatus.SUSPENDED),
+        ("scaledobject-healthy.yaml",
+         {"metadata": {"annotations": {"autoscaling.keda.sh/paused": "false"}}},
+         HealthStatus.HEALTHY),
+        ("rollout-healthy.yaml", {"status": {"phase": "Degraded", "message": "broken"}},
+         HealthStatus.DEGRADED),
+        ("cluster-healthy.yaml", {"metadata": {"annotations": {"cluster.x-k8s.io/paused": "true"}}},
+         HealthStatus.SUSPENDED),
+        ("certificate-healthy.yaml",
+         {"status": {"conditions": [{"type": "Ready", "status": "False", "reason": "Expired"},
+                                    {"type": "Issuing", "status": "True", "reason": "Renewing"}]}},
+         HealthStatus.PROGRESSING),
+        ("provider-healthy.yaml",
+         {"status": {"conditions": [{"type": "Installed", "status": "False",
+                                     "reason": "InactivePackageRevision"}]}},
+         HealthStatus.DEGRADED),
+    ],
+    ids=["flux-suspend-false", "flux-retrying", "keda-paused", "keda-paused-false", "rollout-phase",
+         "capi-paused-annotation", "certificate-renewing", "crossplane-package-inactive"],
+)
+def test_family_rules(name: str, edit: dict[str, Any], expected: HealthStatus) -> None:
+    """Family checks follow their projects' documented status semantics on edited fixtures."""
+    obj = _load(TESTDATA / name)
+    for section, values in edit.items():
+        for key, value in values.items():
+            current = obj[section].get(key)
+            if isinstance(value, dict) and isinstance(current, dict):
+                current.update(value)
+            else:
+                obj[section][key] = value
+    result = assess(obj)
+    assert result.status is expected, result.message
+    _assert_explained(result)
 
 
 # --- messages and aggregation --------------------------------------------------------
@@ -450,7 +688,8 @@ _values = st.recursive(
     ),
     max_leaves=12,
 )
-_kinds = st.sampled_from([*sorted(builtin_kinds()), ("example.com", "Widget")])
+_kinds = st.sampled_from([*sorted(builtin_kinds()), ("example.com", "Widget"),
+                          ("pkg.crossplane.io", "Provider"), ("s3.aws.upbound.io", "Bucket")])
 
 
 @settings(max_examples=300, database=None, deadline=None,

@@ -1,33 +1,53 @@
 """Choose the health check for an object by API group and kind, and apply the
 rules that hold for every kind: the ignore annotations and pending deletion.
 
-This module knows which check belongs to which kind; it must not judge any
-kind itself.
+Kinds are looked up in ``CHECKS`` by (group, kind); families whose kinds
+cannot be listed (Crossplane's) are recognised by ``FAMILIES`` next; every
+other object gets the generic rule. This module knows which check belongs to
+which kind; it must not judge any kind itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gitopsd.core.health import fields
 from gitopsd.core.health.apiservice import apiservice_health
+from gitopsd.core.health.certmanager import (
+    certificate_health,
+    certificaterequest_health,
+    issuer_health,
+)
+from gitopsd.core.health.clusterapi import (
+    cluster_health,
+    machine_health,
+    machinedeployment_health,
+)
 from gitopsd.core.health.crd import crd_health
 from gitopsd.core.health.crd import is_terminating as crd_is_terminating
 from gitopsd.core.health.cronjob import cronjob_health
+from gitopsd.core.health.crossplane import crossplane_health, is_crossplane
 from gitopsd.core.health.daemonset import daemonset_health
 from gitopsd.core.health.deployment import deployment_health
+from gitopsd.core.health.externalsecrets import externalsecrets_health
+from gitopsd.core.health.flux import flux_health
+from gitopsd.core.health.gatewayapi import gateway_health, route_health
 from gitopsd.core.health.generic import generic_health
 from gitopsd.core.health.hpa import hpa_health
 from gitopsd.core.health.ingress import ingress_health
 from gitopsd.core.health.job import is_finished as job_is_finished
 from gitopsd.core.health.job import job_health
+from gitopsd.core.health.keda import keda_health
+from gitopsd.core.health.knative import knative_health
 from gitopsd.core.health.namespace import is_terminating as namespace_is_terminating
 from gitopsd.core.health.namespace import namespace_health
 from gitopsd.core.health.pod import is_finished as pod_is_finished
 from gitopsd.core.health.pod import pod_health
 from gitopsd.core.health.pvc import pvc_health
 from gitopsd.core.health.replicaset import replicaset_health
+from gitopsd.core.health.rollouts import rollout_health
+from gitopsd.core.health.sealedsecrets import sealedsecret_health
 from gitopsd.core.health.service import service_health
 from gitopsd.core.health.statefulset import statefulset_health
 from gitopsd.core.health.workflow import is_finished as workflow_is_finished
@@ -54,7 +74,45 @@ CHECKS: Mapping[tuple[str, str], Check] = {
     ("apiextensions.k8s.io", "CustomResourceDefinition"): crd_health,
     ("", "Namespace"): namespace_health,
     ("argoproj.io", "Workflow"): workflow_health,
+    ("argoproj.io", "Rollout"): rollout_health,
+    ("cert-manager.io", "Certificate"): certificate_health,
+    ("cert-manager.io", "CertificateRequest"): certificaterequest_health,
+    ("cert-manager.io", "Issuer"): issuer_health,
+    ("cert-manager.io", "ClusterIssuer"): issuer_health,
+    ("bitnami.com", "SealedSecret"): sealedsecret_health,
+    ("kustomize.toolkit.fluxcd.io", "Kustomization"): flux_health,
+    ("helm.toolkit.fluxcd.io", "HelmRelease"): flux_health,
+    ("source.toolkit.fluxcd.io", "GitRepository"): flux_health,
+    ("source.toolkit.fluxcd.io", "OCIRepository"): flux_health,
+    ("source.toolkit.fluxcd.io", "HelmRepository"): flux_health,
+    ("source.toolkit.fluxcd.io", "HelmChart"): flux_health,
+    ("source.toolkit.fluxcd.io", "Bucket"): flux_health,
+    ("external-secrets.io", "ExternalSecret"): externalsecrets_health,
+    ("external-secrets.io", "ClusterExternalSecret"): externalsecrets_health,
+    ("external-secrets.io", "PushSecret"): externalsecrets_health,
+    ("external-secrets.io", "SecretStore"): externalsecrets_health,
+    ("external-secrets.io", "ClusterSecretStore"): externalsecrets_health,
+    ("cluster.x-k8s.io", "Cluster"): cluster_health,
+    ("cluster.x-k8s.io", "Machine"): machine_health,
+    ("cluster.x-k8s.io", "MachineDeployment"): machinedeployment_health,
+    ("gateway.networking.k8s.io", "Gateway"): gateway_health,
+    ("gateway.networking.k8s.io", "HTTPRoute"): route_health,
+    ("gateway.networking.k8s.io", "GRPCRoute"): route_health,
+    ("gateway.networking.k8s.io", "TLSRoute"): route_health,
+    ("gateway.networking.k8s.io", "TCPRoute"): route_health,
+    ("gateway.networking.k8s.io", "UDPRoute"): route_health,
+    ("keda.sh", "ScaledObject"): keda_health,
+    ("keda.sh", "ScaledJob"): keda_health,
+    ("serving.knative.dev", "Service"): knative_health,
+    ("serving.knative.dev", "Configuration"): knative_health,
+    ("serving.knative.dev", "Route"): knative_health,
+    ("serving.knative.dev", "Revision"): knative_health,
 }
+
+FAMILIES: Sequence[tuple[Callable[[Mapping[str, Any]], bool], Check]] = (
+    (is_crossplane, crossplane_health),
+)
+"""Families recognised by a predicate, tried in order after ``CHECKS``."""
 
 # Kinds whose own check stays right while the object is being deleted: a
 # finished hook keeps its verdict; a Namespace or a CRD reports its own
@@ -80,6 +138,14 @@ def builtin_kinds() -> frozenset[tuple[str, str]]:
     return frozenset(CHECKS)
 
 
+def check_for(obj: Mapping[str, Any]) -> Check:
+    """The check that judges ``obj``: its kind's, its family's, else the generic rule."""
+    check = CHECKS.get(group_kind(obj))
+    if check is not None:
+        return check
+    return next((family for matches, family in FAMILIES if matches(obj)), generic_health)
+
+
 def is_ignored(obj: Mapping[str, Any]) -> bool:
     """True when an annotation asks for the object's health to be ignored."""
     return any(fields.annotation(obj, name) == "true" for name in IGNORE_HEALTHCHECK_ANNOTATIONS)
@@ -90,7 +156,7 @@ def assess(obj: Mapping[str, Any]) -> Health:
     if is_ignored(obj):
         return Health(HealthStatus.HEALTHY, "Health check ignored by annotation")
     key = group_kind(obj)
-    check = CHECKS.get(key, generic_health)
+    check = check_for(obj)
     if fields.string(obj, "metadata", "deletionTimestamp"):
         survives = _SURVIVES_DELETION.get(key)
         if survives is None or not survives(obj):

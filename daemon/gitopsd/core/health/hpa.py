@@ -1,12 +1,12 @@
 """Health of an autoscaling HorizontalPodAutoscaler from its conditions.
 
 The verdict matches Argo CD's on the objects the controller writes, without
-depending on the order of the conditions: AbleToScale false for a known
-failure is Degraded; AbleToScale or ScalingLimited true is Healthy, even while
-metrics are missing (metrics for fresh pods take a minute to appear, and the
-scaler keeps the current size meanwhile; the message names the problem); a
-metrics failure with nothing else known is Degraded; no telling condition yet
-is Progressing. autoscaling/v1 objects carry their conditions as JSON in an
+depending on the order of the conditions: a known failure is Degraded first,
+whatever else the conditions say (AbleToScale failing to get or update the
+scale, ScalingActive failing to read a metric such as
+``FailedGetResourceMetric`` or ``FailedGetObjectMetric``, or an invalid
+selector); then AbleToScale or ScalingLimited true is Healthy; no telling
+condition yet is Progressing. autoscaling/v1 objects carry their conditions as JSON in an
 annotation. This module must not look at the scale target or its metrics.
 """
 
@@ -28,6 +28,7 @@ METRIC_FAILURES = frozenset({
     "FailedGetPodsMetric",
     "FailedGetObjectMetric",
     "FailedGetExternalMetric",
+    "FailedComputeMetricsReplicas",
     "InvalidSelector",
     "InvalidMetricSourceType",
 })
@@ -53,15 +54,11 @@ def hpa_health(obj: Mapping[str, Any]) -> Health:
     able = by_type.get("AbleToScale")
     active = by_type.get("ScalingActive")
     limited = by_type.get("ScalingLimited")
-    metrics_failing = (active is not None and active.is_false
-                       and active.reason in METRIC_FAILURES)
-    if able is not None and able.is_false and able.reason in SCALE_FAILURES:
+    if able is not None and able.reason in SCALE_FAILURES:
         return Health(HealthStatus.DEGRADED, able.explain())
+    if active is not None and active.reason in METRIC_FAILURES:
+        return Health(HealthStatus.DEGRADED, active.explain())
     for healthy in (able, limited):
         if healthy is not None and healthy.is_true:
-            if metrics_failing and active is not None:
-                return Health(HealthStatus.HEALTHY, active.explain())
             return Health(HealthStatus.HEALTHY, healthy.explain())
-    if metrics_failing and active is not None:
-        return Health(HealthStatus.DEGRADED, active.explain())
     return WAITING

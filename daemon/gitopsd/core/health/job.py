@@ -1,7 +1,8 @@
 """Health of batch/Job, which also decides whether a hook Job succeeded.
 
 Complete is Healthy and Failed is Degraded; both are final. A suspended Job is
-Suspended; anything else is still running and Progressing, including a Job
+Suspended, explained by its ``Suspended`` condition's message as in Argo CD;
+anything else is still running and Progressing, including a Job
 whose outcome is decided (``SuccessCriteriaMet`` / ``FailureTarget``) while
 its pods are still being terminated. This module reads one Job and must not
 look at its Pods.
@@ -36,7 +37,8 @@ def job_health(obj: Mapping[str, Any]) -> Health:
         return Health(HealthStatus.HEALTHY, "Job completed")
     suspended = _true(obj, "Suspended")
     if suspended is not None or fields.flag(obj, "spec", "suspend"):
-        return Health(HealthStatus.SUSPENDED, "Job is suspended")
+        said = fields.one_line(suspended.message) if suspended is not None else ""
+        return Health(HealthStatus.SUSPENDED, said or "Job is suspended")
     failing = _true(obj, "FailureTarget")
     if failing is not None:
         return Health(HealthStatus.PROGRESSING,

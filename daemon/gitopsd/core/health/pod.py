@@ -6,8 +6,11 @@ that runs to completion (``Never`` / ``OnFailure``, typically a hook) is
 Progressing until it Succeeded (Healthy) or Failed (Degraded); a waiting
 error such as ImagePullBackOff keeps it Progressing, because the kubelet may
 still recover and a hook failed too early would run after its sync ended.
-The annotation ``argocd.argoproj.io/ignore-restart-policy: "true"`` judges
-any Pod as a long-running one. This module reads one Pod and nothing else.
+The annotation ``argocd.argoproj.io/ignore-restart-policy: "true"`` judges a
+Pod as a long-running one, except on a hook (an ``argocd.argoproj.io/hook``
+other than Skip alone, or a ``helm.sh/hook`` other than ``crd-install``): a
+hook Pod must run to its end, as in Argo CD. This module reads one Pod and
+nothing else.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitopsd.core.health import fields
-from gitopsd.core.marks import IGNORE_RESTART_POLICY_ANNOTATION
+from gitopsd.core.marks import (
+    HELM_HOOK_ANNOTATION,
+    HOOK_ANNOTATION,
+    IGNORE_RESTART_POLICY_ANNOTATION,
+)
 from gitopsd.model.health import Health, HealthStatus
 
 
@@ -88,8 +95,18 @@ def _is_ready(obj: Mapping[str, Any]) -> bool:
     return ready is not None and ready.is_true
 
 
+def _is_hook(obj: Mapping[str, Any]) -> bool:
+    """True when the hook annotations make the Pod a hook (Argo CD's rule)."""
+    annotations = fields.mapping(obj, "metadata", "annotations")
+    if HOOK_ANNOTATION in annotations:
+        types = [t.strip() for t in fields.annotation(obj, HOOK_ANNOTATION).split(",") if t.strip()]
+        return types != ["Skip"]
+    return HELM_HOOK_ANNOTATION in annotations and (
+        fields.annotation(obj, HELM_HOOK_ANNOTATION) != "crd-install")
+
+
 def _runs_forever(obj: Mapping[str, Any]) -> bool:
-    if fields.annotation(obj, IGNORE_RESTART_POLICY_ANNOTATION) == "true":
+    if fields.annotation(obj, IGNORE_RESTART_POLICY_ANNOTATION) == "true" and not _is_hook(obj):
         return True
     return (fields.string(obj, "spec", "restartPolicy") or "Always") == "Always"
 
