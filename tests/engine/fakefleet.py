@@ -112,9 +112,12 @@ class FakeWatch:
     def __init__(self, cluster: FakeCluster) -> None:
         self.cluster = cluster
         self.kinds: set[str] = set()
+        self.failing: dict[str, Exception] = {}  # kind -> what its watch raises (a CRD gone, say)
         self._events: dict[str, asyncio.Queue[tuple[str, Obj]]] = {}
 
     async def __call__(self, api_version: str, kind: str, label_selector: str, on_event: Any) -> None:
+        if kind in self.failing:
+            raise self.failing[kind]
         queue = self._events.setdefault(kind, asyncio.Queue())
         on_event("LISTING", None)
         for obj in await self.cluster.select(api_version, kind, label_selector=label_selector):

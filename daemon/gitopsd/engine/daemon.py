@@ -275,7 +275,7 @@ class Daemon:
 
     def _expect(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
         """INST's desired state is what watch events are judged against; its kinds are watched."""
-        self.watches.want(inst.cluster, self.drift.expect(inst, app, cmp))
+        self.watches.want(inst, self.drift.expect(inst, app, cmp))
 
     def _restarted(self, task: str, error: BaseException | None) -> None:
         role = task.partition("/")[0]

@@ -1,8 +1,9 @@
 """Named, guarded long-running tasks.
 
 Every watch, poller and worker runs under a name. An unexpected exit (an
-exception, or a return where the task should run forever) is logged, counted
-and restarted with exponential backoff; cancellation stops it quietly. The
+exception, or a return where the task should run forever) is logged (a
+warning when the failure is new, info when it repeats), counted and
+restarted with exponential backoff; cancellation stops it quietly. The
 supervisor never decides what a task does, only that it keeps running.
 """
 
@@ -67,6 +68,7 @@ class Supervisor:
         while True:
             started = self.clock.now()
             error: BaseException | None = None
+            before = state.last_error
             try:
                 await factory()
                 if self._stopping:
@@ -80,8 +82,10 @@ class Supervisor:
             state.restarts += 1
             if self.clock.now() - started > self.stable_after:
                 delay = self.initial_backoff
-            log.warning("task.restart", task=state.name, error=state.last_error,
-                        restarts=state.restarts, backoff_seconds=round(delay, 2))
+            # the same failure again (a CRD still missing, say) is not news: warn when it changes
+            emit = log.info if state.last_error == before else log.warning
+            emit("task.restart", task=state.name, error=state.last_error,
+                 restarts=state.restarts, backoff_seconds=round(delay, 2))
             if self.on_restart is not None:
                 self.on_restart(state.name, error)
             await self.clock.sleep(delay * (0.8 + 0.4 * random.random()))

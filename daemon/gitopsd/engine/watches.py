@@ -1,9 +1,12 @@
 """The fleet's watches: one label-selected list-then-watch per (cluster, kind) its instances own.
 
 A kind is watched from the first comparison that wants it; every event goes
-to that cluster's drift detector. While a watch of a cluster fails, every
-instance on that cluster carries a ClusterUnreachable or WatchError
-condition (drift cannot be seen there), cleared when the watch lists again.
+to that cluster's drift detector. While a watch fails, the instances it
+serves say so (drift cannot be seen there), until it lists again: an
+unreachable cluster is a ClusterUnreachable condition on every instance of
+that cluster; any other failure (a kind no longer served because its CRD is
+gone, say) is a WatchError only on the instances that own objects of that
+kind, so one missing CRD does not mark every application of the cluster.
 This module never judges an event (the detector does) and never restarts a
 watch itself (the supervisor does).
 """
@@ -36,16 +39,21 @@ class Watches:
         self._handles: dict[str, ClusterHandle] = {}
         self._watched: dict[str, set[tuple[str, str]]] = {}
         self._failing: dict[str, dict[str, Condition]] = {}  # cluster -> watch task -> why it failed
+        self._kinds_of: dict[str, set[tuple[str, str]]] = {}  # instance -> (apiVersion, kind) it owns
+        self._task_kind: dict[str, tuple[str, str]] = {}  # watch task -> its (apiVersion, kind)
 
     def add_cluster(self, handle: ClusterHandle) -> None:
         self._handles[handle.name] = handle
         self._watched[handle.name] = set()
         self._failing[handle.name] = {}
 
-    def want(self, cluster: str, kinds: Iterable[tuple[str, str]]) -> None:
-        """Watch each of KINDS ((apiVersion, kind) pairs) on CLUSTER that is not watched yet."""
+    def want(self, instance: AppInstance, kinds: Iterable[tuple[str, str]]) -> None:
+        """INSTANCE owns objects of KINDS ((apiVersion, kind) pairs): watch each one its cluster
+        does not watch yet."""
+        cluster = instance.cluster
+        self._kinds_of[instance.key] = set(kinds)
         watched = self._watched[cluster]
-        for api_version, kind in sorted(set(kinds) - watched):
+        for api_version, kind in sorted(self._kinds_of[instance.key] - watched):
             watched.add((api_version, kind))
             self._spawn(cluster, api_version, kind)
 
@@ -65,6 +73,7 @@ class Watches:
         handle = self._handles[cluster]
         group = api_version.rpartition("/")[0]
         name = f"watch/{cluster}/{api_version}/{kind}"
+        self._task_kind[name] = (api_version, kind)
         detector = self.drift.detector(cluster)
 
         async def run() -> None:
@@ -79,6 +88,12 @@ class Watches:
         self.supervisor.spawn(name, run)
 
     def _show(self, cluster: str) -> None:
-        """Every instance on CLUSTER shows the first failing watch's condition, or none."""
-        self.board.replace([k for k, (i, _) in self.instances.items() if i.cluster == cluster], FAILURES,
-                           min(self._failing[cluster].values(), key=lambda c: c.type, default=None))
+        """Each instance on CLUSTER shows the first condition of the failing watches that serve it."""
+        failing = self._failing[cluster]
+        for key, (inst, _) in self.instances.items():
+            if inst.cluster != cluster:
+                continue
+            owned = self._kinds_of.get(key, set())
+            serving = [c for task, c in failing.items() if c.type is ConditionType.CLUSTER_UNREACHABLE
+                       or self._task_kind.get(task) in owned]
+            self.board.replace([key], FAILURES, min(serving, key=lambda c: c.type, default=None))
