@@ -163,3 +163,40 @@ async def test_deployment_becomes_available_and_job_completes(cluster_w: LocalCl
             await asyncio.sleep(0.5)
     assert available, "Deployment never became Available"
     assert complete, "Job never completed"
+
+
+@pytest.mark.asyncio
+async def test_foreground_deletion_and_namespace_deletion_finish_on_the_api_only_cluster(
+        cluster_a: LocalCluster, make_namespace) -> None:
+    """The API-only cluster runs the garbage collector and namespace controller, so a foreground
+    delete (Argo CD's prune default) and a namespace delete both finish."""
+    ns = make_namespace(cluster_a)
+    status, _ = cluster_a.request("POST", f"/api/v1/namespaces/{ns}/configmaps", _cm("gone", ns, "x"))
+    assert status == 201
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Foreground"}
+    assert cluster_a.request("DELETE", f"/api/v1/namespaces/{ns}/configmaps/gone", body)[0] == 200
+    scratch = f"gc-{ns}"
+    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": scratch}}
+    assert cluster_a.request("POST", "/api/v1/namespaces", namespace)[0] == 201
+    assert cluster_a.request("DELETE", f"/api/v1/namespaces/{scratch}")[0] == 200
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (
+            cluster_a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/gone")[0] != 404
+            or cluster_a.request("GET", f"/api/v1/namespaces/{scratch}")[0] != 404):
+        await asyncio.sleep(0.2)
+    assert cluster_a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/gone")[0] == 404
+    assert cluster_a.request("GET", f"/api/v1/namespaces/{scratch}")[0] == 404
+
+
+@pytest.mark.workloads
+@pytest.mark.asyncio
+async def test_fake_nodes_carry_the_well_known_labels(cluster_w: LocalCluster) -> None:
+    """Fake nodes are labelled with os, arch, zone and region like real nodes, so node selectors match."""
+    status, nodes = cluster_w.request("GET", "/api/v1/nodes")
+    assert status == 200
+    labels = [n["metadata"]["labels"] for n in nodes["items"]]
+    assert labels
+    for node in labels:
+        assert (node["kubernetes.io/os"], node["kubernetes.io/arch"]) == ("linux", "amd64")
+        assert node["topology.kubernetes.io/zone"].startswith("zone-")
+        assert node["topology.kubernetes.io/region"] == "local"

@@ -1,6 +1,13 @@
 """Local Kubernetes control planes from real binaries: etcd + kube-apiserver,
 optionally kube-controller-manager, kube-scheduler and kwok with fake nodes.
 
+An API-only cluster still runs kube-controller-manager limited to the garbage
+collector and the namespace controller, as every real cluster does: without
+them a foreground deletion (Argo CD's default for prunes) or a namespace
+deletion would never finish. Fake nodes carry the well-known labels of real
+nodes (os, arch, hostname, zone and region), so Pods that select on them are
+scheduled.
+
 Used by ``gitopsd localcluster``, ``gitopsd demo``, ``gitopsd validate
 --against-cluster`` and the test fixtures. A cluster lives in one directory
 that holds its PKI, etcd data, logs, kubeconfigs and a state file naming its
@@ -137,9 +144,9 @@ def _advertise_address() -> str:
 
 
 def _binaries(workloads: bool) -> dict[str, str]:
-    names = ["etcd", "kube-apiserver"]
+    names = ["etcd", "kube-apiserver", "kube-controller-manager"]
     if workloads:
-        names += ["kube-controller-manager", "kube-scheduler", "kwok"]
+        names += ["kube-scheduler", "kwok"]
     try:
         return {n: find(n) for n in names}
     except BinaryNotFound as e:
@@ -206,6 +213,8 @@ def up(name: str, directory: str | os.PathLike[str], *, workloads: bool = False,
         _write_kubeconfigs(cluster, keys)
         if workloads:
             _start_workloads(cluster, bins, keys, nodes, ready_timeout)
+        else:
+            _start_collectors(cluster, bins, keys)
         cluster.start_seconds = round(time.monotonic() - t0, 2)
         cluster.save()
         return cluster
@@ -251,6 +260,20 @@ def _write_kubeconfigs(cluster: LocalCluster, keys: pkimod.Pki) -> None:
 CLIENT_RATE = ("--kube-api-qps=300", "--kube-api-burst=600")
 
 
+ZONES = ("zone-a", "zone-b", "zone-c")
+
+
+def _start_collectors(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.Pki) -> None:
+    """The two controllers every deletion depends on: garbage collector and namespace controller."""
+    cluster.processes.append(spawn("kube-controller-manager", [
+        bins["kube-controller-manager"], f"--kubeconfig={cluster.kubeconfig}", "--leader-elect=false",
+        "--secure-port=0", f"--root-ca-file={keys.ca_cert}",
+        "--use-service-account-credentials=false", "--controllers=garbagecollector,namespace",
+        *CLIENT_RATE,
+    ], cluster.log_dir / "kube-controller-manager.log"))
+    cluster.save()
+
+
 def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.Pki, nodes: int,
                      timeout: float) -> None:
     kc = str(cluster.kubeconfig)
@@ -279,7 +302,10 @@ def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.P
         node = {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": f"kwok-node-{i}", "annotations": {FAKE_NODE_ANNOTATION: "fake"},
-                         "labels": {"type": "kwok", "kubernetes.io/hostname": f"kwok-node-{i}"}},
+                         "labels": {"type": "kwok", "kubernetes.io/hostname": f"kwok-node-{i}",
+                                    "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+                                    "topology.kubernetes.io/zone": ZONES[i % len(ZONES)],
+                                    "topology.kubernetes.io/region": "local"}},
             "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
                        "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
         }
