@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 
 from gitopsd import __version__
-from gitopsd.app import RenderAdapter
+from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.git import GitSource
@@ -120,7 +120,7 @@ class Runtime:
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
-                      settings=settings)
+                      settings=settings, assess=health_checks(fleet).assess)
 
     async def close_clients(self) -> None:
         for client in self.clients:

@@ -19,6 +19,8 @@ import structlog
 from opentelemetry import trace
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
+from gitopsd.core.health import assess as builtin_assess
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.marks import fleet_selector
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
@@ -77,8 +79,9 @@ class Daemon:
     def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, assess: Assess = builtin_assess) -> None:
         self.fleet = fleet
+        self.assess = assess
         self.git = git
         self.desired = desired
         self.metrics = metrics
@@ -95,7 +98,8 @@ class Daemon:
                                instances=lambda: [i for i, _ in self.instances.values()],
                                jitter=self.settings.poll_jitter)
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
-                                     reporter=self.reporter, clock=self.clock, metrics=metrics)
+                                     reporter=self.reporter, clock=self.clock, metrics=metrics,
+                                     assess=assess)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
         self._attempted: set[str] = set()
         self._failed_attempt: dict[str, trace.SpanContext] = {}  # retries link to it
@@ -103,7 +107,8 @@ class Daemon:
         for name, handle in clusters.items():
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
-                                    clock=self.clock, health_poll=self.settings.health_poll)
+                                    clock=self.clock, health_poll=self.settings.health_poll,
+                                    assess=assess)
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
         for inst, _ in self.instances.values():
@@ -124,7 +129,8 @@ class Daemon:
             for name, cluster in self.clusters.items():
                 remover = Remover(name, cluster.handle.objects, fleet=self.fleet.name,
                                   namespace=self.settings.inventory_namespace, clock=self.clock,
-                                  history=self.history, poll=self.settings.health_poll)
+                                  history=self.history, poll=self.settings.health_poll,
+                                  assess=self.assess)
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync))
