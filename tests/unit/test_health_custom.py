@@ -138,7 +138,7 @@ def test_cel_order_is_in_progress_then_failed_then_current() -> None:
 
 
 def test_cel_evaluation_error_is_unknown() -> None:
-    """An expression naming a field the object lacks makes it Unknown, as Flux reports an error."""
+    """An expression reading a field the object lacks makes it Unknown, as Flux reports an error."""
     hc = checks(cel("example.com", "Widget", current="status.phase == 'Ready'"))
     health = hc.assess(obj(other="x"))
     assert health.status is HealthStatus.UNKNOWN
@@ -153,12 +153,13 @@ def test_cel_flux_entries_match_the_api_version() -> None:
 
 
 def test_cel_optional_syntax_and_guards() -> None:
-    """Flux users' optional-field syntax and has() guards work."""
+    """Flux users' optional-field syntax and has() guards work, also before any status exists."""
     hc = checks(cel("example.com", "Widget",
                     current="status.?conditions.orValue([]).exists(c, c.type == 'Ready')",
                     failed="has(status.error)"))
     assert hc.assess(obj(conditions=[{"type": "Ready"}])).status is HealthStatus.HEALTHY
     assert hc.assess(obj(error="x")).status is HealthStatus.DEGRADED
+    assert hc.assess(obj()).status is HealthStatus.PROGRESSING  # no status written yet
 
 
 def test_cel_compile_errors_have_positions() -> None:

@@ -12,10 +12,12 @@ runtime dependencies.
 
 As in Flux, the object's top-level fields are the variables (``metadata``,
 ``spec``, ``status``, ...); an expression must yield a bool. Extensions:
-strings, math, encoders, optional types and ``cel.bind``. A field the
-object lacks is an evaluation error (``ScriptFailure``), which the caller
-turns into Unknown health; guard with ``has(...)`` or ``.?`` as Flux's
-documentation advises. CEL always terminates, so there is no time limit.
+strings, math, encoders, optional types and ``cel.bind``. A top-level map the
+object lacks (a new custom resource without ``status``) is bound to an empty
+map, so ``has(status.phase)`` and ``status.?phase`` work before the
+controller writes a status; any other missing field is an evaluation error
+(``ScriptFailure``), which the caller turns into Unknown health, as Flux
+reports an error. CEL always terminates, so there is no time limit.
 This module must not decide health: it answers true or false.
 """
 
@@ -33,6 +35,8 @@ from gitopsd.scripting.errors import ScriptFailure, ScriptProblem
 
 VARIABLES = ("apiVersion", "kind", "metadata", "spec", "status", "data")
 """Top-level fields of an object that expressions may name."""
+
+_MAPS = ("metadata", "spec", "status", "data")
 
 _ERROR = re.compile(r"ERROR: <input>:(\d+):(\d+): ([^\n]*)")
 _CODE = re.compile(r"^[A-Z_]+: ")
@@ -67,6 +71,8 @@ class CelProgram:
     def evaluate(self, obj: Mapping[str, Any]) -> bool:
         """The expression's value for ``obj``; raises ``ScriptFailure`` when it has none."""
         data = {name: obj[name] for name in VARIABLES if name in obj}
+        for name in _MAPS:
+            data.setdefault(name, {})
         try:
             value = self.program.eval(data=data)
             kind = value.type().name()
