@@ -113,6 +113,16 @@ def test_string_metatable_gives_no_way_to_the_shared_library(sandbox: LuaSandbox
         "Healthy", "false")
 
 
+def test_library_tables_cannot_be_reached_through_their_metatables(sandbox: LuaSandbox) -> None:
+    """getmetatable on a library table is locked, so the shared copy behind it stays untouched."""
+    src = "return {status = 'Healthy', message = tostring(getmetatable(string)) .. type(string.upper)}"
+    assert run(sandbox, src) == ("Healthy", "falsefunction")
+    with pytest.raises(ScriptFailure):
+        run(sandbox, "getmetatable(table).__index.insert = nil")
+    src = "return {status = 'Healthy', message = type(table.insert)}"
+    assert run(sandbox, src) == ("Healthy", "function")
+
+
 def test_load_compiles_text_into_the_sandbox(sandbox: LuaSandbox) -> None:
     """load and loadstring compile text whose globals are the sandbox's, never bytecode."""
     src = "local f = loadstring('return io'); return {status = 'Healthy', message = type(f())}"

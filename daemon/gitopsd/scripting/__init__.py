@@ -11,7 +11,8 @@ Public API:
 
 - ``LuaSandbox(clock=..., limit=1.0)``: ``compile(source, name)`` (cached per
   source) and ``run(script, obj, open_libs=False)``; ``lua_syntax_problem``.
-- ``compile_cel(expression)`` and ``CelProgram.evaluate(obj)``;
+- ``compile_cel(expression)`` and ``CelProgram.evaluate(obj)`` (``CelInput(obj)``
+  converts an object once for several expressions);
   ``cel_problem(expression)``.
 - ``ScriptProblem`` (a compile error with its position) and ``ScriptFailure``
   (an evaluation that failed or ran out of time).
@@ -20,11 +21,12 @@ Nothing here performs I/O or reads a clock of its own: the time limit reads
 the clock it is given.
 """
 
-from gitopsd.scripting.cel import CelProgram, cel_problem, compile_cel
+from gitopsd.scripting.cel import CelInput, CelProgram, cel_problem, compile_cel
 from gitopsd.scripting.errors import ScriptFailure, ScriptProblem, ScriptTimeout
 from gitopsd.scripting.lua import LuaResult, LuaSandbox, LuaScript, lua_syntax_problem
 
 __all__ = [
+    "CelInput",
     "CelProgram",
     "LuaResult",
     "LuaSandbox",

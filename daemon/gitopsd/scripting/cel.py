@@ -61,6 +61,19 @@ def _problem(message: str) -> ScriptProblem:
     return ScriptProblem(int(m.group(1)), m.group(3).strip(), int(m.group(2)))
 
 
+class CelInput:
+    """An object converted once for several expressions (Flux evaluates up to three)."""
+
+    def __init__(self, obj: Mapping[str, Any]) -> None:
+        data = {name: obj[name] for name in VARIABLES if name in obj}
+        for name in _MAPS:
+            data.setdefault(name, {})
+        try:
+            self.activation = _env().Activation(data=data)
+        except (RuntimeError, ValueError, TypeError) as exc:
+            raise ScriptFailure(f"cannot pass the object to CEL: {str(exc).splitlines()[0]}") from None
+
+
 @dataclass(frozen=True)
 class CelProgram:
     """One compiled expression; ``evaluate`` may be called from one thread at a time."""
@@ -68,13 +81,11 @@ class CelProgram:
     expression: str
     program: Any
 
-    def evaluate(self, obj: Mapping[str, Any]) -> bool:
+    def evaluate(self, obj: Mapping[str, Any] | CelInput) -> bool:
         """The expression's value for ``obj``; raises ``ScriptFailure`` when it has none."""
-        data = {name: obj[name] for name in VARIABLES if name in obj}
-        for name in _MAPS:
-            data.setdefault(name, {})
+        given = obj if isinstance(obj, CelInput) else CelInput(obj)
         try:
-            value = self.program.eval(data=data)
+            value = self.program.eval(given.activation)
             kind = value.type().name()
             result = value.plain_value()
         except (RuntimeError, ValueError, TypeError) as exc:

@@ -9,10 +9,12 @@ scripts call: ``unpack``, ``table.getn``, ``table.maxn``, ``math.pow``,
 
 The sandbox, per evaluation:
 
-* a fresh global table holding ``obj`` and copies of the safe libraries, so
-  nothing a script stores or changes (globals, ``string.x = ...``) reaches
-  the next one; the shared string metatable is locked (``getmetatable("")``
-  is false) so strings give no way back to the real library;
+* a fresh global table holding ``obj`` and, for each safe library, a fresh
+  empty table that reads through to a private copy of it (its metatable is
+  locked), so nothing a script stores or changes (globals, ``string.x = ...``,
+  ``table.insert = nil``) reaches the next one; the shared string metatable is
+  locked too (``getmetatable("")`` is false), so strings give no way to a
+  library table; ``pairs(string)`` therefore lists nothing;
 * only base (without ``dofile``, ``loadfile``, ``require``, ``collectgarbage``;
   ``load``/``loadstring`` compile text into the sandbox itself; ``print`` does
   nothing), ``table``, ``string``, ``math`` and ``os.time``/``os.date``/
@@ -46,7 +48,7 @@ _TIMEOUT = "gitopsd: health check ran past its time limit"
 
 _PRELUDE = r"""
 return function(clock, every, timeout_message)
-  local G, load, type, pairs, ipairs, error = _G, load, type, pairs, ipairs, error
+  local G, load, type, pairs, ipairs, error, setmetatable = _G, load, type, pairs, ipairs, error, setmetatable
   local sethook = debug.sethook
   debug = nil
   package.loaded.debug = nil
@@ -65,11 +67,25 @@ return function(clock, every, timeout_message)
   end
   local function nothing() end
 
+  -- The safe libraries with the Lua 5.1 shims, built once; each evaluation gets empty
+  -- tables that read through to them, so what a script writes stays in its own tables.
+  local LIBS = {string = copy(string), table = copy(table), math = copy(math),
+                os = {time = os.time, date = os.date, clock = os.clock, difftime = os.difftime}}
+  LIBS.table.getn = function(t) return #t end
+  LIBS.table.maxn = function(t)
+    local n = 0
+    for k in pairs(t) do if type(k) == "number" and k > n then n = k end end
+    return n
+  end
+  LIBS.math.pow = function(x, y) return x ^ y end
+  LIBS.math.log10 = function(x) return math.log(x, 10) end
+  local READ_THROUGH = {}
+  for name, lib in pairs(LIBS) do READ_THROUGH[name] = {__index = lib, __metatable = false} end
+
   local function new_env(obj, open)
     local env = {}
     for _, k in ipairs(BASE) do env[k] = G[k] end
-    env.string, env.table, env.math = copy(string), copy(table), copy(math)
-    env.os = {time = os.time, date = os.date, clock = os.clock, difftime = os.difftime}
+    for name, mt in pairs(READ_THROUGH) do env[name] = setmetatable({}, mt) end
     env.print = nothing
     if open then
       for _, k in ipairs(OPEN_LIBS) do env[k] = copy(G[k]) end
@@ -78,14 +94,6 @@ return function(clock, every, timeout_message)
     env.load = function(chunk, name, mode, e) return load(chunk, name, "t", e or env) end
     env.loadstring = env.load
     env.unpack = unpack
-    env.table.getn = function(t) return #t end
-    env.table.maxn = function(t)
-      local n = 0
-      for k in pairs(t) do if type(k) == "number" and k > n then n = k end end
-      return n
-    end
-    env.math.pow = function(x, y) return x ^ y end
-    env.math.log10 = function(x) return math.log(x, 10) end
     env._G = env
     env.obj = obj
     return env

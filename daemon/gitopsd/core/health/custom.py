@@ -37,6 +37,7 @@ from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.health import Health, HealthStatus
 from gitopsd.model.healthchecks import CheckTier, HealthCheckSpec
 from gitopsd.scripting import (
+    CelInput,
     CelProgram,
     LuaSandbox,
     LuaScript,
@@ -170,8 +171,9 @@ class HealthChecks:
                               f"status '{result.status[:40]}'")
             return Health(status, result.message)
         try:
+            given = CelInput(obj)
             for status, program in check.cel:
-                if program.evaluate(obj):
+                if program.evaluate(given):
                     return Health(status, _reason(obj) if status is not HealthStatus.HEALTHY else "")
         except ScriptFailure as exc:
             return Health(HealthStatus.UNKNOWN, f"cel: {exc}")
