@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gitopsd.config import load_fleet
+from gitopsd.config import load_fleet, summary
 from gitopsd.core.health.custom import HealthChecks
 from gitopsd.errors import ConfigError
 from gitopsd.model import HealthStatus
@@ -57,6 +57,7 @@ def test_inline_lua_file_lua_and_cel_entries(tmp_path: Path) -> None:
     assert not specs[0].use_open_libs
     assert specs[2].cel is not None
     assert specs[2].cel.failed == "status.phase == 'Failed'"
+    assert summary(load_fleet(path)).endswith("health checks: 3 Lua, 1 CEL")
 
 
 def test_inline_lua_syntax_error_names_the_fleet_file_line(tmp_path: Path) -> None:

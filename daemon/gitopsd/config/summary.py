@@ -38,4 +38,7 @@ def summary(fleet: Fleet) -> str:
     for src in fleet.argocd_sources:
         lines.append(f"argocd {src.name}: Applications from "
                      f"{src.repo}@{src.target_revision}:{src.path}")
+    if fleet.health_checks:
+        lua = sum(1 for c in fleet.health_checks if c.lua)
+        lines.append(f"health checks: {lua} Lua, {len(fleet.health_checks) - lua} CEL")
     return "\n".join(lines)
