@@ -11,9 +11,11 @@ sources for all of them) and reach a cluster through ``compare_instance`` and
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gitopsd.core.health.custom import HealthChecks
 from gitopsd.core.instances import defines
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
@@ -83,17 +85,23 @@ class ClusterConn:
         await self.client.close()
 
 
+def health_checks(fleet: Fleet) -> HealthChecks:
+    """FLEET's health checks, compiled; Lua time limits read the monotonic clock."""
+    return HealthChecks(fleet.health_checks, clock=time.monotonic)
+
+
 async def connect_cluster(fleet: Fleet, name: str, sources: Sources, *,
                           inventory_namespace: str | None = None,
-                          health_poll: float = 0.5) -> ClusterConn:
+                          health_poll: float = 0.5, health: HealthChecks | None = None) -> ClusterConn:
     """Cluster NAME of FLEET; its inventories live in the fleet's inventory namespace
-    unless INVENTORY_NAMESPACE says otherwise."""
+    unless INVENTORY_NAMESPACE says otherwise. HEALTH: the fleet's checks, when already built."""
     client = await KubeClient.connect(fleet.cluster(name))
     objects = Objects(client)
+    health = health or health_checks(fleet)
     reconciler = Reconciler(fleet=fleet.name, cluster=objects, desired=sources.desired,
                             inventory_namespace=inventory_namespace
                             or fleet.settings.inventory_namespace,
-                            health_poll=health_poll, tracing=OtelTracing())
+                            health_poll=health_poll, tracing=OtelTracing(), assess=health.assess)
     return ClusterConn(name, client, objects, reconciler)
 
 

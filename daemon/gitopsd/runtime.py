@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from gitopsd import __version__
-from gitopsd.app import RenderAdapter
+from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.git import GitSource
@@ -125,7 +125,7 @@ class Runtime:
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
-                      settings=settings, tracing=OtelTracing())
+                      settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess)
 
     async def close_clients(self) -> None:
         for client in self.clients:

@@ -4,7 +4,8 @@ Applications are read by ``gitopsd.config.applications``. Every problem in the
 file is collected and raised once as ``ConfigError`` with file, line and field
 path. Besides the fleet file, this module only opens the files it names:
 kubeconfigs (to learn each cluster's API URL) and, when ``check_files`` is
-set, credential files to see that they can be opened. It never reads a
+set, credential files to see that they can be opened; the ``health`` section's
+files are read by ``gitopsd.config.health``. It never reads a
 credential's content and never puts one in a message.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.applications import AppContext, read_applications
+from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import (
@@ -45,7 +47,8 @@ __all__ = [
     "parse_fleet",
 ]
 
-FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "applications")
+FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "applications",
+                "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion")
@@ -147,10 +150,11 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
                      repositories=tuple(repo.name for repo in repositories),
                      sync_timeout=settings.sync_timeout)
     apps, argocd_sources, instances = read_applications(r, top.get("applications"), defaults, ctx)
+    health = read_health(r, top.get("health"), Path(filename).parent)
     log.raise_if_any()
     return Fleet(name=name, clusters=clusters, repositories=repositories, applications=apps,
                  instances=instances, source_file=filename, settings=settings,
-                 argocd_sources=argocd_sources)
+                 argocd_sources=argocd_sources, health_checks=health)
 
 
 def _top_level(root: Node, name: str) -> Node | None:

@@ -35,6 +35,9 @@ def summary(fleet: Fleet) -> str:
         widths = [max(len(row[c]) for row in rows) for c in range(len(_HEADER))]
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                   for row in rows]
+    if fleet.health_checks:
+        lua = sum(1 for c in fleet.health_checks if c.lua)
+        lines.append(f"health checks: {lua} Lua, {len(fleet.health_checks) - lua} CEL")
     for src in fleet.argocd_sources:
         lines.append(f"argocd {src.name}: Applications from "
                      f"{src.repo}@{src.target_revision}:{src.path}")

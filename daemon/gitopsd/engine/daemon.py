@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
+from gitopsd.core.health import assess as builtin_assess
+from gitopsd.core.health.custom import Assess
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
@@ -81,9 +83,11 @@ class Daemon:
     def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
-                 clock: Clock | None = None, tracing: TracingPort | None = None) -> None:
+                 clock: Clock | None = None, tracing: TracingPort | None = None,
+                 assess: Assess = builtin_assess) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
+        self.assess = assess
         self.git = git
         self.desired = desired
         self.metrics = metrics
@@ -105,7 +109,7 @@ class Daemon:
             renew=self.settings.lease_renew) for name, handle in clusters.items()})
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing, writable=self.leases.writable)
+                                     tracing=self.tracing, writable=self.leases.writable, assess=assess)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
@@ -116,7 +120,7 @@ class Daemon:
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll,
-                                    tracing=self.tracing)
+                                    tracing=self.tracing, assess=assess)
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
             self.watches.add_cluster(handle)
@@ -141,7 +145,8 @@ class Daemon:
             for name, cluster in self.clusters.items():
                 remover = Remover(name, cluster.handle.objects, fleet=self.fleet.name,
                                   namespace=self.settings.inventory_namespace, clock=self.clock,
-                                  history=self.history, poll=self.settings.health_poll)
+                                  history=self.history, poll=self.settings.health_poll,
+                                  assess=self.assess)
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,

@@ -17,6 +17,7 @@ from typing import Any
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff import drifted
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import parse_tracking_id
 from gitopsd.core.marks import FLEET_LABEL, HASH_ANNOTATION, TRACKING_ANNOTATION
 from gitopsd.model import Health, IgnoreDifference, Manifest, ResourceKey
@@ -43,8 +44,9 @@ class Expected:
 
 class DriftDetector:
     def __init__(self, cluster: str, on_drift: OnDrift, on_health: OnHealth | None = None, *,
-                 fleet: str = "") -> None:
+                 fleet: str = "", assess: Assess = healthmod.assess) -> None:
         self.cluster = cluster
+        self.assess = assess
         self.fleet = fleet
         self.on_drift = on_drift
         self.on_health = on_health
@@ -191,7 +193,7 @@ class DriftDetector:
 
     def _observe(self, entry: Expected, key: ResourceKey, obj: Mapping[str, Any]) -> bool:
         """Record what OBJ shows for ENTRY; True when it drifted from the desired body."""
-        entry.health = healthmod.assess(obj)
+        entry.health = self.assess(obj)
         entry.version = _version(obj)
         entry.settling = _settling(obj)
         changed = _hash(obj) != _hash(entry.body) or drifted(entry.body, obj, entry.ignore)

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from gitopsd.core.backoff import SelfHealBackoff
+from gitopsd.core.health import assess as builtin_assess
+from gitopsd.core.health.custom import Assess
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.drift import DriftDetector
 from gitopsd.engine.ports import ClusterPort, MetricsPort, TracingPort
@@ -46,8 +48,10 @@ class DriftController:
     def __init__(self, *, fleet: str, instances: Mapping[str, tuple[AppInstance, Application]],
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
                  metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
-                 writable: Callable[[str], bool] = lambda cluster: True) -> None:
+                 writable: Callable[[str], bool] = lambda cluster: True,
+                 assess: Assess = builtin_assess) -> None:
         self.fleet = fleet
+        self.assess = assess
         self.instances = instances
         self.queue = queue
         self.reporter = reporter
@@ -64,7 +68,8 @@ class DriftController:
         self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
 
     def add_cluster(self, name: str, objects: ClusterPort) -> DriftDetector:
-        detector = DriftDetector(name, self._drift, self._watched_health, fleet=self.fleet)
+        detector = DriftDetector(name, self._drift, self._watched_health, fleet=self.fleet,
+                                 assess=self.assess)
         self._detectors[name] = detector
         self._objects[name] = objects
         return detector

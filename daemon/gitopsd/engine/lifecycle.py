@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitopsd.core.health import HookPhase, HookState, hook_state
+from gitopsd.core.health import assess as builtin_assess
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.plan import DeletePolicy
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, Obj
@@ -92,7 +94,9 @@ def _uid(obj: Mapping[str, Any] | None) -> str:
 class Lifecycle:
     """Runs hooks and deletes objects on CLUSTER, polling every POLL seconds of CLOCK."""
 
-    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5) -> None:
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
+                 assess: Assess = builtin_assess) -> None:
+        self.assess = assess
         self.cluster = cluster
         self.clock = clock
         self.poll = poll
@@ -130,7 +134,7 @@ class Lifecycle:
     async def wait_for_hook(self, target: Target, *, deadline: float) -> HookState:
         """Read the hook object every poll until it has finished; Failed when DEADLINE passes first."""
         while True:
-            state = hook_state(await self._get(target))
+            state = hook_state(await self._get(target), self.assess)
             if state.done:
                 return state
             if self.clock.now() >= deadline:

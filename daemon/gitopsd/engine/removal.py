@@ -29,6 +29,8 @@ from typing import Any
 
 import structlog
 
+from gitopsd.core.health import assess as builtin_assess
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import (
     FLEET_LABEL,
     TRACKING_ANNOTATION,
@@ -105,10 +107,11 @@ class Remover:
     history: HistoryPort | None = None
     poll: float = 0.5
     wave_timeout: float = 300.0
+    assess: Assess = builtin_assess
     _reported: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.lifecycle = Lifecycle(self.objects, self.clock, poll=self.poll)
+        self.lifecycle = Lifecycle(self.objects, self.clock, poll=self.poll, assess=self.assess)
 
     async def sweep(self, current: Iterable[str]) -> list[RemovalResult]:
         """Handle every inventory of this fleet on this cluster whose application is not in CURRENT."""

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitopsd.model.healthchecks import HealthCheckSpec
+
 
 @dataclass(frozen=True)
 class Bastion:
@@ -178,6 +180,7 @@ class Fleet:
     source_file: str = ""
     settings: Settings = field(default_factory=Settings)
     argocd_sources: tuple[ArgoCDAppSource, ...] = ()
+    health_checks: tuple[HealthCheckSpec, ...] = ()
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)

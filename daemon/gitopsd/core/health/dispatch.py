@@ -151,12 +151,16 @@ def is_ignored(obj: Mapping[str, Any]) -> bool:
     return any(fields.annotation(obj, name) == "true" for name in IGNORE_HEALTHCHECK_ANNOTATIONS)
 
 
-def assess(obj: Mapping[str, Any]) -> Health:
-    """Health of one live object as the API server returned it."""
+def assess(obj: Mapping[str, Any], check: Check | None = None) -> Health:
+    """Health of one live object as the API server returned it.
+
+    ``check`` replaces the built-in check of the object's kind (a user's
+    check, from ``custom``); the rules for every kind still come first.
+    """
     if is_ignored(obj):
         return Health(HealthStatus.HEALTHY, "Health check ignored by annotation")
     key = group_kind(obj)
-    check = check_for(obj)
+    check = check or check_for(obj)
     if fields.string(obj, "metadata", "deletionTimestamp"):
         survives = _SURVIVES_DELETION.get(key)
         if survives is None or not survives(obj):

@@ -15,12 +15,12 @@ poll or delete: the engine does, and asks this module after every read.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
 from gitopsd.core.health.dispatch import assess, group_kind
-from gitopsd.model.health import HealthStatus
+from gitopsd.model.health import Health, HealthStatus
 
 RUN_TO_COMPLETION: Final = frozenset({("batch", "Job"), ("", "Pod"), ("argoproj.io", "Workflow")})
 """(group, kind) of the hook kinds that end only with a final phase of their own."""
@@ -46,11 +46,12 @@ class HookState:
         return self.phase is not HookPhase.RUNNING
 
 
-def hook_state(live: Mapping[str, Any] | None) -> HookState:
-    """The state of a hook from its live object (None: the object is gone)."""
+def hook_state(live: Mapping[str, Any] | None,
+               judge: Callable[[Mapping[str, Any]], Health] = assess) -> HookState:
+    """The state of a hook from its live object (None: the object is gone), judged by JUDGE."""
     if live is None:
         return HookState(HookPhase.FAILED, "hook object disappeared")
-    health = assess(live)
+    health = judge(live)
     if health.status is HealthStatus.HEALTHY:
         return HookState(HookPhase.SUCCEEDED, health.message)
     if health.status is HealthStatus.DEGRADED:

@@ -19,6 +19,7 @@ from typing import Any
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff import DiffState, ObjectDiff, diff_objects, drifted
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import (
     Inventory,
     InventoryEntry,
@@ -80,6 +81,7 @@ class Comparison:
     extraneous: tuple[ResourceKey, ...] = ()
     prune_annotations: dict[ResourceKey, Mapping[str, Any]] = field(default_factory=dict)
     unreadable: dict[ResourceKey, str] = field(default_factory=dict)
+    assess: Assess = field(default=healthmod.assess, repr=False, compare=False)
 
     @property
     def tracked(self) -> tuple[Manifest, ...]:
@@ -103,7 +105,7 @@ class Comparison:
         for m in self.tracked:
             live = self.live.get(m.key)
             healths.append(Health(HealthStatus.MISSING, f"{m.key} does not exist")
-                           if live is None else healthmod.assess(live))
+                           if live is None else self.assess(live))
         return Health.worst(healths)
 
     def summary(self) -> str:
@@ -135,11 +137,11 @@ async def read_inventory(cluster: ClusterPort, *, app: str,
 async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[Manifest], *,
                   fleet: str, app: str, inventory_namespace: str,
                   ignore: Sequence[IgnoreDifference] = (), live_reader: LiveReader | None = None,
-                  with_diff: bool = False) -> Comparison:
+                  with_diff: bool = False, assess: Assess = healthmod.assess) -> Comparison:
     """Compare MANIFESTS (as rendered) with the cluster, without changing it."""
     desired = tuple(prepare(m, fleet=fleet, app=app) for m in manifests)
     inventory, inventory_live = await read_inventory(cluster, app=app, namespace=inventory_namespace)
-    result = Comparison(revision, desired, inventory, inventory_live)
+    result = Comparison(revision, desired, inventory, inventory_live, assess=assess)
 
     async def read(key: ResourceKey, api_version: str) -> Obj | None:
         if live_reader is not None:

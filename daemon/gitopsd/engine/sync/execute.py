@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import OwnershipState
 from gitopsd.core.plan import Plan, SyncTask, TaskAction
 from gitopsd.engine.clock import Clock
@@ -52,13 +53,15 @@ class ExecResult:
 
 class Executor:
     def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
-                 concurrency: int = 8, tracing: TracingPort | None = None) -> None:
+                 concurrency: int = 8, tracing: TracingPort | None = None,
+                 assess: Assess = healthmod.assess) -> None:
         self.cluster = cluster
         self.tracing = tracing or NoTracing()
+        self.assess = assess
         self.concurrency = concurrency
         self.clock = clock
         self.poll = poll
-        self.lifecycle = Lifecycle(cluster, clock, poll=poll)
+        self.lifecycle = Lifecycle(cluster, clock, poll=poll, assess=assess)
         self.crd_groups: set[str] = set()
         self._respect: tuple[IgnoreDifference, ...] = ()
         self._deadline = 0.0
@@ -204,7 +207,7 @@ class Executor:
             for key in list(pending):
                 live = seen.pop(key, None)
                 h = live if isinstance(live, Health) else (
-                    Health(HealthStatus.MISSING, "not found") if live is None else healthmod.assess(live))
+                    Health(HealthStatus.MISSING, "not found") if live is None else self.assess(live))
                 last[key] = h
                 result.healths[key] = h
                 if h.status.is_settled:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gitopsd.core import health as healthmod
+from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
@@ -69,15 +70,17 @@ class Reconciler:
     def __init__(self, *, fleet: str, cluster: ClusterPort, desired: DesiredPort,
                  inventory_namespace: str = "gitopsd-system", clock: Clock | None = None,
                  live_reader: LiveReader | None = None, health_poll: float = 0.5,
-                 tracing: TracingPort | None = None) -> None:
+                 tracing: TracingPort | None = None, assess: Assess = healthmod.assess) -> None:
         self.fleet = fleet
+        self.assess = assess
         self.cluster = cluster
         self.desired = desired
         self.inventory_namespace = inventory_namespace
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
         self.tracing = tracing or NoTracing()
-        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing)
+        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
+                                 assess=assess)
 
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False, commit: str | None = None) -> Comparison:
@@ -92,7 +95,7 @@ class Reconciler:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
                                 ignore=app.ignore_differences, live_reader=self.live_reader,
-                                with_diff=with_diff)
+                                with_diff=with_diff, assess=self.assess)
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
         return cmp
 
@@ -226,7 +229,7 @@ def _health(result: ExecResult, cmp: Comparison) -> Health:
         if h is None:
             live = cmp.live.get(m.key)
             h = Health(HealthStatus.MISSING, f"{m.key} does not exist") if live is None \
-                else healthmod.assess(live)
+                else cmp.assess(live)
         healths.append(h)
     return Health.worst(healths)
 
