@@ -42,6 +42,7 @@ class ConditionType(enum.StrEnum):
     SELF_HEAL_FIGHT = "SelfHealFight"
     RETRIES_EXHAUSTED = "RetriesExhausted"
     SYNC_ERROR = "SyncError"
+    SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
 
 
 class ConditionReason(enum.StrEnum):
@@ -51,6 +52,8 @@ class ConditionReason(enum.StrEnum):
     REPEATED_DRIFT = "RepeatedDrift"
     WATCH_FAILED = "WatchFailed"
     STALLED = "Stalled"
+    POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
+    FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
 
 
 class ErrorKind(enum.StrEnum):
@@ -60,6 +63,7 @@ class ErrorKind(enum.StrEnum):
     CONFIG = "ConfigError"
     SOURCE = "SourceError"
     GIT = "GitError"
+    REPOSITORY_UNAVAILABLE = "RepositoryUnavailable"
     RENDER = "RenderError"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"
