@@ -1,7 +1,8 @@
 """The long-running engine: workers, pollers and watches around one queue.
 
 Every instance is reconciled by a bounded pool of workers pulling from the
-priority queue; one poller per repository turns moved refs into work; the
+priority queue; one poller per repository turns moved refs into work (and a
+repository that does not answer into a condition on its instances); the
 watches (``watches``) feed the drift controller (``driftcontrol``), which
 turns drift into repairs or work; each finished reconcile is reported
 (``report``) and reschedules itself (resync, or retry with backoff). Each

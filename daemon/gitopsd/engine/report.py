@@ -4,7 +4,9 @@ A pass is one trace (``reconcile_span`` opens its root span with the same
 attributes whichever path ran it); its Outcome then becomes, in this order,
 a row on the status board, one ``reconcile.done`` log line, the instance's
 metrics and, when it wrote something or did not end in sync, a history
-record. Changes of an instance's status between passes (health seen by the
+record. A self-heal repair re-applies single objects, so it cannot settle a
+revision a full pass failed on (``finished(full=False)``, the board keeps
+it). Changes of an instance's status between passes (health seen by the
 watches, drift without self-heal) go out through ``changed`` so the metrics
 follow the board. This module decides nothing about what to do next
 (requeue, retry, repair): that is the daemon's and the drift controller's.
