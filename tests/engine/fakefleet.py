@@ -51,6 +51,7 @@ class FakeGit:
         self.head = ""
         self.ensured: list[str | None] = []  # the sha each ensure was given
         self.counters = GitStats()
+        self.fetched: set[str] = set()  # the commits an ensure has brought into the "cache"
         self.broken: str = ""  # when set, ensure and poll fail as an unreachable remote, with this message
 
     def commit(self, files: Mapping[str, Any]) -> str:
@@ -69,6 +70,9 @@ class FakeGit:
             raise RepositoryUnavailable(self.broken)
         if not sha:
             self.counters.listings += 1
+        elif sha not in self.fetched:
+            self.counters.fetches += 1
+        self.fetched.add(sha or self.head)
         return Revision(repo.name, ref, sha or self.head)
 
     async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]:

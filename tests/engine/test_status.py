@@ -229,3 +229,29 @@ async def test_failed_fetch_is_a_condition_until_git_answers() -> None:
         await eventually(lambda: not _row(daemon, "api/alpha").conditions)
     row = _row(daemon)
     assert (row.sync_status, row.failed_revision, row.conditions) == ("Synced", "", [])
+
+
+@pytest.mark.asyncio
+async def test_a_fetch_that_gets_an_answer_clears_the_outage_before_the_next_poll() -> None:
+    """After a failed poll, a sync that fetches a new commit from the repository takes
+    SourceUnavailable off every instance of it without waiting for the next poll."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"}),
+                "api/cm.yaml": configmap("api", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder, _two_apps())
+    keys = ("web/alpha", "api/alpha")
+    async with running(daemon):
+        await eventually(lambda: all(_row(daemon, k).last_result == "Synced" for k in keys)
+                         and daemon.pollers._heads)
+        git.broken = "cannot reach env (ssh://git@example.invalid/env.git): connection timed out"
+        daemon.repo_push("env")
+        await eventually(lambda: all("SourceUnavailable" in _conditions(_row(daemon, k)) for k in keys))
+        git.broken = ""
+        listings = git.counters.listings
+        second = git.commit({"app/cm.yaml": configmap("settings", {"level": "debug"}),
+                             "api/cm.yaml": configmap("api", {"level": "info"})})
+        daemon.queue.add("web/alpha", "alpha", Priority.REVISION, reason="test", commit=second)
+        await eventually(lambda: _row(daemon).revision == second)
+        assert git.counters.listings == listings  # no poll ran
+        for k in keys:
+            assert "SourceUnavailable" not in _conditions(_row(daemon, k))

@@ -7,8 +7,9 @@ own counters, so the metrics include the work a sync did too.
 
 Whether a repository answers is told through ``available``: a failed poll, or
 a sync whose listing or fetch failed, says it is unavailable (with the error);
-the next poll that lists it says it is available again. What that means for
-the instances' status is the caller's to show.
+the next poll that lists it, or sync that fetches from it, says it is
+available again. What that means for the instances' status is the caller's
+to show.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class Pollers:
                 triggered.append(r.name)
         return triggered
 
-    def report(self, repo: Repository, ok: bool = True) -> None:
-        """Count the remote listings and fetches done for REPO since the last report."""
+    def report(self, repo: Repository, ok: bool = True) -> int:
+        """Count the remote listings and fetches done for REPO since the last report; how many."""
         stats = self.git.stats(repo)
         listings, fetches = self._seen.get(repo.name, (0, 0))
         if self.metrics:
@@ -71,13 +72,17 @@ class Pollers:
             if not ok and stats.listings == listings:
                 self.metrics.git_request(repo.name, "ls-remote", False)
         self._seen[repo.name] = (stats.listings, stats.fetches)
+        return stats.listings - listings + stats.fetches - fetches
 
     def passed(self, repo: Repository, outcome: Outcome) -> None:
         """A sync of an instance of REPO ended in OUTCOME: count its Git requests; a listing or
-        fetch that failed makes the repository unavailable."""
-        self.report(repo, ok=outcome.error not in (ErrorKind.GIT, ErrorKind.REPOSITORY_UNAVAILABLE))
+        fetch that failed makes the repository unavailable, one that was answered available."""
+        ok = outcome.error not in (ErrorKind.GIT, ErrorKind.REPOSITORY_UNAVAILABLE)
+        asked = self.report(repo, ok=ok)
         if outcome.error == ErrorKind.REPOSITORY_UNAVAILABLE:
             self.available(repo.name, (ConditionReason.FETCH_FAILED, outcome.message))
+        elif ok and asked:
+            self.available(repo.name, None)
 
     async def run(self, repo: Repository) -> None:
         event = self._now[repo.name]
