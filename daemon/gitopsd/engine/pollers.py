@@ -72,7 +72,7 @@ class Pollers:
             if not ok and stats.listings == listings:
                 self.metrics.git_request(repo.name, "ls-remote", False)
         self._seen[repo.name] = (stats.listings, stats.fetches)
-        return stats.listings - listings + stats.fetches - fetches
+        return int(stats.listings - listings + stats.fetches - fetches)
 
     def passed(self, repo: Repository, outcome: Outcome) -> None:
         """A sync of an instance of REPO ended in OUTCOME: count its Git requests; a listing or
