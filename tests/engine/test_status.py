@@ -20,7 +20,7 @@ from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import ClusterHandle
 from gitopsd.engine.queue import Priority
 from gitopsd.engine.status import InstanceStatus
-from gitopsd.errors import ApiError
+from gitopsd.errors import ApiError, ClusterUnreachable
 from gitopsd.model import AppInstance, Fleet, ResourceKey, Source
 from tests.engine.fakecluster import FakeCluster
 from tests.engine.fakefleet import (
@@ -255,3 +255,26 @@ async def test_a_fetch_that_gets_an_answer_clears_the_outage_before_the_next_pol
         assert git.counters.listings == listings  # no poll ran
         for k in keys:
             assert "SourceUnavailable" not in _conditions(_row(daemon, k))
+
+
+@pytest.mark.asyncio
+async def test_a_pass_that_cannot_compare_the_applied_revision_is_unknown() -> None:
+    """A sync that cannot read the cluster, at the revision already applied, claims neither Synced
+    nor OutOfSync: the row is Unknown with the error, and Synced again once a pass compares."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    applied = git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder)
+    async with running(daemon):
+        await eventually(lambda: _row(daemon).last_result == "Synced")
+        cluster.fail("get", ClusterUnreachable("cluster alpha: connection refused"), times=None)
+        daemon.request_sync("web")
+        await eventually(lambda: _row(daemon).last_result == "Failed")
+        row = _row(daemon)
+        assert (row.sync_status, row.revision) == ("Unknown", applied)
+        assert "SyncError" in _conditions(row)
+        assert _last_metric(recorder) == ("web", "alpha", "Unknown")
+        cluster._failures.clear()
+        daemon.request_sync("web")
+        await eventually(lambda: _row(daemon).last_result == "Synced")
+    row = _row(daemon)
+    assert (row.sync_status, row.revision, row.failed_revision, row.conditions) == ("Synced", applied, "", [])
