@@ -5,9 +5,10 @@ revisions, last sync result and conditions with reasons. A row says Synced
 only when the last full sync of the current revision succeeded (and no drift
 has been reported since); ``revision`` is what is applied, and a sync that
 failed or stalled shows the revision it failed on beside it
-(``failed_revision``, like Argo CD's ``status.sync.revision`` beside
-``operationState.syncResult.revision``). It holds values only; exposing them
-(API, metrics) is done by the edges the composition root wires.
+(``failed_revision``, much as Argo CD shows a failed operation's
+``operationState.syncResult.revision`` beside the revision last deployed).
+It holds values only; exposing them (API, metrics) is done by the edges the
+composition root wires.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class InstanceStatus:
     sync_status: SyncStatus = SyncStatus.UNKNOWN
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
     revision: str = ""  # the revision whose sync last succeeded: what is applied
-    failed_revision: str = ""  # the revision a sync failed or stalled on since; "" when none
+    failed_revision: str = ""  # the revision a sync failed or stalled on after that; "" when none
     last_revision: str = ""  # the revision the last pass worked on
     last_result: str = ""
     last_message: str = ""
@@ -154,7 +155,7 @@ def _sync_status(row: InstanceStatus, outcome: Outcome) -> SyncStatus:
         return SyncStatus.OUT_OF_SYNC  # Git is at a revision that is not applied
     if not outcome.error:
         return SyncStatus.OUT_OF_SYNC  # the sync itself ran: writes failed or prunes were refused
-    return SyncStatus.UNKNOWN  # stopped before it could compare: nothing is known either way
+    return SyncStatus.UNKNOWN  # an error stopped it at the applied revision: nothing more is known
 
 
 def sync_result(kind: OutcomeKind) -> SyncResult:

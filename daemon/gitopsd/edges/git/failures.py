@@ -56,7 +56,7 @@ def host_key_error(repo: Repository, known_hosts_file: Path | None) -> Repositor
             f"host key for {ep.host_port} does not match the key in known_hosts {shown} "
             f"(the key changed or the host is an impostor); refusing to connect to {where(repo)}")
     return RepositoryUnavailable(f"host key for {ep.host_port} is not in known_hosts {shown}; "
-                    f"refusing to connect to {where(repo)}")
+                                 f"refusing to connect to {where(repo)}")
 
 
 def translate(exc: BaseException, repo: Repository, action: str, *,
@@ -68,10 +68,10 @@ def translate(exc: BaseException, repo: Repository, action: str, *,
         if ep.transport == "ssh":
             return host_key_error(repo, known_hosts_file)
         return RepositoryUnavailable(f"TLS certificate of {ep.host} is not trusted; "
-                        f"refusing to connect to {where(repo)}")
+                                     f"refusing to connect to {where(repo)}")
     if isinstance(exc, AuthRejected):
         return RepositoryUnavailable(f"authentication failed for {where(repo)}: "
-                        f"{scrub(exc.reason, repo.url, secrets)}")
+                                     f"{scrub(exc.reason, repo.url, secrets)}")
     cause = scrub(str(exc) or type(exc).__name__, repo.url, secrets)
     low = cause.lower()
     if any(p in low for p in _AUTH):
