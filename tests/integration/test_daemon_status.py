@@ -3,13 +3,15 @@
 A new revision the API server rejects leaves the instance OutOfSync with the
 revision still applied and the failed one side by side (row, table, history,
 metrics); a repository that stops answering (renamed on the Git server) is a
-SourceUnavailable condition on every instance of it until it answers again.
+SourceUnavailable condition on every instance of it until it answers again;
+and a sync's counts do not claim a Namespace CreateNamespace found in place.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,26 @@ def test_repository_outage_is_a_condition_on_every_instance(
         assert value(cluster_a, ns, "c1") == "second"
     finally:
         assert d.stop() == 0
+
+
+def test_create_namespace_is_counted_once(cluster_a: LocalCluster, git_repos, tmp_path: Path) -> None:
+    """With CreateNamespace=true the first sync counts the Namespace it created; a later sync of a
+    changed object finds it there and counts only what it configured."""
+    ns = f"t-made-{uuid.uuid4().hex[:8]}"
+    repo = git_repos.new()
+    repo.commit({"app/c.yaml": cm("c", "one")})
+    made = {**app("made", "app", ns), "syncPolicy": {**AUTO, "syncOptions": ["CreateNamespace=true"]}}
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s", apps=[made])
+    d = DaemonProc(fleet, tmp_path / "daemon").start()
+    try:
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "one", 30), d.logs()
+        repo.commit({"app/c.yaml": cm("c", "two")})
+        assert poll_until(lambda: value(cluster_a, ns, "c") == "two", 30), d.logs()
+        history = poll_until(lambda: (h := d.get("/api/v1/instances/made/a")["history"]) and
+                             len(h) == 2 and h, 10)
+        assert history, d.logs()
+        assert [(h["message"], h["changes"]) for h in reversed(history)] == [
+            ("2 created", {"created": 2}), ("1 configured, 1 unchanged", {"configured": 1, "unchanged": 1})]
+    finally:
+        assert d.stop() == 0
+        cluster_a.request("DELETE", f"/api/v1/namespaces/{ns}")
