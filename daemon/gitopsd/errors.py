@@ -10,6 +10,7 @@ names the thing at fault; they never carry credentials or secret values.
     ├── ConfigError            fleet file invalid (carries every ConfigIssue)
     ├── SourceError            desired state could not be produced
     │   ├── GitError           listing, fetching or reading a repository
+    │   │   └── RepositoryUnavailable  the remote did not answer a listing or fetch
     │   ├── RenderError        kustomize / helm / plain rendering failed
     │   ├── ManifestError      a rendered object is malformed or duplicated
     │   └── DecryptError       a SOPS-encrypted file could not be decrypted
@@ -64,6 +65,11 @@ class SourceError(GitopsdError):
 
 class GitError(SourceError):
     """A Git repository could not be listed, fetched or read."""
+
+
+class RepositoryUnavailable(GitError):
+    """Listing or fetching a repository failed: unreachable, credentials or host key refused,
+    or no such repository. What was asked of it may be fine; the repository did not answer."""
 
 
 class RenderError(SourceError):

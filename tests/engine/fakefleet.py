@@ -51,7 +51,8 @@ class FakeGit:
         self.head = ""
         self.ensured: list[str | None] = []  # the sha each ensure was given
         self.counters = GitStats()
-        self.broken: str = ""  # when set, ensure raises a GitError with this message
+        self.fetched: set[str] = set()  # the commits an ensure has brought into the "cache"
+        self.broken: str = ""  # when set, ensure and poll fail as an unreachable remote, with this message
 
     def commit(self, files: Mapping[str, Any]) -> str:
         """A new commit of FILES ({path: object or YAML text}); ``main`` moves to it."""
@@ -62,13 +63,16 @@ class FakeGit:
         return sha
 
     async def ensure(self, repo: Repository, ref: str, sha: str | None = None) -> Revision:
-        from gitopsd.errors import GitError
+        from gitopsd.errors import RepositoryUnavailable
 
         self.ensured.append(sha)
         if self.broken:
-            raise GitError(self.broken)
+            raise RepositoryUnavailable(self.broken)
         if not sha:
             self.counters.listings += 1
+        elif sha not in self.fetched:
+            self.counters.fetches += 1
+        self.fetched.add(sha or self.head)
         return Revision(repo.name, ref, sha or self.head)
 
     async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]:
@@ -80,6 +84,10 @@ class FakeGit:
         raise NotImplementedError("plain YAML only")
 
     async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]:
+        from gitopsd.errors import RepositoryUnavailable
+
+        if self.broken:
+            raise RepositoryUnavailable(self.broken)
         self.counters.listings += 1
         return {ref: self.head for ref in refs}
 

@@ -89,7 +89,8 @@ async def test_self_heal_repair_is_reported_like_a_sync() -> None:
 
 @pytest.mark.asyncio
 async def test_failed_sync_is_reported_with_its_error() -> None:
-    """A pass that cannot read Git is a Failed row with a SyncError condition and a history record."""
+    """A pass that cannot reach Git is a Failed row with SyncError and SourceUnavailable conditions
+    and a history record."""
     cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
     git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
     git.broken = "repository env: connection refused"
@@ -99,7 +100,7 @@ async def test_failed_sync_is_reported_with_its_error() -> None:
     row = daemon.board.get("web/alpha")
     assert row is not None
     assert (row.last_result, row.attempts) == ("Failed", 1)
-    assert [c.type for c in row.conditions] == ["SyncError"]
+    assert sorted(c.type for c in row.conditions) == ["SourceUnavailable", "SyncError"]
     assert _results(recorder) == [("Failed", "repository env: connection refused")]
     assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Failed")]
     assert KEY not in cluster.objects

@@ -260,3 +260,23 @@ async def test_replace_force_fails_when_the_old_object_outlives_the_deadline() -
     assert "ConfigMap ns/app was not deleted before the sync deadline" in outcome.message
     assert 10 <= clock.now() <= 10 + 2 * POLL
     assert [e.verb for e in cluster.log if e.key == key] == ["delete"]
+
+
+@pytest.mark.asyncio
+async def test_create_namespace_counts_only_a_namespace_it_created() -> None:
+    """CreateNamespace=true counts the Namespace as created when the sync made it, and leaves an
+    existing one alone (unchanged, not written, not counted)."""
+    clock = VirtualClock()
+    namespace = ResourceKey("", "Namespace", "", "ns")
+    fresh = FakeCluster(clock)
+    outcome = await _sync(clock, fresh, [_configmap("app")], sync_options=("CreateNamespace=true",))
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert [c.action for c in outcome.changes if c.key == namespace] == [ChangeAction.CREATED]
+    assert namespace in fresh.objects
+
+    existing = _cluster(clock)
+    outcome = await _sync(clock, existing, [_configmap("app")], sync_options=("CreateNamespace=true",))
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert [c.action for c in outcome.changes if c.key == namespace] == [ChangeAction.UNCHANGED]
+    assert outcome.message == "1 created, 1 unchanged"
+    assert not [e for e in existing.log if e.key == namespace]

@@ -76,9 +76,10 @@ def _status(args: argparse.Namespace) -> int:
     except urllib.error.URLError as e:
         raise GitopsdError(f"cannot reach the daemon at {args.server}: {e.reason}") from None
     rows = data.get("instances", [])
-    header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "LAST RESULT", "CONDITIONS", "MESSAGE")
-    table = [header] + [(r["app"], r["cluster"], r["sync_status"], r["health"], r["revision"][:12],
-                         r["last_sync"]["result"],
+    header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "FAILED REVISION", "LAST RESULT",
+              "CONDITIONS", "MESSAGE")
+    table = [header] + [(r["app"], r["cluster"], r["sync_status"], r["health"], r["revision"][:12] or "-",
+                         r.get("failed_revision", "")[:12] or "-", r["last_sync"]["result"] or "-",
                          ",".join(c["type"] for c in r.get("conditions", [])) or "-",
                          r["last_sync"]["message"][:60]) for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

@@ -1,7 +1,8 @@
 """The long-running engine: workers, pollers and watches around one queue.
 
 Every instance is reconciled by a bounded pool of workers pulling from the
-priority queue; one poller per repository turns moved refs into work; the
+priority queue; one poller per repository turns moved refs into work (and a
+repository that does not answer into a condition on its instances); the
 watches (``watches``) feed the drift controller (``driftcontrol``), which
 turns drift into repairs or work; each finished reconcile is reported
 (``report``) and reschedules itself (resync, or retry with backoff). Each
@@ -102,7 +103,7 @@ class Daemon:
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
         self.pollers = Pollers(git=git, queue=self.queue, clock=self.clock, metrics=metrics,
                                instances=lambda: [i for i, _ in self.instances.values()],
-                               jitter=self.settings.poll_jitter)
+                               jitter=self.settings.poll_jitter, available=self._source)
         self.leases = Leases({name: ClusterLease(
             handle.objects, cluster=name, fleet=fleet.name, namespace=self.settings.inventory_namespace,
             identity=self.settings.identity, clock=self.clock, duration=self.settings.lease_duration,
@@ -222,11 +223,11 @@ class Daemon:
                 self._failed_attempt[item.key] = span.context()
         outcome = done.outcome
         self._attempted.add(item.key)
-        self.pollers.report(self.fleet.repository(inst.source.repo), ok=outcome.error != ErrorKind.GIT)
+        self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != ErrorKind.CLUSTER_UNREACHABLE)
         timing = Timing(started_wall, self.clock.now() - started)
-        row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id)
+        row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id, full=True)
         self._requeue(item, app, outcome.kind, row.attempts, outcome.revision)
         self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
 
@@ -277,6 +278,20 @@ class Daemon:
             return
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
                         reason="resync", commit=commit)
+
+    def _source(self, repo: str, why: tuple[ConditionReason, str] | None) -> None:
+        """Every instance of REPO carries SourceUnavailable while it does not answer (WHY)."""
+        keys = [k for k, (i, _) in self.instances.items() if i.source.repo == repo]
+        shown = {(c.reason, c.message) for k in keys if (row := self.board.get(k))
+                 for c in row.conditions if c.type is ConditionType.SOURCE_UNAVAILABLE}
+        if shown == ({why} if why else set()):
+            return
+        if why is None:
+            log.info("source.available", repo=repo)
+        elif not shown:
+            log.warning("source.unavailable", repo=repo, reason=why[0].value, error=why[1][:300])
+        self.board.replace(keys, (ConditionType.SOURCE_UNAVAILABLE,),
+                           None if why is None else Condition(ConditionType.SOURCE_UNAVAILABLE, *why))
 
     def _expect(self, inst: AppInstance, app: Application, cmp: Comparison) -> None:
         """INST's desired state is what watch events are judged against; its kinds are watched."""

@@ -4,6 +4,12 @@ A moved ref enqueues every instance that tracks it at new-revision priority,
 carrying the commit the poll saw, so the sync fetches exactly that revision
 without listing the remote again. Listings and fetches are counted from the Git edge's
 own counters, so the metrics include the work a sync did too.
+
+Whether a repository answers is told through ``available``: a failed poll, or
+a sync whose listing or fetch failed, says it is unavailable (with the error);
+the next poll that lists it, or sync that fetches from it, says it is
+available again. What that means for the instances' status is the caller's
+to show.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import GitPort, MetricsPort
 from gitopsd.engine.queue import Priority, WorkQueue
 from gitopsd.errors import GitopsdError
-from gitopsd.model import AppInstance, Repository
+from gitopsd.model import AppInstance, ConditionReason, ErrorKind, Outcome, Repository
 from gitopsd.model.giturls import same_repository
 
 log = structlog.get_logger("gitopsd.pollers")
@@ -33,6 +39,8 @@ class Pollers:
     metrics: MetricsPort | None
     instances: Callable[[], Iterable[AppInstance]]
     jitter: float = 0.1
+    # (repository, None) when it answered a poll; (repository, (reason, error)) when it did not
+    available: Callable[[str, tuple[ConditionReason, str] | None], None] = lambda repo, why: None
     _now: dict[str, asyncio.Event] = field(default_factory=dict)
     _pushed: set[str] = field(default_factory=set)  # repositories whose next poll a webhook asked for
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # repo -> (listings, fetches)
@@ -52,8 +60,8 @@ class Pollers:
                 triggered.append(r.name)
         return triggered
 
-    def report(self, repo: Repository, ok: bool = True) -> None:
-        """Count the remote listings and fetches done for REPO since the last report."""
+    def report(self, repo: Repository, ok: bool = True) -> int:
+        """Count the remote listings and fetches done for REPO since the last report; how many."""
         stats = self.git.stats(repo)
         listings, fetches = self._seen.get(repo.name, (0, 0))
         if self.metrics:
@@ -64,6 +72,17 @@ class Pollers:
             if not ok and stats.listings == listings:
                 self.metrics.git_request(repo.name, "ls-remote", False)
         self._seen[repo.name] = (stats.listings, stats.fetches)
+        return int(stats.listings - listings + stats.fetches - fetches)
+
+    def passed(self, repo: Repository, outcome: Outcome) -> None:
+        """A sync of an instance of REPO ended in OUTCOME: count its Git requests; a listing or
+        fetch that failed makes the repository unavailable, one that was answered available."""
+        ok = outcome.error not in (ErrorKind.GIT, ErrorKind.REPOSITORY_UNAVAILABLE)
+        asked = self.report(repo, ok=ok)
+        if outcome.error == ErrorKind.REPOSITORY_UNAVAILABLE:
+            self.available(repo.name, (ConditionReason.FETCH_FAILED, outcome.message))
+        elif ok and asked:
+            self.available(repo.name, None)
 
     async def run(self, repo: Repository) -> None:
         event = self._now[repo.name]
@@ -72,9 +91,11 @@ class Pollers:
             try:
                 heads = await self.git.poll(repo, {i.source.target_revision for i in tracking})
                 self.report(repo)
+                self.available(repo.name, None)
             except GitopsdError as e:
                 self.report(repo, ok=False)
                 log.warning("poll.failed", repo=repo.name, error=str(e))
+                self.available(repo.name, (ConditionReason.POLL_FAILED, str(e)))
                 heads = {}
             for ref, sha in heads.items():
                 previous = self._heads.get((repo.name, ref))

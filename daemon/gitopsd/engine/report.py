@@ -4,7 +4,9 @@ A pass is one trace (``reconcile_span`` opens its root span with the same
 attributes whichever path ran it); its Outcome then becomes, in this order,
 a row on the status board, one ``reconcile.done`` log line, the instance's
 metrics and, when it wrote something or did not end in sync, a history
-record. Changes of an instance's status between passes (health seen by the
+record. A self-heal repair re-applies single objects, so it cannot settle a
+revision a full pass failed on (``finished(full=False)``, the board keeps
+it). Changes of an instance's status between passes (health seen by the
 watches, drift without self-heal) go out through ``changed`` so the metrics
 follow the board. This module decides nothing about what to do next
 (requeue, retry, repair): that is the daemon's and the drift controller's.
@@ -61,19 +63,22 @@ class Reporter:
         self.history = history
 
     async def finished(self, inst: AppInstance, outcome: Outcome, timing: Timing, *, trigger: str,
-                       trace: str) -> InstanceStatus:
-        """Board, log, metrics and history for a pass over INST that ended in OUTCOME."""
+                       trace: str, full: bool = False) -> InstanceStatus:
+        """Board, log, metrics and history for a pass over INST that ended in OUTCOME; FULL for a
+        whole pass (the daemon's), not for a self-heal repair of single objects."""
         row = self.board.record(inst, outcome, started=timing.started, duration=timing.duration,
-                                trace_id=trace)
+                                trace_id=trace, full=full)
+        applied = {"applied": row.revision[:12]} if row.revision != outcome.revision else {}
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
-                 revision=(outcome.revision or row.revision)[:12], seconds=round(timing.duration, 3),
-                 trigger=trigger, message=outcome.message[:300], trace_id=trace)
+                 revision=outcome.revision[:12], **applied, sync_status=row.sync_status.value,
+                 seconds=round(timing.duration, 3), trigger=trigger, message=outcome.message[:300],
+                 trace_id=trace)
         if self.metrics:
             self.changed(inst)
             self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
             self.metrics.reconcile_finished(inst.cluster, timing.duration)
         if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
-            await self.history.record(inst.app, inst.cluster, revision=outcome.revision or row.revision,
+            await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
                                       started=timing.started, duration=timing.duration,
                                       result=outcome.kind.value, message=outcome.message,
                                       trace_id=trace, changes=outcome.changes.summary())

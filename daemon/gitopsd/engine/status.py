@@ -1,8 +1,14 @@
 """The live status board: one row per application instance.
 
 Folds each reconcile Outcome into what users ask about: sync status, health,
-revision, last sync result and conditions with reasons. It holds values only;
-exposing them (API, metrics) is done by the edges the composition root wires.
+revisions, last sync result and conditions with reasons. A row says Synced
+only when the last full sync of the current revision succeeded (and no drift
+has been reported since); ``revision`` is what is applied, and a sync that
+failed or stalled shows the revision it failed on beside it
+(``failed_revision``, much as Argo CD shows a failed operation's
+``operationState.syncResult.revision`` beside the revision last deployed).
+It holds values only; exposing them (API, metrics) is done by the edges the
+composition root wires.
 """
 
 from __future__ import annotations
@@ -37,7 +43,9 @@ class InstanceStatus:
     cluster: str
     sync_status: SyncStatus = SyncStatus.UNKNOWN
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
-    revision: str = ""
+    revision: str = ""  # the revision whose sync last succeeded: what is applied
+    failed_revision: str = ""  # the revision a sync failed or stalled on after that; "" when none
+    last_revision: str = ""  # the revision the last pass worked on
     last_result: str = ""
     last_message: str = ""
     last_started: float = 0.0
@@ -50,15 +58,19 @@ class InstanceStatus:
         return {
             "app": self.app, "cluster": self.cluster, "sync_status": self.sync_status,
             "health": self.health.status.value, "health_message": self.health.message,
-            "revision": self.revision,
-            "last_sync": {"result": self.last_result, "message": self.last_message,
+            "revision": self.revision, "failed_revision": self.failed_revision,
+            "last_sync": {"result": self.last_result, "revision": self.last_revision,
+                          "message": self.last_message,
                           "started": self.last_started, "duration": round(self.last_duration, 3),
                           "trace_id": self.last_trace_id, "attempts": self.attempts},
             "conditions": [c.__dict__ for c in self.conditions],
         }
 
 
-STICKY = (ConditionType.SELF_HEAL_FIGHT,)  # conditions a sync result does not clear
+# conditions a sync result does not clear: a fight ends when the drift stops, and a repository
+# outage when the repository answers (a pass may succeed from the Git cache meanwhile)
+STICKY = (ConditionType.SELF_HEAL_FIGHT, ConditionType.SOURCE_UNAVAILABLE)
+FAILURES = (OutcomeKind.FAILED, OutcomeKind.STALLED)
 
 
 class StatusBoard:
@@ -81,21 +93,27 @@ class StatusBoard:
         return [self._rows[k] for k in sorted(self._rows)]
 
     def record(self, instance: AppInstance, outcome: Outcome, *, started: float, duration: float,
-               trace_id: str = "") -> InstanceStatus:
+               trace_id: str = "", full: bool = True) -> InstanceStatus:
+        """Fold OUTCOME into INSTANCE's row. FULL is False for a self-heal repair, which re-applies
+        single objects: it makes the row Synced again only when no failed revision is pending."""
         row = self.ensure(instance)
-        row.sync_status = SyncStatus.SYNCED if outcome.kind is OutcomeKind.SYNCED else (
-            SyncStatus.OUT_OF_SYNC if outcome.kind is OutcomeKind.OUT_OF_SYNC else row.sync_status
-            if row.sync_status != SyncStatus.UNKNOWN else SyncStatus.OUT_OF_SYNC)
         row.health = outcome.health
-        if outcome.revision:
-            row.revision = outcome.revision
+        row.last_revision = outcome.revision
         row.last_result = outcome.kind.value
         row.last_message = outcome.message
         row.last_started, row.last_duration, row.last_trace_id = started, duration, trace_id
-        row.attempts = row.attempts + 1 if outcome.kind in (OutcomeKind.FAILED,
-                                                              OutcomeKind.STALLED) else 0
+        if not full and row.failed_revision:
+            return row  # the failed sync, its condition and its retry count still stand
+        failed = outcome.kind in FAILURES
+        row.attempts = row.attempts + 1 if failed else 0
+        row.sync_status = _sync_status(row, outcome)
+        if outcome.kind is OutcomeKind.SYNCED:
+            row.revision = outcome.revision or row.revision
+            row.failed_revision = ""
+        elif failed and outcome.revision:
+            row.failed_revision = outcome.revision
         row.conditions = [c for c in row.conditions if c.type in STICKY]
-        if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
+        if failed:
             row.conditions.append(Condition(ConditionType.SYNC_ERROR, outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
             row.conditions.append(Condition(ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,
@@ -125,6 +143,19 @@ class StatusBoard:
             row.sync_status = sync_status
         if condition:
             row.conditions = [c for c in row.conditions if c.type != condition.type] + [condition]
+
+
+def _sync_status(row: InstanceStatus, outcome: Outcome) -> SyncStatus:
+    """What a full pass that ended in OUTCOME says of ROW's sync status (before ROW takes it in)."""
+    if outcome.kind is OutcomeKind.SYNCED:
+        return SyncStatus.SYNCED
+    if outcome.kind is OutcomeKind.OUT_OF_SYNC:
+        return SyncStatus.OUT_OF_SYNC
+    if outcome.revision and outcome.revision != row.revision:
+        return SyncStatus.OUT_OF_SYNC  # Git is at a revision that is not applied
+    if not outcome.error:
+        return SyncStatus.OUT_OF_SYNC  # the sync itself ran: writes failed or prunes were refused
+    return SyncStatus.UNKNOWN  # an error stopped it at the applied revision: nothing more is known
 
 
 def sync_result(kind: OutcomeKind) -> SyncResult:

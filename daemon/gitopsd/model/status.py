@@ -43,6 +43,7 @@ class ConditionType(enum.StrEnum):
     RETRIES_EXHAUSTED = "RetriesExhausted"
     SYNC_ERROR = "SyncError"
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
+    SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
 
 
 class ConditionReason(enum.StrEnum):
@@ -53,6 +54,8 @@ class ConditionReason(enum.StrEnum):
     WATCH_FAILED = "WatchFailed"
     STALLED = "Stalled"
     ANOTHER_WRITER = "AnotherWriter"
+    POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
+    FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
 
 
 class ErrorKind(enum.StrEnum):
@@ -62,6 +65,7 @@ class ErrorKind(enum.StrEnum):
     CONFIG = "ConfigError"
     SOURCE = "SourceError"
     GIT = "GitError"
+    REPOSITORY_UNAVAILABLE = "RepositoryUnavailable"
     RENDER = "RenderError"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"

@@ -22,7 +22,8 @@ class ApiBackend(Protocol):
     """The daemon as the HTTP server sees it; methods may be sync or async."""
 
     def instances(self) -> Sequence[Row] | Awaitable[Sequence[Row]]:
-        """Status rows: app, cluster, sync_status, health, revision, last_sync, conditions."""
+        """Status rows: app, cluster, sync_status, health, revision (applied), failed_revision,
+        last_sync (with the revision it ran on), conditions."""
         ...
 
     def history(self, app: str, cluster: str, limit: int) -> Sequence[Row] | Awaitable[Sequence[Row]]:

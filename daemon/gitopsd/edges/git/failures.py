@@ -1,4 +1,4 @@
-"""Turn pygit2/libgit2 failures into ``gitopsd.errors.GitError`` with a useful sentence.
+"""Turn pygit2/libgit2 failures into ``gitopsd.errors.RepositoryUnavailable`` with a useful sentence.
 
 Each message names the repository, its URL without credentials and the cause
 (unreachable, authentication failed, unknown or changed host key, repository
@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from gitopsd.errors import GitError
+from gitopsd.errors import RepositoryUnavailable
 from gitopsd.model import Repository
 from gitopsd.model.giturls import safe_url
 
@@ -43,7 +43,7 @@ def where(repo: Repository) -> str:
     return f"{repo.name} ({safe_url(repo.url)})"
 
 
-def host_key_error(repo: Repository, known_hosts_file: Path | None) -> GitError:
+def host_key_error(repo: Repository, known_hosts_file: Path | None) -> RepositoryUnavailable:
     """The SSH server's key was not accepted: unknown host or changed key."""
     ep = endpoint(repo.url)
     shown = str(known_hosts_file) if known_hosts_file else "known_hosts"
@@ -52,35 +52,35 @@ def host_key_error(repo: Repository, known_hosts_file: Path | None) -> GitError:
     except OSError:
         text = ""
     if lists_host(text, ep.host, ep.port):
-        return GitError(
+        return RepositoryUnavailable(
             f"host key for {ep.host_port} does not match the key in known_hosts {shown} "
             f"(the key changed or the host is an impostor); refusing to connect to {where(repo)}")
-    return GitError(f"host key for {ep.host_port} is not in known_hosts {shown}; "
-                    f"refusing to connect to {where(repo)}")
+    return RepositoryUnavailable(f"host key for {ep.host_port} is not in known_hosts {shown}; "
+                                 f"refusing to connect to {where(repo)}")
 
 
 def translate(exc: BaseException, repo: Repository, action: str, *,
               callbacks: Callbacks | None = None, known_hosts_file: Path | None = None,
-              secrets: Iterable[str] = ()) -> GitError:
-    """A GitError describing why ACTION ("list", "fetch", ...) of REPO failed with EXC."""
+              secrets: Iterable[str] = ()) -> RepositoryUnavailable:
+    """A RepositoryUnavailable describing why ACTION ("list", "fetch", ...) of REPO failed with EXC."""
     ep = endpoint(repo.url)
     if callbacks is not None and callbacks.host_rejected:
         if ep.transport == "ssh":
             return host_key_error(repo, known_hosts_file)
-        return GitError(f"TLS certificate of {ep.host} is not trusted; "
-                        f"refusing to connect to {where(repo)}")
+        return RepositoryUnavailable(f"TLS certificate of {ep.host} is not trusted; "
+                                     f"refusing to connect to {where(repo)}")
     if isinstance(exc, AuthRejected):
-        return GitError(f"authentication failed for {where(repo)}: "
-                        f"{scrub(exc.reason, repo.url, secrets)}")
+        return RepositoryUnavailable(f"authentication failed for {where(repo)}: "
+                                     f"{scrub(exc.reason, repo.url, secrets)}")
     cause = scrub(str(exc) or type(exc).__name__, repo.url, secrets)
     low = cause.lower()
     if any(p in low for p in _AUTH):
-        return GitError(f"authentication failed for {where(repo)}: {cause}")
+        return RepositoryUnavailable(f"authentication failed for {where(repo)}: {cause}")
     if any(p in low for p in _UNREACHABLE):
-        return GitError(f"cannot reach {where(repo)}: {cause}")
+        return RepositoryUnavailable(f"cannot reach {where(repo)}: {cause}")
     if any(p in low for p in _MISSING):
-        return GitError(f"repository {where(repo)} not found: {cause}")
-    return GitError(f"cannot {action} {where(repo)}: {cause}")
+        return RepositoryUnavailable(f"repository {where(repo)} not found: {cause}")
+    return RepositoryUnavailable(f"cannot {action} {where(repo)}: {cause}")
 
 
 _REF_OK = re.compile(r"^[\w./@{}^~-]+$")

@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 import pygit2
 
-from gitopsd.errors import GitError
+from gitopsd.errors import GitError, RepositoryUnavailable
 from gitopsd.model import Repository, Revision
 from gitopsd.model.giturls import url_secret
 
@@ -278,8 +278,9 @@ class GitSource:
                 try:
                     home = known_hosts.private_home(self.root / "home", kh_file)
                 except OSError as exc:
-                    raise GitError(f"known_hosts file {kh_file} cannot be read ({exc.strerror}); "
-                                   f"refusing to connect to {where(repo)}") from None
+                    raise RepositoryUnavailable(
+                        f"known_hosts file {kh_file} cannot be read ({exc.strerror}); "
+                        f"refusing to connect to {where(repo)}") from None
                 with known_hosts.GATE.use(home):
                     return fn(callbacks)
             except GitError:

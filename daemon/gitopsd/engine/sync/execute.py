@@ -148,6 +148,12 @@ class Executor:
         if diff is not None and diff.in_sync and task.tracked:
             return False, Change(key, ChangeAction.UNCHANGED)
         before = cmp.live.get(key)
+        if before is None and not task.tracked and key not in cmp.live:
+            # the CreateNamespace Namespace is not compared: an existing one is left as it is
+            before = await self._existing(task)
+            if before is not None:
+                cmp.live[key] = before
+                return False, Change(key, ChangeAction.UNCHANGED)
         existed = before is not None
         body = task.manifest.body
         if before is not None and (rules := rules_for(key, self._respect)):
@@ -162,6 +168,14 @@ class Executor:
             self.cluster.invalidate(group)
         cmp.live[key] = live
         return True, Change(key, ChangeAction.CONFIGURED if existed else ChangeAction.CREATED)
+
+    async def _existing(self, task: SyncTask) -> Obj | None:
+        """The live object of an untracked task, or None when absent or unreadable (then applied)."""
+        try:
+            return await self.cluster.get(task.api_version, task.key.kind, task.key.name,
+                                          task.key.namespace)
+        except (ApiError, ClusterError):
+            return None
 
     async def _write(self, task: SyncTask, body: Mapping[str, Any], live: Obj | None) -> Obj:
         """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""

@@ -3,7 +3,9 @@
 resolve revision -> render -> compare -> (stop here when in sync or not
 automated) -> plan -> record inventory -> apply wave by wave -> prune ->
 record inventory -> Outcome. Every error becomes an Outcome with a message
-that names what failed; nothing escapes to the caller except cancellation.
+that names what failed and the revision it failed on (as far as the pass got:
+the commit it was asked for, then the one resolved); nothing escapes to the
+caller except cancellation.
 The pass returns its comparison with the outcome, and hands it to the
 caller's EXPECT before anything is written, so that watch events of the
 writes that follow are judged against the new desired state.
@@ -82,12 +84,19 @@ class Reconciler:
         self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
                                  assess=assess)
 
-    async def compare(self, instance: AppInstance, app: Application, *,
-                      with_diff: bool = False, commit: str | None = None) -> Comparison:
-        """Desired against live for INSTANCE, without changing the cluster."""
+    async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
+        """The revision INSTANCE should be at (COMMIT when a poll saw its ref there)."""
         with self.tracing.span(Step.SOURCE) as span:
             revision = await self.desired.resolve(instance, commit)
             span.set(revision=revision.sha, ref=revision.ref)
+        return revision
+
+    async def compare(self, instance: AppInstance, app: Application, *,
+                      with_diff: bool = False, commit: str | None = None,
+                      revision: Revision | None = None) -> Comparison:
+        """Desired against live for INSTANCE (at REVISION, else resolved), without changing the cluster."""
+        if revision is None:
+            revision = await self.resolve(instance, commit)
         with self.tracing.span(Step.RENDER) as span:
             manifests = await self.desired.manifests(instance, revision)
             span.set(objects=len(manifests))
@@ -105,16 +114,21 @@ class Reconciler:
         started = self.clock.now()
         deadline = started + app.sync_policy.sync_timeout
         cmp: Comparison | None = None
+        # the revision this pass works on, as far as it got: the commit it was asked for, then
+        # the one resolved; a pass that fails before comparing still says which it failed on
+        sha = request.commit or ""
         try:
-            cmp = await self.compare(instance, app, commit=request.commit)
+            revision = await self.resolve(instance, request.commit)
+            sha = revision.sha
+            cmp = await self.compare(instance, app, revision=revision)
             if expect is not None:
                 expect(cmp)
             return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
-            return Pass(Outcome(kind, str(e), _sha(cmp), error=error_kind(e)), cmp)
+            return Pass(Outcome(kind, str(e), sha, error=error_kind(e)), cmp)
         except GitopsdError as e:
-            return Pass(Outcome(OutcomeKind.FAILED, str(e), _sha(cmp), error=error_kind(e)), cmp)
+            return Pass(Outcome(OutcomeKind.FAILED, str(e), sha, error=error_kind(e)), cmp)
 
     async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
                     request: SyncRequest, deadline: float) -> Outcome:
@@ -198,10 +212,6 @@ class Reconciler:
             live = await self.cluster.apply(body, force=True)
         cmp.inventory_live = live
         cmp.inventory = inventory
-
-
-def _sha(cmp: Comparison | None) -> str:
-    return cmp.revision.sha if cmp is not None else ""
 
 
 def _deletion_hook(manifest: Manifest) -> bool:
