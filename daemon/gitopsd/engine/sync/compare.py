@@ -2,6 +2,9 @@
 
 Reads the live objects and the in-cluster inventory, checks ownership, and
 decides per object whether it is in sync, out of sync, missing or extraneous.
+Each prune candidate that is still the application's leaves with the uid and
+resourceVersion its tracking id was checked on, for the delete's
+preconditions; one that is not is named with why.
 A no-op comparison performs no writes: an object whose recorded desired hash
 matches and whose live fields still hold what gitopsd set is in sync without
 asking the API server anything; only suspected drift costs a server-side
@@ -29,6 +32,7 @@ from gitopsd.core.inventory import (
     stamp,
 )
 from gitopsd.core.marks import HASH_ANNOTATION
+from gitopsd.core.plan import Preconditions
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.errors import ApiError
@@ -79,6 +83,8 @@ class Comparison:
     owners: dict[ResourceKey, Ownership] = field(default_factory=dict)
     extraneous: tuple[ResourceKey, ...] = ()
     prune_annotations: dict[ResourceKey, Mapping[str, Any]] = field(default_factory=dict)
+    prune_preconditions: dict[ResourceKey, Preconditions] = field(default_factory=dict)
+    not_ours: dict[ResourceKey, str] = field(default_factory=dict)  # prune candidates: why not ours
     unreadable: dict[ResourceKey, str] = field(default_factory=dict)
 
     @property
@@ -171,10 +177,16 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
     async def stale(entry: InventoryEntry) -> None:
         async with slots:
             live = await read(entry.key, entry.api_version)
-        if live is not None and \
-                ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
-            result.live[entry.key] = live
-            result.prune_annotations[entry.key] = objects.annotations(live)
+        if live is None:
+            return
+        owner = ownership(live, fleet=fleet, app=app, key=entry.key)
+        if owner.state is not OwnershipState.OURS:
+            result.not_ours[entry.key] = owner.reason or f"{entry.key} is not this application's"
+            return
+        result.live[entry.key] = live
+        result.prune_annotations[entry.key] = objects.annotations(live)
+        result.prune_preconditions[entry.key] = Preconditions(objects.uid(live),
+                                                              objects.resource_version(live))
 
     leftovers = [e for e in inventory if e.key not in desired_keys]
     await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))

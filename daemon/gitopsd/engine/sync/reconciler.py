@@ -2,8 +2,12 @@
 
 resolve revision -> render -> compare -> (stop here when in sync or not
 automated) -> plan -> record inventory -> apply wave by wave -> prune ->
-record inventory -> Outcome. Every error becomes an Outcome with a message
-that names what failed; nothing escapes to the caller except cancellation.
+record inventory -> Outcome. An inventory entry leaves only once its object is
+confirmed gone or is no longer the application's: a prune sent but not
+confirmed (the pass failed or was killed, or the object is still being
+deleted) keeps its entry, so the next pass finishes it. Every error becomes an
+Outcome with a message that names what failed; nothing escapes to the caller
+except cancellation.
 The pass returns its comparison with the outcome, and hands it to the
 caller's EXPECT before anything is written, so that watch events of the
 writes that follow are judged against the new desired state.
@@ -77,7 +81,8 @@ class Reconciler:
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
         self.tracing = tracing or NoTracing()
-        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing)
+        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
+                                 fleet=fleet)
 
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False, commit: str | None = None) -> Comparison:
@@ -132,7 +137,8 @@ class Reconciler:
                              sync_id=f"{cmp.revision.sha}-{uuid.uuid4().hex}",
                              out_of_sync=cmp.out_of_sync,
                              live_prune_options=cmp.prune_annotations, prune=request.prune,
-                             allow_mass_prune=request.allow_mass_prune)
+                             allow_mass_prune=request.allow_mass_prune,
+                             prune_preconditions=cmp.prune_preconditions, not_ours=cmp.not_ours)
             span.set(tasks=len(plan.tasks))
         return plan
 
@@ -142,13 +148,15 @@ class Reconciler:
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        result = await self.executor.run(plan, cmp, deadline=deadline, ignore=app.ignore_differences)
+        result = await self.executor.run(plan, cmp, deadline=deadline, ignore=app.ignore_differences,
+                                         app=app.name)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
-        keep_entries = [e for e in cmp.inventory if e.key in kept or e.key in result.failed_prunes]
+        kept |= result.failed_prunes | result.pending_prunes
+        keep_entries = [e for e in cmp.inventory if e.key in kept]
         if result.error:
             fail = await self._sync_fail(plan, deadline)
             changes = ChangeSet(tuple(result.changes) + tuple(fail.changes))
-            final = cmp.inventory.union(desired_inv).without(result.pruned)
+            final = cmp.inventory.union(desired_inv).without(result.pruned | result.released)
             await self._record_inventory(app, cmp, final, None)
             return Outcome(OutcomeKind.FAILED, result.error, revision, changes,
                            _health(result, cmp))
