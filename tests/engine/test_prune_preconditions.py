@@ -227,6 +227,44 @@ async def test_a_pass_that_fails_after_its_deletes_keeps_the_entries_not_confirm
 
 
 @pytest.mark.asyncio
+async def test_a_lost_inventory_is_rebuilt_from_the_objects_carrying_the_apps_marks() -> None:
+    """With the inventory ConfigMap gone, the application's labelled objects of the kinds it uses
+    or used are found again and what left the desired state is pruned; another application's
+    objects and hooks are not taken in."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    passes = Passes(clock, cluster)
+    first = await passes.run([_body("a"), _body("s", "Secret")])
+    assert first.kind is OutcomeKind.SYNCED, first.message
+    cluster.put(_ours("b"))
+    cluster.put(_ours("x", app="other"))
+    cluster.put(_ours("h", **{"argocd.argoproj.io/hook": "PostSync"}))
+    del cluster.objects[INVENTORY]
+    outcome = await passes.run([_body("a")], SyncRequest(allow_mass_prune=True))
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert sorted(c.key.name for c in outcome.changes.by_action(ChangeAction.PRUNED)) == ["b", "s"]
+    assert {_key("x"), _key("h")} <= set(cluster.objects)
+    assert _entries(cluster) == ["ConfigMap/a"]
+
+
+@pytest.mark.asyncio
+async def test_an_unreadable_inventory_is_rebuilt_and_written_again() -> None:
+    """An inventory ConfigMap of this application whose entries cannot be read is rebuilt from the
+    live objects before any prune decision, and replaced."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    cluster.put(_ours("a"))
+    cluster.put(_ours("b"))
+    broken = _inventory("a", "b")
+    broken["data"]["entries"] = "not an entry\n"
+    cluster.put(broken)
+    outcome = await Passes(clock, cluster).run([_body("a")])
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert _changes(outcome, "b") == [(ChangeAction.PRUNED, "")]
+    assert _entries(cluster) == ["ConfigMap/a"]
+
+
+@pytest.mark.asyncio
 async def test_replace_force_leaves_alone_an_object_taken_since_the_comparison() -> None:
     """Replace=true,Force=true does not delete an object given another application's tracking id
     after the comparison: the object fails and stays as it is."""
@@ -243,3 +281,15 @@ async def test_replace_force_leaves_alone_an_object_taken_since_the_comparison()
         (ChangeAction.FAILED, "ConfigMap ns/app was taken by someone else while being recreated")]
     assert cluster.objects[_key("app")]["metadata"]["annotations"][TRACKING] == "other:/ConfigMap:ns/app"
     assert "delete" not in [verb for verb, name in cluster.events() if name == "app"]
+
+
+@pytest.mark.asyncio
+async def test_a_first_sync_lists_nothing_to_rebuild_an_inventory() -> None:
+    """Without an inventory, an application none of whose desired objects is live and its own,
+    and that no earlier pass knew, is a first sync: no list is made to look for its objects."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    cluster.fail("select", times=None)
+    outcome = await Passes(clock, cluster).run([_body("a"), _body("s", "Secret")])
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert _entries(cluster) == ["ConfigMap/a", "Secret/s"]

@@ -110,6 +110,28 @@ async def test_a_prune_leaves_alone_what_took_the_objects_place(cluster_a: Local
 
 
 @pytest.mark.asyncio
+async def test_a_lost_inventory_is_rebuilt_before_pruning(cluster_a: LocalCluster, make_namespace,
+                                                          git_repos, tmp_path: Path) -> None:
+    """With the inventory ConfigMap deleted, objects that then leave Git are still pruned: the
+    inventory is rebuilt from the live objects carrying the application's marks."""
+    ns = make_namespace(cluster_a)
+    app = f"lost-{ns}"
+    repo = git_repos.new()
+    repo.commit({"app/a.yaml": cm("a", {"x": "1"}), "app/b.yaml": cm("b", {"x": "1"}),
+                 "app/c.yaml": cm("c", {"x": "1"})})
+    async with kit(cluster_a, repo, tmp_path, app=app, path="app", namespace=ns, policy=POLICY) as k:
+        assert (await k.sync()).kind is OutcomeKind.SYNCED
+        assert cluster_a.request("DELETE", f"{INVENTORIES}/gitopsd-inv-{app}")[0] == 200
+        repo.commit({"app/b.yaml": None, "app/c.yaml": None})
+        outcome = await k.sync()
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert sorted(c.key.name for c in outcome.changes.by_action(ChangeAction.PRUNED)) == ["b", "c"]
+    for name in ("b", "c"):
+        assert cluster_a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")[0] == 404
+    assert _entries(cluster_a, app) == f"v1 ConfigMap {ns}/a\n"
+
+
+@pytest.mark.asyncio
 async def test_a_pass_killed_after_its_deletes_finishes_them_next_time(cluster_a: LocalCluster,
                                                                        make_namespace, git_repos,
                                                                        tmp_path: Path) -> None:

@@ -83,6 +83,7 @@ class Reconciler:
         self.tracing = tracing or NoTracing()
         self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
                                  fleet=fleet)
+        self._kinds: dict[str, set[tuple[str, str]]] = {}  # app -> kinds it owned or wanted
 
     async def compare(self, instance: AppInstance, app: Application, *,
                       with_diff: bool = False, commit: str | None = None) -> Comparison:
@@ -97,8 +98,11 @@ class Reconciler:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
                                 ignore=app.ignore_differences, live_reader=self.live_reader,
-                                with_diff=with_diff)
+                                with_diff=with_diff, known_kinds=self._kinds.get(app.name, ()))
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
+        known = self._kinds.setdefault(app.name, set())
+        known.update((e.api_version, e.kind) for e in cmp.inventory)
+        known.update((m.api_version, m.key.kind) for m in cmp.tracked)
         return cmp
 
     async def reconcile(self, instance: AppInstance, app: Application,
@@ -186,7 +190,7 @@ class Reconciler:
         body = inventory.to_configmap(app=app.name, fleet=self.fleet,
                                       namespace=self.inventory_namespace, cascade=app.cascade_delete,
                                       propagation=policy.value, deletion_hooks=hooks)
-        if cmp.inventory_live is not None and previous is not None and \
+        if cmp.inventory_live is not None and previous is not None and not cmp.rebuilt and \
                 inventory.to_text() == cmp.inventory.to_text() and \
                 removal(cmp.inventory_live) == removal(body) and \
                 deletion_hooks(cmp.inventory_live) == deletion_hooks(body):
@@ -203,6 +207,7 @@ class Reconciler:
             live = await self.cluster.apply(body, force=True)
         cmp.inventory_live = live
         cmp.inventory = inventory
+        cmp.rebuilt = False
 
 
 def _sha(cmp: Comparison | None) -> str:
