@@ -5,18 +5,19 @@ application's removal all run a hook object (replace an earlier one, create
 it, wait until it finishes, delete it by its delete policies) or delete
 objects and wait until they are gone. This module is the one place that does
 it, so the executor and the remover cannot drift apart. A delete names the
-incarnation (uid) and, where the caller read one, the version (resourceVersion)
-its caller decided on, as preconditions; when the API server refuses them, the
-object is read again: another incarnation, or one the caller's check no longer
-accepts (its tracking id changed), is left alone and reported as lost; the
-same object merely changed since is deleted at its new version. Whether a hook has
-finished, and how, is ``core.health.hook_state``'s to say, after every read.
+incarnation (uid) and, where the caller read one, the version
+(resourceVersion) its caller decided on, as preconditions; when the API server
+refuses them, the object is read again: another incarnation, or one the
+caller's check no longer accepts (its tracking id changed), is left alone and
+reported as lost; the same object merely changed since is deleted at its new
+version. Whether a hook has finished, and how, is ``core.health.hook_state``'s
+to say, after every read.
 
 It must not decide which hooks run, what is deleted or in what order, and it
 reads no annotations: callers pass delete policies, propagation and
 deadlines, and whether an object is still theirs is their check's to say. It
-talks to the cluster only through ``ClusterPort``, takes time
-from the engine ``Clock`` and never waits past the deadline it is given.
+talks to the cluster only through ``ClusterPort``, takes time from the engine
+``Clock`` and never waits past the deadline it is given.
 """
 
 from __future__ import annotations

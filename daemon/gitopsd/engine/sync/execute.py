@@ -70,13 +70,14 @@ class ExecResult:
 
 
 class Executor:
-    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
-                 concurrency: int = 8, tracing: TracingPort | None = None, fleet: str = "",
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, fleet: str, poll: float = 0.5,
+                 concurrency: int = 8, tracing: TracingPort | None = None,
                  prune_settle: float = PRUNE_SETTLE) -> None:
         self.cluster = cluster
         self.fleet = fleet
         self.prune_settle = prune_settle
         self._app = ""
+        self._settle_until: float | None = None
         self.tracing = tracing or NoTracing()
         self.concurrency = concurrency
         self.clock = clock
@@ -87,7 +88,7 @@ class Executor:
         self._deadline = 0.0
 
     async def run(self, plan: Plan, cmp: Comparison, *, deadline: float,
-                  ignore: Sequence[IgnoreDifference] = (), app: str = "") -> ExecResult:
+                  app: str, ignore: Sequence[IgnoreDifference] = ()) -> ExecResult:
         """Run PLAN of application APP wave by wave (with RespectIgnoreDifferences, what IGNORE
         names stays as live has it)."""
         result = ExecResult(tracing=self.tracing)
@@ -95,7 +96,7 @@ class Executor:
         self.crd_groups = set()
         self._deadline = deadline
         self._app = app
-        self._settle_until: float | None = None
+        self._settle_until = None
         for skip in plan.skipped:
             if skip.reason is SkipReason.PRUNE_NOT_OURS:
                 self._release(skip.key, skip.message, result)
@@ -221,7 +222,7 @@ class Executor:
         other = await self.lifecycle.delete_and_wait(
             Target(str(body.get("apiVersion", "")), key, objects.uid(live) or None,
                    objects.resource_version(live) or None), propagation="Background",
-            deadline=self._deadline, check=check if self.fleet else None,
+            deadline=self._deadline, check=check,
             late=f"{key} was not deleted before the sync deadline (Replace=true,Force=true recreates it)")
         if other is not None:
             raise OwnershipConflict(f"{key} was taken by someone else while being recreated")
@@ -304,7 +305,7 @@ class Executor:
                    for t in tasks if t.preconditions is not None]
         wave = await self.lifecycle.delete_wave(
             targets, propagation=plan.propagation_policy.value, deadline=self._settle_until,
-            check=self._still_ours if self.fleet else None)
+            check=self._still_ours)
         failed = dict(wave.failed)
         lost = dict(wave.lost)
         pending = set(wave.pending)

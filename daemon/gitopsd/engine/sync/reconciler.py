@@ -81,8 +81,8 @@ class Reconciler:
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
         self.tracing = tracing or NoTracing()
-        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
-                                 fleet=fleet)
+        self.executor = Executor(cluster, self.clock, fleet=fleet, poll=health_poll,
+                                 tracing=self.tracing)
         self._kinds: dict[str, set[tuple[str, str]]] = {}  # app -> kinds it owned or wanted
 
     async def compare(self, instance: AppInstance, app: Application, *,
@@ -152,8 +152,8 @@ class Reconciler:
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        result = await self.executor.run(plan, cmp, deadline=deadline, ignore=app.ignore_differences,
-                                         app=app.name)
+        result = await self.executor.run(plan, cmp, deadline=deadline, app=app.name,
+                                         ignore=app.ignore_differences)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
         kept |= result.failed_prunes | result.pending_prunes
         keep_entries = [e for e in cmp.inventory if e.key in kept]
