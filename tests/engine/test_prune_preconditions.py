@@ -16,6 +16,7 @@ from gitopsd.engine.clock import VirtualClock
 from gitopsd.engine.sync import Reconciler
 from gitopsd.engine.sync.execute import PRUNE_SETTLE
 from gitopsd.engine.sync.reconciler import SyncRequest
+from gitopsd.errors import ApiError
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -181,6 +182,25 @@ async def test_an_inventoried_object_found_foreign_is_neither_pruned_nor_counted
     assert _changes(outcome, "c") == [(ChangeAction.PRUNED, "")]
     assert deletes == ["c"]
     assert _entries(cluster) == ["ConfigMap/stays"]
+
+
+@pytest.mark.asyncio
+async def test_an_inventoried_object_that_cannot_be_read_is_not_deleted_blind() -> None:
+    """A prune candidate whose read is forbidden cannot have its owner checked: no delete is sent,
+    the prune fails naming why, and the entry stays."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    cluster.put(_ours("b"))
+    cluster.put(_inventory("b", "stays"))
+    cluster.fail("get", ApiError("configmaps \"b\" is forbidden", status=403), name="b")
+    deletes: list[str] = []
+    cluster.before_delete(lambda key: deletes.append(key.name))
+    outcome = await Passes(clock, cluster).run([_body("stays")])
+    assert outcome.kind is OutcomeKind.FAILED
+    assert _changes(outcome, "b") == [(ChangeAction.FAILED, "prune: cannot read it to check its owner: "
+                                                           "configmaps \"b\" is forbidden")]
+    assert deletes == []
+    assert _entries(cluster) == ["ConfigMap/b", "ConfigMap/stays"]
 
 
 @pytest.mark.asyncio
