@@ -196,7 +196,8 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
     """
     desired = tuple(prepare(m, fleet=fleet, app=app) for m in manifests)
     recorded, inventory_live = await read_inventory(cluster, app=app, namespace=inventory_namespace)
-    result = Comparison(revision, desired, recorded or Inventory.of(()), inventory_live)
+    result = Comparison(revision, desired, Inventory.of(()) if recorded is None else recorded,
+                        inventory_live)
 
     async def read(key: ResourceKey, api_version: str) -> Obj | None:
         if live_reader is not None:
