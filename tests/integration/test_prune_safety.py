@@ -157,6 +157,9 @@ async def test_a_pass_killed_after_its_deletes_finishes_them_next_time(cluster_a
         with pytest.raises(Killed):
             await k.sync()
         assert _get(cluster_a, held)["metadata"].get("deletionTimestamp")
+        assert cluster_a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/plain")[0] == 200
+        assert _entries(cluster_a, app) == f"v1 ConfigMap {ns}/a\nv1 ConfigMap {ns}/held\n" \
+            f"v1 ConfigMap {ns}/plain\n"
 
         second = await k.sync()
         assert second.kind is OutcomeKind.SYNCED, second.message
