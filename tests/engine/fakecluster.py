@@ -11,8 +11,9 @@ and nowhere else:
   ``generation``; writes never change ``status`` (it is a subresource), so a
   test sets it with ``set_status`` or a script;
 * ``apply`` creates what is missing (server-side apply); ``dry_run`` stores nothing;
-* ``delete`` honours a uid precondition like ``edges.kube`` does (False when
-  the object is gone or is another incarnation) and records the propagation;
+* ``delete`` honours uid and resourceVersion preconditions like ``edges.kube``
+  does (False when the object is gone, is another incarnation or has changed
+  since) and records the propagation;
 * ``select`` filters by kind, namespace and ``k=v[,k2=v2]`` label selectors.
 
 Scripted behaviour, all optional and combinable:
@@ -23,6 +24,8 @@ Scripted behaviour, all optional and combinable:
 * ``linger(reads, kind=..., name=...)``: a deleted matching object stays, with a
   ``deletionTimestamp``, for READS more reads and disappears on the next one
   (``reap`` makes every lingering object disappear at once);
+* ``before_delete(hook)``: HOOK(key) runs as each delete arrives, before it is
+  decided (another writer racing the delete);
 * ``fail(verb, error, kind=..., name=..., times=N)``: the next N calls of VERB
   (get, apply, create, replace, delete, select) on matching objects raise ERROR
   (``times=None``: every call).
@@ -37,7 +40,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -106,6 +109,7 @@ class FakeCluster:
         self._linger: list[tuple[_Match, int]] = []
         self._scripts: list[_StatusScript] = []
         self._failures: list[_Failure] = []
+        self._before_delete: list[Callable[[ResourceKey], None]] = []
 
     # -- scripting ------------------------------------------------------------
 
@@ -123,6 +127,10 @@ class FakeCluster:
         """Make the next TIMES calls of VERB on matching objects raise ERROR (a 500 by default)."""
         self._failures.append(_Failure(verb, _Match(kind, name),
                                        error or ApiError(f"injected {verb} failure", status=500), times))
+
+    def before_delete(self, hook: Callable[[ResourceKey], None]) -> None:
+        """Run HOOK(key) as each delete arrives, before the fake decides it."""
+        self._before_delete.append(hook)
 
     def put(self, body: Mapping[str, Any]) -> Obj:
         """Store BODY as it is (status included) with server fields filled in, without logging."""
@@ -211,11 +219,15 @@ class FakeCluster:
         return found
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
-                     propagation: str = "Foreground", uid: str | None = None) -> bool:
+                     propagation: str = "Foreground", uid: str | None = None,
+                     resource_version: str | None = None) -> bool:
         key = _key(api_version, kind, name, namespace)
         self._maybe_fail("delete", key)
+        for hook in self._before_delete:
+            hook(key)
         obj = self.objects.get(key)
-        if obj is None or (uid and obj["metadata"]["uid"] != uid):
+        if obj is None or (uid and obj["metadata"]["uid"] != uid) or (
+                resource_version and obj["metadata"]["resourceVersion"] != resource_version):
             return False
         self.log.append(Event(self._now(), "delete", key, propagation))
         meta = obj["metadata"]

@@ -110,6 +110,32 @@ async def test_only_what_is_still_the_apps_and_deletable_goes() -> None:
 
 
 @pytest.mark.asyncio
+async def test_an_object_taken_by_another_application_after_it_was_read_is_not_deleted() -> None:
+    """An object re-marked for another application between the removal's read and its delete
+    fails the resourceVersion precondition, is read again and kept; a replacement is kept too."""
+    clock = VirtualClock()
+    cluster = slow_deletes(clock)
+    remarked = cluster.put(owned("gone", "remarked"))
+    cluster.put(owned("gone", "replaced"))
+    cluster.put(inventory("gone", ["remarked", "replaced"], cascade=True))
+    taken = owned("other", "remarked")
+    taken["metadata"]["uid"] = remarked["metadata"]["uid"]
+    raced: set[str] = set()
+
+    def race(key: ResourceKey) -> None:
+        if key.name in ("remarked", "replaced") and key.name not in raced:
+            raced.add(key.name)
+            cluster.put(taken if key.name == "remarked" else owned("other", "replaced"))
+    cluster.before_delete(race)
+    [result] = await run(clock, cluster, set())
+    assert sorted((k.name, why) for k, why in result.kept) == [
+        ("remarked", "not this application's any more"), ("replaced", "replaced by another object")]
+    assert not result.deleted
+    assert not [name for verb, name in cluster.events("delete") if name in raced]
+    assert {k.name for k in cluster.objects} >= {"remarked", "replaced"}
+
+
+@pytest.mark.asyncio
 async def test_an_object_whose_annotations_cannot_be_read_is_not_deleted() -> None:
     """A misspelt sync option is not guessed at: the object stays, the removal reports it and does
     not finish, and the objects of the same wave whose annotations are fine still go."""

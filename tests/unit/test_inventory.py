@@ -20,6 +20,7 @@ from gitopsd.core.inventory import (
     ownership,
     parse_tracking_id,
     prune_candidates,
+    recover,
     stamp,
     tracking_id,
 )
@@ -351,6 +352,22 @@ def test_prune_candidates(desired: set[ResourceKey], candidates: list[InventoryE
     """Candidates are inventory entries no longer desired."""
     inv = Inventory.of([E_DEPLOY, E_NS, E_CM])
     assert prune_candidates(inv, desired) == tuple(candidates)
+
+
+def test_recover_takes_only_the_apps_own_objects_and_no_hooks() -> None:
+    """A lost inventory is rebuilt from the objects whose tracking id names this application and
+    the object itself; copies, other applications' objects, other fleets' and hooks stay out."""
+    def obj(name: str, app: str = "web", fleet: str = "f", **annotations: str) -> dict[str, Any]:
+        body = {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "ns", "annotations": annotations}}
+        return stamp(body, fleet=fleet, app=app, key=ResourceKey("apps", "Deployment", "ns", name))
+    copied = obj("copy")
+    copied["metadata"]["annotations"][TRACKING_ANNOTATION] = "web:apps/Deployment:ns/original"
+    live = [obj("mine"), obj("theirs", app="other"), obj("elsewhere", fleet="g"), copied,
+            obj("hook", **{"argocd.argoproj.io/hook": "PreSync"}),
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unmarked", "namespace": "ns"}}]
+    assert recover(live, fleet="f", app="web") == Inventory.of(
+        [InventoryEntry("apps/v1", "Deployment", "ns", "mine")])
 
 
 def test_prune_candidates_of_empty_inventory() -> None:

@@ -23,8 +23,10 @@ from gitopsd.core.plan import (
     Permission,
     Phase,
     Plan,
+    Preconditions,
     PropagationPolicy,
     ResourceOptions,
+    SkipReason,
     SyncTask,
     TaskAction,
     app_option_problems,
@@ -360,6 +362,22 @@ def test_prune_task_carries_live_api_version_and_options() -> None:
     (task,) = plan.prune_tasks
     assert (task.key, task.api_version, task.manifest) == (key, "apps/v1", None)
     assert task.options == ResourceOptions(delete=Permission.DENY)
+
+
+def test_prune_tasks_carry_preconditions_and_foreign_candidates_are_skipped() -> None:
+    """A candidate still the application's is pruned with the identity it was checked on; one that
+    is not is skipped with why, and counts neither as a prune nor as owned for the guard."""
+    ours, theirs = (ResourceKey("", "ConfigMap", "app", n) for n in ("ours", "theirs"))
+    stays = ResourceKey("", "ConfigMap", "app", "a")
+    plan = plan_sync([configmap("a")], previous_inventory=[(ours, "v1"), (theirs, "v1"), (stays, "v1")],
+                     namespace="app", sync_id="s", policy=SyncPolicy(prune=True, max_prune_share=0.5),
+                     prune_preconditions={ours: Preconditions("uid-1", "7")},
+                     not_ours={theirs: "it belongs to application other"})
+    assert plan.prune_refused is None
+    (task,) = plan.prune_tasks
+    assert (task.key, task.preconditions) == (ours, Preconditions("uid-1", "7"))
+    assert [(s.key, s.reason, s.message) for s in plan.skipped] == [
+        (theirs, SkipReason.PRUNE_NOT_OURS, "not pruned: it belongs to application other")]
 
 
 def test_ensure_prune_allowed_raises_the_guard_message() -> None:

@@ -8,8 +8,9 @@ for ours). The set of objects each application instance owns is kept in a
 ConfigMap ``gitopsd-inv-<app>`` in the target cluster, so that pruning stays
 correct when the management host loses its local state.
 
-This module builds and reads those marks and that ConfigMap as plain values.
-It never talks to a cluster and never decides to delete anything: it only says
+This module builds and reads those marks and that ConfigMap as plain values,
+and rebuilds a lost inventory from the live objects that carry the marks. It
+never talks to a cluster and never decides to delete anything: it only says
 which inventory entries are no longer desired.
 """
 
@@ -374,6 +375,20 @@ class Inventory:
             return cls.from_text(text)
         except InventoryError as exc:
             raise InventoryError(f"inventory ConfigMap {name}: {exc}") from None
+
+
+def recover(live: Iterable[Mapping[str, Any]], *, fleet: str, app: str) -> Inventory:
+    """The inventory of ``app`` rebuilt from ``live`` objects (those carrying ``fleet``'s label):
+    every one that is the application's by a tracking id naming itself. Hooks are left out,
+    as ``from_manifests`` leaves them out."""
+    entries = []
+    for obj in live:
+        annotations = objects.annotations(obj)
+        if not objects.name(obj) or any(a in annotations for a in HOOK_ANNOTATIONS):
+            continue
+        if ownership(obj, fleet=fleet, app=app, key=ResourceKey.of(obj)).state is OwnershipState.OURS:
+            entries.append(InventoryEntry.of(obj))
+    return Inventory.of(entries)
 
 
 # --- pruning ---------------------------------------------------------------

@@ -4,19 +4,26 @@ A sync's hooks, a ``Replace=true,Force=true`` recreate, a sync's prunes and an
 application's removal all run a hook object (replace an earlier one, create
 it, wait until it finishes, delete it by its delete policies) or delete
 objects and wait until they are gone. This module is the one place that does
-it, so the executor and the remover cannot drift apart. Whether a hook has
-finished, and how, is ``core.health.hook_state``'s to say, after every read.
+it, so the executor and the remover cannot drift apart. A delete names the
+incarnation (uid) and, where the caller read one, the version
+(resourceVersion) its caller decided on, as preconditions; when the API server
+refuses them, the object is read again: another incarnation, or one the
+caller's check no longer accepts (its tracking id changed), is left alone and
+reported as lost; the same object merely changed since is deleted at its new
+version. Whether a hook has finished, and how, is ``core.health.hook_state``'s
+to say, after every read.
 
 It must not decide which hooks run, what is deleted or in what order, and it
 reads no annotations: callers pass delete policies, propagation and
-deadlines. It talks to the cluster only through ``ClusterPort``, takes time
-from the engine ``Clock`` and never waits past the deadline it is given.
+deadlines, and whether an object is still theirs is their check's to say. It
+talks to the cluster only through ``ClusterPort``, takes time from the engine
+``Clock`` and never waits past the deadline it is given.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -27,7 +34,7 @@ from gitopsd.core.plan import DeletePolicy
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.errors import ApiError, ClusterError, SyncDeadline
-from gitopsd.model import ResourceKey
+from gitopsd.model import ResourceKey, objects
 
 
 class Previous(enum.Enum):
@@ -36,13 +43,21 @@ class Previous(enum.Enum):
     UNREAD = "unread"
 
 
+MAX_CONFLICTS = 3  # deletes refused because the object changed, before giving up for this pass
+
+Check = Callable[[ResourceKey, Obj], str]
+"""Why the caller may no longer delete the live object at a key ("" when it still may)."""
+
+
 @dataclass(frozen=True)
 class Target:
-    """One object to act on; with ``uid``, only that incarnation of it."""
+    """One object to act on; with ``uid``, only that incarnation of it, and with
+    ``resource_version`` only while it is still the version the caller read."""
 
     api_version: str
     key: ResourceKey
     uid: str | None = None
+    resource_version: str | None = None
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> Target:
@@ -73,11 +88,25 @@ class HookRun:
 
 @dataclass
 class WaveResult:
-    """What deleting one wave did: gone, already absent when asked, failed (with why)."""
+    """What deleting one wave did: gone, already absent when asked, failed (with why), no
+    longer the caller's to delete (with why: left alone), still being deleted at the deadline."""
 
     deleted: list[ResourceKey] = field(default_factory=list)
     absent: list[ResourceKey] = field(default_factory=list)
     failed: list[tuple[ResourceKey, str]] = field(default_factory=list)
+    lost: list[tuple[ResourceKey, str]] = field(default_factory=list)
+    pending: list[ResourceKey] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """One delete request: accepted (for TARGET at its last version), absent, or refused because
+    HOLDER, which holds the name now, is not the caller's to delete (WHY)."""
+
+    target: Target
+    accepted: bool = False
+    holder: Obj | None = None
+    why: str = ""
 
 
 def reason(e: Exception) -> str:
@@ -108,19 +137,45 @@ class Lifecycle:
     async def _delete(self, target: Target, propagation: str) -> bool:
         key = target.key
         return await self.cluster.delete(target.api_version, key.kind, key.name, key.namespace,
-                                         propagation=propagation, uid=target.uid)
+                                         propagation=propagation, uid=target.uid,
+                                         resource_version=target.resource_version)
+
+    async def _send(self, target: Target, propagation: str, check: Check | None) -> _Sent:
+        """Delete TARGET with its preconditions; when they are refused, read the object again and
+        decide (see the module docstring). Raises ``ClusterError`` when a call fails, or when the
+        object keeps changing under ``MAX_CONFLICTS`` deletes."""
+        for _ in range(MAX_CONFLICTS):
+            if await self._delete(target, propagation):
+                return _Sent(target, accepted=True)
+            if target.uid is None and target.resource_version is None:
+                return _Sent(target)
+            current = await self._get(target)
+            if current is None:
+                return _Sent(target)
+            if target.uid is not None and _uid(current) != target.uid:
+                return _Sent(target, holder=current, why="replaced by another object")
+            why = check(target.key, current) if check is not None else ""
+            if why:
+                return _Sent(target, holder=current, why=why)
+            target = replace(target, resource_version=objects.resource_version(current) or None)
+        raise ApiError(f"{target.key} kept changing while being deleted", status=409)
 
     async def delete_and_wait(self, target: Target, *, propagation: str, deadline: float,
-                              late: str = "") -> Obj | None:
+                              late: str = "", check: Check | None = None) -> Obj | None:
         """Delete TARGET and wait until it is gone.
 
         Returns None once nothing holds its name, or the object that holds it now
-        when TARGET names a uid and another object took its place. Raises
-        ``SyncDeadline`` (with LATE, or a message naming the object) when it is
-        still there at DEADLINE, and ``ClusterError`` when a call fails.
+        when TARGET names a uid and another object took its place, or CHECK says
+        the object is no longer the caller's. Raises ``SyncDeadline`` (with LATE,
+        or a message naming the object) when it is still there at DEADLINE, and
+        ``ClusterError`` when a call fails.
         """
-        if not await self._delete(target, propagation) and target.uid is None:
+        sent = await self._send(target, propagation, check)
+        if sent.holder is not None:
+            return sent.holder
+        if not sent.accepted:
             return None
+        target = sent.target
         while True:
             current = await self._get(target)
             if current is None:
@@ -183,21 +238,24 @@ class Lifecycle:
         return run
 
     async def delete_wave(self, targets: Sequence[Target], *, propagation: str, deadline: float,
-                          wait: bool = True) -> WaveResult:
-        """Delete TARGETS (in order); with WAIT, follow them until every one is gone (or has been
-        replaced by another object) and fail those still there at DEADLINE."""
+                          wait: bool = True, check: Check | None = None) -> WaveResult:
+        """Delete TARGETS (in order), leaving alone those CHECK no longer accepts; with WAIT, follow
+        them until every one is gone (or has been replaced by another object): those still there
+        at DEADLINE are pending."""
         result = WaveResult()
         requested: list[Target] = []
         for target in targets:
             try:
-                accepted = await self._delete(target, propagation)
+                sent = await self._send(target, propagation, check)
             except ClusterError as e:
                 result.failed.append((target.key, reason(e)))
                 continue
-            if not accepted:
+            if sent.holder is not None:
+                result.lost.append((target.key, sent.why))
+            elif not sent.accepted:
                 result.absent.append(target.key)
             elif wait:
-                requested.append(target)
+                requested.append(sent.target)
             else:
                 result.deleted.append(target.key)
         while requested:
@@ -214,7 +272,7 @@ class Lifecycle:
                     result.deleted.append(target.key)
             requested = still
             if requested and self.clock.now() >= deadline:
-                result.failed.extend((t.key, "still being deleted") for t in requested)
+                result.pending.extend(t.key for t in requested)
                 break
             if requested:
                 await self.clock.sleep(self.poll)

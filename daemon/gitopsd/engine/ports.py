@@ -37,7 +37,10 @@ class ClusterPort(Protocol):
     async def replace(self, body: Mapping[str, Any]) -> Obj: ...
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
-                     propagation: str = "Foreground", uid: str | None = None) -> bool: ...
+                     propagation: str = "Foreground", uid: str | None = None,
+                     resource_version: str | None = None) -> bool:
+        """Delete an object; False when it is gone, or is not the UID / RESOURCE_VERSION named."""
+        ...
 
     async def namespaced(self, api_version: str, kind: str) -> bool | None:
         """Whether the kind is namespaced; None when the cluster does not serve it."""

@@ -48,6 +48,7 @@ from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
 from gitopsd.errors import ApiError, ClusterError, InventoryError
 from gitopsd.model import ResourceKey
+from gitopsd.model import objects as fields
 
 log = structlog.get_logger("gitopsd.removal")
 PREDELETE_DONE = "gitopsd.io/predelete-done"  # on the inventory: its PreDelete hooks succeeded
@@ -188,7 +189,7 @@ class Remover:
             else:
                 waves.setdefault(wave, []).append((entry, live))
         for wave in sorted(waves, reverse=True):
-            await self._delete_wave(waves[wave], propagation, result)
+            await self._delete_wave(app, waves[wave], propagation, result)
             if result.failed:
                 return  # a lower wave may be what the stuck one needs to finish deleting
 
@@ -238,18 +239,28 @@ class Remover:
         result.hooks.append((phase, key))
         return True
 
-    async def _delete_wave(self, items: list[tuple[InventoryEntry, Obj]], propagation: str,
+    async def _delete_wave(self, app: str, items: list[tuple[InventoryEntry, Obj]], propagation: str,
                            result: RemovalResult) -> None:
-        """Delete one wave (each object by the uid read, so a replacement is left alone) and
-        wait until all of it is gone; what is still there after ``wave_timeout`` has failed."""
-        targets = [Target(entry.api_version, entry.key,
-                          str((live.get("metadata") or {}).get("uid") or "") or None)
+        """Delete one wave (each object by the uid and resourceVersion read, so a replacement, or
+        the same object re-marked for someone else since, is left alone) and wait until all of it
+        is gone; what is still there after ``wave_timeout`` has failed."""
+        def check(key: ResourceKey, live: Obj) -> str:
+            owner = ownership(live, fleet=self.fleet, app=app, key=key)
+            return "" if owner.state is OwnershipState.OURS else "not this application's any more"
+
+        targets = [Target(entry.api_version, entry.key, fields.uid(live) or None,
+                          fields.resource_version(live) or None)
                    for entry, live in sorted(items, key=lambda item: item[0].key)]
         wave = await self.lifecycle.delete_wave(targets, propagation=propagation,
-                                                deadline=self.clock.now() + self.wave_timeout)
+                                                deadline=self.clock.now() + self.wave_timeout,
+                                                check=check)
+        for key, why in wave.lost:
+            log.info("removal.kept", app=app, cluster=self.cluster, object=str(key), reason=why)
         result.deleted.extend(wave.absent)
         result.deleted.extend(wave.deleted)
+        result.kept.extend(wave.lost)
         result.failed.extend(wave.failed)
+        result.failed.extend((key, "still being deleted") for key in wave.pending)
 
     async def _mark_predelete_done(self, body: Obj) -> None:
         """Record on the inventory that the PreDelete hooks ran, so a later sweep (after a partial

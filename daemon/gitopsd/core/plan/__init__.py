@@ -48,6 +48,7 @@ from gitopsd.core.plan.planner import CREATED_NAMESPACE_RANK, plan_sync
 from gitopsd.core.plan.prune import live_deletion_options, prune_guard
 from gitopsd.core.plan.tasks import (
     Plan,
+    Preconditions,
     Skipped,
     SkipReason,
     SyncTask,
@@ -68,6 +69,7 @@ __all__ = [
     "Permission",
     "Phase",
     "Plan",
+    "Preconditions",
     "PropagationPolicy",
     "ResourceOptions",
     "SkipReason",

@@ -35,6 +35,7 @@ from gitopsd.core.plan.options import (
 from gitopsd.core.plan.prune import plan_prunes, prune_guard
 from gitopsd.core.plan.tasks import (
     Plan,
+    Preconditions,
     Skipped,
     SkipReason,
     SyncTask,
@@ -62,7 +63,9 @@ def plan_sync(desired: Sequence[Manifest], *,
               out_of_sync: Collection[ResourceKey] | None = None,
               live_prune_options: Mapping[ResourceKey, Mapping[str, Any]] = _NO_ANNOTATIONS,
               prune: bool = False,
-              allow_mass_prune: bool = False) -> Plan:
+              allow_mass_prune: bool = False,
+              prune_preconditions: Mapping[ResourceKey, Preconditions] | None = None,
+              not_ours: Mapping[ResourceKey, str] | None = None) -> Plan:
     """Plan one sync of an application instance.
 
     ``desired`` are the rendered objects; ``previous_inventory`` the (key,
@@ -72,7 +75,10 @@ def plan_sync(desired: Sequence[Manifest], *,
     ``out_of_sync`` are skipped (when ``out_of_sync`` is None every object is
     applied; hooks and the CreateNamespace Namespace always run).
     ``live_prune_options`` are the live annotations of inventory
-    objects, read for their sync wave and ``Prune=``/``PruneLast=`` options.
+    objects, read for their sync wave and ``Prune=``/``PruneLast=`` options;
+    ``prune_preconditions`` the identity of each such object (a prune deletes only
+    that incarnation); ``not_ours`` the inventory entries whose live object is no
+    longer this application's, with why (never pruned, never counted by the guard).
     ``prune`` is an explicit prune request (a manual sync with prune); pruning
     happens when it or ``policy.prune`` is set. ``allow_mass_prune`` overrides
     the prune guard.
@@ -129,9 +135,11 @@ def plan_sync(desired: Sequence[Manifest], *,
     prunes = plan_prunes(candidates, live_annotations=live_prune_options,
                          defaults=options.defaults, enabled=policy.prune or prune,
                          requested=prune,
-                         desired_namespaces={k.namespace for k in desired_keys if k.namespace})
+                         desired_namespaces={k.namespace for k in desired_keys if k.namespace},
+                         preconditions=prune_preconditions, not_ours=not_ours)
     skipped.extend(prunes.skipped)
-    refused = prune_guard(len(prunes.tasks), inventory_size=len(inventory),
+    owned = [key for key, _ in inventory if not not_ours or key not in not_ours]
+    refused = prune_guard(len(prunes.tasks), inventory_size=len(owned),
                           desired_resources=resources, policy=policy,
                           allow_mass_prune=allow_mass_prune)
     if refused is None:

@@ -1,6 +1,8 @@
 """Which objects that left the desired state are deleted, in what order, and when not.
 
-A prune candidate is an inventory entry that is no longer desired. It is pruned
+A prune candidate is an inventory entry that is no longer desired. A candidate
+whose live object is no longer this application's (the comparison found another
+tracking id, or none) is never pruned. It is pruned
 only when pruning is on (automated prune, or an explicit prune request), its
 live object does not say ``Prune=false`` (``Prune=confirm`` needs the explicit
 request), and it is not a Namespace that still holds desired objects. Then the
@@ -11,7 +13,8 @@ is only caught by that second rule, which is what an emptied directory looks
 like). ``allow_mass_prune`` overrides both.
 
 This module never deletes anything and never asks a cluster; the live objects'
-annotations arrive as arguments.
+annotations, ownership verdicts and identities (``Preconditions``, which the
+delete sends) arrive as arguments.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from gitopsd.core.plan.options import (
     ResourceOptions,
     object_options,
 )
-from gitopsd.core.plan.tasks import Skipped, SkipReason, SyncTask, TaskAction
+from gitopsd.core.plan.tasks import Preconditions, Skipped, SkipReason, SyncTask, TaskAction
 from gitopsd.errors import SyncError
 from gitopsd.model.fleet import SyncPolicy
 from gitopsd.model.resources import ResourceKey
@@ -64,17 +67,24 @@ def plan_prunes(candidates: Sequence[tuple[ResourceKey, str]], *,
                 defaults: ResourceOptions,
                 enabled: bool,
                 requested: bool,
-                desired_namespaces: Collection[str]) -> PrunePlan:
+                desired_namespaces: Collection[str],
+                preconditions: Mapping[ResourceKey, Preconditions] | None = None,
+                not_ours: Mapping[ResourceKey, str] | None = None) -> PrunePlan:
     """Prune tasks for ``candidates`` (key, live apiVersion), before the guard.
 
     ``enabled`` is automated prune or an explicit request; ``requested`` is the
-    explicit request alone (what ``Prune=confirm`` needs). Raises ``SyncError``
+    explicit request alone (what ``Prune=confirm`` needs). ``preconditions`` name
+    the live object each task deletes; ``not_ours`` says why a candidate's live
+    object is not this application's any more (it is skipped). Raises ``SyncError``
     naming the live object when its sync-wave or sync-options annotation is
     invalid, because guessing could delete something its owner meant to keep.
     """
     tasks: list[SyncTask] = []
     skipped: list[Skipped] = []
     for key, api_version in candidates:
+        if not_ours and key in not_ours:
+            skipped.append(Skipped(key, SkipReason.PRUNE_NOT_OURS, f"not pruned: {not_ours[key]}"))
+            continue
         try:
             wave, options = live_deletion_options(live_annotations.get(key, {}), defaults)
         except ValueError as exc:
@@ -95,7 +105,8 @@ def plan_prunes(candidates: Sequence[tuple[ResourceKey, str]], *,
         else:
             tasks.append(SyncTask(Phase.SYNC, wave, kind_rank(key.group, key.kind), key,
                                   TaskAction.PRUNE, None, options, api_version=api_version,
-                                  prune_last=options.prune_last))
+                                  prune_last=options.prune_last,
+                                  preconditions=(preconditions or {}).get(key)))
     return PrunePlan(tuple(_after_dependents(tasks)), tuple(skipped))
 
 

@@ -36,6 +36,15 @@ class _Stage(enum.IntEnum):
 
 
 @dataclass(frozen=True)
+class Preconditions:
+    """The live incarnation a delete was decided on (its uid and resourceVersion), after its
+    tracking id was checked on that version: the API server refuses the delete for any other."""
+
+    uid: str
+    resource_version: str = ""
+
+
+@dataclass(frozen=True)
 class SyncTask:
     """One step of a sync.
 
@@ -49,7 +58,8 @@ class SyncTask:
     effective sync options: the application's overridden by its own annotation.
     ``prune_last`` puts a prune into the final implicit wave. ``tracked`` is False
     only for the Namespace created by ``CreateNamespace``: it is applied but kept
-    out of the inventory, so it is never pruned.
+    out of the inventory, so it is never pruned. ``preconditions`` name the live
+    object a prune deletes; a prune without them had no live object when compared.
     """
 
     phase: Phase
@@ -63,6 +73,7 @@ class SyncTask:
     api_version: str = ""
     prune_last: bool = False
     tracked: bool = True
+    preconditions: Preconditions | None = None
 
     @property
     def _stage(self) -> _Stage:
@@ -105,6 +116,7 @@ class SkipReason(enum.Enum):
     PRUNE_NOT_ENABLED = "PruneNotEnabled"      # neither automated prune nor a prune request
     PRUNE_IN_USE = "PruneInUse"         # a Namespace that still holds desired objects
     PRUNE_REFUSED = "PruneRefused"      # the prune guard refused this sync's prunes
+    PRUNE_NOT_OURS = "PruneNotOurs"     # the live object is no longer this application's
 
 
 @dataclass(frozen=True)

@@ -71,13 +71,16 @@ class Objects:
         return live if isinstance(live, dict) else {}
 
     async def delete(self, api_version: str, kind: str, name: str, namespace: str = "", *,
-                     propagation: str = "Foreground", uid: str | None = None) -> bool:
-        """Delete an object; False when it was already gone."""
+                     propagation: str = "Foreground", uid: str | None = None,
+                     resource_version: str | None = None) -> bool:
+        """Delete an object; False when it was already gone, or when it is not the incarnation
+        (UID) or version (RESOURCE_VERSION) the preconditions name."""
         info = await self.info(api_version, kind)
         options: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions",
                                    "propagationPolicy": propagation}
-        if uid:
-            options["preconditions"] = {"uid": uid}
+        preconditions = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
+        if preconditions:
+            options["preconditions"] = preconditions
         try:
             status, _ = await self.client.request("DELETE", info.path(name, namespace), body=options,
                                                   ok=(404,))

@@ -2,6 +2,15 @@
 
 Reads the live objects and the in-cluster inventory, checks ownership, and
 decides per object whether it is in sync, out of sync, missing or extraneous.
+Each prune candidate that is still the application's leaves with the uid and
+resourceVersion its tracking id was checked on, for the delete's
+preconditions; one that is not is named with why. An inventory that is
+unreadable, or missing although the application has had one (an earlier
+comparison knew it, or one of its desired objects is live and its own), is
+rebuilt from the live objects that carry the fleet label and the
+application's tracking id (one labelled list per kind the application is
+known to use), so that prune decisions never start from a lost memory; a
+first sync lists nothing.
 A no-op comparison performs no writes: an object whose recorded desired hash
 matches and whose live fields still hold what gitopsd set is in sync without
 asking the API server anything; only suspected drift costs a server-side
@@ -13,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,12 +36,14 @@ from gitopsd.core.inventory import (
     OwnershipState,
     inventory_name,
     ownership,
+    recover,
     stamp,
 )
-from gitopsd.core.marks import HASH_ANNOTATION
+from gitopsd.core.marks import APP_ANNOTATION, HASH_ANNOTATION, fleet_selector
+from gitopsd.core.plan import Preconditions
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj
-from gitopsd.errors import ApiError
+from gitopsd.errors import ApiError, InventoryError
 from gitopsd.model import (
     Health,
     HealthStatus,
@@ -80,8 +91,11 @@ class Comparison:
     owners: dict[ResourceKey, Ownership] = field(default_factory=dict)
     extraneous: tuple[ResourceKey, ...] = ()
     prune_annotations: dict[ResourceKey, Mapping[str, Any]] = field(default_factory=dict)
+    prune_preconditions: dict[ResourceKey, Preconditions] = field(default_factory=dict)
+    not_ours: dict[ResourceKey, str] = field(default_factory=dict)  # prune candidates: why not ours
     unreadable: dict[ResourceKey, str] = field(default_factory=dict)
     assess: Assess = field(default=healthmod.assess, repr=False, compare=False)
+    rebuilt: bool = False  # the inventory was missing or unreadable and was rebuilt from live objects
 
     @property
     def tracked(self) -> tuple[Manifest, ...]:
@@ -118,30 +132,74 @@ class Comparison:
 
 
 async def read_inventory(cluster: ClusterPort, *, app: str,
-                         namespace: str) -> tuple[Inventory, Obj | None]:
-    """The instance's inventory as recorded in the cluster (empty when there is none).
+                         namespace: str) -> tuple[Inventory | None, Obj | None]:
+    """The instance's inventory as recorded in the cluster, and its ConfigMap; None for the
+    inventory when there is none or it cannot be read.
 
-    Raises ``InventoryError`` when the ConfigMap is not this application's or unreadable.
+    Raises ``InventoryError`` when the ConfigMap is another application's (a hashed-name
+    collision): it is never read nor overwritten.
     """
     try:
         body = await cluster.get("v1", "ConfigMap", inventory_name(app), namespace)
     except ApiError as e:
         if e.status == 404:
-            return Inventory.of(()), None
+            return None, None
         raise
     if body is None:
-        return Inventory.of(()), None
-    return Inventory.from_configmap(body, app=app), body
+        return None, None
+    try:
+        return Inventory.from_configmap(body, app=app), body
+    except InventoryError:
+        if objects.annotations(body).get(APP_ANNOTATION, app) != app:
+            raise
+        return None, body
+
+
+async def rebuild_inventory(cluster: ClusterPort, kinds: Collection[tuple[str, str]], *,
+                            fleet: str, app: str, namespaces: Collection[str]) -> Inventory:
+    """APP's inventory from the live objects of KINDS ((apiVersion, kind) pairs) that carry
+    FLEET's label and APP's tracking id. A kind not served is skipped; where listing a kind
+    across the cluster is forbidden, it is listed in NAMESPACES instead."""
+    selector = fleet_selector(fleet)
+
+    async def listed(api_version: str, kind: str) -> list[Obj]:
+        try:
+            return await cluster.select(api_version, kind, label_selector=selector)
+        except ApiError as e:
+            if e.status == 404:
+                return []
+            if e.status != 403:
+                raise
+        found: list[Obj] = []
+        for namespace in sorted(namespaces):
+            try:
+                found += await cluster.select(api_version, kind, namespace=namespace,
+                                              label_selector=selector)
+            except ApiError as e:
+                if e.status not in (403, 404):
+                    raise
+        return found
+
+    lists = await asyncio.gather(*(listed(v, k) for v, k in sorted(set(kinds))))
+    return recover((obj for found in lists for obj in found), fleet=fleet, app=app)
 
 
 async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[Manifest], *,
                   fleet: str, app: str, inventory_namespace: str,
                   ignore: Sequence[IgnoreDifference] = (), live_reader: LiveReader | None = None,
-                  with_diff: bool = False, assess: Assess = healthmod.assess) -> Comparison:
-    """Compare MANIFESTS (as rendered) with the cluster, without changing it."""
+                  with_diff: bool = False, assess: Assess = healthmod.assess,
+                  known_kinds: Collection[tuple[str, str]] = ()) -> Comparison:
+    """Compare MANIFESTS (as rendered) with the cluster, without changing it.
+
+    KNOWN_KINDS are the (apiVersion, kind) pairs the application owned or wanted in earlier
+    comparisons. A missing inventory is rebuilt (listing those kinds and the desired ones) when
+    the application is known to have had one: KNOWN_KINDS are given, or a desired object is
+    live and the application's. A first sync, where neither holds, lists nothing.
+    """
     desired = tuple(prepare(m, fleet=fleet, app=app) for m in manifests)
-    inventory, inventory_live = await read_inventory(cluster, app=app, namespace=inventory_namespace)
-    result = Comparison(revision, desired, inventory, inventory_live, assess=assess)
+    recorded, inventory_live = await read_inventory(cluster, app=app, namespace=inventory_namespace)
+    result = Comparison(revision, desired, Inventory.of(()) if recorded is None else recorded,
+                        inventory_live, assess=assess)
 
     async def read(key: ResourceKey, api_version: str) -> Obj | None:
         if live_reader is not None:
@@ -159,7 +217,7 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
     slots = asyncio.Semaphore(READ_CONCURRENCY)
     desired_keys = {m.key for m in desired}
     compared = [m for m in desired if not is_hook(m)]
-    absent = set() if len(inventory) or live_reader is not None else \
+    absent = set() if len(result.inventory) or live_reader is not None else \
         await _absent_namespaces(cluster, {m.key.namespace for m in compared if m.key.namespace})
 
     async def one(m: Manifest) -> None:
@@ -173,13 +231,30 @@ async def compare(cluster: ClusterPort, revision: Revision, manifests: Sequence[
     async def stale(entry: InventoryEntry) -> None:
         async with slots:
             live = await read(entry.key, entry.api_version)
-        if live is not None and \
-                ownership(live, fleet=fleet, app=app, key=entry.key).state is OwnershipState.OURS:
-            result.live[entry.key] = live
-            result.prune_annotations[entry.key] = objects.annotations(live)
+        if live is None:
+            return
+        owner = ownership(live, fleet=fleet, app=app, key=entry.key)
+        if owner.state is not OwnershipState.OURS:
+            result.not_ours[entry.key] = owner.reason or f"{entry.key} is not this application's"
+            return
+        result.live[entry.key] = live
+        result.prune_annotations[entry.key] = objects.annotations(live)
+        result.prune_preconditions[entry.key] = Preconditions(objects.uid(live),
+                                                              objects.resource_version(live))
 
-    leftovers = [e for e in inventory if e.key not in desired_keys]
-    await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))
+    if recorded is None:
+        await asyncio.gather(*(one(m) for m in compared))
+        if inventory_live is not None or known_kinds or any(
+                o.state is OwnershipState.OURS for o in result.owners.values()):
+            result.rebuilt = True
+            result.inventory = await rebuild_inventory(
+                cluster, {(m.api_version, m.key.kind) for m in compared} | set(known_kinds),
+                fleet=fleet, app=app, namespaces={m.key.namespace for m in compared if m.key.namespace})
+        leftovers = [e for e in result.inventory if e.key not in desired_keys]
+        await asyncio.gather(*(stale(e) for e in leftovers))
+    else:
+        leftovers = [e for e in recorded if e.key not in desired_keys]
+        await asyncio.gather(*(one(m) for m in compared), *(stale(e) for e in leftovers))
     result.diffs = {m.key: result.diffs[m.key] for m in compared}
     result.extraneous = tuple(e.key for e in leftovers if e.key in result.prune_annotations)
     return result

@@ -6,7 +6,13 @@ synced application Progressing until its workloads are ready.
 
 Applies use server-side apply (field manager ``gitopsd``); hooks are created,
 awaited and cleaned up by their delete policies, and prunes delete with the
-application's propagation policy, both through ``engine.lifecycle``. Every
+application's propagation policy, both through ``engine.lifecycle``. A prune
+or a ``Replace=true,Force=true`` recreate deletes only the object the
+comparison checked (its uid and resourceVersion as preconditions); an object
+that is no longer the application's by then is left alone and reported
+skipped. A prune is confirmed when its object is gone: the executor follows
+prunes for a short while (``PRUNE_SETTLE`` seconds, within the deadline), and
+those still being deleted then are reported pending, not failed. Every
 step ends as a ``Change``; a failing wave stops the sync and the partial
 ChangeSet is returned with the reason. Nothing here decides what to do: the
 plan and the comparison did that.
@@ -19,29 +25,42 @@ from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import structlog
+
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.health.custom import Assess
-from gitopsd.core.inventory import OwnershipState
-from gitopsd.core.plan import Plan, SyncTask, TaskAction
+from gitopsd.core.inventory import OwnershipState, ownership
+from gitopsd.core.plan import Plan, SkipReason, SyncTask, TaskAction
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, NoTracing, Obj, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison
 from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncError, UnknownKind
-from gitopsd.model import Change, ChangeAction, Health, HealthStatus, IgnoreDifference, ResourceKey
+from gitopsd.model import (
+    Change,
+    ChangeAction,
+    Health,
+    HealthStatus,
+    IgnoreDifference,
+    ResourceKey,
+    objects,
+)
 
 T = TypeVar("T")
-
+log = structlog.get_logger("gitopsd.sync")
+PRUNE_SETTLE = 5.0  # seconds a sync follows its prunes to confirm them gone
 
 
 @dataclass
 class ExecResult:
     changes: list[Change] = field(default_factory=list)
     error: str = ""
-    pruned: set[ResourceKey] = field(default_factory=set)
+    pruned: set[ResourceKey] = field(default_factory=set)  # confirmed gone
     failed_prunes: set[ResourceKey] = field(default_factory=set)
+    pending_prunes: set[ResourceKey] = field(default_factory=set)  # sent, not confirmed gone
+    released: set[ResourceKey] = field(default_factory=set)  # no longer the application's
     healths: dict[ResourceKey, Health] = field(default_factory=dict)
     tracing: TracingPort = field(default_factory=NoTracing, repr=False)
 
@@ -52,10 +71,14 @@ class ExecResult:
 
 
 class Executor:
-    def __init__(self, cluster: ClusterPort, clock: Clock, *, poll: float = 0.5,
+    def __init__(self, cluster: ClusterPort, clock: Clock, *, fleet: str, poll: float = 0.5,
                  concurrency: int = 8, tracing: TracingPort | None = None,
-                 assess: Assess = healthmod.assess) -> None:
+                 assess: Assess = healthmod.assess, prune_settle: float = PRUNE_SETTLE) -> None:
         self.cluster = cluster
+        self.fleet = fleet
+        self.prune_settle = prune_settle
+        self._app = ""
+        self._settle_until: float | None = None
         self.tracing = tracing or NoTracing()
         self.assess = assess
         self.concurrency = concurrency
@@ -67,19 +90,25 @@ class Executor:
         self._deadline = 0.0
 
     async def run(self, plan: Plan, cmp: Comparison, *, deadline: float,
-                  ignore: Sequence[IgnoreDifference] = ()) -> ExecResult:
-        """Run PLAN wave by wave (with RespectIgnoreDifferences, what IGNORE names stays as live has it)."""
+                  app: str, ignore: Sequence[IgnoreDifference] = ()) -> ExecResult:
+        """Run PLAN of application APP wave by wave (with RespectIgnoreDifferences, what IGNORE
+        names stays as live has it)."""
         result = ExecResult(tracing=self.tracing)
         self._respect = tuple(ignore) if plan.options.respect_ignore_differences else ()
         self.crd_groups = set()
         self._deadline = deadline
+        self._app = app
+        self._settle_until = None
+        for skip in plan.skipped:
+            if skip.reason is SkipReason.PRUNE_NOT_OURS:
+                self._release(skip.key, skip.message, result)
         waves = list(plan.waves())
         for i, ((phase, wave), tasks) in enumerate(waves):
             kind = tasks[0].action
             step = Step.PRUNE if kind is TaskAction.PRUNE else Step.APPLY_WAVE
             with self.tracing.span(step, phase=phase.value, wave=wave, tasks=len(tasks)) as span:
                 if kind is TaskAction.PRUNE:
-                    await self._prune(tasks, plan, result)
+                    await self._prune(tasks, plan, cmp, result)
                 else:
                     await self._apply_wave(tasks, plan, cmp, result, deadline,
                                            gated=i < len(waves) - 1)
@@ -159,7 +188,7 @@ class Executor:
         if before is not None and (rules := rules_for(key, self._respect)):
             body = respect_ignored(body, before, rules)
         try:
-            live = await self._write(task, body, before)
+            live = await self._write(task, body, before, plan)
         except (ApiError, ClusterError, SyncError) as e:
             return None, Change(key, ChangeAction.FAILED, reason(e))
         if key.kind == "CustomResourceDefinition":
@@ -177,12 +206,13 @@ class Executor:
         except (ApiError, ClusterError):
             return None
 
-    async def _write(self, task: SyncTask, body: Mapping[str, Any], live: Obj | None) -> Obj:
+    async def _write(self, task: SyncTask, body: Mapping[str, Any], live: Obj | None,
+                     plan: Plan) -> Obj:
         """Apply (or replace) one object, waiting for its kind when this sync adds its CRD."""
         while True:
             try:
                 if task.options.replace and task.options.force and live is not None:
-                    return await self._recreate(task, body, live)
+                    return await self._recreate(task, body, live, plan)
                 if task.options.replace:
                     return await self.cluster.replace(body)
                 return await self.cluster.apply(body, force=True)
@@ -192,17 +222,26 @@ class Executor:
                 self.cluster.invalidate(task.key.group)
                 await self.clock.sleep(self.poll)
 
-    async def _recreate(self, task: SyncTask, body: Mapping[str, Any], live: Obj) -> Obj:
-        """``Replace=true,Force=true``: delete the object this sync read (by uid), wait until it
-        is gone, then create it from BODY (``kubectl replace --force``)."""
+    async def _recreate(self, task: SyncTask, body: Mapping[str, Any], live: Obj,
+                        plan: Plan) -> Obj:
+        """``Replace=true,Force=true``: delete the object this sync read (by uid and
+        resourceVersion), wait until it is gone, then create it from BODY (``kubectl replace
+        --force``). An object someone else has made theirs since is not deleted."""
         key = task.key
-        uid = str((live.get("metadata") or {}).get("uid") or "") or None
+
+        def check(key: ResourceKey, current: Obj) -> str:
+            owner = ownership(current, fleet=self.fleet, app=self._app, key=key)
+            if owner.writable(fail_on_shared_resource=plan.fail_on_shared_resource):
+                return ""
+            return owner.reason or f"{key} is not managed by this application"
+
         other = await self.lifecycle.delete_and_wait(
-            Target(str(body.get("apiVersion", "")), key, uid), propagation="Background",
-            deadline=self._deadline,
+            Target(str(body.get("apiVersion", "")), key, objects.uid(live) or None,
+                   objects.resource_version(live) or None), propagation="Background",
+            deadline=self._deadline, check=check,
             late=f"{key} was not deleted before the sync deadline (Replace=true,Force=true recreates it)")
         if other is not None:
-            raise OwnershipConflict(f"{key} was created again by someone else while being recreated")
+            raise OwnershipConflict(f"{key} was taken by someone else while being recreated")
         return await self.cluster.create(body)
 
     async def _health_gate(self, tasks: Sequence[SyncTask], cmp: Comparison, result: ExecResult,
@@ -267,24 +306,54 @@ class Executor:
 
     # -- prunes -------------------------------------------------------------
 
-    async def _prune(self, tasks: Sequence[SyncTask], plan: Plan, result: ExecResult) -> None:
-        """Delete the wave's objects with the application's propagation policy; a sync does not
-        wait for them to be gone (Foreground deletions finish when the garbage collector says so)."""
+    async def _prune(self, tasks: Sequence[SyncTask], plan: Plan, cmp: Comparison,
+                     result: ExecResult) -> None:
+        """Delete the wave's objects with the application's propagation policy, each only while it
+        is the object the comparison checked and still the application's; then follow them until
+        they are gone, until ``prune_settle`` seconds after the sync's first prune at most.
+
+        Nothing is sent for a task without preconditions: the comparison found no live object.
+        """
+        if self._settle_until is None:
+            self._settle_until = min(self._deadline, self.clock.now() + self.prune_settle)
+        targets = [Target(t.api_version, t.key, t.preconditions.uid or None,
+                          t.preconditions.resource_version or None)
+                   for t in tasks if t.preconditions is not None]
         wave = await self.lifecycle.delete_wave(
-            [Target(t.api_version, t.key) for t in tasks], propagation=plan.propagation_policy.value,
-            deadline=self._deadline, wait=False)
+            targets, propagation=plan.propagation_policy.value, deadline=self._settle_until,
+            check=self._still_ours)
         failed = dict(wave.failed)
+        lost = dict(wave.lost)
+        pending = set(wave.pending)
         absent = set(wave.absent)
         for task in tasks:
             key = task.key
+            if task.preconditions is None and key in cmp.unreadable:
+                failed[key] = f"cannot read it to check its owner: {cmp.unreadable[key]}"
             if key in failed:
                 result.failed_prunes.add(key)
                 result.add(key, ChangeAction.FAILED, f"prune: {failed[key]}")
-                continue
-            result.pruned.add(key)
-            result.add(key, ChangeAction.PRUNED, "already gone" if key in absent else "")
+            elif key in lost:
+                self._release(key, f"not pruned: {lost[key]}", result)
+            elif key in pending:
+                result.pending_prunes.add(key)
+                result.add(key, ChangeAction.PRUNED, "still being deleted")
+            else:
+                result.pruned.add(key)
+                gone = task.preconditions is None or key in absent
+                result.add(key, ChangeAction.PRUNED, "already gone" if gone else "")
         if result.failed_prunes:
             result.error = f"{len(result.failed_prunes)} prune(s) failed"
+
+    def _still_ours(self, key: ResourceKey, live: Obj) -> str:
+        owner = ownership(live, fleet=self.fleet, app=self._app, key=key)
+        return "" if owner.state is OwnershipState.OURS else owner.reason or "not this application's"
+
+    def _release(self, key: ResourceKey, message: str, result: ExecResult) -> None:
+        """KEY's object is no longer the application's: left alone, and out of its inventory."""
+        result.released.add(key)
+        result.add(key, ChangeAction.SKIPPED, message)
+        log.info("prune.skipped", app=self._app, object=str(key), reason=message)
 
 
 def _groups(tasks: Sequence[SyncTask]) -> list[list[SyncTask]]:

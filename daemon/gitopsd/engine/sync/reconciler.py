@@ -2,10 +2,13 @@
 
 resolve revision -> render -> compare -> (stop here when in sync or not
 automated) -> plan -> record inventory -> apply wave by wave -> prune ->
-record inventory -> Outcome. Every error becomes an Outcome with a message
-that names what failed and the revision it failed on (as far as the pass got:
-the commit it was asked for, then the one resolved); nothing escapes to the
-caller except cancellation.
+record inventory -> Outcome. An inventory entry leaves only once its object is
+confirmed gone or is no longer the application's: a prune sent but not
+confirmed (the pass failed or was killed, or the object is still being
+deleted) keeps its entry, so the next pass finishes it. Every error becomes an
+Outcome with a message that names what failed and the revision it failed on
+(as far as the pass got: the commit it was asked for, then the one resolved);
+nothing escapes to the caller except cancellation.
 The pass returns its comparison with the outcome, and hands it to the
 caller's EXPECT before anything is written, so that watch events of the
 writes that follow are judged against the new desired state.
@@ -81,8 +84,9 @@ class Reconciler:
         self.clock = clock or MonotonicClock()
         self.live_reader = live_reader
         self.tracing = tracing or NoTracing()
-        self.executor = Executor(cluster, self.clock, poll=health_poll, tracing=self.tracing,
-                                 assess=assess)
+        self.executor = Executor(cluster, self.clock, fleet=fleet, poll=health_poll,
+                                 tracing=self.tracing, assess=assess)
+        self._kinds: dict[str, set[tuple[str, str]]] = {}  # app -> kinds it owned or wanted
 
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         """The revision INSTANCE should be at (COMMIT when a poll saw its ref there)."""
@@ -104,8 +108,12 @@ class Reconciler:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
                                 ignore=app.ignore_differences, live_reader=self.live_reader,
-                                with_diff=with_diff, assess=self.assess)
+                                with_diff=with_diff, assess=self.assess,
+                                known_kinds=self._kinds.get(app.name, ()))
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
+        known = self._kinds.setdefault(app.name, set())
+        known.update((e.api_version, e.kind) for e in cmp.inventory)
+        known.update((m.api_version, m.key.kind) for m in cmp.tracked)
         return cmp
 
     async def reconcile(self, instance: AppInstance, app: Application,
@@ -149,7 +157,8 @@ class Reconciler:
                              sync_id=f"{cmp.revision.sha}-{uuid.uuid4().hex}",
                              out_of_sync=cmp.out_of_sync,
                              live_prune_options=cmp.prune_annotations, prune=request.prune,
-                             allow_mass_prune=request.allow_mass_prune)
+                             allow_mass_prune=request.allow_mass_prune,
+                             prune_preconditions=cmp.prune_preconditions, not_ours=cmp.not_ours)
             span.set(tasks=len(plan.tasks))
         return plan
 
@@ -159,13 +168,15 @@ class Reconciler:
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        result = await self.executor.run(plan, cmp, deadline=deadline, ignore=app.ignore_differences)
+        result = await self.executor.run(plan, cmp, deadline=deadline, app=app.name,
+                                         ignore=app.ignore_differences)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
-        keep_entries = [e for e in cmp.inventory if e.key in kept or e.key in result.failed_prunes]
+        kept |= result.failed_prunes | result.pending_prunes
+        keep_entries = [e for e in cmp.inventory if e.key in kept]
         if result.error:
             fail = await self._sync_fail(plan, deadline)
             changes = ChangeSet(tuple(result.changes) + tuple(fail.changes))
-            final = cmp.inventory.union(desired_inv).without(result.pruned)
+            final = cmp.inventory.union(desired_inv).without(result.pruned | result.released)
             await self._record_inventory(app, cmp, final, None)
             return Outcome(OutcomeKind.FAILED, result.error, revision, changes,
                            _health(result, cmp))
@@ -195,7 +206,7 @@ class Reconciler:
         body = inventory.to_configmap(app=app.name, fleet=self.fleet,
                                       namespace=self.inventory_namespace, cascade=app.cascade_delete,
                                       propagation=policy.value, deletion_hooks=hooks)
-        if cmp.inventory_live is not None and previous is not None and \
+        if cmp.inventory_live is not None and previous is not None and not cmp.rebuilt and \
                 inventory.to_text() == cmp.inventory.to_text() and \
                 removal(cmp.inventory_live) == removal(body) and \
                 deletion_hooks(cmp.inventory_live) == deletion_hooks(body):
@@ -212,6 +223,7 @@ class Reconciler:
             live = await self.cluster.apply(body, force=True)
         cmp.inventory_live = live
         cmp.inventory = inventory
+        cmp.rebuilt = False
 
 
 def _deletion_hook(manifest: Manifest) -> bool:
