@@ -11,6 +11,7 @@ names the thing at fault; they never carry credentials or secret values.
     ├── SourceError            desired state could not be produced
     │   ├── GitError           listing, fetching or reading a repository
     │   ├── RenderError        kustomize / helm / plain rendering failed
+    │   │   └── SourceTooLarge a source file or a render output is past its size limit
     │   ├── ManifestError      a rendered object is malformed or duplicated
     │   └── DecryptError       a SOPS-encrypted file could not be decrypted
     ├── ClusterError           talking to a cluster failed
@@ -68,6 +69,13 @@ class GitError(SourceError):
 
 class RenderError(SourceError):
     """A renderer (plain, Kustomize, Helm) failed."""
+
+
+class SourceTooLarge(RenderError):
+    """A manifest file or a render output is larger than the fleet's size limit for it.
+
+    Raised before the bytes are parsed, so one huge file costs no parsing at all.
+    """
 
 
 class ManifestError(SourceError):

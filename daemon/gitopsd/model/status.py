@@ -61,6 +61,7 @@ class ErrorKind(enum.StrEnum):
     SOURCE = "SourceError"
     GIT = "GitError"
     RENDER = "RenderError"
+    SOURCE_TOO_LARGE = "SourceTooLarge"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"
     CLUSTER = "ClusterError"
