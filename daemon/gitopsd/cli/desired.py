@@ -30,6 +30,7 @@ from gitopsd.app import (
 )
 from gitopsd.core.instances import select_instances
 from gitopsd.core.plan import Listed, SyncUse, sync_order
+from gitopsd.edges.telemetry.logging import configure_logging
 from gitopsd.engine.sync.compare import prepare
 from gitopsd.errors import ConfigError, GitopsdError
 from gitopsd.model import AppInstance, Application, Fleet, Revision
@@ -245,6 +246,7 @@ async def _diff_all(args: argparse.Namespace, fleet: Fleet) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     fleet = _load(args, check_files=True)
+    configure_logging("warning")  # stdout is the diff; a warning (an unusable age key) is stderr's
     return asyncio.run(_diff_all(args, fleet))
 
 
