@@ -44,10 +44,11 @@ class RenderAdapter:
         self.renderer = renderer
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
-                     helm: HelmParams, kube_version: str, cache_key: str) -> str:
+                     helm: HelmParams, kube_version: str, cache_key: str,
+                     max_output: int = 0) -> str:
         result = await self.renderer.render(RenderRequest(
             root=root, path=path, release_name=release_name, namespace=namespace, helm=helm,
-            kube_version=kube_version, cache_key=cache_key))
+            kube_version=kube_version, cache_key=cache_key, max_output=max_output))
         return result.text
 
 
@@ -142,11 +143,15 @@ async def sync_instance(fleet: Fleet, app: Application, instance: AppInstance,
 
 
 def oneshot_sources(fleet: Fleet, state_dir: Path, *, render_timeout: float | None = None,
-                    git_timeout: float = 30.0) -> Sources:
+                    git_timeout: float = 30.0, decrypt: bool = False) -> Sources:
     """Sources for ``gitopsd render``/``diff``: each Kustomize or Helm run is bounded by
-    ``render_timeout`` seconds (the renderer's default when None)."""
+    ``render_timeout`` seconds (the renderer's default when None). With ``decrypt``, SOPS
+    files are decrypted with the host's age key as a sync does (``diff`` compares what a
+    sync would apply, and masks Secret values itself); ``render`` prints them as in Git."""
     from gitopsd.edges.render import Limits
 
     git = GitSource(state_dir, timeout=git_timeout)
     renderer = Renderer(limits=Limits(timeout=render_timeout) if render_timeout else None)
-    return Sources(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer)))
+    decryptor = Decryptor.from_env() if decrypt else None
+    return Sources(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
+                                                      decryptor=decryptor))

@@ -12,6 +12,7 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── GitError           listing, fetching or reading a repository
     │   │   └── RepositoryUnavailable  the remote did not answer a listing or fetch
     │   ├── RenderError        kustomize / helm / plain rendering failed
+    │   │   └── SourceTooLarge a source file or a render output is past its size limit
     │   ├── ManifestError      a rendered object is malformed or duplicated
     │   └── DecryptError       a SOPS-encrypted file could not be decrypted
     ├── ClusterError           talking to a cluster failed
@@ -74,6 +75,13 @@ class RepositoryUnavailable(GitError):
 
 class RenderError(SourceError):
     """A renderer (plain, Kustomize, Helm) failed."""
+
+
+class SourceTooLarge(RenderError):
+    """A manifest file or a render output is larger than the fleet's size limit for it.
+
+    Raised before the bytes are parsed, so one huge file costs no parsing at all.
+    """
 
 
 class ManifestError(SourceError):

@@ -75,9 +75,19 @@ class FakeGit:
         self.fetched.add(sha or self.head)
         return Revision(repo.name, ref, sha or self.head)
 
-    async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]:
+    async def read_tree(self, repo: Repository, sha: str, path: str = ".", *,
+                        max_file_size: int | None = None,
+                        limited_suffixes: tuple[str, ...] = ()) -> dict[str, bytes]:
+        from gitopsd.errors import SourceTooLarge
+
         prefix = "" if path in ("", ".") else path.rstrip("/") + "/"
-        return {p: b for p, b in self.commits[sha].items() if p.startswith(prefix)}
+        files = {p: b for p, b in self.commits[sha].items() if p.startswith(prefix)}
+        for name, data in files.items():
+            if max_file_size is not None and len(data) > max_file_size \
+                    and (not limited_suffixes or name.endswith(limited_suffixes)):
+                raise SourceTooLarge(f"{repo.name}@{sha[:12]}:{name}: the file is {len(data)} "
+                                     f"bytes, over the limit of {max_file_size} bytes")
+        return files
 
     def materialise(self, repo: Repository, sha: str,
                     path: str = ".") -> contextlib.AbstractAsyncContextManager[Path]:
@@ -110,7 +120,8 @@ class StaticDesired:
 
 class NoRenderer:
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
-                     helm: HelmParams, kube_version: str, cache_key: str) -> str:
+                     helm: HelmParams, kube_version: str, cache_key: str,
+                     max_output: int = 0) -> str:
         raise NotImplementedError("plain YAML only")
 
 

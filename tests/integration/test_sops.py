@@ -26,6 +26,7 @@ from gitopsd.localcluster import LocalCluster
 from gitopsd.model import OutcomeKind, SyncPolicy
 from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until
 from tests.integration.synckit import cm, kit
+from tests.integration.test_render_cli import run_cli
 from tests.unit.test_sops import AgeKey, SopsKit
 
 TESTDATA = Path(__file__).parent / "testdata" / "sops"
@@ -209,6 +210,45 @@ async def test_kustomize_renders_sops_files_and_leaves_no_clear_copy(
     assert status == 200
     assert live["metadata"]["labels"]["tier"] == "api"
     assert _leaks(state, _forms(values)) == []
+
+
+def test_diff_decrypts_sops_files_and_masks_their_values(
+        cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path, sops: SopsKit,
+        age_key: AgeKey) -> None:
+    """``gitopsd diff`` compares a SOPS Secret decrypted, as sync applies it: in sync after a
+    sync, and after a change in the cluster a masked difference, never a clear value."""
+    ns = make_namespace(cluster_a)
+    values = _clear_values()
+    repo = git_repos.new()
+    repo.commit({"app/db.enc.yaml": sops.encrypt(_secret("db", values), [age_key.recipient]),
+                 "app/settings.yaml": cm("settings", {"mode": "fast"})})
+    fleet_file = tmp_path / "fleet.yaml"
+    fleet_file.write_text(yaml.safe_dump(fleet_doc(
+        [("a", cluster_a.kubeconfig, {})], str(repo.path), apps=[{
+            "name": "vault", "source": {"repo": "env", "targetRevision": "main", "path": "app"},
+            "destination": {"clusters": {"matchLabels": {}}, "namespace": ns}}])))
+    env = {"GITOPSD_AGE_KEY_FILE": str(age_key.file)}
+    common = ("--config", fleet_file, "--state-dir", tmp_path / "state")
+    synced = run_cli("sync", "vault", *common, env=env)
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert _live_secret(cluster_a, ns, "db") == values
+
+    clean = run_cli("diff", "vault", *common, env=env)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "in sync: 2 objects" in clean.stdout
+
+    changed = base64.b64encode(b"changed-in-the-cluster").decode()
+    status, _ = cluster_a.request(
+        "PATCH", f"/api/v1/namespaces/{ns}/secrets/db?fieldManager=kubectl-edit",
+        {"data": {"password": changed}}, content_type="application/merge-patch+json")
+    assert status == 200
+    drift = run_cli("diff", "vault", *common, env=env)
+    assert drift.returncode == 1, drift.stdout + drift.stderr
+    assert f"OutOfSync: Secret {ns}/db" in drift.stdout
+    assert "password: ++++++++" in drift.stdout
+    assert "sops" not in drift.stdout
+    for form in [*_forms(values), changed.encode(), b"changed-in-the-cluster"]:
+        assert form.decode() not in drift.stdout + drift.stderr + clean.stdout + clean.stderr
 
 
 @pytest.mark.asyncio

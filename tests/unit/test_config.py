@@ -15,9 +15,11 @@ from gitopsd.config import (
     default_config_path,
     expand_instances,
     format_duration,
+    format_size,
     load_fleet,
     parse_duration,
     parse_fleet,
+    parse_size,
     summary,
 )
 from gitopsd.config.applications import (
@@ -476,6 +478,53 @@ def test_argocd_application_clashing_with_the_fleet_file() -> None:
 
 
 # ---------------------------------------------------------------- durations, URLs, options
+
+def test_size_limits_default_to_4mi_per_file_and_16mi_per_render() -> None:
+    """Without the settings, a manifest file may hold 4 MiB and a render output 16 MiB."""
+    fleet = parse_fleet(BASE, "fleet.yaml", check_files=False)
+    assert (fleet.settings.max_manifest_file_size, fleet.settings.max_render_output_size) == (
+        4 * 1024 * 1024, 16 * 1024 * 1024)
+
+
+def test_size_limits_are_read_from_settings() -> None:
+    """maxManifestFileSize and maxRenderOutputSize take quantities or plain bytes."""
+    text = BASE + "settings: {maxManifestFileSize: 512Ki, maxRenderOutputSize: 2000000}\n"
+    fleet = parse_fleet(text, "fleet.yaml", check_files=False)
+    assert (fleet.settings.max_manifest_file_size, fleet.settings.max_render_output_size) == (
+        512 * 1024, 2_000_000)
+
+
+def test_bad_size_limits_are_issues_with_their_line() -> None:
+    """A size that is not one, or is zero, is reported at its line and field."""
+    text = BASE + "settings:\n  maxManifestFileSize: 4 megabytes\n  maxRenderOutputSize: 0\n"
+    issues = _issues(text, check_files=False)
+    assert [(i.line, i.field) for i in issues] == [
+        (9, "settings.maxManifestFileSize"), (10, "settings.maxRenderOutputSize")]
+    assert "e.g. 4Mi" in issues[0].message
+    assert "more than 0 bytes" in issues[1].message
+
+
+@pytest.mark.parametrize(("text", "size"), [
+    ("4Mi", 4 * 1024 * 1024), ("512Ki", 512 * 1024), ("1Gi", 1024**3), ("16M", 16_000_000),
+    ("3k", 3000), ("1048576", 1048576), (1024, 1024), ("+2Mi", 2 * 1024 * 1024),
+])
+def test_parse_size_accepts(text: str | int, size: int) -> None:
+    """Kubernetes-style quantities and plain integers become bytes."""
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "4MB", "1.5Mi", "-1", "0", "Mi", True, 0])
+def test_parse_size_rejects(text: str | int) -> None:
+    """Anything but a positive whole number of bytes is a ValueError."""
+    with pytest.raises(ValueError, match=r"expected|more than 0|boolean"):
+        parse_size(text)
+
+
+def test_format_size_uses_the_largest_whole_binary_unit() -> None:
+    """A size prints in the largest binary unit that divides it, else in bytes."""
+    assert [format_size(n) for n in (4 * 1024**2, 512 * 1024, 1536, 1024**3, 7)] == [
+        "4Mi", "512Ki", "1536", "1Gi", "7"]
+
 
 @pytest.mark.parametrize(("text", "seconds"), [
     ("500ms", 0.5), ("5s", 5.0), ("3m", 180.0), ("1h", 3600.0), ("1h30m", 5400.0),

@@ -160,6 +160,11 @@ def test_yaml_merge_keys() -> None:
     ('a: "x\\qsekrit"\n', "found unknown escape character", 1),
     ("a: 1\nb: \x80sekrit\n", "character U+0080 is not allowed in YAML",
      2),
+    ('a: 1\nb: "sekrit\nc: 3\nd: 4\n',
+     "a quoted scalar that starts here is never closed "
+     "(found unexpected end of stream on line 5)", 2),
+    ("a: 1\nb: [sekrit, 2\nc: 3\n",
+     "did not find expected ',' or ']' (in a flow sequence that starts on line 2)", 3),
 ])
 def test_yaml_errors(text: str, problem: str, line: int) -> None:
     """Invalid YAML raises YamlError with the line and a problem that never quotes the input."""
@@ -168,6 +173,16 @@ def test_yaml_errors(text: str, problem: str, line: int) -> None:
     assert info.value.problem == problem
     assert info.value.line == line
     assert "sekrit" not in str(info.value)
+
+
+def test_an_unterminated_quote_is_reported_at_its_line_in_a_file() -> None:
+    """A quote left open is blamed on the line where it opens, not on the end of the file."""
+    text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: 'cm\ndata:\n  a: b\n  c: d\n"
+    with pytest.raises(ManifestError) as info:
+        parse_files({"app/cm.yaml": text}, origin=ORIGIN)
+    assert str(info.value) == (
+        "config-repo@0123456789ab:app/cm.yaml:4: invalid YAML: a quoted scalar that starts "
+        "here is never closed (found unexpected end of stream on line 8)")
 
 
 def json_values(characters: st.SearchStrategy[str]) -> st.SearchStrategy[Any]:

@@ -3,7 +3,8 @@
 ``check-config`` validates the fleet file and touches neither Git nor a
 cluster. ``render`` prints what gitopsd would apply for an application, as a
 YAML stream in sync order, and never contacts a cluster. ``diff`` compares
-that with the live cluster, read-only. Arguments, output and exit codes live
+that with the live cluster, read-only, with SOPS files decrypted as a sync
+decrypts them and Secret values masked. Arguments, output and exit codes live
 here; resolving, rendering, ordering and comparing are the rooms' work.
 """
 
@@ -29,6 +30,7 @@ from gitopsd.app import (
 )
 from gitopsd.core.instances import select_instances
 from gitopsd.core.plan import Listed, SyncUse, sync_order
+from gitopsd.edges.telemetry.logging import configure_logging
 from gitopsd.engine.sync.compare import prepare
 from gitopsd.errors import ConfigError, GitopsdError
 from gitopsd.model import AppInstance, Application, Fleet, Revision
@@ -64,10 +66,10 @@ def _render_timeout(args: argparse.Namespace) -> float | None:
         raise GitopsdError(f"${RENDER_TIMEOUT_ENV}: {exc}") from None
 
 
-def _sources(args: argparse.Namespace, fleet: Fleet) -> Sources:
+def _sources(args: argparse.Namespace, fleet: Fleet, *, decrypt: bool = False) -> Sources:
     state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
     return oneshot_sources(fleet, state_dir, render_timeout=_render_timeout(args),
-                           git_timeout=args.git_timeout)
+                           git_timeout=args.git_timeout, decrypt=decrypt)
 
 
 def _where(instance: AppInstance, revision: Revision | None) -> str:
@@ -224,7 +226,7 @@ async def _diff_one(fleet: Fleet, app: Application, instance: AppInstance, sourc
 
 
 async def _diff_all(args: argparse.Namespace, fleet: Fleet) -> int:
-    sources = _sources(args, fleet)
+    sources = _sources(args, fleet, decrypt=True)
     status = 0
     try:
         fleet = await with_application(fleet, args.app, sources)
@@ -244,6 +246,7 @@ async def _diff_all(args: argparse.Namespace, fleet: Fleet) -> int:
 
 def _diff(args: argparse.Namespace) -> int:
     fleet = _load(args, check_files=True)
+    configure_logging("warning")  # stdout is the diff; a warning (an unusable age key) is stderr's
     return asyncio.run(_diff_all(args, fleet))
 
 

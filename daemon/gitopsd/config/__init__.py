@@ -9,6 +9,7 @@ Public API (everything else in this package is an implementation detail):
   for the Argo CD ``Application`` manifests an ``argocd`` entry points at.
 - ``expand_instances(fleet, applications=None) -> tuple[AppInstance, ...]``.
 - ``parse_duration(text) -> float`` (seconds), ``format_duration(seconds) -> str``.
+- ``parse_size(text) -> int`` (bytes, ``4Mi``), ``format_size(bytes) -> str``.
 - ``summary(fleet) -> str`` for ``gitopsd check-config``.
 - ``default_config_path() -> str | None`` (``$GITOPSD_CONFIG``).
 
@@ -19,6 +20,7 @@ cluster, and sits beside core and edges: it imports only model and errors.
 from gitopsd.config.argocd import applications_from_argocd
 from gitopsd.config.durations import format_duration, parse_duration
 from gitopsd.config.loader import default_config_path, load_fleet, parse_fleet
+from gitopsd.config.sizes import format_size, parse_size
 from gitopsd.config.summary import summary
 from gitopsd.config.templating import TEMPLATE_VARIABLES, expand_instances
 
@@ -28,8 +30,10 @@ __all__ = [
     "default_config_path",
     "expand_instances",
     "format_duration",
+    "format_size",
     "load_fleet",
     "parse_duration",
     "parse_fleet",
+    "parse_size",
     "summary",
 ]

@@ -49,7 +49,8 @@ __all__ = [
 
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "applications",
                 "health")
-SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint")
+SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
+                   "maxManifestFileSize", "maxRenderOutputSize")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
@@ -187,8 +188,15 @@ def _settings(r: Reader, node: Node | None) -> Settings:
         if otlp and not otlp.startswith(("http://", "https://")):
             r.issue(f["otlpEndpoint"], "settings.otlpEndpoint",
                     "must be an http:// or https:// URL (OTLP over HTTP)")
+    sizes = {name: r.size(f[name], f"settings.{name}")
+             for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp)
+                    otlp_endpoint=otlp,
+                    max_manifest_file_size=sizes.get("maxManifestFileSize")
+                    or base.max_manifest_file_size,
+                    max_render_output_size=sizes.get("maxRenderOutputSize")
+                    or base.max_render_output_size)
+
 
 
 def _clusters(r: Reader, node: Node | None, files: _Files) -> tuple[Cluster, ...]:

@@ -16,6 +16,7 @@ from typing import Any
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitopsd.config.durations import parse_duration
+from gitopsd.config.sizes import parse_size
 from gitopsd.config.yamlpos import IssueLog, is_null, kind_of, line_of, scalar_value, suggest
 from gitopsd.errors import ConfigIssue
 
@@ -149,6 +150,16 @@ class Reader:
             return None
         try:
             return parse_duration(value)
+        except ValueError as exc:
+            self.issue(node, path, str(exc))
+            return None
+
+    def size(self, node: Node, path: str) -> int | None:
+        value = self._plainscalar_value(node, path, "a size such as 4Mi or 16Mi", (_STR, _INT))
+        if value is None or isinstance(value, bool | float):
+            return None
+        try:
+            return parse_size(value)
         except ValueError as exc:
             self.issue(node, path, str(exc))
             return None

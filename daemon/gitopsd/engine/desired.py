@@ -10,31 +10,47 @@ render is done (a clear copy exists on disk, in the private work directory,
 only while the renderer runs).
 Parsed manifests are cached per (commit, path, parameters, cluster inputs),
 so an unchanged commit is never rendered or parsed twice.
+
+One application's huge source must not stall the others: a manifest file past
+``settings.maxManifestFileSize`` is refused by its size in Git before it is
+read, a render output or a plain directory past ``settings.maxRenderOutputSize``
+before it is parsed, and parsing and decryption run on this object's own
+worker threads, never on the event loop that serves health, watches and the
+other applications.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import PurePosixPath
+from typing import TypeVar
 
+from gitopsd.config import format_size
 from gitopsd.core.manifests import parse_files, parse_stream
 from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
-from gitopsd.errors import DecryptError, ManifestError, RenderError
+from gitopsd.errors import DecryptError, ManifestError, RenderError, SourceTooLarge
 from gitopsd.model import AppInstance, Fleet, Manifest, Repository, Revision, SourceLocation
 
 RENDER_MARKERS = ("kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 ClusterScoped = Callable[[str], frozenset[tuple[str, str]]]
+T = TypeVar("T")
+
+PARSE_THREADS = 2
+"""Worker threads for parsing and decryption: few, so that they leave the GIL to the loop."""
 
 
 class DesiredState:
     def __init__(self, fleet: Fleet, git: GitPort, renderer: RenderPort, *,
                  kube_version: Callable[[str], str] | None = None,
                  cluster_scoped: ClusterScoped | None = None, cache_size: int = 512,
-                 decryptor: DecryptPort | None = None) -> None:
+                 decryptor: DecryptPort | None = None, executor: Executor | None = None) -> None:
         self.fleet = fleet
         self.git = git
         self.renderer = renderer
@@ -43,6 +59,8 @@ class DesiredState:
         self.decryptor = decryptor
         self._cache: OrderedDict[tuple[object, ...], tuple[Manifest, ...]] = OrderedDict()
         self._cache_size = cache_size
+        self._executor = executor or ThreadPoolExecutor(PARSE_THREADS,
+                                                        thread_name_prefix="gitopsd-parse")
         self.renders = 0
 
     def repository(self, instance: AppInstance) -> Repository:
@@ -70,43 +88,99 @@ class DesiredState:
             self._cache.popitem(last=False)
         return result
 
+    async def _offload(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """FN(*ARGS, **KWARGS) on a parse thread, so that the event loop stays free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
+
     async def _render(self, instance: AppInstance, revision: Revision,
                       kube_version: str) -> tuple[Manifest, ...]:
         repo = self.repository(instance)
+        settings = self.fleet.settings
         path = instance.source.path.strip("/") or "."
-        files = await self.git.read_tree(repo, revision.sha, path)
+        where = f"{repo.name}@{revision.sha[:12]}:{path}"
+        try:
+            files = await self.git.read_tree(repo, revision.sha, path,
+                                             max_file_size=settings.max_manifest_file_size,
+                                             limited_suffixes=MANIFEST_SUFFIXES)
+        except SourceTooLarge as exc:
+            raise SourceTooLarge(f"{exc} (settings.maxManifestFileSize: "
+                                 f"{format_size(settings.max_manifest_file_size)})") from None
         base = "" if path == "." else path + "/"
         top = {name[len(base):] for name in files if "/" not in name[len(base):]}
         origin = SourceLocation(repo.name, revision.sha, "" if path == "." else path)
         extra = self.cluster_scoped(instance.cluster)
         self.renders += 1
         if any(marker in top for marker in RENDER_MARKERS):
-            async with self.git.materialise(repo, revision.sha, path) as directory:
-                root = directory
-                for _ in PurePosixPath(path).parts if path != "." else ():
-                    root = root.parent
-                if self.decryptor is not None:
-                    opened = await self.decryptor.decrypt_tree(
-                        root, name=f"{repo.name}@{revision.sha[:12]}", required=path)
-                    origin = replace(origin, decrypted=opened > 0)
+            text, opened = await self._rendered(instance, repo, revision, path, kube_version)
+            if len(text) > settings.max_render_output_size:  # a cached render of a larger limit
+                raise SourceTooLarge(f"{where}: the render output is over the limit of "
+                                     f"{settings.max_render_output_size} bytes "
+                                     f"{_setting(settings.max_render_output_size)}")
+            return await self._offload(_parse_rendered, text, self.decryptor, where,
+                                       origin=replace(origin, decrypted=opened),
+                                       default_namespace=instance.namespace,
+                                       cluster_scoped=extra)
+        manifests = {n: b for n, b in files.items()
+                     if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])}
+        total = sum(len(data) for data in manifests.values())
+        if total > settings.max_render_output_size:
+            raise SourceTooLarge(f"{where}: the manifest files total {total} bytes, over the limit "
+                                 f"of {settings.max_render_output_size} bytes "
+                                 f"{_setting(settings.max_render_output_size)}")
+        return await self._offload(_parse_plain, manifests, self.decryptor,
+                                   origin=SourceLocation(repo.name, revision.sha),
+                                   default_namespace=instance.namespace, cluster_scoped=extra)
+
+    async def _rendered(self, instance: AppInstance, repo: Repository, revision: Revision,
+                        path: str, kube_version: str) -> tuple[str, bool]:
+        """The Kustomize or Helm output of PATH, and whether SOPS files were decrypted for it."""
+        limit = self.fleet.settings.max_render_output_size
+        async with self.git.materialise(repo, revision.sha, path) as directory:
+            root = directory
+            for _ in PurePosixPath(path).parts if path != "." else ():
+                root = root.parent
+            opened = 0
+            if self.decryptor is not None:
+                opened = await self.decryptor.decrypt_tree(
+                    root, name=f"{repo.name}@{revision.sha[:12]}", required=path)
+            try:
                 text = await self.renderer.render(
                     root, path, release_name=instance.source.helm.release_name or instance.app,
                     namespace=instance.namespace, helm=instance.source.helm,
-                    kube_version=kube_version, cache_key=f"{repo.name}@{revision.sha}")
-            if self.decryptor is not None and self.decryptor.is_encrypted(text):
-                raise DecryptError(f"{repo.name}@{revision.sha[:12]}:{path}: the rendered output holds a "
-                                   "SOPS-encrypted document that this host cannot decrypt")
-            return parse_stream(text, origin=origin, default_namespace=instance.namespace,
-                                cluster_scoped=extra)
-        texts = _decode({n: b for n, b in files.items()
-                         if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])},
-                        origin)
-        opened = False
-        if self.decryptor is not None:
-            opened = any(self.decryptor.is_encrypted(t) for t in texts.values())
-            texts = _decrypted(texts, self.decryptor, origin)
-        return parse_files(texts, origin=SourceLocation(repo.name, revision.sha, decrypted=opened),
-                           default_namespace=instance.namespace, cluster_scoped=extra)
+                    kube_version=kube_version, cache_key=f"{repo.name}@{revision.sha}",
+                    max_output=limit)
+            except SourceTooLarge as exc:
+                raise SourceTooLarge(f"{repo.name}@{revision.sha[:12]}:{path}: {exc} "
+                                     f"{_setting(limit)}") from None
+        return text, opened > 0
+
+
+def _setting(limit: int) -> str:
+    return f"(settings.maxRenderOutputSize: {format_size(limit)})"
+
+
+def _parse_rendered(text: str, decryptor: DecryptPort | None, where: str, *,
+                    origin: SourceLocation, default_namespace: str,
+                    cluster_scoped: Collection[tuple[str, str]]) -> tuple[Manifest, ...]:
+    """Manifests of a Kustomize or Helm output (blocking: runs on a parse thread)."""
+    if decryptor is not None and decryptor.is_encrypted(text):
+        raise DecryptError(f"{where}: the rendered output holds a "
+                           "SOPS-encrypted document that this host cannot decrypt")
+    return parse_stream(text, origin=origin, default_namespace=default_namespace,
+                        cluster_scoped=cluster_scoped)
+
+
+def _parse_plain(files: Mapping[str, bytes], decryptor: DecryptPort | None, *,
+                 origin: SourceLocation, default_namespace: str,
+                 cluster_scoped: Collection[tuple[str, str]]) -> tuple[Manifest, ...]:
+    """Manifests of a plain directory's files, SOPS files decrypted in memory (blocking)."""
+    texts = _decode(files, origin)
+    sealed = {n for n, t in texts.items() if decryptor.is_encrypted(t)} if decryptor else set()
+    if decryptor is not None and sealed:
+        texts = _decrypted(texts, sealed, decryptor, origin)
+    return parse_files(texts, origin=replace(origin, decrypted=bool(sealed)),
+                       default_namespace=default_namespace, cluster_scoped=cluster_scoped)
 
 
 def _hidden(relative: str) -> bool:
@@ -114,11 +188,11 @@ def _hidden(relative: str) -> bool:
     return any(part.startswith(".") for part in relative.split("/"))
 
 
-def _decrypted(texts: Mapping[str, str], decryptor: DecryptPort,
+def _decrypted(texts: Mapping[str, str], sealed: Collection[str], decryptor: DecryptPort,
                origin: SourceLocation) -> dict[str, str]:
-    """TEXTS with every SOPS-encrypted file replaced by its clear text (in memory only)."""
+    """TEXTS with the SOPS-encrypted files SEALED replaced by their clear text (in memory only)."""
     prefix = f"{origin.repo}@{origin.revision[:12]}"
-    return {name: decryptor.decrypt(text, name=f"{prefix}:{name}") if decryptor.is_encrypted(text) else text
+    return {name: decryptor.decrypt(text, name=f"{prefix}:{name}") if name in sealed else text
             for name, text in texts.items()}
 
 

@@ -64,7 +64,12 @@ class GitPort(Protocol):
 
     async def ensure(self, repo: Repository, ref: str, sha: str | None = None) -> Revision: ...
 
-    async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]: ...
+    async def read_tree(self, repo: Repository, sha: str, path: str = ".", *,
+                        max_file_size: int | None = None,
+                        limited_suffixes: tuple[str, ...] = ()) -> dict[str, bytes]:
+        """Files under PATH; one past MAX_FILE_SIZE (among LIMITED_SUFFIXES, all when empty)
+        raises ``SourceTooLarge`` before it is read."""
+        ...
 
     def materialise(self, repo: Repository, sha: str,
                     path: str = ".") -> AbstractAsyncContextManager[Path]: ...
@@ -80,7 +85,9 @@ class DecryptPort(Protocol):
     """SOPS-encrypted files decrypted in memory (implemented by edges.sops.Decryptor).
 
     Errors are ``DecryptError``s whose message starts with the ``name`` given
-    and never carries file content.
+    and never carries file content. ``is_encrypted`` and ``decrypt`` are called
+    from a worker thread (they parse whole files), so they must not use the
+    event loop.
     """
 
     def is_encrypted(self, text: str) -> bool:
@@ -101,10 +108,14 @@ class DecryptPort(Protocol):
 
 
 class RenderPort(Protocol):
-    """Kustomize and Helm rendering of a materialised tree (adapts edges.render.Renderer)."""
+    """Kustomize and Helm rendering of a materialised tree (adapts edges.render.Renderer).
+
+    Output past MAX_OUTPUT bytes (0: the renderer's own limit) raises ``SourceTooLarge``.
+    """
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
-                     helm: HelmParams, kube_version: str, cache_key: str) -> str: ...
+                     helm: HelmParams, kube_version: str, cache_key: str,
+                     max_output: int = 0) -> str: ...
 
 
 class WatchPort(Protocol):

@@ -160,6 +160,10 @@ class ArgoCDAppSource:
     path: str = "."
 
 
+MAX_MANIFEST_FILE_SIZE = 4 * 1024 * 1024
+MAX_RENDER_OUTPUT_SIZE = 16 * 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Settings:
     """Fleet-wide daemon settings from the fleet file's ``settings`` block."""
@@ -168,6 +172,8 @@ class Settings:
     inventory_namespace: str = "gitopsd-system"
     sync_timeout: float = 300.0  # default for SyncPolicy.sync_timeout
     otlp_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty disables export
+    max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
+    max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ class ErrorKind(enum.StrEnum):
     GIT = "GitError"
     REPOSITORY_UNAVAILABLE = "RepositoryUnavailable"
     RENDER = "RenderError"
+    SOURCE_TOO_LARGE = "SourceTooLarge"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"
     CLUSTER = "ClusterError"

@@ -18,7 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from gitopsd.errors import GitError
+from gitopsd.errors import GitError, SourceTooLarge
 from gitopsd.model import Repository, Revision
 
 WORKTREE_SHA = "working-tree"
@@ -49,21 +49,37 @@ class WorkingTrees:
         self.directory(repo.name)
         return Revision(repo.name, ref, WORKTREE_SHA)
 
-    async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]:
-        return await asyncio.to_thread(self._read_tree, repo, path)
+    async def read_tree(self, repo: Repository, sha: str, path: str = ".", *,
+                        max_file_size: int | None = None,
+                        limited_suffixes: tuple[str, ...] = ()) -> dict[str, bytes]:
+        return await asyncio.to_thread(self._read_tree, repo, path, max_file_size,
+                                       limited_suffixes)
 
-    def _read_tree(self, repo: Repository, path: str) -> dict[str, bytes]:
+    def _read_tree(self, repo: Repository, path: str, max_file_size: int | None,
+                   limited_suffixes: tuple[str, ...]) -> dict[str, bytes]:
         root = self.directory(repo.name)
         target = self._inside(repo, path)
+
+        def read(full: Path) -> bytes:
+            rel = full.relative_to(root).as_posix()
+            if max_file_size is not None and (not limited_suffixes
+                                              or rel.lower().endswith(limited_suffixes)):
+                size = full.stat().st_size
+                if size > max_file_size:
+                    raise SourceTooLarge(f"{repo.name}:{rel}: the file is {size} bytes, over the "
+                                         f"limit of {max_file_size} bytes per manifest file; "
+                                         "it was not read")
+            return full.read_bytes()
+
         if target.is_file():
-            return {target.relative_to(root).as_posix(): target.read_bytes()}
+            return {target.relative_to(root).as_posix(): read(target)}
         files: dict[str, bytes] = {}
         for current, dirs, names in os.walk(target):
             dirs[:] = sorted(d for d in dirs if d != ".git")
             for name in sorted(names):
                 full = Path(current) / name
                 if full.is_file():
-                    files[full.relative_to(root).as_posix()] = full.read_bytes()
+                    files[full.relative_to(root).as_posix()] = read(full)
         return files
 
     @asynccontextmanager

@@ -174,11 +174,24 @@ def _item_lines(node: Node) -> tuple[int, ...]:
     return ()
 
 
+def _marked(exc: yaml.MarkedYAMLError) -> YamlError:
+    """The error at the line where its cause is: where an unclosed construct starts when the
+    parser only noticed at the end of the stream, else where the parser stopped."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    at = exc.problem_mark.line + 1 if exc.problem_mark is not None else 0
+    start = exc.context_mark.line + 1 if exc.context_mark is not None else 0
+    if not (exc.context and start and start != at):
+        return YamlError(problem, at or start)
+    subject = exc.context.removeprefix("while ").split(" ", 1)[-1]  # "a quoted scalar"
+    if "end of stream" in problem:
+        return YamlError(f"{subject} that starts here is never closed ({problem} on line {at})",
+                         start)
+    return YamlError(f"{problem} (in {subject} that starts on line {start})", at)
+
+
 def _error(exc: yaml.YAMLError, text: str) -> YamlError:
     if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        return YamlError(problem, mark.line + 1 if mark is not None else 0)
+        return _marked(exc)
     if isinstance(exc, yaml.reader.ReaderError):
         line = text.count("\n", 0, exc.position) + 1 if exc.position >= 0 else 0
         return YamlError(f"character U+{exc.character:04X} is not allowed in YAML", line)

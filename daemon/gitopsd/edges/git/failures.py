@@ -8,9 +8,11 @@ secret the caller knows (tokens, URL passwords) before they are used.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from gitopsd.errors import RepositoryUnavailable
 from gitopsd.model import Repository
@@ -36,6 +38,12 @@ def scrub(text: str, url: str, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "***")
     return text
+
+
+def missing_local_path(url: str) -> str | None:
+    """The directory a local repository URL names when it does not exist, else None."""
+    path = unquote(urlsplit(url).path) if url.startswith("file://") else url
+    return None if os.path.exists(path) else path
 
 
 def where(repo: Repository) -> str:
@@ -72,6 +80,9 @@ def translate(exc: BaseException, repo: Repository, action: str, *,
     if isinstance(exc, AuthRejected):
         return RepositoryUnavailable(f"authentication failed for {where(repo)}: "
                                      f"{scrub(exc.reason, repo.url, secrets)}")
+    missing = missing_local_path(repo.url) if ep.transport == "local" else None
+    if missing is not None:
+        return RepositoryUnavailable(f"cannot {action} {repo.name}: repository path {missing} does not exist")
     cause = scrub(str(exc) or type(exc).__name__, repo.url, secrets)
     low = cause.lower()
     if any(p in low for p in _AUTH):

@@ -28,7 +28,7 @@ import anyio
 import anyio.to_thread
 import pygit2
 
-from gitopsd.errors import GitError, RepositoryUnavailable
+from gitopsd.errors import GitError, RepositoryUnavailable, SourceTooLarge
 from gitopsd.model import Repository, Revision
 from gitopsd.model.giturls import url_secret
 
@@ -36,7 +36,7 @@ from . import known_hosts
 from .cache import UNSHALLOW_DEPTH, RepoCache, RepoStats, mirror, refspec, resolve
 from .credentials import AuthRejected, Callbacks, read_token
 from .failures import shown_ref, translate, where
-from .tree import TreeProblem, lookup, normalise, read_blobs, write_tree
+from .tree import BlobTooLarge, SizeLimit, TreeProblem, lookup, normalise, read_blobs, write_tree
 from .urls import cache_name, is_full_sha
 
 T = TypeVar("T")
@@ -143,14 +143,21 @@ class GitSource:
             raise GitError(f"revision {shown_ref(ref)} of {where(repo)} is not a commit")
         return Revision(repo.name, ref, have)
 
-    async def read_tree(self, repo: Repository, sha: str, path: str = ".") -> dict[str, bytes]:
+    async def read_tree(self, repo: Repository, sha: str, path: str = ".", *,
+                        max_file_size: int | None = None,
+                        limited_suffixes: tuple[str, ...] = ()) -> dict[str, bytes]:
         """All files under PATH at commit SHA, recursively, as {repo-relative path: bytes}.
 
         PATH "." is the repository root; a file path returns just that file.
-        The commit is fetched first if the cache lacks it.
+        The commit is fetched first if the cache lacks it. A file larger than
+        MAX_FILE_SIZE bytes whose name ends with one of LIMITED_SUFFIXES (any
+        file when empty) raises ``SourceTooLarge`` naming it; its size is read
+        from the object header, so its content is never loaded.
         """
         commit = await self._commit(repo, sha)
-        return await self._read(repo, sha, path, lambda r, c: read_blobs(r, c, path), commit)
+        limit = None if max_file_size is None else SizeLimit(max_file_size, limited_suffixes)
+        return await self._read(repo, sha, path, lambda r, c: read_blobs(r, c, path, limit),
+                                commit)
 
     async def show_file(self, repo: Repository, sha: str, path: str) -> bytes:
         """Content of the single file PATH at commit SHA."""
@@ -219,6 +226,10 @@ class GitSource:
             return await self._blocking(run)
         except TreeProblem as exc:
             raise GitError(f"{exc} in {repo.name} at {sha[:12]}") from None
+        except BlobTooLarge as exc:
+            raise SourceTooLarge(
+                f"{repo.name}@{sha[:12]}:{exc.path}: the file is {exc.size} bytes, over the "
+                f"limit of {exc.limit} bytes per manifest file; it was not read") from None
         except (pygit2.GitError, KeyError, ValueError, OSError) as exc:
             raise GitError(f"cannot read {path} of {where(repo)} at {sha[:12]}: "
                            f"{' '.join(str(exc).split())}") from None

@@ -1,6 +1,7 @@
 """Read a commit's files straight from the object store: no checkout, no index.
 
-``read_blobs`` returns the blobs under a path as {repo-relative path: bytes};
+``read_blobs`` returns the blobs under a path as {repo-relative path: bytes},
+refusing a blob past a size limit by its header, before its content is read;
 ``write_tree`` writes a whole commit tree into a directory for renderers that
 need files on disk (Kustomize may reach ``../base``). Both keep the result
 inside the repository: symbolic links that point outside the tree are refused,
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+from dataclasses import dataclass
 from pathlib import Path
 
 import pygit2
@@ -25,6 +27,32 @@ _TREE = int(FileMode.TREE)
 
 class TreeProblem(Exception):
     """A path is missing, or the tree holds something unsafe to read or write."""
+
+
+class BlobTooLarge(Exception):
+    """A file under a size limit is larger than it; its content was not read."""
+
+    def __init__(self, path: str, size: int, limit: int) -> None:
+        super().__init__(f"{path} is {size} bytes, over the limit of {limit} bytes")
+        self.path = path
+        self.size = size
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class SizeLimit:
+    """At most ``max_bytes`` per file whose name ends with one of ``suffixes`` (all when empty)."""
+
+    max_bytes: int
+    suffixes: tuple[str, ...] = ()
+
+    def check(self, repo: pygit2.Repository, path: str, oid: pygit2.Oid) -> None:
+        """BlobTooLarge when the blob OID at PATH is limited and too large (read from its header)."""
+        if self.suffixes and not path.lower().endswith(self.suffixes):
+            return
+        _, size = repo.odb.read_header(oid)
+        if size > self.max_bytes:
+            raise BlobTooLarge(path, size, self.max_bytes)
 
 
 def normalise(path: str) -> str:
@@ -75,21 +103,23 @@ def _link_target(link_path: str, target: str) -> str:
     return joined
 
 
-def read_blobs(repo: pygit2.Repository, commit: pygit2.Commit, path: str) -> dict[str, bytes]:
+def read_blobs(repo: pygit2.Repository, commit: pygit2.Commit, path: str,
+               limit: SizeLimit | None = None) -> dict[str, bytes]:
     """All files under PATH of COMMIT, recursively, keyed by repo-relative path.
 
     A symbolic link to a file inside the repository reads as that file; links to
-    directories are skipped (they would be read twice or loop).
+    directories are skipped (they would be read twice or loop). A file LIMIT
+    covers that is larger than it raises BlobTooLarge before it is read.
     """
     base = normalise(path)
     obj = lookup(commit, base)
     out: dict[str, bytes] = {}
     if isinstance(obj, pygit2.Blob):
-        out[base] = _blob_data(repo, commit, base, obj, _file_mode(commit, base))
+        out[base] = _blob_data(repo, commit, base, obj, _file_mode(commit, base), limit)
         return out
     if not isinstance(obj, pygit2.Tree):
         raise TreeProblem(f"path {base} is neither a file nor a directory")
-    _walk(repo, commit, obj, "" if base == "." else base, out)
+    _walk(repo, commit, obj, "" if base == "." else base, out, limit)
     return out
 
 
@@ -102,8 +132,10 @@ def _file_mode(commit: pygit2.Commit, path: str) -> int:
 
 
 def _blob_data(repo: pygit2.Repository, commit: pygit2.Commit, path: str,
-               blob: pygit2.Blob, mode: int) -> bytes:
+               blob: pygit2.Blob, mode: int, limit: SizeLimit | None = None) -> bytes:
     if mode != _LINK:
+        if limit is not None:
+            limit.check(repo, path, blob.id)
         return bytes(blob.data)
     target = _link_target(path, blob.data.decode("utf-8", "surrogateescape"))
     for _ in range(40):
@@ -115,6 +147,8 @@ def _blob_data(repo: pygit2.Repository, commit: pygit2.Commit, path: str,
         if mode != _LINK:
             if not isinstance(obj, pygit2.Blob):
                 raise IsADirectoryError(target)
+            if limit is not None:
+                limit.check(repo, path, obj.id)
             return bytes(obj.data)
         if not isinstance(obj, pygit2.Blob):
             raise TreeProblem(f"symbolic link {target} is not a blob")
@@ -123,19 +157,21 @@ def _blob_data(repo: pygit2.Repository, commit: pygit2.Commit, path: str,
 
 
 def _walk(repo: pygit2.Repository, commit: pygit2.Commit, tree: pygit2.Tree, prefix: str,
-          out: dict[str, bytes]) -> None:
+          out: dict[str, bytes], limit: SizeLimit | None) -> None:
     for entry in tree:
         name = entry.name or ""
         _check_name(name)
         rel = f"{prefix}/{name}" if prefix else name
         mode = int(entry.filemode)
         if mode == _TREE:
-            _walk(repo, commit, _tree(repo, entry.id), rel, out)
+            _walk(repo, commit, _tree(repo, entry.id), rel, out, limit)
         elif mode == _COMMIT:
             continue
         else:
             try:
-                out[rel] = _blob_data(repo, commit, rel, _blob(repo, entry.id), mode)
+                if limit is not None and mode != _LINK:
+                    limit.check(repo, rel, entry.id)
+                out[rel] = _blob_data(repo, commit, rel, _blob(repo, entry.id), mode, limit)
             except IsADirectoryError:
                 continue
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from gitopsd.edges.render.request import MANIFEST_SUFFIXES, Rendered, RendererKind
-from gitopsd.errors import RenderError
+from gitopsd.errors import RenderError, SourceTooLarge
 
 
 def _is_manifest(name: str) -> bool:
@@ -58,7 +58,7 @@ def render_plain(tree: Path, target: Path, max_output: int) -> Rendered:
         text = _read(tree, path, rel)
         total += len(text)
         if total > max_output:
-            raise RenderError(
+            raise SourceTooLarge(
                 f"plain manifests under {target.relative_to(tree).as_posix()!r} "
                 f"exceed {max_output} bytes")
         files[rel] = text

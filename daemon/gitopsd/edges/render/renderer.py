@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gitopsd.edges import binaries
@@ -51,6 +51,7 @@ class _Plan:
     namespace: str
     kube_version: str
     request: RenderRequest
+    limits: Limits
 
 
 class Renderer:
@@ -128,6 +129,8 @@ class Renderer:
             namespace=req.namespace,
             kube_version=req.kube_version or self.default_kube_version,
             request=req,
+            limits=replace(self.limits, max_output=req.max_output) if req.max_output
+            else self.limits,
         )
 
     def _binary(self, kind: RendererKind, rel: str) -> str:
@@ -144,12 +147,12 @@ class Renderer:
             self._renders += 1
             if plan.kind is RendererKind.PLAIN:
                 return await asyncio.to_thread(
-                    render_plain, plan.tree, plan.target, self.limits.max_output)
+                    render_plain, plan.tree, plan.target, plan.limits.max_output)
             binary = self._binary(plan.kind, plan.rel)
             if plan.kind is RendererKind.KUSTOMIZE:
                 return await render_kustomize(
-                    binary, plan.tree, plan.target, plan.rel, self.limits)
+                    binary, plan.tree, plan.target, plan.rel, plan.limits)
             return await render_helm(
                 binary, plan.tree, plan.target, plan.rel, release=plan.release,
                 namespace=plan.namespace, kube_version=plan.kube_version,
-                params=plan.request.helm, limits=self.limits)
+                params=plan.request.helm, limits=plan.limits)

@@ -41,7 +41,8 @@ class RenderRequest:
     ``(repository, sha)`` tuple). An empty key means the tree is not
     content-addressed (a working directory), so the result is never cached.
     ``release_name`` is the Helm release unless ``helm.release_name`` is set;
-    ``kube_version`` empty means the pinned default version.
+    ``kube_version`` empty means the pinned default version. ``max_output``
+    bounds the output in bytes (0: the renderer's own limit).
     """
 
     root: Path
@@ -51,6 +52,7 @@ class RenderRequest:
     helm: HelmParams = field(default_factory=HelmParams)
     kube_version: str = ""
     cache_key: tuple[object, ...] | str = ""
+    max_output: int = 0
 
 
 @dataclass(frozen=True)

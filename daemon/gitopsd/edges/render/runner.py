@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from gitopsd.errors import RenderError
+from gitopsd.errors import RenderError, SourceTooLarge
 
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_OUTPUT = 64 * 1024 * 1024
@@ -135,6 +135,9 @@ async def run_tool(
 ) -> str:
     """Run ``argv`` and return its stdout as text, or raise RenderError.
 
+    Output past ``limits.max_output`` kills the tool and raises ``SourceTooLarge``
+    (a RenderError) before any of it is decoded.
+
     ``label`` names the tool run in messages ("kustomize build"), ``subject``
     the repository path being rendered. ``home`` is a private directory used
     as HOME and TMPDIR; ``env`` adds tool-specific variables to the scrubbed
@@ -170,7 +173,7 @@ async def run_tool(
             code = await proc.wait()
     except TimeoutError:
         if out.overflowed:
-            raise RenderError(
+            raise SourceTooLarge(
                 f"{label} output for {subject!r} exceeded {limits.max_output} bytes") from None
         raise RenderError(
             f"{label} timed out after {limits.timeout:g}s for {subject!r}") from None
@@ -183,7 +186,7 @@ async def run_tool(
             pipe.close()
         await proc.wait()
     if out.overflowed:
-        raise RenderError(
+        raise SourceTooLarge(
             f"{label} output for {subject!r} exceeded {limits.max_output} bytes")
     if code != 0:
         status = f"exit status {code}" if code > 0 else f"killed by signal {-code}"
