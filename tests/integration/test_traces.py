@@ -85,7 +85,7 @@ async def _synced(daemon: Daemon, key: str, revision: str, timeout: float = 60.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         row = daemon.board.get(key)
-        if row is not None and row.revision == revision and row.last_result:
+        if row is not None and row.last_revision == revision and row.last_result:
             return
         await asyncio.sleep(0.1)
     row = daemon.board.get(key)
