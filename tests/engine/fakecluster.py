@@ -9,7 +9,8 @@ and nowhere else:
 * every write gets the next ``resourceVersion``; a changed ``spec`` bumps
   ``generation``; writes never change ``status`` (it is a subresource), so a
   test sets it with ``set_status`` or a script;
-* ``apply`` creates what is missing (server-side apply); ``dry_run`` stores nothing;
+* ``apply`` creates what is missing (server-side apply); on an existing object a
+  ``resourceVersion`` in the body must match, else 409; ``dry_run`` stores nothing;
 * ``delete`` honours a uid precondition like ``edges.kube`` does (False when
   the object is gone or is another incarnation) and records the propagation;
 * ``select`` filters by kind, namespace and ``k=v[,k2=v2]`` label selectors.
@@ -177,6 +178,9 @@ class FakeCluster:
         current = self.objects.get(key)
         if current is None:
             return self._create(body, dry_run=dry_run, verb="apply")
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise ApiError(f"{key} has been modified", status=409, reason="Conflict")
         return self._write(key, body, current, dry_run=dry_run, verb="apply")
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> Obj:
