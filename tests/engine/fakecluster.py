@@ -192,6 +192,16 @@ class FakeCluster:
             raise ApiError(f"{key} already exists", status=409, reason="AlreadyExists")
         return self._create(body, dry_run=dry_run, verb="create")
 
+    async def set_managed_fields(self, live: Mapping[str, Any], entries: Any) -> Obj:
+        key = ResourceKey.of(live)
+        current = self.objects.get(key)
+        if current is None or current["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]:
+            raise ApiError(f"{key} has been modified", status=422, reason="Invalid")
+        current["metadata"]["managedFields"] = copy.deepcopy(list(entries))
+        current["metadata"]["resourceVersion"] = self._next_version()
+        self.log.append(Event(self._now(), "patch", key))
+        return copy.deepcopy(current)
+
     async def replace(self, body: Mapping[str, Any]) -> Obj:
         key = ResourceKey.of(body)
         self._maybe_fail("replace", key)
