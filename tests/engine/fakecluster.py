@@ -6,6 +6,8 @@ and nowhere else:
 * objects are stored by ``ResourceKey``; every returned object is a copy;
 * creating gives a uid, ``creationTimestamp``, ``generation`` 1 and, for a
   ``generateName`` body, a name; creating an existing name is a 409;
+* ``set_managed_fields`` replaces ``managedFields`` at a matching ``resourceVersion``
+  (else 422, as a failed JSON patch test is), and later writes keep them;
 * every write gets the next ``resourceVersion``; a changed ``spec`` bumps
   ``generation``; writes never change ``status`` (it is a subresource), so a
   test sets it with ``set_status`` or a script;
@@ -298,7 +300,7 @@ class FakeCluster:
             obj["status"] = copy.deepcopy(current["status"])
         meta = obj.setdefault("metadata", {})
         old = current["metadata"]
-        for name in SERVER_FIELDS:
+        for name in (*SERVER_FIELDS, "managedFields"):
             if name in old:
                 meta[name] = old[name]
         if obj.get("spec") != current.get("spec"):

@@ -27,18 +27,32 @@ from tests.engine.fakefleet import (
 KEY = ResourceKey("", "ConfigMap", "web", "settings")
 
 
+class SlowHistory:
+    """A history port that takes SECONDS (on the clock) to record each pass."""
+
+    def __init__(self, recorder: Recorder, clock: VirtualClock, seconds: float) -> None:
+        self.recorder, self.clock, self.seconds = recorder, clock, seconds
+
+    async def record(self, *args: Any, **kwargs: Any) -> None:
+        await self.recorder.record(*args, **kwargs)
+        await self.clock.sleep(self.seconds)
+
+
 class Fleet:
     """One self-healed instance with one ConfigMap, its watch and a virtual clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, history_seconds: float = 0.0) -> None:
         self.clock = VirtualClock(1000.0)
         self.cluster, self.git, self.recorder = FakeCluster(self.clock), FakeGit(), Recorder()
         self.git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
         fleet = fleet_on()
         self.watch = FakeWatch(self.cluster)
+        history: Any = self.recorder
+        if history_seconds:
+            history = SlowHistory(self.recorder, self.clock, history_seconds)
         self.daemon = Daemon(fleet, {"alpha": ClusterHandle("alpha", self.cluster, self.watch)}, self.git,
                              DesiredState(fleet, self.git, NoRenderer()), metrics=self.recorder,
-                             history=self.recorder, clock=self.clock,
+                             history=history, clock=self.clock,
                              settings=Settings(resync=3600.0, health_poll=0.01))
 
     async def started(self) -> None:
@@ -180,3 +194,20 @@ async def test_deleted_object_is_recreated_by_a_create_only_apply() -> None:
         assert f.level() == "info"
         assert f.cluster.events()[-1] == ("apply", "settings")
         assert "create" not in [verb for verb, _ in f.cluster.events()]
+
+
+@pytest.mark.asyncio
+async def test_edit_while_the_last_repair_is_still_being_reported_is_repaired() -> None:
+    """An edit that arrives after a repair's write landed but before its report is finished is new
+    drift, repaired like any other."""
+    f = Fleet(history_seconds=3.0)
+    async with running(f.daemon):
+        await f.started()
+        await f.clock.advance(3.5)  # the first sync's report takes 3 s as well
+        f.edit("debug")
+        await f.clock.advance(0.05)
+        assert f.level() == "info"
+        await f.clock.advance(1.5)  # the repair's report is still being written
+        f.edit("debug-again")
+        await f.clock.advance(0.05)
+        assert f.level() == "info", "an edit during the last repair's report was never repaired"

@@ -260,3 +260,23 @@ async def test_replace_force_fails_when_the_old_object_outlives_the_deadline() -
     assert "ConfigMap ns/app was not deleted before the sync deadline" in outcome.message
     assert 10 <= clock.now() <= 10 + 2 * POLL
     assert [e.verb for e in cluster.log if e.key == key] == ["delete"]
+
+
+@pytest.mark.asyncio
+async def test_fields_gitopsd_once_wrote_by_an_update_move_to_its_apply_before_the_apply() -> None:
+    """A sync that finds a ``gitopsd`` Update entry in an object's managedFields folds it into the
+    Apply entry (guarded by resourceVersion) before it applies the object."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    assert (await _sync(clock, cluster, [_configmap("app")])).kind is OutcomeKind.SYNCED
+    key = ResourceKey("", "ConfigMap", "ns", "app")
+    cluster.objects[key]["metadata"]["managedFields"] = [
+        {"manager": "gitopsd", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:data": {"f:k": {}, "f:old": {}}}}]
+    changed = _configmap("app")
+    changed["data"] = {"k": "new"}
+    assert (await _sync(clock, cluster, [changed])).kind is OutcomeKind.SYNCED
+    writes = [e.verb for e in cluster.log if e.key == key]
+    assert writes[-2:] == ["patch", "apply"]
+    assert [(e["manager"], e["operation"]) for e in cluster.objects[key]["metadata"]["managedFields"]] == [
+        ("gitopsd", "Apply")]

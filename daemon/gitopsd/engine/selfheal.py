@@ -11,9 +11,10 @@ one is applied the same way with a resourceVersion no stored object can have,
 which the API server turns into "create only": it creates a missing object and
 answers 409 when someone made the object again meanwhile. So a re-created
 object belongs to the ``gitopsd`` apply manager, exactly as a sync would have
-left it, and later syncs can remove any field it set. Anything it cannot do safely (the instance is syncing,
-the object asks for Replace, the object changed again, the write fails) falls
-back to a full reconcile at drift priority, whose comparison checks ownership.
+left it, and later syncs can remove any field it set. Anything it cannot do
+safely (the instance is syncing, the object asks for Replace, the object
+changed again, the write fails) falls back to a full reconcile at drift
+priority, whose comparison checks ownership.
 Each repair is reported like a sync, through the one report path (one trace,
 status, metrics and history). What the watches know of the object (its
 desired body, versions, whether its controller is about to write) is read
@@ -121,7 +122,7 @@ class Repairer:
                  fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None,
                  on_finished: Finished | None = None) -> None:
         self.fleet = fleet
-        self.on_finished = on_finished  # told when each repair task ends, and whether it wrote
+        self.on_finished = on_finished  # told when a repair's write lands, or it ends without one
         self.tracing = tracing or NoTracing()
         self.clock = clock
         self.queue = queue
@@ -129,19 +130,20 @@ class Repairer:
         self.held = held
         self.settle = settle  # how long a repair waits for a workload controller's status write
         self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[bool]] = {}
+        self._wrote: set[asyncio.Task[Any]] = set()  # repairs whose write landed, still reporting
 
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey, seen: Sightings, *,
                  delay: float = 0.0, deleted: bool = False) -> None:
-        """Repair KEY after DELAY with the body SEEN says the instance wants: create it if
-        DELETED (create only), else apply it if the object is still at the version SEEN last showed (unknown:
-        a full reconcile decides). After a conflict, a newer version SEEN showed while the object
+        """Repair KEY after DELAY with the body SEEN says the instance wants: apply it create-only
+        if DELETED, else apply it if the object is still at the version SEEN last showed
+        (unknown: a full reconcile decides). After a conflict, a newer version SEEN showed while the object
         was still this application's saves a read. When SEEN says its controller is about to
         write status, the write waits (up to ``settle`` seconds) for the watches to show that.
         When the instance wants another body by the time the repair runs (a sync moved it on,
         or pruned the object), the repair gives way to a full reconcile."""
         slot = (inst.key, key)
         body = seen.body(key)
-        if slot in self._tasks or body is None:
+        if self.repairing(inst.key, key) or body is None:
             return  # a repair of this object is already on its way, or it is no longer wanted
         if not deleted:
             version = seen.version(key)
@@ -158,18 +160,29 @@ class Repairer:
         task.add_done_callback(lambda t: self._done(slot, t))
 
     def _done(self, slot: tuple[str, ResourceKey], task: asyncio.Task[bool]) -> None:
-        self._tasks.pop(slot, None)
-        landed = not task.cancelled() and task.exception() is None and task.result()
+        if self._tasks.get(slot) is task:
+            del self._tasks[slot]
+        if task in self._wrote:
+            self._wrote.discard(task)  # told when its write landed
+        elif self.on_finished is not None:
+            self.on_finished(slot[0], slot[1], False)
+
+    def _landed(self, slot: tuple[str, ResourceKey]) -> None:
+        """The running repair's write landed: drift seen from now on is new drift."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._wrote.add(task)
         if self.on_finished is not None:
-            self.on_finished(slot[0], slot[1], landed)
+            self.on_finished(slot[0], slot[1], True)
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
 
     def repairing(self, instance_key: str, key: ResourceKey) -> bool:
-        """True while a repair of KEY for the instance waits or writes."""
-        return (instance_key, key) in self._tasks
+        """True while a repair of KEY for the instance waits or writes (not while it reports)."""
+        task = self._tasks.get((instance_key, key))
+        return task is not None and task not in self._wrote
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -234,6 +247,7 @@ class Repairer:
                 with self.tracing.span(Step.APPLY_WAVE, phase="Sync", selfheal=True) as wave:
                     live = await self._write(inst, objects, key, body, seen, deleted)
                     seen.wrote(key, live)
+                    self._landed((inst.key, key))
                     wave.event("object", object=str(key), action=action.value)
             except GitopsdError as e:
                 span.fail(str(e))
