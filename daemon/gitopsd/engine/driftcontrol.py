@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 
 import structlog
 
-from gitopsd.core.backoff import SelfHealBackoff
+from gitopsd.core.backoff import SelfHealBackoff, SelfHealDecision
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.drift import DriftDetector
 from gitopsd.engine.ports import ClusterPort, MetricsPort, TracingPort
@@ -150,9 +150,10 @@ class DriftController:
         if not (policy.automated and policy.self_heal):
             self._out_of_sync(inst, key, reason)
             return
-        delay = self._next_repair(inst, key)
+        decision = self._next_repair(inst, key)
+        delay = decision.delay
         if delay > 0:
-            self._waiting(inst, key, reason, delay)
+            self._waiting(inst, key, reason, decision)
         detector = self._detectors[inst.cluster]
         body = detector.body(key)
         if body is not None and repairable(body, app, key):
@@ -171,12 +172,19 @@ class DriftController:
         elif instance_key not in self.queue.running:
             self._queued.setdefault(instance_key, set()).add(key)
 
-    def _waiting(self, inst: AppInstance, key: ResourceKey, reason: str, delay: float) -> None:
-        """A repair waits DELAY seconds: until then the instance is not in sync, and says why."""
-        at = datetime.fromtimestamp(time.time() + delay, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=Condition(
+    def _waiting(self, inst: AppInstance, key: ResourceKey, reason: str, decision: SelfHealDecision) -> None:
+        """A repair waits out the backoff: until then the instance is not in sync, and one
+        condition says why and when the next attempt is (SelfHealFight in a fight, else
+        OutOfSync)."""
+        at = datetime.fromtimestamp(time.time() + decision.delay, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = f"next repair at {at} (in {decision.delay:.0f}s)"
+        condition = Condition(
+            ConditionType.SELF_HEAL_FIGHT, ConditionReason.REPEATED_DRIFT,
+            f"{key} was changed outside gitopsd right after each of {decision.streak} repairs in a row; "
+            f"{when}") if decision.fighting else Condition(
             ConditionType.OUT_OF_SYNC, ConditionReason.SELF_HEAL_BACKOFF,
-            f"{key} {reason} outside gitopsd; self-heal backoff: next repair at {at} (in {delay:.0f}s)"))
+            f"{key} {reason} outside gitopsd right after a repair; self-heal backoff: {when}")
+        self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=condition)
         self.reporter.changed(inst)
 
     def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
@@ -187,7 +195,7 @@ class DriftController:
             row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
         self.reporter.changed(inst)
 
-    def _next_repair(self, inst: AppInstance, key: ResourceKey) -> float:
+    def _next_repair(self, inst: AppInstance, key: ResourceKey) -> SelfHealDecision:
         """The self-heal backoff's delay before repairing KEY again. Drift that undoes the last
         repair within moments is a fight and extends the streak; any other drift is a new edit,
         which starts a new one."""
@@ -204,11 +212,6 @@ class DriftController:
         decision = self.backoff.next_repair(repairs, now)
         if not decision.fighting:
             self.board.clear(inst.key, ConditionType.SELF_HEAL_FIGHT)
-            return decision.delay
-        if self.metrics:
+        elif self.metrics:
             self.metrics.selfheal_fight(inst.app, inst.cluster)
-        self.board.mark(inst.key, condition=Condition(
-            ConditionType.SELF_HEAL_FIGHT, ConditionReason.REPEATED_DRIFT,
-            f"{key} was changed outside gitopsd {decision.streak} times in a row; "
-            f"next repair in {decision.delay:.0f}s"))
-        return decision.delay
+        return decision
