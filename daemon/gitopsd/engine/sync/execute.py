@@ -146,7 +146,8 @@ class Executor:
                 why += " (FailOnSharedResource=true)"
             return None, Change(key, ChangeAction.FAILED, why)
         before = cmp.live.get(key)
-        if before is not None and (entries := upgraded(fields.meta(before).get("managedFields") or ())):
+        if before is not None and not task.options.replace and \
+                (entries := upgraded(fields.meta(before).get("managedFields") or ())):
             try:  # fields an old create or update gave gitopsd become its apply's again
                 before = cmp.live[key] = await self.cluster.set_managed_fields(before, entries)
             except (ApiError, ClusterError) as e:
