@@ -4,11 +4,17 @@ Both series edit distinct managed objects, one at a time, as field manager
 ``kubectl-edit``, and time from the edit's response to the restoring event on
 the benchmark's own watch. The daemon series runs while gitopsd runs; the floor
 series runs with gitopsd stopped and ``tests.bench.reverter`` in its place.
+
+Two more series run against the same daemon: one object edited again and again,
+seconds apart (each edit is a new one and must be reverted at once), and one
+object whose every repair another writer undoes at once (a fight: the repairs
+must back off).
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import subprocess
 import sys
@@ -18,7 +24,7 @@ from typing import Any
 from tests.bench import managed
 from tests.bench.context import Context
 from tests.bench.daemonrun import Daemon
-from tests.bench.observe import Observer, Target, drift_series, summarise
+from tests.bench.observe import Observer, Target, drift_series, edit_and_time, summarise
 from tests.bench.profile import profiled
 from tests.bench.report import row, seconds
 from tests.bench.stats import ratio
@@ -33,6 +39,33 @@ async def daemon_series(ctx: Context, daemon: Daemon, observer: Observer,
                                      timeout=ctx.size.edit_timeout)
         cpu = daemon.cpu() - cpu0
     return {**summarise(targets, results), "daemon_cpu_seconds_per_edit": round(cpu / len(targets), 4)}
+
+
+async def repeat_series(ctx: Context, observer: Observer, target: Target, *, edits: int = 10,
+                        gap: float = 3.0) -> dict[str, Any]:
+    """Edit one object EDITS times, GAP seconds apart: every edit is timed to its revert."""
+    ctx.log(f"drift: one object edited {edits} times, {gap:g} s apart")
+    results: list[float | None] = []
+    for i in range(edits):
+        if i:
+            await asyncio.sleep(gap)
+        results.append(await edit_and_time(observer, ctx.kubes[target.cluster], target, 200_000 + i,
+                                           timeout=ctx.size.edit_timeout))
+    return {**summarise([target] * edits, results), "gap_seconds": gap}
+
+
+async def fight_series(ctx: Context, observer: Observer, target: Target, *,
+                       repairs: int = 4) -> dict[str, Any]:
+    """Another writer undoes each repair of one object at once: the seconds from each undo to the
+    next repair, which self-heal's backoff makes grow."""
+    ctx.log(f"drift: a writer undoing {repairs} repairs of one object")
+    waits: list[float | None] = []
+    for i in range(repairs):
+        waits.append(await edit_and_time(observer, ctx.kubes[target.cluster], target, 300_000 + i,
+                                         timeout=60.0))
+        if waits[-1] is None:
+            break
+    return {"waits": [None if w is None else round(w, 3) for w in waits]}
 
 
 async def floor_series(ctx: Context, observer: Observer, targets: list[Target], root: Path) -> dict[str, Any]:
@@ -77,4 +110,18 @@ def rows(ctx: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(row("1 drift", f"revert {q}, {n:,} objects, {d['n']} edits"
                        + (f" ({d['failures']} never reverted)" if d["failures"] else ""),
                        seconds(d[q]), seconds(f[q]), r, target, met))
+    repeat = result.get("repeat")
+    if repeat:
+        out.append(row("1 drift", f"revert p99, one object edited {repeat['n'] + repeat['failures']} times "
+                       f"{repeat['gap_seconds']:g} s apart" + (f" ({repeat['failures']} never reverted)"
+                                                                if repeat["failures"] else ""),
+                       seconds(repeat["p99"]), target="<= 1 s",
+                       met=bool(repeat["failures"] == 0 and repeat["p99"] <= 1.0)))
+    fight = result.get("fight")
+    if fight:
+        waits = fight["waits"]
+        grows = len(waits) >= 3 and None not in waits and all(b > a for a, b in itertools.pairwise(waits[1:]))
+        out.append(row("1 drift", "fight: wait before each repair while another writer undoes it",
+                       ", ".join(seconds(w) for w in waits), target="first at once, then growing",
+                       met=bool(grows and waits[0] is not None and waits[0] <= 1.0)))
     return out

@@ -148,6 +148,15 @@ class Run:
                     ctx, main, observer, pool.take(size.drift_changes)))
                 if got_d:
                     drift["gitopsd"] = got_d
+                once, fought = pool.take(2)
+                got_r = await self.attempt("drift", bench_drift.repeat_series(
+                    ctx, observer, once, edits=size.repeat_edits))
+                if got_r:
+                    drift["repeat"] = got_r
+                got_x = await self.attempt("drift", bench_drift.fight_series(
+                    ctx, observer, fought, repairs=size.fight_repairs))
+                if got_x:
+                    drift["fight"] = got_x
             if self.want("isolation"):
                 iso = await self.attempt("isolation", bench_isolation.run(ctx, main, observer, pool))
                 if iso:

@@ -6,6 +6,8 @@ and nowhere else:
 * objects are stored by ``ResourceKey``; every returned object is a copy;
 * creating gives a uid, ``creationTimestamp``, ``generation`` 1 and, for a
   ``generateName`` body, a name; creating an existing name is a 409;
+* ``set_managed_fields`` replaces ``managedFields`` at a matching ``resourceVersion``
+  (else 422, as a failed JSON patch test is), and later writes keep them;
 * every write gets the next ``resourceVersion``; a write naming another
   ``resourceVersion`` than the object's is a 409; a changed ``spec`` bumps
   ``generation``; writes never change ``status`` (it is a subresource), so a
@@ -186,6 +188,9 @@ class FakeCluster:
         current = self.objects.get(key)
         if current is None:
             return self._create(body, dry_run=dry_run, verb="apply")
+        wanted = (body.get("metadata") or {}).get("resourceVersion")
+        if wanted and wanted != current["metadata"]["resourceVersion"]:
+            raise ApiError(f"{key} has been modified", status=409, reason="Conflict")
         return self._write(key, body, current, dry_run=dry_run, verb="apply")
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> Obj:
@@ -196,6 +201,16 @@ class FakeCluster:
         if meta.get("name") and key in self.objects:
             raise ApiError(f"{key} already exists", status=409, reason="AlreadyExists")
         return self._create(body, dry_run=dry_run, verb="create")
+
+    async def set_managed_fields(self, live: Mapping[str, Any], entries: Any) -> Obj:
+        key = ResourceKey.of(live)
+        current = self.objects.get(key)
+        if current is None or current["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]:
+            raise ApiError(f"{key} has been modified", status=422, reason="Invalid")
+        current["metadata"]["managedFields"] = copy.deepcopy(list(entries))
+        current["metadata"]["resourceVersion"] = self._next_version()
+        self.log.append(Event(self._now(), "patch", key))
+        return copy.deepcopy(current)
 
     async def replace(self, body: Mapping[str, Any]) -> Obj:
         key = ResourceKey.of(body)
@@ -300,7 +315,7 @@ class FakeCluster:
             obj["status"] = copy.deepcopy(current["status"])
         meta = obj.setdefault("metadata", {})
         old = current["metadata"]
-        for name in SERVER_FIELDS:
+        for name in (*SERVER_FIELDS, "managedFields"):
             if name in old:
                 meta[name] = old[name]
         if obj.get("spec") != current.get("spec"):

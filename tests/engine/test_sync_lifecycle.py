@@ -280,3 +280,41 @@ async def test_create_namespace_counts_only_a_namespace_it_created() -> None:
     assert [c.action for c in outcome.changes if c.key == namespace] == [ChangeAction.UNCHANGED]
     assert outcome.message == "1 created, 1 unchanged"
     assert not [e for e in existing.log if e.key == namespace]
+
+
+@pytest.mark.asyncio
+async def test_fields_gitopsd_once_wrote_by_an_update_move_to_its_apply_before_the_apply() -> None:
+    """A sync that finds a ``gitopsd`` Update entry in an object's managedFields folds it into the
+    Apply entry (guarded by resourceVersion) before it applies the object."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    assert (await _sync(clock, cluster, [_configmap("app")])).kind is OutcomeKind.SYNCED
+    key = ResourceKey("", "ConfigMap", "ns", "app")
+    cluster.objects[key]["metadata"]["managedFields"] = [
+        {"manager": "gitopsd", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:data": {"f:k": {}, "f:old": {}}}}]
+    changed = _configmap("app")
+    changed["data"] = {"k": "new"}
+    assert (await _sync(clock, cluster, [changed])).kind is OutcomeKind.SYNCED
+    writes = [e.verb for e in cluster.log if e.key == key]
+    assert writes[-2:] == ["patch", "apply"]
+    assert [(e["manager"], e["operation"]) for e in cluster.objects[key]["metadata"]["managedFields"]] == [
+        ("gitopsd", "Apply")]
+
+
+@pytest.mark.asyncio
+async def test_a_replaced_object_keeps_its_update_entry() -> None:
+    """An object synced with Replace=true is written by update on purpose: its managedFields are
+    left as they are, so no sync rewrites them back and forth."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    assert (await _sync(clock, cluster, [_configmap("app")])).kind is OutcomeKind.SYNCED
+    key = ResourceKey("", "ConfigMap", "ns", "app")
+    cluster.objects[key]["metadata"]["managedFields"] = [
+        {"manager": "gitopsd", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:data": {"f:k": {}}}}]
+    changed = _configmap("app", {"argocd.argoproj.io/sync-options": "Replace=true"})
+    changed["data"] = {"k": "new"}
+    assert (await _sync(clock, cluster, [changed])).kind is OutcomeKind.SYNCED
+    assert [e.verb for e in cluster.log if e.key == key][-1] == "replace"
+    assert "patch" not in [e.verb for e in cluster.log if e.key == key]

@@ -129,3 +129,16 @@ def test_self_heal_waits_grow_until_the_cap(streak: int) -> None:
     assert waits[0] == 0.0
     assert waits == sorted(waits)
     assert max(waits) <= HEAL.max_duration
+
+
+@pytest.mark.parametrize(("repaired", "now", "undone"), [
+    (None, 5.0, False),
+    (100.0, 100.05, True),
+    (100.0, 101.0, True),
+    (100.0, 101.5, False),
+    (100.0, 103.0, False),
+])
+def test_only_drift_within_moments_of_a_repair_undoes_it(repaired: float | None, now: float,
+                                                          undone: bool) -> None:
+    """Drift right after a repair landed is a fight; drift seconds later is a new edit."""
+    assert HEAL.undoes(repaired, now) is undone

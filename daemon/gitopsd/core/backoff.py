@@ -5,7 +5,9 @@ long. Randomness (jitter) and times arrive as arguments, so every delay can be
 checked in a test without sleeping. Argo CD's shapes are kept so that users'
 settings mean the same here: retry waits ``duration * factor**attempt`` capped
 at ``max_duration``; self-heal repairs the first drift at once, then waits
-2 s, 6 s, 18 s ... up to 300 s while the drift keeps coming back.
+2 s, 6 s, 18 s ... up to 300 s while another writer keeps undoing each repair
+within moments (a fight). An edit that comes later than that is a new edit,
+repaired at once, however many came before it.
 """
 
 from __future__ import annotations
@@ -72,6 +74,10 @@ class SelfHealBackoff:
     ``duration * factor**(n-1)`` seconds from the last one, capped at
     ``max_duration``. ``quiet_window`` should exceed ``max_duration``, or a
     streak ends before its delays reach the cap.
+
+    Only repairs that were undone count: drift seen more than ``fight_window``
+    seconds after the last repair landed is someone's new edit, not a fight
+    (``undoes``), and starts from an empty streak.
     """
 
     duration: float = 2.0
@@ -79,6 +85,12 @@ class SelfHealBackoff:
     max_duration: float = 300.0
     quiet_window: float = 600.0
     fight_threshold: int = 3
+    fight_window: float = 1.0
+
+    def undoes(self, repaired: float | None, now: float) -> bool:
+        """True when drift seen at ``now`` undoes the repair that landed at ``repaired`` (None:
+        no repair yet), i.e. came within ``fight_window`` seconds of it."""
+        return repaired is not None and 0.0 <= now - repaired <= self.fight_window
 
     def next_repair(self, repairs: Sequence[float], now: float) -> SelfHealDecision:
         """Decide for an object whose past repairs happened at ``repairs`` (seconds).

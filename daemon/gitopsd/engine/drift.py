@@ -103,6 +103,17 @@ class DriftDetector:
                 self._observe(entry, key, obj)
             entry.ours_version = max(entry.ours_version, version)
 
+    def wrote(self, key: ResourceKey, obj: Mapping[str, Any]) -> None:
+        """A self-heal repair wrote KEY and got OBJ back: it stands unless a watch event already
+        showed something newer, so events older than the repair are not taken for new drift."""
+        entry = self._expected.get(key)
+        if entry is None or not obj:
+            return
+        version = _version(obj)
+        if version < 0 or version > entry.version:
+            self._observe(entry, key, obj)
+        entry.ours_version = max(entry.ours_version, version)
+
     def body(self, key: ResourceKey) -> Mapping[str, Any] | None:
         """The desired body last applied for KEY, if an instance expects it."""
         entry = self._expected.get(key)

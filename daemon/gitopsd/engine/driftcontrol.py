@@ -7,18 +7,25 @@ comparison before a pass writes (``expect``) and of each finished pass
 here. Drift of an instance without self-heal marks it OutOfSync (Missing
 for a deleted object); with self-heal, a targeted repair is scheduled when
 the object can be repaired alone, else a full reconcile is queued at drift
-priority. The instance's health follows what the watches show. This module
+priority. A drift counts once: while its repair waits or writes, further watch
+events of the object (its controller's status writes, say) are the same drift.
+Only drift that undoes a repair within moments is a fight and moves the
+self-heal backoff; a later edit is repaired at once. While a repair waits out
+the backoff, the instance is OutOfSync with the time of the next attempt. The
+instance's health follows what the watches show. This module
 never talks to a cluster itself (the repairer does) and never decides what a
 full sync does.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
 
 import structlog
 
-from gitopsd.core.backoff import SelfHealBackoff
+from gitopsd.core.backoff import SelfHealBackoff, SelfHealDecision
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
 from gitopsd.engine.clock import Clock
@@ -42,6 +49,7 @@ from gitopsd.model import (
 
 log = structlog.get_logger("gitopsd.daemon")
 Kinds = set[tuple[str, str]]  # (apiVersion, kind)
+Slot = tuple[str, ResourceKey]  # (instance key, object)
 
 
 class DriftController:
@@ -60,11 +68,13 @@ class DriftController:
         self.metrics = metrics
         self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
-                                 tracing=tracing)
+                                 tracing=tracing, on_finished=self._repaired)
         self.backoff = SelfHealBackoff()
         self._detectors: dict[str, DriftDetector] = {}
         self._objects: dict[str, ClusterPort] = {}
-        self._repairs: dict[tuple[str, ResourceKey], list[float]] = {}  # repair times per object
+        self._repairs: dict[Slot, list[float]] = {}  # repairs undone in a row, per object
+        self._landed: dict[Slot, float] = {}  # when the last repair of each object landed
+        self._queued: dict[str, set[ResourceKey]] = {}  # drift a queued full pass repairs
         self._held: dict[str, set[ResourceKey]] = {}  # drift seen while the instance synced
 
     def add_cluster(self, name: str, objects: ClusterPort) -> DriftDetector:
@@ -94,7 +104,10 @@ class DriftController:
         detector = self._detectors[inst.cluster]
         if cmp is not None:
             detector.confirm(inst.key, cmp.live, list(written))
-        for key in sorted(self._held.pop(inst.key, set())):
+        held = self._held.pop(inst.key, set())
+        for key in self._queued.pop(inst.key, set()) - held:
+            self._landed[(inst.key, key)] = self.clock.now()  # this pass was their repair
+        for key in sorted(held):
             if detector.body(key) is not None:
                 self._drift(inst.key, key, "changed during a sync")
         self.health(inst.key)
@@ -134,23 +147,54 @@ class DriftController:
             self.hold(instance_key, key)
             return
         inst, app = entry
+        policy = app.sync_policy
+        if policy.automated and policy.self_heal and (
+                self.repairer.repairing(instance_key, key) or key in self._queued.get(instance_key, ())):
+            return  # the same drift: its repair is already on its way
         if self.metrics:
             self.metrics.drift_detected(inst.app, inst.cluster)
         log.info("drift.detected", app=inst.app, cluster=inst.cluster, object=str(key), reason=reason)
-        policy = app.sync_policy
         if not (policy.automated and policy.self_heal):
             self._out_of_sync(inst, key, reason)
             return
         if not self.writable(inst.cluster):
             return  # the daemon holding the cluster's Lease repairs it
-        delay = self._next_repair(inst, key)
+        decision = self._next_repair(inst, key)
+        delay = decision.delay
+        if delay > 0:
+            self._waiting(inst, key, reason, decision)
         detector = self._detectors[inst.cluster]
         body = detector.body(key)
         if body is not None and repairable(body, app, key):
             self.repairer.schedule(inst, self._objects[inst.cluster], key, detector, delay=delay,
                                    deleted=reason == "deleted")
-            return
+            if self.repairer.repairing(instance_key, key):
+                return
+        self._queued.setdefault(instance_key, set()).add(key)
         self.queue.add(instance_key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
+
+    def _repaired(self, instance_key: str, key: ResourceKey, landed: bool) -> None:
+        """A repair task ended; LANDED when it wrote. One that did not has handed KEY to a full
+        pass (queued, or the running one), which repairs it."""
+        if landed:
+            self._landed[(instance_key, key)] = self.clock.now()
+        elif instance_key not in self.queue.running:
+            self._queued.setdefault(instance_key, set()).add(key)
+
+    def _waiting(self, inst: AppInstance, key: ResourceKey, reason: str, decision: SelfHealDecision) -> None:
+        """A repair waits out the backoff: until then the instance is not in sync, and one
+        condition says why and when the next attempt is (SelfHealFight in a fight, else
+        OutOfSync)."""
+        at = datetime.fromtimestamp(time.time() + decision.delay, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = f"next repair at {at} (in {decision.delay:.0f}s)"
+        condition = Condition(
+            ConditionType.SELF_HEAL_FIGHT, ConditionReason.REPEATED_DRIFT,
+            f"{key} was changed outside gitopsd right after each of {decision.streak} repairs in a row; "
+            f"{when}") if decision.fighting else Condition(
+            ConditionType.OUT_OF_SYNC, ConditionReason.SELF_HEAL_BACKOFF,
+            f"{key} {reason} outside gitopsd right after a repair; self-heal backoff: {when}")
+        self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=condition)
+        self.reporter.changed(inst)
 
     def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
         self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=Condition(
@@ -160,20 +204,23 @@ class DriftController:
             row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])
         self.reporter.changed(inst)
 
-    def _next_repair(self, inst: AppInstance, key: ResourceKey) -> float:
-        """The self-heal backoff's delay before repairing KEY again; repeated drift is a fight."""
+    def _next_repair(self, inst: AppInstance, key: ResourceKey) -> SelfHealDecision:
+        """The self-heal backoff's delay before repairing KEY again. Drift that undoes the last
+        repair within moments is a fight and extends the streak; any other drift is a new edit,
+        which starts a new one."""
         now = self.clock.now()
-        repairs = self._repairs.setdefault((inst.key, key), [])
+        slot = (inst.key, key)
+        repairs = self._repairs.setdefault(slot, [])
+        landed = self._landed.get(slot)
+        if self.backoff.undoes(landed, now):
+            assert landed is not None
+            repairs.append(landed)
+            del repairs[:-10]
+        else:
+            repairs.clear()
         decision = self.backoff.next_repair(repairs, now)
-        repairs.append(now + decision.delay)
-        del repairs[:-10]
         if not decision.fighting:
             self.board.clear(inst.key, ConditionType.SELF_HEAL_FIGHT)
-            return decision.delay
-        if self.metrics:
+        elif self.metrics:
             self.metrics.selfheal_fight(inst.app, inst.cluster)
-        self.board.mark(inst.key, condition=Condition(
-            ConditionType.SELF_HEAL_FIGHT, ConditionReason.REPEATED_DRIFT,
-            f"{key} was changed outside gitopsd {decision.streak} times in a row; "
-            f"next repair in {decision.delay:.0f}s"))
-        return decision.delay
+        return decision

@@ -29,6 +29,11 @@ class ClusterPort(Protocol):
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> Obj: ...
 
+    async def set_managed_fields(self, live: Mapping[str, Any],
+                                 entries: Sequence[Mapping[str, Any]]) -> Obj:
+        """Replace LIVE's managedFields with ENTRIES if LIVE is still the stored version."""
+        ...
+
     async def select(self, api_version: str, kind: str, *, namespace: str = "",
                      label_selector: str = "") -> list[Obj]:
         """Every object of a kind (in NAMESPACE) matching LABEL_SELECTOR."""

@@ -7,9 +7,14 @@ daemon decided). The write is conditional, so that it can never land on an
 object someone else took over meanwhile: an edited object is applied with the
 resourceVersion the watch last showed (on a conflict it is read again and the
 apply repeated only while the object is still this application's), a deleted
-one is created (which fails if it exists again). Anything it cannot do safely (the instance is syncing,
-the object asks for Replace, the object changed again, the write fails) falls
-back to a full reconcile at drift priority, whose comparison checks ownership.
+one is applied the same way with a resourceVersion no stored object can have,
+which the API server turns into "create only": it creates a missing object and
+answers 409 when someone made the object again meanwhile. So a re-created
+object belongs to the ``gitopsd`` apply manager, exactly as a sync would have
+left it, and later syncs can remove any field it set. Anything it cannot do
+safely (the instance is syncing, the object asks for Replace, the object
+changed again, the write fails) falls back to a full reconcile at drift
+priority, whose comparison checks ownership.
 Each repair is reported like a sync, through the one report path (one trace,
 status, metrics and history). What the watches know of the object (its
 desired body, versions, whether its controller is about to write) is read
@@ -22,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -70,6 +75,10 @@ class Sightings(Protocol):
         """True when KEY's controller is about to write its status."""
         ...
 
+    def wrote(self, key: ResourceKey, obj: Mapping[str, Any]) -> None:
+        """A repair wrote KEY and the API server returned OBJ."""
+        ...
+
 
 class Held(Protocol):
     def hold(self, instance_key: str, key: ResourceKey) -> None:
@@ -81,6 +90,13 @@ def _desired_hash(body: Mapping[str, Any] | None) -> object:
     if body is None:
         return None
     return fields.annotations(body).get(HASH_ANNOTATION)
+
+
+# A resourceVersion precondition no stored object can meet (etcd revisions would have to reach
+# the largest int64): the apply creates a missing object and is refused (409) for any existing one.
+CREATE_ONLY = str(2**63 - 1)
+
+Finished = Callable[[str, ResourceKey, bool], None]  # instance key, object, whether a write landed
 
 
 def _with_version(body: Mapping[str, Any], version: int | str) -> dict[str, Any]:
@@ -103,28 +119,31 @@ def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> b
 
 class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
-                 fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None) -> None:
+                 fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None,
+                 on_finished: Finished | None = None) -> None:
         self.fleet = fleet
+        self.on_finished = on_finished  # told when a repair's write lands, or it ends without one
         self.tracing = tracing or NoTracing()
         self.clock = clock
         self.queue = queue
         self.reporter = reporter
         self.held = held
         self.settle = settle  # how long a repair waits for a workload controller's status write
-        self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[None]] = {}
+        self._tasks: dict[tuple[str, ResourceKey], asyncio.Task[bool]] = {}
+        self._wrote: set[asyncio.Task[Any]] = set()  # repairs whose write landed, still reporting
 
     def schedule(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey, seen: Sightings, *,
                  delay: float = 0.0, deleted: bool = False) -> None:
-        """Repair KEY after DELAY with the body SEEN says the instance wants: create it if
-        DELETED, else apply it if the object is still at the version SEEN last showed (unknown:
-        a full reconcile decides). After a conflict, a newer version SEEN showed while the object
+        """Repair KEY after DELAY with the body SEEN says the instance wants: apply it create-only
+        if DELETED, else apply it if the object is still at the version SEEN last showed
+        (unknown: a full reconcile decides). After a conflict, a newer version SEEN showed while the object
         was still this application's saves a read. When SEEN says its controller is about to
         write status, the write waits (up to ``settle`` seconds) for the watches to show that.
         When the instance wants another body by the time the repair runs (a sync moved it on,
         or pruned the object), the repair gives way to a full reconcile."""
         slot = (inst.key, key)
         body = seen.body(key)
-        if slot in self._tasks or body is None:
+        if self.repairing(inst.key, key) or body is None:
             return  # a repair of this object is already on its way, or it is no longer wanted
         if not deleted:
             version = seen.version(key)
@@ -132,15 +151,38 @@ class Repairer:
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=delay, reason=f"drift {key}")
                 return
             body = _with_version(body, version)
+        else:
+            body = _with_version(body, CREATE_ONLY)
         settle = self.settle if not deleted and seen.settling(key) else 0.0
         task = asyncio.create_task(self._repair(inst, objects, key, body, seen, delay, settle, deleted),
                                    name=f"repair/{inst.key}/{key}")
         self._tasks[slot] = task
-        task.add_done_callback(lambda _: self._tasks.pop(slot, None))
+        task.add_done_callback(lambda t: self._done(slot, t))
+
+    def _done(self, slot: tuple[str, ResourceKey], task: asyncio.Task[bool]) -> None:
+        if self._tasks.get(slot) is task:
+            del self._tasks[slot]
+        if task in self._wrote:
+            self._wrote.discard(task)  # told when its write landed
+        elif self.on_finished is not None:
+            self.on_finished(slot[0], slot[1], False)
+
+    def _landed(self, slot: tuple[str, ResourceKey]) -> None:
+        """The running repair's write landed: drift seen from now on is new drift."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._wrote.add(task)
+        if self.on_finished is not None:
+            self.on_finished(slot[0], slot[1], True)
 
     @property
     def pending(self) -> int:
         return len(self._tasks)
+
+    def repairing(self, instance_key: str, key: ResourceKey) -> bool:
+        """True while a repair of KEY for the instance waits or writes (not while it reports)."""
+        task = self._tasks.get((instance_key, key))
+        return task is not None and task not in self._wrote
 
     async def stop(self) -> None:
         tasks = list(self._tasks.values())
@@ -159,20 +201,18 @@ class Repairer:
             await self.clock.sleep(0.001)
 
     async def _write(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
-                     body: Mapping[str, Any], seen: Sightings, deleted: bool) -> None:
-        """Create, or apply at a known resourceVersion. A newer version (a controller wrote
-        status meanwhile) is taken from the watches when they have shown it of the object
-        still being this application's, else read; while the object is still this
-        application's, the apply is repeated at it."""
+                     body: Mapping[str, Any], seen: Sightings, deleted: bool) -> Mapping[str, Any]:
+        """Apply create-only, or apply at a known resourceVersion; returns what the API server
+        returned. A newer version (a controller wrote status meanwhile) is taken from the watches
+        when they have shown it of the object still being this application's, else read; while
+        the object is still this application's, the apply is repeated at it."""
         if deleted:
-            await objects.create(body)
-            return
+            return await objects.apply(body, force=True)
         for _ in range(3):
             if seen.ours_version(key) > _used(body):
                 body = _with_version(body, seen.ours_version(key))
             try:
-                await objects.apply(body, force=True)
-                return
+                return await objects.apply(body, force=True)
             except ApiError as e:
                 if e.status != 409:
                     raise
@@ -187,33 +227,37 @@ class Repairer:
 
     async def _repair(self, inst: AppInstance, objects: ClusterPort, key: ResourceKey,
                       body: Mapping[str, Any], seen: Sightings, delay: float, settle: float,
-                      deleted: bool) -> None:
+                      deleted: bool) -> bool:
+        """One repair; True when its write landed."""
         if delay > 0:
             await self.clock.sleep(delay)
         if settle > 0:
             await self._settled(body, key, seen, settle)
         if inst.key in self.queue.running:
             self.held.hold(inst.key, key)  # the running sync decides
-            return
+            return False
         if _desired_hash(seen.body(key)) != _desired_hash(body):
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
-            return
+            return False
         action = ChangeAction.CREATED if deleted else ChangeAction.CONFIGURED
         started, wall = self.clock.now(), time.time()
         row = self.reporter.board.ensure(inst)
         with reconcile_span(self.tracing, inst, "drift", revision=row.revision) as span:
             try:
                 with self.tracing.span(Step.APPLY_WAVE, phase="Sync", selfheal=True) as wave:
-                    await self._write(inst, objects, key, body, seen, deleted)
+                    live = await self._write(inst, objects, key, body, seen, deleted)
+                    seen.wrote(key, live)
+                    self._landed((inst.key, key))
                     wave.event("object", object=str(key), action=action.value)
             except GitopsdError as e:
                 span.fail(str(e))
                 log.info("selfheal.fallback", app=inst.app, cluster=inst.cluster,
                          object=str(key), error=str(e))
                 self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
-                return
+                return False
             outcome = Outcome(OutcomeKind.SYNCED, f"1 {action.value} (self-heal of {key})", row.revision,
                               ChangeSet((Change(key, action, "self-heal"),)), row.health)
             trace_id = finish_span(span, outcome)
         timing = Timing(wall, self.clock.now() - started)
         await self.reporter.finished(inst, outcome, timing, trigger="drift", trace=trace_id)
+        return True

@@ -16,6 +16,8 @@ from typing import Any
 
 _EMPTY: Mapping[str, Any] = {}
 
+FIELD_MANAGER = "gitopsd"  # the field manager of every write gitopsd makes
+
 
 def _mapping(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else _EMPTY

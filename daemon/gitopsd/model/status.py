@@ -51,6 +51,7 @@ class ConditionReason(enum.StrEnum):
 
     DRIFT_DETECTED = "DriftDetected"
     REPEATED_DRIFT = "RepeatedDrift"
+    SELF_HEAL_BACKOFF = "SelfHealBackoff"
     WATCH_FAILED = "WatchFailed"
     STALLED = "Stalled"
     ANOTHER_WRITER = "AnotherWriter"

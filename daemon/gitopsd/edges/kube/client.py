@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
 MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 DEFAULT_TIMEOUT = 30.0
 Query = Sequence[tuple[str, str]]
 

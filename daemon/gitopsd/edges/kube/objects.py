@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitopsd.edges.kube.client import APPLY_PATCH, KubeClient, query
+from gitopsd.edges.kube.client import APPLY_PATCH, JSON_PATCH, KubeClient, query
 from gitopsd.edges.kube.discovery import Discovery, ResourceInfo
 from gitopsd.errors import ApiError
 from gitopsd.model import objects
 
-FIELD_MANAGER = "gitopsd"
+FIELD_MANAGER = objects.FIELD_MANAGER
 
 
 class Objects:
@@ -47,6 +47,18 @@ class Objects:
             "PATCH", info.path(meta["name"], meta.get("namespace") or ""), query=params,
             body=dict(body), content_type=APPLY_PATCH)
         return live if isinstance(live, dict) else {}
+
+    async def set_managed_fields(self, live: Mapping[str, Any],
+                                 entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+        """Replace LIVE's ``managedFields`` with ENTRIES, only if LIVE is still the stored version
+        (a JSON patch whose first operation tests the resourceVersion)."""
+        meta = objects.meta(live)
+        info = await self.info(str(live.get("apiVersion")), str(live.get("kind")))
+        patch = [{"op": "test", "path": "/metadata/resourceVersion", "value": meta.get("resourceVersion")},
+                 {"op": "replace", "path": "/metadata/managedFields", "value": list(entries)}]
+        _, body = await self.client.request("PATCH", info.path(meta["name"], meta.get("namespace") or ""),
+                                            body=patch, content_type=JSON_PATCH)
+        return body if isinstance(body, dict) else {}
 
     async def create(self, body: Mapping[str, Any], *, dry_run: bool = False,
                      field_manager: str = FIELD_MANAGER) -> dict[str, Any]:

@@ -4,7 +4,9 @@ The last wave is not gated: the sync ends once everything is applied, and the
 instance's health is then followed from the watches, as Argo CD reports a
 synced application Progressing until its workloads are ready.
 
-Applies use server-side apply (field manager ``gitopsd``); hooks are created,
+Applies use server-side apply (field manager ``gitopsd``); an object whose
+fields gitopsd once wrote by a create or update has them moved to its apply
+manager first (``core/managedfields.py``); hooks are created,
 awaited and cleaned up by their delete policies, and prunes delete with the
 application's propagation policy, both through ``engine.lifecycle``. A prune
 or a ``Replace=true,Force=true`` recreate deletes only the object the
@@ -32,6 +34,7 @@ from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import OwnershipState, ownership
+from gitopsd.core.managedfields import upgraded
 from gitopsd.core.plan import Plan, SkipReason, SyncTask, TaskAction
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
@@ -173,10 +176,16 @@ class Executor:
             if owner.state is OwnershipState.UNTRACKED:
                 why += " (FailOnSharedResource=true)"
             return None, Change(key, ChangeAction.FAILED, why)
+        before = cmp.live.get(key)
+        if before is not None and not task.options.replace and \
+                (entries := upgraded(objects.meta(before).get("managedFields") or ())):
+            try:  # fields an old create or update gave gitopsd become its apply's again
+                before = cmp.live[key] = await self.cluster.set_managed_fields(before, entries)
+            except (ApiError, ClusterError) as e:
+                return None, Change(key, ChangeAction.FAILED, reason(e))
         diff = cmp.diffs.get(key)
         if diff is not None and diff.in_sync and task.tracked:
             return False, Change(key, ChangeAction.UNCHANGED)
-        before = cmp.live.get(key)
         if before is None and not task.tracked and key not in cmp.live:
             # the CreateNamespace Namespace is not compared: an existing one is left as it is
             before = await self._existing(task)

@@ -1,0 +1,213 @@
+"""What counts toward the self-heal backoff, on an in-memory cluster and a virtual clock."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+import pytest
+
+from gitopsd.engine.clock import VirtualClock
+from gitopsd.engine.daemon import Daemon, Settings
+from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.ports import ClusterHandle
+from gitopsd.model import ResourceKey
+from tests.engine.fakecluster import FakeCluster
+from tests.engine.fakefleet import (
+    FakeGit,
+    FakeWatch,
+    NoRenderer,
+    Recorder,
+    configmap,
+    fleet_on,
+    running,
+)
+
+KEY = ResourceKey("", "ConfigMap", "web", "settings")
+
+
+class SlowHistory:
+    """A history port that takes SECONDS (on the clock) to record each pass."""
+
+    def __init__(self, recorder: Recorder, clock: VirtualClock, seconds: float) -> None:
+        self.recorder, self.clock, self.seconds = recorder, clock, seconds
+
+    async def record(self, *args: Any, **kwargs: Any) -> None:
+        await self.recorder.record(*args, **kwargs)
+        await self.clock.sleep(self.seconds)
+
+
+class Fleet:
+    """One self-healed instance with one ConfigMap, its watch and a virtual clock."""
+
+    def __init__(self, *, history_seconds: float = 0.0) -> None:
+        self.clock = VirtualClock(1000.0)
+        self.cluster, self.git, self.recorder = FakeCluster(self.clock), FakeGit(), Recorder()
+        self.git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+        fleet = fleet_on()
+        self.watch = FakeWatch(self.cluster)
+        history: Any = self.recorder
+        if history_seconds:
+            history = SlowHistory(self.recorder, self.clock, history_seconds)
+        self.daemon = Daemon(fleet, {"alpha": ClusterHandle("alpha", self.cluster, self.watch)}, self.git,
+                             DesiredState(fleet, self.git, NoRenderer()), metrics=self.recorder,
+                             history=history, clock=self.clock,
+                             settings=Settings(resync=3600.0, health_poll=0.01))
+
+    async def started(self) -> None:
+        for _ in range(100):
+            if self.recorder.of("record") and "ConfigMap" in self.watch.kinds:
+                return
+            await self.clock.advance(0.01)
+        raise AssertionError("the first sync did not finish")
+
+    def edit(self, level: str, *, events: int = 1) -> dict[str, Any]:
+        """Another writer sets data.level; EVENTS-1 further writes of other fields follow, each
+        seen by the watch while the edit stands (a controller's status writes, say)."""
+        edited = copy.deepcopy(self.cluster.objects[KEY])
+        edited["data"] = {"level": level}
+        seen = self.cluster.put(edited)
+        self.watch.send("MODIFIED", seen)
+        for n in range(events - 1):
+            later = copy.deepcopy(self.cluster.objects[KEY])
+            later["metadata"].setdefault("labels", {})["status-write"] = str(n)
+            self.watch.send("MODIFIED", self.cluster.put(later))
+        return seen
+
+    def level(self) -> str:
+        return str(self.cluster.objects[KEY]["data"]["level"])
+
+    def repairs(self) -> int:
+        return sum(1 for _, k in self.recorder.of("record") if "self-heal" in k["message"])
+
+    def conditions(self) -> list[str]:
+        row = self.daemon.board.get("web/alpha")
+        assert row is not None
+        return [c.type for c in row.conditions]
+
+
+@pytest.mark.asyncio
+async def test_edits_seconds_apart_are_each_reverted_at_once() -> None:
+    """Three edits two seconds apart, each followed by writes while it stands, are each reverted
+    without waiting, and none is taken for a fight."""
+    f = Fleet()
+    async with running(f.daemon):
+        await f.started()
+        for n in range(3):
+            f.edit(f"debug-{n}", events=4)
+            await f.clock.advance(0.05)
+            assert f.level() == "info", f"edit {n} was not reverted at once"
+            await f.clock.advance(2.0)
+        assert f.repairs() == 3
+        assert "SelfHealFight" not in f.conditions()
+        assert f.recorder.of("selfheal_fight") == []
+        assert len(f.recorder.of("drift_detected")) == 3
+
+
+@pytest.mark.asyncio
+async def test_watch_events_older_than_a_repair_are_not_new_drift() -> None:
+    """Events the watch delivers after a repair landed but written before it (the edit itself, a
+    status write) are not taken for new drift."""
+    f = Fleet()
+    async with running(f.daemon):
+        await f.started()
+        edited = copy.deepcopy(f.cluster.objects[KEY])
+        edited["data"] = {"level": "debug"}
+        first = f.cluster.put(edited)
+        f.watch.send("MODIFIED", first)
+        await f.clock.advance(0.05)
+        assert f.level() == "info"
+        f.watch.send("MODIFIED", first)  # delivered late
+        await f.clock.advance(0.05)
+        assert f.repairs() == 1
+        await f.clock.advance(1.5)
+        f.edit("debug-again")
+        await f.clock.advance(0.05)
+        assert f.level() == "info"
+        assert f.repairs() == 2
+        assert f.recorder.of("selfheal_fight") == []
+
+
+@pytest.mark.asyncio
+async def test_a_writer_undoing_every_repair_is_a_fight_that_backs_off() -> None:
+    """Another writer that undoes each repair within moments makes the repairs wait 2 s, then
+    6 s, shows SelfHealFight and counts the fight; meanwhile the instance is OutOfSync with the
+    time of the next repair."""
+    f = Fleet()
+    async with running(f.daemon):
+        await f.started()
+        landed: list[float] = []
+        f.edit("theirs")
+        for _ in range(700):
+            await f.clock.advance(0.05)
+            if f.level() == "info":
+                landed.append(f.clock.now())
+                f.edit("theirs")  # undone at once
+            if len(landed) == 4:
+                break
+        await f.clock.advance(0.05)  # the last undo is seen: the next repair waits 54 s
+        gaps = [round(b - a, 1) for a, b in itertools.pairwise(landed)]
+        assert gaps[:3] == [pytest.approx(2.0, abs=0.11), pytest.approx(6.0, abs=0.11),
+                            pytest.approx(18.0, abs=0.11)]
+        assert f.conditions() == ["SelfHealFight"]
+        assert f.recorder.of("selfheal_fight")
+        row = f.daemon.board.get("web/alpha")
+        assert row is not None
+        assert row.sync_status == "OutOfSync"
+        assert "next repair at" in row.conditions[0].message
+        assert "(in 54s)" in row.conditions[0].message
+
+
+@pytest.mark.asyncio
+async def test_instance_is_synced_again_after_the_delayed_repair() -> None:
+    """A repair that waited out the backoff leaves the instance Synced, with no OutOfSync
+    condition."""
+    f = Fleet()
+    async with running(f.daemon):
+        await f.started()
+        f.edit("theirs")
+        await f.clock.advance(0.05)
+        f.edit("theirs")  # undoes the repair at once: the next one waits
+        await f.clock.advance(0.05)
+        row = f.daemon.board.get("web/alpha")
+        assert row is not None
+        assert (row.sync_status, f.conditions()) == ("OutOfSync", ["OutOfSync"])
+        assert (row.conditions[0].reason, "next repair at" in row.conditions[0].message) == \
+            ("SelfHealBackoff", True)
+        await f.clock.advance(2.5)
+        assert f.level() == "info"
+        assert (row.sync_status, f.conditions()) == ("Synced", [])
+
+
+@pytest.mark.asyncio
+async def test_deleted_object_is_recreated_by_a_create_only_apply() -> None:
+    """A deleted object comes back through server-side apply, never a plain create."""
+    f = Fleet()
+    async with running(f.daemon):
+        await f.started()
+        gone = copy.deepcopy(f.cluster.objects[KEY])
+        await f.cluster.delete("v1", "ConfigMap", "settings", "web")
+        gone["metadata"]["resourceVersion"] = str(int(gone["metadata"]["resourceVersion"]) + 1)
+        f.watch.send("DELETED", gone)
+        await f.clock.advance(0.05)
+        assert f.level() == "info"
+        assert f.cluster.events()[-1] == ("apply", "settings")
+        assert ("create", "settings") not in f.cluster.events()
+
+
+@pytest.mark.asyncio
+async def test_edit_while_the_last_repair_is_still_being_reported_is_repaired() -> None:
+    """An edit that arrives after a repair's write landed but before its report is finished is new
+    drift, repaired like any other."""
+    f = Fleet(history_seconds=3.0)
+    async with running(f.daemon):
+        await f.started()
+        await f.clock.advance(3.5)  # the first sync's report takes 3 s as well
+        f.edit("debug")
+        await f.clock.advance(0.05)
+        assert f.level() == "info"
+        await f.clock.advance(1.5)  # the repair's report is still being written
+        f.edit("debug-again")
+        await f.clock.advance(0.05)
+        assert f.level() == "info", "an edit during the last repair's report was never repaired"
