@@ -43,6 +43,7 @@ class ConditionType(enum.StrEnum):
     RETRIES_EXHAUSTED = "RetriesExhausted"
     SYNC_ERROR = "SyncError"
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
+    SIGNATURE_INVALID = "SignatureInvalid"
 
 
 class ConditionReason(enum.StrEnum):
@@ -65,6 +66,7 @@ class ErrorKind(enum.StrEnum):
     RENDER = "RenderError"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"
+    SIGNATURE_INVALID = "SignatureInvalid"
     CLUSTER = "ClusterError"
     CLUSTER_UNREACHABLE = "ClusterUnreachable"
     API = "ApiError"
