@@ -15,6 +15,7 @@ from gitopsd.model import (
     AppInstance,
     ConditionReason,
     ConditionType,
+    ErrorKind,
     Health,
     HealthStatus,
     Outcome,
@@ -96,7 +97,9 @@ class StatusBoard:
                                                               OutcomeKind.STALLED) else 0
         row.conditions = [c for c in row.conditions if c.type in STICKY]
         if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
-            row.conditions.append(Condition(ConditionType.SYNC_ERROR, outcome.kind.value, outcome.message))
+            kind = ConditionType.SIGNATURE_INVALID if outcome.error == ErrorKind.SIGNATURE_INVALID \
+                else ConditionType.SYNC_ERROR
+            row.conditions.append(Condition(kind, outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
             row.conditions.append(Condition(ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,
                                             outcome.message))
