@@ -63,6 +63,7 @@ KEY_TYPES = ("ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp3
              "ecdsa-sha2-nistp521", "sk-ssh-ed25519@openssh.com",
              "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss")
 _OPTION = re.compile(r'[A-Za-z-]+(="(?:[^"\\]|\\.)*")?')
+_TYPE_LIKE = re.compile(r"(ssh|ecdsa|sk)-[a-z0-9@.-]+$")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
@@ -109,7 +110,7 @@ def parse_allowed_signers(text: str) -> tuple[AllowedSigner, ...]:
             raise SignersProblem(number, "no principal named")
         at = 1
         options: tuple[str, ...] = ()
-        if words[1] not in KEY_TYPES:
+        if words[1] not in KEY_TYPES and not _TYPE_LIKE.match(words[1]):
             options = tuple(o for o in words[1].split(",") if o)
             bad = [o for o in options if not _OPTION.fullmatch(o)]
             if bad:
