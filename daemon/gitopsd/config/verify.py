@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 
 from yaml.nodes import Node
@@ -95,6 +96,10 @@ def read_verify(r: Reader, node: Node, p: str, base: Path, *, check: bool = True
                     "must be a trailer key such as Gitopsd-verified-from (letters, digits, '-')")
         if mode is not VerifyMode.STRICT:
             r.issue(f["startTrailer"], f"{p}.startTrailer", "applies to mode strict only")
+    if keys and check and shutil.which("gpg") is None:
+        r.issue(f["openpgpKeys"], f"{p}.openpgpKeys",
+                "gpg is not installed on this host (Debian package gpg): OpenPGP signatures cannot be "
+                "verified, so every revision would be refused")
     if not keys and not signers:
         r.issue(node, p, "names no keys: give openpgpKeys, sshAllowedSigners or both")
     return VerifyPolicy(mode=mode, openpgp_keys=tuple(keys), ssh_allowed_signers=signers,
