@@ -222,3 +222,15 @@ async def test_tag_mode_verifies_the_annotated_tag(tmp_path: Path, bare: Path, g
     assert "not allowed" in (await refused(source, repo, "v1.0.2")).reason
     assert (await refused(source, repo, "light")).reason == "lightweight tag"
     assert (await refused(source, repo, "main")).reason == "not a tag"
+
+
+async def test_strict_ref_moved_back_still_checks_the_head(tmp_path: Path, bare: Path,
+                                                            ssh_key: SshKey) -> None:
+    """A ref reset to an older, never-verified unsigned commit is refused, not waved through as history."""
+    old = commit(bare, {"a.yaml": "a: 1\n"})
+    commit(bare, {"b.yaml": "b: 1\n"}, signer=ssh_key)
+    strict = repository(bare, tmp_path, mode=VerifyMode.STRICT, ssh=ssh_key)
+    source = GitSource(tmp_path / "state")
+    await source.ensure(strict, "main")
+    pygit2.Repository(str(bare)).references.create("refs/heads/main", pygit2.Oid(hex=old), force=True)
+    assert (await refused(source, strict)).commit == old

@@ -167,6 +167,10 @@ class Enforcer:
             self._commit(checker, digest, head, repo, ref)
             return
         known = last is not None and git.get(last) is not None
+        if known and last is not None and git.descendant_of(last, head.id):
+            # the ref moved back inside verified history: check the head, keep the mark where it is
+            self._commit(checker, digest, head, repo, ref)
+            return
         if not known and not policy.start_trailer:
             self._commit(checker, digest, head, repo, ref)
             log.info("strict verification has no earlier verified revision: only the head was checked",

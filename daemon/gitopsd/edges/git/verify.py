@@ -143,7 +143,7 @@ class Checker:
 
     ``openpgp_keys`` are armored public key files, ``allowed_signers`` an
     ``allowed_signers`` file ("" when SSH signatures are not allowed). The
-    keyring is made on the first OpenPGP signature and removed on exit.
+    scratch directory and keyring are made on the first signature checked and removed on exit.
     """
 
     def __init__(self, openpgp_keys: Sequence[str], allowed_signers: str) -> None:
@@ -153,13 +153,12 @@ class Checker:
         self._home: Path | None = None
 
     def __enter__(self) -> Checker:
-        self._dir = Path(tempfile.mkdtemp(prefix="gitopsd-verify-"))
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
+            self._dir = self._home = None
 
     def check(self, signature: bytes | None, payload: bytes) -> Verdict:
         """Whether SIGNATURE over PAYLOAD was made by an allowed key."""
@@ -177,9 +176,13 @@ class Checker:
 
     # -- OpenPGP ------------------------------------------------------------
 
+    def _scratch_dir(self) -> Path:
+        if self._dir is None:
+            self._dir = Path(tempfile.mkdtemp(prefix="gitopsd-verify-"))
+        return self._dir
+
     def _scratch(self, name: str, data: bytes) -> Path:
-        assert self._dir is not None, "Checker used outside its with block"
-        path = self._dir / name
+        path = self._scratch_dir() / name
         path.write_bytes(data)
         return path
 
@@ -190,8 +193,7 @@ class Checker:
     def _keyring(self) -> Path:
         if self._home is not None:
             return self._home
-        assert self._dir is not None, "Checker used outside its with block"
-        home = self._dir / "gnupg"
+        home = self._scratch_dir() / "gnupg"
         home.mkdir(mode=0o700)
         proc = _run(self._gpg_args(home, "--import", *self.openpgp_keys))
         if proc.returncode != 0:
