@@ -28,7 +28,7 @@ from gitopsd.model import (
 @dataclass
 class Condition:
     type: ConditionType
-    reason: str  # a ConditionReason, or for SyncError the pass's OutcomeKind
+    reason: str  # a ConditionReason, or for SyncError and SignatureInvalid the pass's OutcomeKind
     message: str
 
 

@@ -47,7 +47,8 @@ class ConditionType(enum.StrEnum):
 
 
 class ConditionReason(enum.StrEnum):
-    """Why a condition holds; a ``SyncError`` condition's reason is the pass's ``OutcomeKind``."""
+    """Why a condition holds; a ``SyncError`` or ``SignatureInvalid`` condition's reason is the pass's
+    ``OutcomeKind``."""
 
     DRIFT_DETECTED = "DriftDetected"
     REPEATED_DRIFT = "RepeatedDrift"
