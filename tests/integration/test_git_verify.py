@@ -7,6 +7,7 @@ repository's ``verify`` policy and raises ``SignatureInvalid`` otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -234,3 +235,26 @@ async def test_strict_ref_moved_back_still_checks_the_head(tmp_path: Path, bare:
     await source.ensure(strict, "main")
     pygit2.Repository(str(bare)).references.create("refs/heads/main", pygit2.Oid(hex=old), force=True)
     assert (await refused(source, strict)).commit == old
+
+
+async def test_tag_and_strict_modes_over_ssh(tmp_path: Path, git_repos, git_client_key: Path,
+                                            git_known_hosts: Path, ssh_key: SshKey) -> None:
+    """Over SSH, a signed tag resolves (also from a poll's SHA) and strict mode sees the full history."""
+    served = git_repos.new()
+    base = commit(served.path, {"a.yaml": "a: 1\n"}, signer=ssh_key)
+    annotated_tag(served.path, "v1", base, signer=ssh_key)
+    access = {"url": served.ssh_url, "ssh_key_file": str(git_client_key),
+              "known_hosts_file": str(git_known_hosts)}
+    tagged = dataclasses.replace(repository(served.path, tmp_path, mode=VerifyMode.TAG, ssh=ssh_key),
+                                 **access)
+    source = GitSource(tmp_path / "state")
+    polled = await source.poll(tagged, ["v1"])
+    assert (await source.ensure(tagged, "v1", polled["v1"])).sha == base
+    assert pygit2.Repository(str(source.cache_path(tagged))).is_shallow
+    strict = dataclasses.replace(repository(served.path, tmp_path, mode=VerifyMode.STRICT, ssh=ssh_key),
+                                 name="env-strict", **access)
+    await source.ensure(strict, "main")
+    assert not pygit2.Repository(str(source.cache_path(strict))).is_shallow
+    unsigned = commit(served.path, {"b.yaml": "b: 1\n"})
+    commit(served.path, {"c.yaml": "c: 1\n"}, signer=ssh_key)
+    assert (await refused(source, strict)).commit == unsigned

@@ -247,7 +247,8 @@ class GitSource:
         tag = await self._blocking(local)
         if tag is None:
             async with self._lock(cache):
-                await self._fetch(repo, [refspec(name)], 0)
+                await self._fetch(repo, [refspec(name)],
+                                  1 if cache.endpoint.is_shallow_capable and not _full_history(repo) else 0)
             tag = await self._blocking(local)
         return tag
 
