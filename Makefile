@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench binaries venv lock clean
+.PHONY: demo test lint unit integration bench binaries venv lock clean gpg
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -26,6 +26,13 @@ lock: venv
 binaries:
 	tests/testenv/build.sh >/dev/null
 
+# gpg checks OpenPGP commit signatures (repositories with a verify block) and
+# makes the signed commits of the tests; installed from Debian only when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+gpg:
+	@command -v gpg >/dev/null 2>&1 || $(SUDO) apt-get install -y gpg \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gpg; }
+
 demo: venv binaries
 	$(BIN)/gitopsd demo
 
@@ -34,7 +41,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv binaries lint
+test: venv binaries gpg lint
 	$(BIN)/pytest
 
 unit: venv

@@ -14,7 +14,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── RenderError        kustomize / helm / plain rendering failed
     │   │   └── SourceTooLarge a source file or a render output is past its size limit
     │   ├── ManifestError      a rendered object is malformed or duplicated
-    │   └── DecryptError       a SOPS-encrypted file could not be decrypted
+    │   ├── DecryptError       a SOPS-encrypted file could not be decrypted
+    │   └── SignatureInvalid   a revision is not signed by an allowed key
     ├── ClusterError           talking to a cluster failed
     │   ├── ClusterUnreachable connection refused, timed out, TLS failure
     │   └── ApiError           the API server answered with an error status
@@ -90,6 +91,22 @@ class ManifestError(SourceError):
 
 class DecryptError(SourceError):
     """A SOPS-encrypted file could not be decrypted, or the keys to decrypt it could not be read."""
+
+
+class SignatureInvalid(SourceError):
+    """A revision's commit or tag is unsigned, badly signed, or signed by a key not allowed.
+
+    ``commit`` is the object at fault (a commit or tag id), ``signer`` who signed
+    it as far as the verifier could tell (empty when unknown), ``reason`` why it
+    was refused.
+    """
+
+    def __init__(self, message: str, *, commit: str = "", signer: str = "",
+                 reason: str = "") -> None:
+        super().__init__(message)
+        self.commit = commit
+        self.signer = signer
+        self.reason = reason
 
 
 class ClusterError(GitopsdError):

@@ -33,6 +33,7 @@ def exercise_every_metric(m: Metrics) -> None:
     m.watch_reconnected("prod-eu")
     m.set_cluster_connected("prod-eu", True)
     m.task_restarted("poller:platform")
+    m.signature_invalid("platform", "guestbook", "prod-eu")
 
 
 EXPECTED_NAMES = [
@@ -40,6 +41,7 @@ EXPECTED_NAMES = [
     "gitopsd_drift_events_total", "gitopsd_selfheal_fights_total", "gitopsd_queue_depth",
     "gitopsd_queue_wait_seconds", "gitopsd_git_requests_total", "gitopsd_watch_reconnects_total",
     "gitopsd_cluster_connection_status", "gitopsd_task_restarts_total",
+    "gitopsd_signature_invalid_total",
 ]
 
 

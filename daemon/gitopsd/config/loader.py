@@ -30,6 +30,7 @@ from gitopsd.config.rules import (
     check_name,
     check_namespace,
 )
+from gitopsd.config.verify import read_verify
 from gitopsd.config.yamlpos import IssueLog, aliases_of, compose_documents, is_null
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.fleet import Bastion, Cluster, Fleet, Repository, Settings
@@ -56,7 +57,7 @@ CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLim
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
 RATE_LIMIT_FIELDS = ("qps", "burst")
 REPOSITORY_FIELDS = ("name", "url", "sshKeyFile", "knownHostsFile", "tokenFile", "username",
-                     "pollInterval")
+                     "pollInterval", "verify")
 
 CONFIG_ENV = "GITOPSD_CONFIG"
 
@@ -331,10 +332,12 @@ def _repositories(r: Reader, node: Node | None, files: _Files) -> tuple[Reposito
         if "pollInterval" in f:
             got = r.duration(f["pollInterval"], f"{p}.pollInterval")
             poll = poll if got is None else got
+        verify = read_verify(r, f["verify"], f"{p}.verify", files.base,
+                                                  check=files.check) if "verify" in f else None
         out.append(Repository(name=name or "", url=url, ssh_key_file=creds.get("sshKeyFile", ""),
                               known_hosts_file=creds.get("knownHostsFile", ""),
                               token_file=creds.get("tokenFile", ""), username=username,
-                              poll_interval=poll))
+                              poll_interval=poll, verify=verify))
     _report_duplicates(r, names, "repository")
     return tuple(out)
 

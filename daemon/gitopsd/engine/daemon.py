@@ -226,6 +226,8 @@ class Daemon:
         self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != ErrorKind.CLUSTER_UNREACHABLE)
+            if outcome.error == ErrorKind.SIGNATURE_INVALID:
+                self.metrics.signature_invalid(inst.source.repo, inst.app, inst.cluster)
         timing = Timing(started_wall, self.clock.now() - started)
         row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id, full=True)
         self._requeue(item, app, outcome.kind, row.attempts, outcome.revision)

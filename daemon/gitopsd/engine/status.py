@@ -21,6 +21,7 @@ from gitopsd.model import (
     AppInstance,
     ConditionReason,
     ConditionType,
+    ErrorKind,
     Health,
     HealthStatus,
     Outcome,
@@ -33,7 +34,7 @@ from gitopsd.model import (
 @dataclass
 class Condition:
     type: ConditionType
-    reason: str  # a ConditionReason, or for SyncError the pass's OutcomeKind
+    reason: str  # a ConditionReason, or for SyncError and SignatureInvalid the pass's OutcomeKind
     message: str
 
 
@@ -114,7 +115,9 @@ class StatusBoard:
             row.failed_revision = outcome.revision
         row.conditions = [c for c in row.conditions if c.type in STICKY]
         if failed:
-            row.conditions.append(Condition(ConditionType.SYNC_ERROR, outcome.kind.value, outcome.message))
+            kind = ConditionType.SIGNATURE_INVALID if outcome.error == ErrorKind.SIGNATURE_INVALID \
+                else ConditionType.SYNC_ERROR
+            row.conditions.append(Condition(kind, outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
             row.conditions.append(Condition(ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,
                                             outcome.message))

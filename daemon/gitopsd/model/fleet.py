@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.signing import VerifyPolicy
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Repository:
     token_file: str = ""
     username: str = "git"
     poll_interval: float = 30.0
+    verify: VerifyPolicy | None = None  # commit signatures required, when set
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,12 @@ class ConditionType(enum.StrEnum):
     SYNC_ERROR = "SyncError"
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
+    SIGNATURE_INVALID = "SignatureInvalid"
 
 
 class ConditionReason(enum.StrEnum):
-    """Why a condition holds; a ``SyncError`` condition's reason is the pass's ``OutcomeKind``."""
+    """Why a condition holds; a ``SyncError`` or ``SignatureInvalid`` condition's reason is the pass's
+    ``OutcomeKind``."""
 
     DRIFT_DETECTED = "DriftDetected"
     REPEATED_DRIFT = "RepeatedDrift"
@@ -71,6 +73,7 @@ class ErrorKind(enum.StrEnum):
     SOURCE_TOO_LARGE = "SourceTooLarge"
     MANIFEST = "ManifestError"
     DECRYPT = "DecryptError"
+    SIGNATURE_INVALID = "SignatureInvalid"
     CLUSTER = "ClusterError"
     CLUSTER_UNREACHABLE = "ClusterUnreachable"
     API = "ApiError"

@@ -10,7 +10,9 @@ a thread is using the cache. libgit2's connect and read timeouts bound that wait
 
 It never checks anything out into a shared place and never decides what to
 deploy; it only answers "what is the SHA of this ref" and "what are the files
-of this commit".
+of this commit". When a repository has a ``verify`` policy, ``ensure`` returns
+a revision only after its signatures were verified (``signed``): a revision
+that fails is never handed to anything that reads its tree.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ import anyio
 import anyio.to_thread
 import pygit2
 
-from gitopsd.errors import GitError, RepositoryUnavailable, SourceTooLarge
+from gitopsd.errors import GitError, RepositoryUnavailable, SignatureInvalid, SourceTooLarge
 from gitopsd.model import Repository, Revision
 from gitopsd.model.giturls import url_secret
+from gitopsd.model.signing import VerifyMode
 
 from . import known_hosts
 from .cache import UNSHALLOW_DEPTH, RepoCache, RepoStats, mirror, refspec, resolve
 from .credentials import AuthRejected, Callbacks, read_token
 from .failures import shown_ref, translate, where
+from .signed import Enforcer, Ledger
 from .tree import BlobTooLarge, SizeLimit, TreeProblem, lookup, normalise, read_blobs, write_tree
 from .urls import cache_name, is_full_sha
 
@@ -63,6 +67,7 @@ class GitSource:
         self._work = self.root / "work"
         shutil.rmtree(self._work, ignore_errors=True)
         known_hosts.GATE.settle(self.root / "home" / "default")
+        self._enforcer = Enforcer(Ledger(self.root / "verified.json"))
 
     # -- public API -------------------------------------------------------
 
@@ -110,6 +115,9 @@ class GitSource:
     async def ensure(self, repo: Repository, ref: str, sha: str | None = None) -> Revision:
         """Make sure the commit REF points to is in the cache; return it as a Revision.
 
+        With a ``verify`` policy on REPO, the revision is returned only once its
+        signatures satisfy it; otherwise ``SignatureInvalid`` is raised.
+
         ``sha``, when given, is REF's SHA from a recent ``poll``: if that commit is
         cached, nothing touches the network, and otherwise the poll's listing is
         reused to name the ref to fetch. Without it a branch, tag or ``HEAD``
@@ -117,6 +125,12 @@ class GitSource:
         (depth 1, else the whole history) only when the cache lacks it.
         A fetch happens only when the wanted commit is missing.
         """
+        revision = await self._resolve(repo, ref, sha)
+        if repo.verify is not None:
+            await self._verify(repo, revision)
+        return revision
+
+    async def _resolve(self, repo: Repository, ref: str, sha: str | None) -> Revision:
         cache = self._cache(repo)
         if is_full_sha(ref):
             return await self._ensure_sha(repo, ref.lower(), ref)
@@ -133,7 +147,7 @@ class GitSource:
         async with self._lock(cache):
             have = await self._blocking(cache.commit_sha, want)
             if have is None:
-                depth = 1 if cache.endpoint.is_shallow_capable else 0
+                depth = 1 if cache.endpoint.is_shallow_capable and not _full_history(repo) else 0
                 await self._fetch(repo, [refspec(name)], depth)
                 have = await self._blocking(cache.commit_sha, want)
                 if have is None:
@@ -196,6 +210,55 @@ class GitSource:
 
     # -- internals --------------------------------------------------------
 
+    async def _verify(self, repo: Repository, revision: Revision) -> None:
+        """Raise ``SignatureInvalid`` unless REVISION satisfies REPO's verify policy."""
+        policy = repo.verify
+        assert policy is not None
+        cache = self._cache(repo)
+        if policy.mode is VerifyMode.STRICT and await self._blocking(cache.is_shallow):
+            async with self._lock(cache):
+                await self._fetch(repo, ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+                                  UNSHALLOW_DEPTH)
+        tag = await self._tag_object(repo, revision) if policy.mode is VerifyMode.TAG else None
+
+        def run() -> None:
+            self._enforcer.enforce(repo.name, policy, cache.open(), revision.ref, revision.sha, tag)
+
+        try:
+            await self._blocking(run)
+        except (pygit2.GitError, KeyError, ValueError) as exc:
+            raise SignatureInvalid(f"commit {revision.sha[:12]} of repository {repo.name} cannot be "
+                                   f"verified: {' '.join(str(exc).split())}", commit=revision.sha,
+                                   reason="unreadable") from None
+
+    async def _tag_object(self, repo: Repository, revision: Revision) -> str | None:
+        """Id of the object the tag REVISION.ref names (fetched if needed); None when it is no tag."""
+        if is_full_sha(revision.ref):
+            return None
+        cache = self._cache(repo)
+        found = resolve(cache.last_heads, revision.ref)
+        if found is None or found[1] != revision.sha:
+            found = resolve(await self.list_heads(repo), revision.ref)
+        if found is None or not found[0].startswith("refs/tags/"):
+            return None
+        name = found[0]
+
+        def local() -> str | None:
+            r = cache.open()
+            target = r.references.get(name)
+            obj = r.get(target.target) if target is not None else None
+            if obj is None or str(obj.peel(pygit2.Commit).id) != revision.sha:
+                return None
+            return str(obj.id)
+
+        tag = await self._blocking(local)
+        if tag is None:
+            async with self._lock(cache):
+                await self._fetch(repo, [refspec(name)],
+                                  1 if cache.endpoint.is_shallow_capable and not _full_history(repo) else 0)
+            tag = await self._blocking(local)
+        return tag
+
     def _cache(self, repo: Repository) -> RepoCache:
         cache = self._caches.get(repo.url)
         if cache is None:
@@ -245,7 +308,8 @@ class GitSource:
                 # Servers that allow fetching any reachable commit by id serve this;
                 # others refuse (remembered), and the full fetch below finds it.
                 try:
-                    await self._fetch(repo, [f"+{sha}:refs/gitopsd/commits/{sha}"], 1)
+                    await self._fetch(repo, [f"+{sha}:refs/gitopsd/commits/{sha}"],
+                                      0 if _full_history(repo) else 1)
                 except GitError as exc:
                     cache.fetch_by_id = "specific object" not in str(exc)
                 have = await self._blocking(cache.commit_sha, sha)
@@ -259,6 +323,8 @@ class GitSource:
         return Revision(repo.name, ref, have)
 
     async def _fetch(self, repo: Repository, refspecs: list[str], depth: int) -> None:
+        if depth == 0 and _full_history(repo) and await self._blocking(self._cache(repo).is_shallow):
+            depth = UNSHALLOW_DEPTH
         cache = self._cache(repo)
         start = time.monotonic()
         try:
@@ -302,3 +368,8 @@ class GitSource:
 
         return await self._blocking(run)
 
+
+
+def _full_history(repo: Repository) -> bool:
+    """Strict verification walks history, so its caches are never shallow."""
+    return repo.verify is not None and repo.verify.mode is VerifyMode.STRICT

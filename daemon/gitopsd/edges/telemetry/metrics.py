@@ -43,6 +43,7 @@ METRIC_NAMES = (
     "gitopsd_watch_reconnects_total",
     "gitopsd_cluster_connection_status",
     "gitopsd_task_restarts_total",
+    "gitopsd_signature_invalid_total",
 )
 
 _RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -98,6 +99,10 @@ class Metrics:
         self._restarts = Counter(
             "gitopsd_task_restarts_total", "Restarts of supervised long-running tasks.",
             ["task"], registry=r)
+        self._signature_invalid = Counter(
+            "gitopsd_signature_invalid_total",
+            "Reconcile passes refused because the revision was not signed by an allowed key.",
+            ["repo", "app", "cluster"], registry=r)
         self._lock = threading.Lock()
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
@@ -157,6 +162,10 @@ class Metrics:
         if request_type not in GIT_REQUEST_TYPES:
             raise ValueError(f"git request type must be one of {GIT_REQUEST_TYPES}, got {request_type!r}")
         self._git.labels(repo, request_type, "success" if ok else "failure").inc()
+
+    def signature_invalid(self, repo: str, app: str, cluster: str) -> None:
+        """Count a pass of APP on CLUSTER refused because REPO's revision failed signature verification."""
+        self._signature_invalid.labels(repo, app, cluster).inc()
 
     def watch_reconnected(self, cluster: str) -> None:
         """Count a watch stream on CLUSTER that had to be reopened."""
