@@ -68,4 +68,4 @@ class Env:
         for d in self.all_daemons():
             if d.proc is not None and d.proc.poll() is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    d.stop(20)
+                    d.stop(3)  # SIGTERM, then SIGKILL: a graceful stop is not what trials test

@@ -91,7 +91,7 @@ class UidRecorder:
 
     def stop(self) -> list[str]:
         self._stop.set()
-        self._thread.join(15)
+        self._thread.join(5)
         return list(self.uids)
 
     def _see(self, obj: dict[str, Any]) -> None:
@@ -120,7 +120,7 @@ class UidRecorder:
     def _watch(self, version: str) -> str:
         ctx = ssl.create_default_context(cafile=str(self.cluster.ca_cert))
         url = (f"{self.cluster.server}{self.url}&watch=true&allowWatchBookmarks=true"
-               f"&resourceVersion={version}&timeoutSeconds=5")
+               f"&resourceVersion={version}&timeoutSeconds=2")
         req = urllib.request.Request(url)  # noqa: S310 (https to the local API server)
         req.add_header("Authorization", f"Bearer {self.cluster.tokens[ADMIN_USER]}")
         try:

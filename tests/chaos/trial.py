@@ -139,6 +139,7 @@ def run_trial(seed: int, injectors: list[str], cluster: LocalCluster, workdir: P
             env.log(f"converged in {took:.1f}s")
         time.sleep(1.0)
         recorded["hook_uids"] = {name: r.stop() for name, r in recorders.items()}
+        env.log(f"hook creations seen: { {k: len(v) for k, v in recorded['hook_uids'].items()} }")
         for name, check in CHECKS.items():
             result.violations[name] = check(env, recorded)
     except Exception as e:  # a harness failure is reported, not raised
