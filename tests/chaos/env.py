@@ -19,6 +19,7 @@ from typing import Any
 from gitopsd.localcluster import LocalCluster
 from tests.bench.gitrepo import Repo
 from tests.chaos.generate import Plan
+from tests.chaos.proxy import Proxy
 from tests.integration.daemonproc import DaemonProc
 
 TOKEN = "chaos-api-token-4e1b9d2f"
@@ -33,6 +34,8 @@ class Env:
     repo: Repo
     fleet: dict[str, Any]
     age_key_file: Path
+    proxy: Proxy
+    """The daemon's way to the API server (the harness itself goes direct)."""
     daemon: DaemonProc | None = None
     others: list[DaemonProc] = field(default_factory=list)
     """Daemons an injector started beside the first (a second writer on the same fleet)."""

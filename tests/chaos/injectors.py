@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -112,19 +113,42 @@ def delete_inventory(env: Env, rng: random.Random) -> None:
 
 
 def readonly_state(env: Env, rng: random.Random) -> None:
-    """Make the state directory read-only for a few seconds (meaningless as root: skipped there)."""
+    """Make the state directory read-only for a few seconds (as root, where modes do not bind: immutable)."""
+    seconds = rng.uniform(3.0, 8.0)
     if os.geteuid() == 0:
-        env.log("readonly_state: running as root, permissions do not bind; nothing injected")
+        subprocess.run(["chattr", "-R", "+i", str(env.state_dir)], check=True, capture_output=True)
+        try:
+            time.sleep(seconds)
+        finally:
+            subprocess.run(["chattr", "-R", "-i", str(env.state_dir)], check=True, capture_output=True)
+        env.log(f"state directory immutable for {seconds:.1f}s")
         return
     paths = [env.state_dir, *env.state_dir.rglob("*")]
     modes = {p: p.stat().st_mode for p in paths}
     for p in paths:
         p.chmod(modes[p] & ~0o222)
     try:
-        time.sleep(rng.uniform(3.0, 8.0))
+        time.sleep(seconds)
     finally:
         for p in paths:
             p.chmod(modes[p])
+
+
+def cut_connections(env: Env, rng: random.Random) -> None:
+    """Cut every connection between the daemon and the API server (watches included), twice,
+    and edit one managed ConfigMap right after the first cut: self-heal must still see it."""
+    app = rng.choice(env.plan.apps)
+    stable = sorted(f for f, d in app.first.items() if d["kind"] == "ConfigMap" and app.second.get(f) == d
+                    and d["metadata"]["name"] != app.hook)
+    for n in range(2):
+        env.log(f"cut {env.proxy.cut()} proxied sockets")
+        if n == 0 and stable:
+            name = app.first[rng.choice(stable)]["metadata"]["name"]
+            url = kube.path("ConfigMap", app.namespace, name) + "?fieldManager=kubectl-edit"
+            status, _ = kube.request(env.cluster, "PATCH", url, {"data": {"k0": "drifted"}},
+                                     content_type="application/merge-patch+json")
+            env.log(f"edited {app.namespace}/{name} while cut: {status}")
+        time.sleep(rng.uniform(0.2, 1.5))
 
 
 INJECTORS: dict[str, Injector] = {
@@ -136,5 +160,6 @@ INJECTORS: dict[str, Injector] = {
     "second_daemon": second_daemon,
     "delete_inventory": delete_inventory,
     "readonly_state": readonly_state,
+    "cut_connections": cut_connections,
 }
 SMOKE = ("kill_daemon", "git_down", "restart_apiserver")

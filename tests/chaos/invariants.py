@@ -29,6 +29,9 @@ def converge(env: Env, revision: str, timeout: float) -> tuple[float | None, str
     t0 = time.monotonic()
     last = ""
     while time.monotonic() - t0 < timeout:
+        if daemon.proc is not None and daemon.proc.poll() is not None:
+            tail = daemon.logs().strip().splitlines()[-1:] or [""]
+            return None, f"the daemon exited with {daemon.proc.returncode}: {tail[0][:300]}"
         data = daemon.get("/api/v1/instances")
         rows = (data or {}).get("instances", []) if isinstance(data, dict) else []
         if len(rows) == len(env.plan.apps) and all(

@@ -27,12 +27,12 @@ def path(kind: str, namespace: str, name: str | None = None) -> str:
 
 
 def request(cluster: LocalCluster, method: str, url: str, body: Any = None, *,
-            timeout: float = 60.0) -> tuple[int, Any]:
+            timeout: float = 60.0, content_type: str = "application/json") -> tuple[int, Any]:
     """``cluster.request``, retried while the API server is unreachable (at most TIMEOUT seconds)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            status, data = cluster.request(method, url, body, timeout=10)
+            status, data = cluster.request(method, url, body, timeout=10, content_type=content_type)
             if status < 500 or time.monotonic() >= deadline:
                 return status, data
         except (OSError, ssl.SSLError):

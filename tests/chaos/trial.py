@@ -25,6 +25,7 @@ from tests.chaos.env import Env
 from tests.chaos.generate import Plan, dump, generate
 from tests.chaos.injectors import INJECTORS
 from tests.chaos.invariants import CHECKS, converge
+from tests.chaos.proxy import Proxy
 from tests.integration.daemonproc import fleet_doc
 from tests.unit.test_sops import SopsKit
 
@@ -78,13 +79,13 @@ def _write_commit(repo: Repo, files: dict[str, str], previous: dict[str, str] | 
     return repo.write({}, message)
 
 
-def _fleet(plan: Plan, cluster: LocalCluster, repo: Repo) -> dict[str, Any]:
+def _fleet(plan: Plan, cluster: LocalCluster, repo: Repo, kubeconfig: Path) -> dict[str, Any]:
     apps = [{"name": a.name, "source": {"repo": "env", "targetRevision": "main", "path": a.name},
              "destination": {"clusters": {"names": [cluster.name]}, "namespace": a.namespace},
              "syncPolicy": {"automated": {"prune": True, "selfHeal": True},
                             "retry": {"limit": 5, "backoff": {"duration": "1s", "maxDuration": "5s"}}}}
             for a in plan.apps]
-    doc = fleet_doc([(cluster.name, cluster.kubeconfig, {})], repo.url, poll="1s", apps=apps)
+    doc = fleet_doc([(cluster.name, kubeconfig, {})], repo.url, poll="1s", apps=apps)
     doc["fleet"] = plan.fleet
     return doc
 
@@ -105,7 +106,9 @@ def run_trial(seed: int, injectors: list[str], cluster: LocalCluster, workdir: P
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     repo = Repo(root / "git")
-    env = Env(plan, cluster, root, repo, _fleet(plan, cluster, repo), age_key.file)
+    proxy = Proxy(cluster.port)
+    kubeconfig = proxy.kubeconfig(cluster.kubeconfig, root / "kubeconfig")
+    env = Env(plan, cluster, root, repo, _fleet(plan, cluster, repo, kubeconfig), age_key.file, proxy)
     result = Result(seed, injectors, len(plan.apps), sum(len(a.first) for a in plan.apps), None)
     rng = random.Random(seed * 31 + 7)
     phases = {name: rng.choice(("first", "second")) for name in injectors}
@@ -149,6 +152,7 @@ def run_trial(seed: int, injectors: list[str], cluster: LocalCluster, workdir: P
         for r in recorders.values():
             r.stop()
         env.stop_all()
+        proxy.close()
         for app in plan.apps:
             kube.delete_namespace(cluster, app.namespace)
             kube.request(cluster, "DELETE", f"{INVENTORIES}/gitopsd-inv-{app.name}")
