@@ -132,9 +132,12 @@ def hook_once(env: Env, recorded: dict[str, Any]) -> list[str]:
     daemon kill (an operation cut short leaves no history entry, and running
     its hook again in the next operation is what Argo CD does after a restart
     without a persisted operation). Hook creations are the distinct uids a
-    watch saw; a missed creation can only under-count.
+    watch saw; a missed creation can only under-count. Not judged when the
+    daemon is dead (its history is out of reach; ``converged`` says so).
     """
     assert env.daemon is not None
+    if env.daemon.proc is None or env.daemon.proc.poll() is not None:
+        return []
     out = []
     for app in env.plan.apps:
         entries = history(env.daemon, app.name, env.cluster.name)

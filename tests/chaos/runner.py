@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(results) - len(bad)}/{len(results)} trials held every invariant; "
           f"results in {json_path} and {md_path}", file=sys.stderr)
     for r in bad:
-        print(f"replay: python -m tests.chaos --seed {r.seed} --trials 1 --injectors {','.join(r.injectors)}",
-              file=sys.stderr)
+        policy = f" --hook-policy {args.hook_policy}" if args.hook_policy != "HookSucceeded" else ""
+        print(f"replay: python -m tests.chaos --seed {r.seed} --trials 1 --injectors {','.join(r.injectors)}"
+              f"{policy}", file=sys.stderr)
     return 1 if bad else 0

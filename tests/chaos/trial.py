@@ -114,7 +114,8 @@ def run_trial(seed: int, injectors: list[str], cluster: LocalCluster, workdir: P
     phases = {name: rng.choice(("first", "second")) for name in injectors}
     t0 = time.monotonic()
     env.log(f"injectors {injectors} in syncs {phases}; replay with "
-            f"python -m tests.chaos --seed {seed} --trials 1 --injectors {','.join(injectors)}")
+            f"python -m tests.chaos --seed {seed} --trials 1 --injectors {','.join(injectors)}"
+            + (f" --hook-policy {hook_policy}" if hook_policy != "HookSucceeded" else ""))
     recorders = {}
     try:
         for app in plan.apps:
