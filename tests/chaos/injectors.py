@@ -3,7 +3,7 @@
 An injector is a function of the trial's ``Env`` and a seeded ``Random`` (for
 durations); it blocks for the length of the fault and returns once the world
 is back to normal, so that the trial can then wait for convergence. The
-catalogue is ``INJECTORS``; ``SMOKE`` names those whose invariants hold today.
+catalogue is ``INJECTORS``.
 """
 
 from __future__ import annotations
@@ -162,4 +162,3 @@ INJECTORS: dict[str, Injector] = {
     "readonly_state": readonly_state,
     "cut_connections": cut_connections,
 }
-SMOKE = ("kill_daemon", "git_down", "restart_apiserver")

@@ -185,9 +185,12 @@ def no_secret_leak(env: Env, _: dict[str, Any]) -> list[str]:
 
 
 def single_writer(env: Env, _: dict[str, Any]) -> list[str]:
-    """A second daemon on the same fleet (waiting for the Lease) synced nothing."""
+    """A second daemon on the same fleet (waiting for the Lease) synced nothing, by history and log."""
     out = []
     for d in env.others:
+        done = [ln for ln in d.logs().splitlines() if '"reconcile.done"' in ln and '"Synced"' in ln]
+        if done:
+            out.append(f"second daemon {d.root.name} logged a sync: {done[0][:300]}")
         for app in env.plan.apps:
             wrote = [h for h in history(d, app.name, env.cluster.name) if h.get("applied") or
                      h.get("pruned") or h.get("result") == "Synced"]

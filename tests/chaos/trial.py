@@ -30,6 +30,7 @@ from tests.integration.daemonproc import fleet_doc
 from tests.unit.test_sops import SopsKit
 
 INVENTORIES = "/api/v1/namespaces/gitopsd-system/configmaps"
+LEASES = "/apis/coordination.k8s.io/v1/namespaces/gitopsd-system/leases"
 
 
 @dataclass
@@ -157,6 +158,7 @@ def run_trial(seed: int, injectors: list[str], cluster: LocalCluster, workdir: P
         for app in plan.apps:
             kube.delete_namespace(cluster, app.namespace)
             kube.request(cluster, "DELETE", f"{INVENTORIES}/gitopsd-inv-{app.name}")
+        kube.request(cluster, "DELETE", f"{LEASES}/gitopsd-{plan.fleet}")
         if not keep and result.ok:
             shutil.rmtree(root, ignore_errors=True)
     result.duration = round(time.monotonic() - t0, 1)
