@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(report.by_injector(results))
     bad = [r for r in results if not r.ok]
+    if not bad and not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     print(f"\n{len(results) - len(bad)}/{len(results)} trials held every invariant; "
           f"results in {json_path} and {md_path}", file=sys.stderr)
     for r in bad:
