@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench binaries venv lock clean gpg
+.PHONY: demo test lint unit integration bench chaos binaries venv lock clean gpg
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -49,6 +49,10 @@ unit: venv
 
 bench: venv binaries
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# The fault matrix: 200 seeded trials by default; CHAOS_ARGS="--seed N --trials 1" replays one.
+chaos: venv binaries
+	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
