@@ -106,7 +106,13 @@ def _app(rng: random.Random, name: str, namespace: str, with_secret: bool, plain
 
 
 def _foreign(rng: random.Random, plan_apps: list[AppPlan], fleet: str) -> list[dict[str, Any]]:
-    """Objects gitopsd must never touch: untracked, labelled but untracked, another app's."""
+    """Objects gitopsd must never touch: untracked, labelled but untracked, a copy of another
+    application's object (its tracking id names that application's object in that application's
+    namespace, not this one), and one of an application the fleet does not have.
+
+    An object whose tracking id names one of the trial's applications *and* the object itself is
+    that application's by gitopsd's ownership contract (an inventory rebuilt after a loss adopts
+    it), so no foreign object is forged that way."""
     out: list[dict[str, Any]] = []
     for app in plan_apps:
         other = next((a for a in plan_apps if a is not app), app)
@@ -115,7 +121,7 @@ def _foreign(rng: random.Random, plan_apps: list[AppPlan], fleet: str) -> list[d
             ("foreign-plain", {}, {}),
             ("foreign-labelled", {FLEET_LABEL: fleet}, {}),
             (f"foreign-of-{other.name}", {FLEET_LABEL: fleet},
-             {TRACKING: f"{other.name}:/ConfigMap:{ns}/foreign-of-{other.name}"}),
+             {TRACKING: f"{other.name}:/ConfigMap:{other.namespace}/foreign-of-{other.name}"}),
             ("foreign-elsewhere", {FLEET_LABEL: fleet},
              {TRACKING: f"elsewhere:/ConfigMap:{ns}/foreign-elsewhere"}),
         ]
