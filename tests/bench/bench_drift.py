@@ -8,7 +8,9 @@ series runs with gitopsd stopped and ``tests.bench.reverter`` in its place.
 Two more series run against the same daemon: one object edited again and again,
 seconds apart (each edit is a new one and must be reverted at once), and one
 object whose every repair another writer undoes at once (a fight: the repairs
-must back off).
+must back off). A last series runs the same edits against a daemon whose
+health comes from Argo CD-style Lua checks for every managed kind, against
+the plain daemon's figures of the same run.
 """
 
 from __future__ import annotations
@@ -68,6 +70,48 @@ async def fight_series(ctx: Context, observer: Observer, target: Target, *,
     return {"waits": [None if w is None else round(w, 3) for w in waits]}
 
 
+# Argo CD-style Lua checks for every managed kind: what a team bringing its resource
+# customizations would run on each watch event and health gate.
+LUA_DEPLOYMENT = """
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for i, condition in ipairs(obj.status.conditions) do
+    if condition.type == "Available" and condition.status == "True" then
+      return {status = "Healthy", message = condition.message or ""}
+    end
+  end
+end
+return {status = "Progressing", message = "Waiting for the Deployment to become available"}
+"""
+LUA_PRESENT = """
+local hs = {status = "Healthy", message = "present"}
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "being deleted"
+end
+return hs
+"""
+
+
+def with_lua_health(fleet: dict[str, Any]) -> dict[str, Any]:
+    """FLEET with a Lua health check for each kind the benchmark manages."""
+    return {**fleet, "health": {"apps/Deployment": {"lua": LUA_DEPLOYMENT},
+                                "ConfigMap": {"lua": LUA_PRESENT}, "Service": {"lua": LUA_PRESENT}}}
+
+
+async def lua_series(ctx: Context, fleet: dict[str, Any], observer: Observer,
+                     targets: list[Target]) -> dict[str, Any]:
+    """The same drift series against a daemon whose health comes from Lua checks."""
+    daemon, _ = await managed.start_daemon(ctx.run_dir / "daemon-lua", with_lua_health(fleet),
+                                           timeout=1800, resync=ctx.size.resync)
+    try:
+        ctx.log(f"drift: {len(targets)} edits against gitopsd with Lua health checks")
+        results = await drift_series(observer, ctx.kubes, targets, gap=ctx.size.gap,
+                                     timeout=ctx.size.edit_timeout, serial0=400_000)
+    finally:
+        await daemon.stop()
+    return summarise(targets, results)
+
+
 async def floor_series(ctx: Context, observer: Observer, targets: list[Target], root: Path) -> dict[str, Any]:
     """Run the minimal reverter in its own process and time the same kind of edits against it."""
     names = sorted(ctx.clusters)
@@ -110,6 +154,14 @@ def rows(ctx: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(row("1 drift", f"revert {q}, {n:,} objects, {d['n']} edits"
                        + (f" ({d['failures']} never reverted)" if d["failures"] else ""),
                        seconds(d[q]), seconds(f[q]), r, target, met))
+    lua = result.get("lua")
+    if lua:
+        r = ratio(lua["p99"], d["p99"])
+        lost = f" ({lua['failures']} never reverted)" if lua["failures"] else ""
+        out.append(row("1 drift", f"revert p99 with Lua health checks vs without, {n:,} objects, "
+                       f"{lua['n']} edits{lost}",
+                       seconds(lua["p99"]), seconds(d["p99"]), r, "<= 1.2x",
+                       bool(lua["failures"] == 0 and r <= 1.2)))
     repeat = result.get("repeat")
     if repeat:
         out.append(row("1 drift", f"revert p99, one object edited {repeat['n'] + repeat['failures']} times "

@@ -165,6 +165,10 @@ class Run:
             await main.stop()
         try:
             if self.want("drift") and "gitopsd" in drift:
+                got_l = await self.attempt("drift", bench_drift.lua_series(
+                    ctx, fleet, observer, pool.take(size.drift_changes)))
+                if got_l:
+                    drift["lua"] = got_l
                 got_f = await self.attempt("drift", bench_drift.floor_series(
                     ctx, observer, pool.take(size.drift_changes), ctx.run_dir / "reverter"))
                 if got_f:
