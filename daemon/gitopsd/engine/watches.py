@@ -14,6 +14,7 @@ watch itself (the supervisor does).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from gitopsd.core.marks import fleet_selector
 from gitopsd.engine.driftcontrol import DriftController
@@ -26,21 +27,22 @@ from gitopsd.model import AppInstance, Application, ConditionReason, ConditionTy
 FAILURES = (ConditionType.CLUSTER_UNREACHABLE, ConditionType.WATCH_ERROR)
 
 
+@dataclass(kw_only=True, eq=False)
 class Watches:
-    def __init__(self, *, fleet: str, supervisor: Supervisor, drift: DriftController, board: StatusBoard,
-                 instances: Mapping[str, tuple[AppInstance, Application]],
-                 metrics: MetricsPort | None = None) -> None:
-        self.selector = fleet_selector(fleet)
-        self.supervisor = supervisor
-        self.drift = drift
-        self.board = board
-        self.instances = instances
-        self.metrics = metrics
-        self._handles: dict[str, ClusterHandle] = {}
-        self._watched: dict[str, set[tuple[str, str]]] = {}
-        self._failing: dict[str, dict[str, Condition]] = {}  # cluster -> watch task -> why it failed
-        self._kinds_of: dict[str, set[tuple[str, str]]] = {}  # instance -> (apiVersion, kind) it owns
-        self._task_kind: dict[str, tuple[str, str]] = {}  # watch task -> its (apiVersion, kind)
+    fleet: str
+    supervisor: Supervisor
+    drift: DriftController
+    board: StatusBoard
+    instances: Mapping[str, tuple[AppInstance, Application]]
+    metrics: MetricsPort | None = None
+    _handles: dict[str, ClusterHandle] = field(default_factory=dict)
+    _watched: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
+    _failing: dict[str, dict[str, Condition]] = field(default_factory=dict)  # cluster -> task -> why
+    _kinds_of: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # instance -> kinds owned
+    _task_kind: dict[str, tuple[str, str]] = field(default_factory=dict)  # watch task -> its kind
+
+    def __post_init__(self) -> None:
+        self.selector = fleet_selector(self.fleet)
 
     def add_cluster(self, handle: ClusterHandle) -> None:
         self._handles[handle.name] = handle

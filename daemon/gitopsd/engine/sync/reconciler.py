@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.health.custom import Assess
@@ -71,22 +71,22 @@ class Pass:
 Expect = Callable[[Comparison], None]
 
 
+@dataclass(kw_only=True, eq=False)
 class Reconciler:
-    def __init__(self, *, fleet: str, cluster: ClusterPort, desired: DesiredPort,
-                 inventory_namespace: str = "gitopsd-system", clock: Clock | None = None,
-                 live_reader: LiveReader | None = None, health_poll: float = 0.5,
-                 tracing: TracingPort | None = None, assess: Assess = healthmod.assess) -> None:
-        self.fleet = fleet
-        self.assess = assess
-        self.cluster = cluster
-        self.desired = desired
-        self.inventory_namespace = inventory_namespace
-        self.clock = clock or MonotonicClock()
-        self.live_reader = live_reader
-        self.tracing = tracing or NoTracing()
-        self.executor = Executor(cluster, self.clock, fleet=fleet, poll=health_poll,
-                                 tracing=self.tracing, assess=assess)
-        self._kinds: dict[str, set[tuple[str, str]]] = {}  # app -> kinds it owned or wanted
+    fleet: str
+    cluster: ClusterPort
+    desired: DesiredPort
+    inventory_namespace: str = "gitopsd-system"
+    clock: Clock = field(default_factory=MonotonicClock)
+    live_reader: LiveReader | None = None
+    health_poll: float = 0.5
+    tracing: TracingPort = field(default_factory=NoTracing)
+    assess: Assess = healthmod.assess
+    _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
+
+    def __post_init__(self) -> None:
+        self.executor = Executor(self.cluster, self.clock, fleet=self.fleet, poll=self.health_poll,
+                                 tracing=self.tracing, assess=self.assess)
 
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         """The revision INSTANCE should be at (COMMIT when a poll saw its ref there)."""
