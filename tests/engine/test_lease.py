@@ -104,3 +104,37 @@ async def test_a_restarted_daemon_with_the_same_identity_takes_its_lease_back() 
     again = _lease(cluster, clock, "host-a:/var/lib/gitopsd")
     assert await again.step()
     assert cluster.objects[KEY]["spec"]["leaseTransitions"] == 0
+
+
+@pytest.mark.asyncio
+async def test_a_pass_that_lost_the_lease_writes_no_further_wave() -> None:
+    """Once the Lease is gone, a running pass stops before its next wave and writes nothing more."""
+    from gitopsd.engine.sync import Reconciler
+    from gitopsd.model import (
+        AppInstance,
+        Application,
+        ClusterSelector,
+        Destination,
+        Manifest,
+        OutcomeKind,
+        Source,
+        SyncPolicy,
+    )
+    from tests.engine.fakefleet import StaticDesired
+
+    clock, cluster = VirtualClock(), FakeCluster()
+    held = iter([True, False])  # the first wave starts with the Lease held, the second without
+    bodies = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
+        "name": name, "namespace": "ns", "annotations": {"argocd.argoproj.io/sync-wave": wave}},
+        "data": {"a": "b"}} for name, wave in (("first", "0"), ("second", "1"))]
+    desired = StaticDesired(tuple(Manifest(ResourceKey.of(b), b) for b in bodies))
+    rec = Reconciler(fleet="f", cluster=cluster, desired=desired, clock=clock, health_poll=0.01,
+                     writable=lambda: next(held, False))
+    source = Source("env", "main", "app")
+    app = Application("web", source, Destination(ClusterSelector(names=("alpha",)), "ns"),
+                      SyncPolicy(automated=True))
+    done = await rec.reconcile(AppInstance("web", "alpha", source, "ns"), app)
+    assert done.kind is OutcomeKind.FAILED
+    assert "no longer holds the cluster's Lease" in done.outcome.message
+    assert ResourceKey("", "ConfigMap", "ns", "first") in cluster.objects
+    assert ResourceKey("", "ConfigMap", "ns", "second") not in cluster.objects

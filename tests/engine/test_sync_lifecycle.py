@@ -116,7 +116,9 @@ async def test_a_presync_hook_is_followed_until_it_succeeds(kind: str) -> None:
     key = _hook_key(kind)
     assert [(c.key, c.action, c.message) for c in outcome.changes if c.key == key] == [
         (key, ChangeAction.CREATED, "hook succeeded")]
-    assert cluster.reads[key] == 4  # three polls saw it running, the fourth saw it succeed
+    # one read of whatever holds the name (BeforeHookCreation, the default, deletes it only when it
+    # is this application's), three polls saw the hook running, the fifth saw it succeed
+    assert cluster.reads[key] == 5
     created = next(e.at for e in cluster.log if e.verb == "create" and e.key == key)
     applied = next(e.at for e in cluster.log if e.verb == "apply" and e.key.name == "app")
     assert applied - created >= 3 * POLL
@@ -162,11 +164,27 @@ async def test_a_hook_that_never_finishes_fails_at_the_sync_deadline() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_hook_name_held_by_another_object_is_not_deleted() -> None:
+    """With BeforeHookCreation, an object of the hook's name that is not this application's is left
+    alone and the hook fails, where it used to be deleted by name."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    theirs = cluster.put({**_hook("Job"), "status": HOOK_STATUSES["Job"][1]})
+    outcome = await _sync(clock, cluster, [_hook("Job"), _configmap("app")])
+    assert outcome.kind is OutcomeKind.FAILED
+    assert "is not this application's" in outcome.message
+    key = _hook_key("Job")
+    assert cluster.objects[key]["metadata"]["uid"] == theirs["metadata"]["uid"]
+    assert [e.verb for e in cluster.log if e.key == key] == []
+
+
+@pytest.mark.asyncio
 async def test_before_hook_creation_waits_for_the_previous_hook_to_go() -> None:
     """The previous run's hook object is deleted (Foreground) and gone before the new one is created."""
     clock = VirtualClock()
     cluster = _cluster(clock)
-    old = cluster.put({**_hook("Job"), "status": HOOK_STATUSES["Job"][1]})
+    previous = stamp(_hook("Job"), fleet=FLEET, app="web", key=_hook_key("Job"))
+    old = cluster.put({**previous, "status": HOOK_STATUSES["Job"][1]})
     cluster.linger(3, kind="Job")
     cluster.script_status("Job", HOOK_STATUSES["Job"][1])
     outcome = await _sync(clock, cluster, [_hook("Job"), _configmap("app")])

@@ -121,7 +121,8 @@ class Daemon:
             reconciler = Reconciler(fleet=fleet.name, cluster=handle.objects, desired=desired,
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll,
-                                    tracing=self.tracing, assess=assess)
+                                    tracing=self.tracing, assess=assess,
+                                    writable=functools.partial(self.leases.writable, name))
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
             self.watches.add_cluster(handle)
@@ -214,7 +215,11 @@ class Daemon:
         trigger = "retry" if retry else "webhook" if "webhook" in item.reasons else TRIGGERS[item.priority]
         previous = self._failed_attempt.pop(item.key, None)
         links = [previous] if retry and previous is not None else []
-        request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=item.commit)
+        # a poll's commit rides on its item; other passes take the poll's latest view of the ref,
+        # except a manual sync, which resolves the ref afresh
+        commit = item.commit if item.priority is Priority.MANUAL else \
+            item.commit or self.pollers.head(inst.source.repo, inst.source.target_revision)
+        request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=commit)
         with reconcile_span(self.tracing, inst, trigger, links=links) as span:
             done = await cluster.reconciler.reconcile(
                 inst, app, request, expect=functools.partial(self._expect, inst, app))
@@ -230,7 +235,7 @@ class Daemon:
                 self.metrics.signature_invalid(inst.source.repo, inst.app, inst.cluster)
         timing = Timing(started_wall, self.clock.now() - started)
         row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id, full=True)
-        self._requeue(item, app, outcome.kind, row.attempts, outcome.revision)
+        self._requeue(item, app, outcome.kind, row.attempts)
         self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
 
     def _settled(self, item: Item) -> bool:
@@ -240,13 +245,15 @@ class Daemon:
         row = self.board.get(item.key)
         if row is None or row.sync_status != SyncStatus.SYNCED or row.last_result != OutcomeKind.SYNCED.value:
             return False
-        if item.commit is None or item.commit != row.revision:
-            return False
+        inst = self.instances[item.key][0]
+        head = item.commit or self.pollers.head(inst.source.repo, inst.source.target_revision)
+        if head is None or head != row.revision:
+            return False  # a poll saw the ref elsewhere (or none has answered yet): compare
         if self.clock.now() - self._full_at.get(item.key, float("-inf")) > self.settings.hard_resync:
             return False
         if not self.drift.health(item.key, running_ok=True):
             return False
-        self.queue.done(item, requeue_after=self.settings.resync, reason="resync", commit=item.commit)
+        self.queue.done(item, requeue_after=self.settings.resync, reason="resync")
         return True
 
     def _elsewhere(self, item: Item, inst: AppInstance) -> bool:
@@ -264,22 +271,20 @@ class Daemon:
                         commit=item.commit)
         return True
 
-    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,
-                 revision: str) -> None:
-        commit = revision or None
+    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int) -> None:
         if kind is OutcomeKind.FAILED:
             retry = app.sync_policy.retry
             if not retries_exhausted(attempts - 1, retry):
                 delay = retry_delay(attempts - 1, retry.backoff, jitter=0.1, rand=random.random())
-                self.queue.done(item, requeue_after=delay, backoff=True, reason="retry", commit=commit)
+                self.queue.done(item, requeue_after=delay, backoff=True, reason="retry")
                 return
             self.board.mark(item.key, condition=Condition(
                 ConditionType.RETRIES_EXHAUSTED, ConditionReason.STALLED,
                 f"gave up after {attempts} attempts; waiting for a new revision or a manual sync"))
-            self.queue.done(item, requeue_after=self.settings.resync, backoff=True, commit=commit)
+            self.queue.done(item, requeue_after=self.settings.resync, backoff=True)
             return
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
-                        reason="resync", commit=commit)
+                        reason="resync")
 
     def _source(self, repo: str, why: tuple[ConditionReason, str] | None) -> None:
         """Every instance of REPO carries SourceUnavailable while it does not answer (WHY)."""

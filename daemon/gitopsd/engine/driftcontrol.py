@@ -68,7 +68,7 @@ class DriftController:
         self.metrics = metrics
         self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
-                                 tracing=tracing, on_finished=self._repaired)
+                                 tracing=tracing, on_finished=self._repaired, writable=writable)
         self.backoff = SelfHealBackoff()
         self._detectors: dict[str, DriftDetector] = {}
         self._objects: dict[str, ClusterPort] = {}

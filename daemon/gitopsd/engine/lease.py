@@ -4,7 +4,10 @@ Two daemons started on the same fleet (a second host, a forgotten test run)
 would otherwise fight: one behind on Git prunes what the other just applied.
 Before it writes to a cluster, a daemon must hold the ``coordination.k8s.io``
 Lease ``gitopsd-<fleet>`` in the inventory namespace. It renews it every
-``renew`` seconds; writes stop as soon as a renewal fails or is overdue.
+``renew`` seconds; once a renewal fails or is overdue, no new write starts: a
+pass checks before it starts and before each wave, a self-heal repair right
+before its write, a removal sweep before it starts (a wave already sent is
+not called back).
 Another daemon's Lease is taken over only once it has not changed for
 ``duration`` seconds by this daemon's own clock (a changing resourceVersion is
 a live holder), so clocks of different hosts are never compared, as in
@@ -12,8 +15,8 @@ client-go's leader election. Every write of the Lease is conditional on the
 resourceVersion that was read, so two candidates never both win. On a clean
 stop the holder gives the Lease up, and the other daemon takes it at once.
 
-This module decides who may write, never what is written: the daemon asks
-``Leases.writable`` before a pass, a repair or a removal sweep.
+This module decides who may write, never what is written: the daemon, the
+executor, the repairer and the removal sweeps ask ``Leases.writable``.
 """
 
 from __future__ import annotations

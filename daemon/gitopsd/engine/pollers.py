@@ -46,6 +46,10 @@ class Pollers:
     _seen: dict[str, tuple[int, int]] = field(default_factory=dict)  # repo -> (listings, fetches)
     _heads: dict[tuple[str, str], str] = field(default_factory=dict)  # (repo, ref) -> sha last polled
 
+    def head(self, repo: str, ref: str) -> str | None:
+        """The commit REF of REPO pointed at in the last poll that answered, or None."""
+        return self._heads.get((repo, ref))
+
     def add(self, repo: Repository) -> None:
         self._now[repo.name] = asyncio.Event()
 

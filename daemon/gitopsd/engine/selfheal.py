@@ -120,8 +120,10 @@ def repairable(body: Mapping[str, Any], app: Application, key: ResourceKey) -> b
 class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
                  fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None,
-                 on_finished: Finished | None = None) -> None:
+                 on_finished: Finished | None = None,
+                 writable: Callable[[str], bool] = lambda cluster: True) -> None:
         self.fleet = fleet
+        self.writable = writable  # checked right before the write: the Lease may be gone by then
         self.on_finished = on_finished  # told when a repair's write lands, or it ends without one
         self.tracing = tracing or NoTracing()
         self.clock = clock
@@ -162,6 +164,12 @@ class Repairer:
     def _done(self, slot: tuple[str, ResourceKey], task: asyncio.Task[bool]) -> None:
         if self._tasks.get(slot) is task:
             del self._tasks[slot]
+        if not task.cancelled() and task.exception() is not None:
+            # a bug, not a refused write: a full pass repairs the object instead
+            log.error("selfheal.crashed", instance=slot[0], object=str(slot[1]),
+                      error=f"{type(task.exception()).__name__}: {task.exception()}")
+            cluster = slot[0].split("/", 1)[-1]
+            self.queue.add(slot[0], cluster, Priority.DRIFT, reason=f"drift {slot[1]}")
         if task in self._wrote:
             self._wrote.discard(task)  # told when its write landed
         elif self.on_finished is not None:
@@ -236,6 +244,8 @@ class Repairer:
         if inst.key in self.queue.running:
             self.held.hold(inst.key, key)  # the running sync decides
             return False
+        if not self.writable(inst.cluster):
+            return False  # the Lease went to another daemon while the repair waited: it repairs
         if _desired_hash(seen.body(key)) != _desired_hash(body):
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
             return False

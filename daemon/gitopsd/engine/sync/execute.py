@@ -23,7 +23,7 @@ plan and the comparison did that.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -76,7 +76,9 @@ class ExecResult:
 class Executor:
     def __init__(self, cluster: ClusterPort, clock: Clock, *, fleet: str, poll: float = 0.5,
                  concurrency: int = 8, tracing: TracingPort | None = None,
-                 assess: Assess = healthmod.assess, prune_settle: float = PRUNE_SETTLE) -> None:
+                 assess: Assess = healthmod.assess, prune_settle: float = PRUNE_SETTLE,
+                 writable: Callable[[], bool] = lambda: True) -> None:
+        self.writable = writable  # checked before each wave: a daemon that lost its Lease stops
         self.cluster = cluster
         self.fleet = fleet
         self.prune_settle = prune_settle
@@ -107,6 +109,10 @@ class Executor:
                 self._release(skip.key, skip.message, result)
         waves = list(plan.waves())
         for i, ((phase, wave), tasks) in enumerate(waves):
+            if not self.writable():
+                result.error = (f"this daemon no longer holds the cluster's Lease; the sync stopped "
+                                f"before wave {phase.value}/{wave}")
+                return result
             kind = tasks[0].action
             step = Step.PRUNE if kind is TaskAction.PRUNE else Step.APPLY_WAVE
             with self.tracing.span(step, phase=phase.value, wave=wave, tasks=len(tasks)) as span:
@@ -294,13 +300,32 @@ class Executor:
         except (ApiError, ClusterError) as e:
             return Health(HealthStatus.UNKNOWN, reason(e))
 
+    async def _previous_hook(self, task: SyncTask) -> Obj | None:
+        """The object that holds a named hook's name now, when it is this application's (it is
+        deleted first with BeforeHookCreation); anything else holding the name fails the hook."""
+        assert task.manifest is not None
+        key = task.key
+        if not key.name:
+            return None
+        live = await self.cluster.get(task.manifest.api_version, key.kind, key.name, key.namespace)
+        if live is not None and ownership(live, fleet=self.fleet, app=self._app, key=key).state \
+                is not OwnershipState.OURS:
+            raise SyncError(f"{key} exists and is not this application's; the hook is not run")
+        return live
+
     async def _hook(self, task: SyncTask, result: ExecResult, deadline: float) -> bool:
         assert task.manifest is not None
         assert task.hook is not None
         key = task.key
         with self.tracing.span(Step.HOOK, f"hook {task.hook.phase.value} {key.kind}/{key.name}") as span:
+            try:
+                previous = await self._previous_hook(task)
+            except (ApiError, ClusterError, SyncError) as e:
+                result.add(key, ChangeAction.FAILED, f"hook: {reason(e)}")
+                span.fail(f"hook: {reason(e)}")
+                return False
             run = await self.lifecycle.run_hook(task.manifest.body, task.hook.delete_policies,
-                                                deadline=deadline)
+                                                deadline=deadline, previous=previous)
             if run.error is not None:
                 what = "hook cleanup" if run.stage == "cleanup" else "hook"
                 message = f"{what}: {reason(run.error)}"

@@ -8,7 +8,8 @@ confirmed (the pass failed or was killed, or the object is still being
 deleted) keeps its entry, so the next pass finishes it. Every error becomes an
 Outcome with a message that names what failed and the revision it failed on
 (as far as the pass got: the commit it was asked for, then the one resolved);
-nothing escapes to the caller except cancellation.
+only a bug (an error that is not a GitopsdError) or cancellation escapes to the
+caller, whose worker turns it into a retry.
 The pass returns its comparison with the outcome, and hands it to the
 caller's EXPECT before anything is written, so that watch events of the
 writes that follow are judged against the new desired state.
@@ -82,11 +83,13 @@ class Reconciler:
     health_poll: float = 0.5
     tracing: TracingPort = field(default_factory=NoTracing)
     assess: Assess = healthmod.assess
+    writable: Callable[[], bool] = lambda: True  # this daemon may write to the cluster (holds its Lease)
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
 
-    def __post_init__(self) -> None:
-        self.executor = Executor(self.cluster, self.clock, fleet=self.fleet, poll=self.health_poll,
-                                 tracing=self.tracing, assess=self.assess)
+    def _executor(self) -> Executor:
+        """A fresh executor for one pass: passes of several applications on this cluster run at once."""
+        return Executor(self.cluster, self.clock, fleet=self.fleet, poll=self.health_poll,
+                        tracing=self.tracing, assess=self.assess, writable=self.writable)
 
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         """The revision INSTANCE should be at (COMMIT when a poll saw its ref there)."""
@@ -168,13 +171,14 @@ class Reconciler:
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        result = await self.executor.run(plan, cmp, deadline=deadline, app=app.name,
-                                         ignore=app.ignore_differences)
+        executor = self._executor()
+        result = await executor.run(plan, cmp, deadline=deadline, app=app.name,
+                                    ignore=app.ignore_differences)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
         kept |= result.failed_prunes | result.pending_prunes
         keep_entries = [e for e in cmp.inventory if e.key in kept]
         if result.error:
-            fail = await self._sync_fail(plan, deadline)
+            fail = await self._sync_fail(executor, plan, deadline)
             changes = ChangeSet(tuple(result.changes) + tuple(fail.changes))
             final = cmp.inventory.union(desired_inv).without(result.pruned | result.released)
             await self._record_inventory(app, cmp, final, None)
@@ -189,12 +193,11 @@ class Reconciler:
         message = ", ".join(f"{n} {a}" for a, n in sorted(changes.summary().items())) or "no changes"
         return Outcome(OutcomeKind.SYNCED, message, revision, changes, _health(result, cmp))
 
-    async def _sync_fail(self, plan: Plan, deadline: float) -> ExecResult:
-        if not plan.sync_fail_hooks:
+    async def _sync_fail(self, executor: Executor, plan: Plan, deadline: float) -> ExecResult:
+        if not plan.sync_fail_hooks or not self.writable():
             return ExecResult()
         with self.tracing.span(Step.HOOK, "hooks SyncFail"):
-            return await self.executor.run_hooks(plan.sync_fail_hooks,
-                                                 max(deadline, self.clock.now() + 60))
+            return await executor.run_hooks(plan.sync_fail_hooks, max(deadline, self.clock.now() + 60))
 
     async def _record_inventory(self, app: Application, cmp: Comparison, inventory: Inventory,
                                 previous: Inventory | None) -> None:
