@@ -11,8 +11,10 @@ priority. A drift counts once: while its repair waits or writes, further watch
 events of the object (its controller's status writes, say) are the same drift.
 Only drift that undoes a repair within moments is a fight and moves the
 self-heal backoff; a later edit is repaired at once. While a repair waits out
-the backoff, the instance is OutOfSync with the time of the next attempt. The
-instance's health follows what the watches show. This module
+the backoff, the instance is OutOfSync with the time of the next attempt. Drift
+on a cluster whose Lease another daemon holds is left to that daemon (which
+sees the same event). The instance's health follows what the watches show.
+This module
 never talks to a cluster itself (the repairer does) and never decides what a
 full sync does.
 """

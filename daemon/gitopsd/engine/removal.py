@@ -4,8 +4,8 @@ An inventory ConfigMap of this fleet whose application has no instance on its
 cluster any more (the entry was removed from the fleet file, its Argo CD
 Application file was deleted, or its destination stopped selecting the
 cluster) is an orphan. When the inventory records ``cascadeDelete``, every
-object in it that is still this application's (fleet label and tracking id)
-is deleted, highest sync wave first, each wave gone before the next, with the
+object in it that is still this application's (its tracking id names the
+application and the object, and no other fleet's label is on it) is deleted, highest sync wave first, each wave gone before the next, with the
 recorded propagation policy; objects marked ``Delete=false`` are left in
 place. The application's ``PreDelete`` hooks (recorded with the inventory) run
 and must succeed first (once: the inventory records it), its ``PostDelete``
