@@ -5,8 +5,9 @@ cluster any more (the entry was removed from the fleet file, its Argo CD
 Application file was deleted, or its destination stopped selecting the
 cluster) is an orphan. When the inventory records ``cascadeDelete``, every
 object in it that is still this application's (its tracking id names the
-application and the object, and no other fleet's label is on it) is deleted, highest sync wave first, each wave gone before the next, with the
-recorded propagation policy; objects marked ``Delete=false`` are left in
+application and the object, and no other fleet's label is on it) is deleted,
+highest sync wave first, each wave gone before the next, with the recorded
+propagation policy; objects marked ``Delete=false`` are left in
 place. The application's ``PreDelete`` hooks (recorded with the inventory) run
 and must succeed first (once: the inventory records it), its ``PostDelete``
 hooks after; a failed hook stops the removal until the next sweep tries again.
