@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ class _Seen:
     last: int
     ours: Callable[[], int] = lambda: -1
     about_to_write: bool = False
+    written: list[dict[str, Any]] = field(default_factory=list)  # what each repair got back
 
     def body(self, key: ResourceKey) -> dict[str, Any] | None:
         return self.wanted
@@ -67,6 +68,9 @@ class _Seen:
 
     def settling(self, key: ResourceKey) -> bool:
         return self.about_to_write
+
+    def wrote(self, key: ResourceKey, obj: dict[str, Any]) -> None:
+        self.written.append(obj)
 
 
 class _NoHold:
