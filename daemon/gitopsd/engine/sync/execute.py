@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import structlog
@@ -40,6 +39,7 @@ from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, NoTracing, Obj, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison
+from gitopsd.engine.sync.result import ExecResult
 from gitopsd.errors import ApiError, ClusterError, OwnershipConflict, SyncError, UnknownKind
 from gitopsd.model import (
     Change,
@@ -54,23 +54,6 @@ from gitopsd.model import (
 T = TypeVar("T")
 log = structlog.get_logger("gitopsd.sync")
 PRUNE_SETTLE = 5.0  # seconds a sync follows its prunes to confirm them gone
-
-
-@dataclass
-class ExecResult:
-    changes: list[Change] = field(default_factory=list)
-    error: str = ""
-    pruned: set[ResourceKey] = field(default_factory=set)  # confirmed gone
-    failed_prunes: set[ResourceKey] = field(default_factory=set)
-    pending_prunes: set[ResourceKey] = field(default_factory=set)  # sent, not confirmed gone
-    released: set[ResourceKey] = field(default_factory=set)  # no longer the application's
-    healths: dict[ResourceKey, Health] = field(default_factory=dict)
-    tracing: TracingPort = field(default_factory=NoTracing, repr=False)
-
-    def add(self, key: ResourceKey, action: ChangeAction, message: str = "") -> None:
-        self.changes.append(Change(key, action, message))
-        self.tracing.current().event("object", object=str(key), action=action.value,
-                                     **({"message": message[:300]} if message else {}))
 
 
 class Executor:

@@ -30,7 +30,8 @@ from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
-from gitopsd.engine.sync.execute import ExecResult, Executor
+from gitopsd.engine.sync.execute import Executor
+from gitopsd.engine.sync.result import ExecResult
 from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
 from gitopsd.model import (
     AppInstance,
