@@ -41,10 +41,13 @@ class SlowHistory:
 class Fleet:
     """One self-healed instance with one ConfigMap, its watch and a virtual clock."""
 
-    def __init__(self, *, history_seconds: float = 0.0) -> None:
+    def __init__(self, *, history_seconds: float = 0.0, second: bool = False) -> None:
         self.clock = VirtualClock(1000.0)
         self.cluster, self.git, self.recorder = FakeCluster(self.clock), FakeGit(), Recorder()
-        self.git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+        files = {"app/cm.yaml": configmap("settings", {"level": "info"})}
+        if second:
+            files["app/other.yaml"] = configmap("other", {"level": "info"})
+        self.git.commit(files)
         fleet = fleet_on()
         self.watch = FakeWatch(self.cluster)
         history: Any = self.recorder
@@ -62,15 +65,15 @@ class Fleet:
             await self.clock.advance(0.01)
         raise AssertionError("the first sync did not finish")
 
-    def edit(self, level: str, *, events: int = 1) -> dict[str, Any]:
-        """Another writer sets data.level; EVENTS-1 further writes of other fields follow, each
-        seen by the watch while the edit stands (a controller's status writes, say)."""
-        edited = copy.deepcopy(self.cluster.objects[KEY])
+    def edit(self, level: str, *, events: int = 1, key: ResourceKey = KEY) -> dict[str, Any]:
+        """Another writer sets data.level of KEY; EVENTS-1 further writes of other fields follow,
+        each seen by the watch while the edit stands (a controller's status writes, say)."""
+        edited = copy.deepcopy(self.cluster.objects[key])
         edited["data"] = {"level": level}
         seen = self.cluster.put(edited)
         self.watch.send("MODIFIED", seen)
         for n in range(events - 1):
-            later = copy.deepcopy(self.cluster.objects[KEY])
+            later = copy.deepcopy(self.cluster.objects[key])
             later["metadata"].setdefault("labels", {})["status-write"] = str(n)
             self.watch.send("MODIFIED", self.cluster.put(later))
         return seen
@@ -175,6 +178,30 @@ async def test_instance_is_synced_again_after_the_delayed_repair() -> None:
         assert (row.sync_status, f.conditions()) == ("OutOfSync", ["OutOfSync"])
         assert (row.conditions[0].reason, "next repair at" in row.conditions[0].message) == \
             ("SelfHealBackoff", True)
+        await f.clock.advance(2.5)
+        assert f.level() == "info"
+        assert (row.sync_status, f.conditions()) == ("Synced", [])
+
+
+@pytest.mark.asyncio
+async def test_a_repair_of_one_object_does_not_claim_synced_while_another_waits() -> None:
+    """While one object's repair waits out the backoff, a landed repair of another object leaves
+    the instance OutOfSync; it is Synced once the waiting repair landed too."""
+    f = Fleet(second=True)
+    other = ResourceKey("", "ConfigMap", "web", "other")
+    async with running(f.daemon):
+        await f.started()
+        f.edit("theirs")
+        await f.clock.advance(0.05)
+        f.edit("theirs")  # undoes the repair at once: the next one waits 2 s
+        await f.clock.advance(0.05)
+        f.edit("debug", key=other)
+        await f.clock.advance(0.05)
+        assert f.cluster.objects[other]["data"]["level"] == "info"
+        row = f.daemon.board.get("web/alpha")
+        assert row is not None
+        assert row.last_message == f"1 configured (self-heal of {other})"
+        assert (row.sync_status, f.conditions()) == ("OutOfSync", ["OutOfSync"])
         await f.clock.advance(2.5)
         assert f.level() == "info"
         assert (row.sync_status, f.conditions()) == ("Synced", [])

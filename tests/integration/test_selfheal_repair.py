@@ -77,6 +77,9 @@ class _NoHold:
     def hold(self, instance_key: str, key: ResourceKey) -> None:
         raise AssertionError("no sync runs in these tests")
 
+    def awaiting(self, instance_key: str, besides: ResourceKey) -> bool:
+        return False
+
 
 async def _repair(objects: Objects, ns: str, *, deleted: bool, version: int,
                   latest: Callable[[], int] | None = None, settle: float = 0.0,

@@ -118,6 +118,12 @@ class DriftController:
         """Drift seen while the instance syncs: its own sync may be the cause; decide after it."""
         self._held.setdefault(instance_key, set()).add(key)
 
+    def awaiting(self, instance_key: str, besides: ResourceKey) -> bool:
+        """True while drift of the instance other than BESIDES waits: another object's repair, or
+        a full pass queued to repair it."""
+        return (self.repairer.others(instance_key, besides)
+                or bool(self._queued.get(instance_key, set()) - {besides}))
+
     # -- health -----------------------------------------------------------------
 
     def health(self, instance_key: str, *, running_ok: bool = False) -> bool:

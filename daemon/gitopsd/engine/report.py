@@ -63,11 +63,12 @@ class Reporter:
         self.history = history
 
     async def finished(self, inst: AppInstance, outcome: Outcome, timing: Timing, *, trigger: str,
-                       trace: str, full: bool = False) -> InstanceStatus:
+                       trace: str, full: bool = False, settled: bool = True) -> InstanceStatus:
         """Board, log, metrics and history for a pass over INST that ended in OUTCOME; FULL for a
-        whole pass (the daemon's), not for a self-heal repair of single objects."""
+        whole pass (the daemon's), not for a self-heal repair of single objects; a repair that is
+        not SETTLED left other drift of the instance waiting."""
         row = self.board.record(inst, outcome, started=timing.started, duration=timing.duration,
-                                trace_id=trace, full=full)
+                                trace_id=trace, full=full, settled=settled)
         applied = {"applied": row.revision[:12]} if row.revision != outcome.revision else {}
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], **applied, sync_status=row.sync_status.value,

@@ -85,6 +85,10 @@ class Held(Protocol):
         """Drift of KEY that the running sync of the instance decides."""
         ...
 
+    def awaiting(self, instance_key: str, besides: ResourceKey) -> bool:
+        """True while drift of the instance other than BESIDES still waits for its repair."""
+        ...
+
 
 def _desired_hash(body: Mapping[str, Any] | None) -> object:
     if body is None:
@@ -187,6 +191,11 @@ class Repairer:
     def pending(self) -> int:
         return len(self._tasks)
 
+    def others(self, instance_key: str, besides: ResourceKey) -> bool:
+        """True while a repair of another object of the instance waits or writes."""
+        return any(ik == instance_key and k != besides and not t.done()
+                   for (ik, k), t in self._tasks.items())
+
     def repairing(self, instance_key: str, key: ResourceKey) -> bool:
         """True while a repair of KEY for the instance waits or writes (not while it reports)."""
         task = self._tasks.get((instance_key, key))
@@ -269,5 +278,6 @@ class Repairer:
                               ChangeSet((Change(key, action, "self-heal"),)), row.health)
             trace_id = finish_span(span, outcome)
         timing = Timing(wall, self.clock.now() - started)
-        await self.reporter.finished(inst, outcome, timing, trigger="drift", trace=trace_id)
+        await self.reporter.finished(inst, outcome, timing, trigger="drift", trace=trace_id,
+                                     settled=not self.held.awaiting(inst.key, key))
         return True

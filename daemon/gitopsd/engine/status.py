@@ -94,17 +94,18 @@ class StatusBoard:
         return [self._rows[k] for k in sorted(self._rows)]
 
     def record(self, instance: AppInstance, outcome: Outcome, *, started: float, duration: float,
-               trace_id: str = "", full: bool = True) -> InstanceStatus:
+               trace_id: str = "", full: bool = True, settled: bool = True) -> InstanceStatus:
         """Fold OUTCOME into INSTANCE's row. FULL is False for a self-heal repair, which re-applies
-        single objects: it makes the row Synced again only when no failed revision is pending."""
+        single objects: it makes the row Synced again only when no failed revision is pending and
+        no other drift of the instance waits (SETTLED)."""
         row = self.ensure(instance)
         row.health = outcome.health
         row.last_revision = outcome.revision
         row.last_result = outcome.kind.value
         row.last_message = outcome.message
         row.last_started, row.last_duration, row.last_trace_id = started, duration, trace_id
-        if not full and row.failed_revision:
-            return row  # the failed sync, its condition and its retry count still stand
+        if not full and (row.failed_revision or not settled):
+            return row  # the failed sync or the waiting drift, and their conditions, still stand
         failed = outcome.kind in FAILURES
         row.attempts = row.attempts + 1 if failed else 0
         row.sync_status = _sync_status(row, outcome)
