@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gitopsd.localcluster import LocalCluster
-from gitopsd.localcluster.processes import ProcessRecord, alive, spawn, stop
+from gitopsd.localcluster.processes import ProcessRecord, alive, argv_of, spawn, stop
 from tests.chaos import kube
 from tests.chaos.env import Env
 
@@ -69,10 +69,10 @@ def restart_apiserver(env: Env, rng: random.Random) -> None:
 def restart_process(cluster: LocalCluster, name: str, *, down: float) -> None:
     """Stop NAME of CLUSTER, wait DOWN seconds, start it with the same argv and wait until ready."""
     rec = _process(cluster, name)
-    argv = Path(f"/proc/{rec.pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+    argv = argv_of(rec)
     stop(rec)
     time.sleep(down)
-    new = spawn(name, [a.decode() for a in argv], Path(rec.log))
+    new = spawn(name, argv, Path(rec.log))
     cluster.processes = [new if p == rec else p for p in cluster.processes]
     cluster.save()
     deadline = time.monotonic() + 90

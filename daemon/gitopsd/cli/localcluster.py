@@ -1,4 +1,4 @@
-"""``gitopsd localcluster up|down|status``: local control planes from real binaries."""
+"""``gitopsd localcluster up|down|wipe|status``: local control planes from real binaries."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ def _localcluster_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _localcluster_wipe(args: argparse.Namespace) -> int:
+    from gitopsd.localcluster.wipe import wipe
+
+    c = wipe(args.dir, ready_timeout=args.timeout)
+    print(f"local cluster {c.name} restarted empty at {c.server} (etcd data deleted; "
+          f"PKI, tokens and kubeconfigs kept)")
+    return 0
+
+
 def _localcluster_status(args: argparse.Namespace) -> int:
     from gitopsd.localcluster import LocalCluster
 
@@ -56,6 +65,11 @@ def register(sub: Any) -> None:
     lc_down.add_argument("--dir", required=True)
     lc_down.add_argument("--keep-dir", action="store_true", help="keep data, logs and kubeconfigs")
     lc_down.set_defaults(handler=_localcluster_down)
+    lc_wipe = lc_sub.add_parser("wipe", help="delete the etcd data and restart empty at the same address "
+                                             "(a disaster-recovery rehearsal)")
+    lc_wipe.add_argument("--dir", required=True)
+    lc_wipe.add_argument("--timeout", type=float, default=120.0, help="readiness budget in seconds")
+    lc_wipe.set_defaults(handler=_localcluster_wipe)
     lc_st = lc_sub.add_parser("status", help="show the processes of a local control plane")
     lc_st.add_argument("--dir", required=True)
     lc_st.set_defaults(handler=_localcluster_status)

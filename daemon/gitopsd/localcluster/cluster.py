@@ -209,7 +209,7 @@ def up(name: str, directory: str | os.PathLike[str], *, workloads: bool = False,
             api_args.append("--disable-admission-plugins=ServiceAccount")
         cluster.processes.append(spawn("kube-apiserver", api_args, logs / "kube-apiserver.log"))
         cluster.save()
-        _wait_ready(cluster, ready_timeout)
+        wait_ready(cluster, ready_timeout)
         _write_kubeconfigs(cluster, keys)
         if workloads:
             _start_workloads(cluster, bins, keys, nodes, ready_timeout)
@@ -225,7 +225,7 @@ def up(name: str, directory: str | os.PathLike[str], *, workloads: bool = False,
         raise
 
 
-def _wait_ready(cluster: LocalCluster, timeout: float) -> None:
+def wait_ready(cluster: LocalCluster, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -298,6 +298,12 @@ def _start_workloads(cluster: LocalCluster, bins: dict[str, str], keys: pkimod.P
         "--node-lease-duration-seconds=40",
     ], logs / "kwok.log"))
     cluster.save()
+    register_nodes(cluster, nodes, timeout)
+
+
+def register_nodes(cluster: LocalCluster, nodes: int, timeout: float) -> None:
+    """Create NODES fake nodes (as kubelets register theirs) and wait until kwok has them Ready."""
+    logs = cluster.log_dir
     for i in range(nodes):
         node = {
             "apiVersion": "v1", "kind": "Node",

@@ -50,6 +50,14 @@ def spawn(name: str, argv: list[str], log: Path, env: dict[str, str] | None = No
     return ProcessRecord(name, proc.pid, _start_ticks(proc.pid), str(log))
 
 
+def argv_of(rec: ProcessRecord) -> list[str]:
+    """The command line REC's running process was started with (to start it again alike)."""
+    if not alive(rec):
+        raise ProcessLookupError(f"{rec.name} (pid {rec.pid}) is not running")
+    raw = Path(f"/proc/{rec.pid}/cmdline").read_bytes()
+    return [a.decode() for a in raw.rstrip(b"\0").split(b"\0")]
+
+
 def alive(rec: ProcessRecord) -> bool:
     """True while REC's process runs (reaping it first when it is our child)."""
     child = _children.get(rec.pid)
