@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench chaos binaries venv lock clean gpg
+.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -53,6 +53,10 @@ bench: venv binaries
 # The fault matrix: 200 seeded trials by default; CHAOS_ARGS="--seed N --trials 1" replays one.
 chaos: venv binaries
 	$(BIN)/python -m tests.chaos $(CHAOS_ARGS)
+
+# The disaster-recovery drill: 8,000 objects, etcd wiped, timed back to Synced and Healthy.
+drill: venv binaries
+	$(BIN)/python -m tests.chaos.drill $(DRILL_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
