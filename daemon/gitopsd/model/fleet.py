@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.projects import BUILTIN_DEFAULT, DEFAULT_PROJECT, Project
 from gitopsd.model.signing import VerifyPolicy
 
 
@@ -129,6 +130,7 @@ class Application:
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     # when it leaves the fleet (or stops selecting a cluster), delete what it deployed there
     cascade_delete: bool = False
+    project: str = DEFAULT_PROJECT  # the project whose rules bound what it deploys
 
 
 @dataclass(frozen=True, order=True)
@@ -189,6 +191,7 @@ class Fleet:
     settings: Settings = field(default_factory=Settings)
     argocd_sources: tuple[ArgoCDAppSource, ...] = ()
     health_checks: tuple[HealthCheckSpec, ...] = ()
+    projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)
@@ -198,3 +201,10 @@ class Fleet:
 
     def application(self, name: str) -> Application:
         return next(a for a in self.applications if a.name == name)
+
+    def project(self, name: str) -> Project | None:
+        """The project NAME: declared, else the built-in ``default``; None when there is none."""
+        found = next((p for p in self.projects if p.name == name), None)
+        if found is None and name == DEFAULT_PROJECT:
+            return BUILTIN_DEFAULT
+        return found
