@@ -29,6 +29,7 @@ from gitopsd.model.fleet import (
     Destination,
     Source,
 )
+from gitopsd.model.projects import DEFAULT_PROJECT
 
 __all__ = [
     "APPLICATION_FIELDS",
@@ -42,8 +43,8 @@ __all__ = [
     "read_applications",
 ]
 
-APPLICATION_FIELDS = ("name", "source", "destination", "syncPolicy", "ignoreDifferences",
-                      "cascadeDelete")
+APPLICATION_FIELDS = ("name", "project", "source", "destination", "syncPolicy",
+                      "ignoreDifferences", "cascadeDelete")
 DEFAULTS_FIELDS = APPLICATION_FIELDS[1:]
 SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm")
 DESTINATION_FIELDS = ("clusters", "namespace")
@@ -60,6 +61,7 @@ class AppContext:
     clusters: tuple[Cluster, ...]
     repositories: tuple[str, ...]
     sync_timeout: float
+    projects: tuple[str, ...] = (DEFAULT_PROJECT,)  # the names an application may give as project
 
 
 @dataclass
@@ -143,6 +145,15 @@ def _repo_ref(r: Reader, node: Node, path: str, ctx: AppContext) -> str:
     return repo
 
 
+def _project_ref(r: Reader, node: Node, path: str, ctx: AppContext) -> str:
+    """The project an application names; an unknown one is an error, never "unrestricted"."""
+    project = r.string(node, path) or DEFAULT_PROJECT
+    if project not in ctx.projects:
+        r.issue(node, path, f"unknown project '{project}'{suggest(project, ctx.projects)}; "
+                            "declare it under 'projects'")
+    return project
+
+
 def _templated(r: Reader, node: Node, path: str, rel: str, positions: Positions) -> None:
     """Remember where a templatable string was written (template problems are found per
     instance, see ``_instances``)."""
@@ -168,10 +179,11 @@ def _read_app(r: Reader, node: Node, p: str, ctx: AppContext, *, partial: bool) 
                               default_timeout=ctx.sync_timeout)
     ignore = read_ignore_differences(r, f.get("ignoreDifferences"), f"{p}.ignoreDifferences")
     cascade = bool(r.boolean(f["cascadeDelete"], f"{p}.cascadeDelete")) if "cascadeDelete" in f else False
+    project = _project_ref(r, f["project"], f"{p}.project", ctx) if "project" in f else DEFAULT_PROJECT
     if source is None or destination is None:
         return None
     app = Application(name=name, source=source, destination=destination, sync_policy=policy,
-                      ignore_differences=ignore, cascade_delete=cascade)
+                      ignore_differences=ignore, cascade_delete=cascade, project=project)
     return _Read(app, positions, r.where(node, p))
 
 

@@ -5,8 +5,11 @@ Applications. After reading those files at a revision, the engine hands their
 text to ``applications_from_argocd``, which maps ``spec.source.repoURL`` to a
 fleet repository, ``spec.destination.server`` or ``.name`` to a fleet
 cluster, and reads ``syncPolicy``, ``helm`` and ``ignoreDifferences`` in
-their Argo CD shape. Fields gitopsd cannot honour are reported, not dropped.
-Other documents (AppProjects, ConfigMaps, ...) are skipped.
+their Argo CD shape, and ``spec.project`` names the application's project:
+one of the fleet file's, one defined by an ``AppProject`` among the same
+files (``projects_from_argocd`` reads those), or ``default``; any other name
+is an error at its line. Fields gitopsd cannot honour are reported, not
+dropped. Other documents (ConfigMaps, ...) are skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
+from gitopsd.config.projects import project_names, read_appproject
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace, check_repo_path
 from gitopsd.config.templating import instantiate
@@ -31,6 +35,7 @@ from gitopsd.model.fleet import (
     Source,
 )
 from gitopsd.model.giturls import parse_git_url, repository_identity, safe_url
+from gitopsd.model.projects import DEFAULT_PROJECT, Project
 
 __all__ = [
     "ARGO_API_VERSION",
@@ -38,15 +43,16 @@ __all__ = [
     "ARGO_SOURCE_FIELDS",
     "ARGO_SPEC_FIELDS",
     "applications_from_argocd",
+    "projects_from_argocd",
 ]
 
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
-ARGO_SPEC_FIELDS = ("source", "destination", "syncPolicy", "ignoreDifferences")
+ARGO_SPEC_FIELDS = ("project", "source", "destination", "syncPolicy", "ignoreDifferences")
 ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm")
 ARGO_DESTINATION_FIELDS = ("server", "name", "namespace")
 
-_SPEC_IGNORED = ("project", "info", "revisionHistoryLimit")
+_SPEC_IGNORED = ("info", "revisionHistoryLimit")
 _SPEC_UNSUPPORTED = ("sources", "sourceHydrator")
 _SOURCE_UNSUPPORTED = ("chart", "kustomize", "directory", "plugin", "ref", "name")
 _EXTENSIONS = (".yaml", ".yml", ".json")
@@ -64,24 +70,12 @@ def applications_from_argocd(files: Mapping[str, str], fleet: Fleet, origin: str
     """
     log = IssueLog()
     found: list[tuple[Application, Reader, Node]] = []
-    for path in sorted(files):
-        if not path.endswith(_EXTENSIONS):
-            continue
-        file = f"{origin.rstrip('/')}/{path.lstrip('/')}" if origin else path
-        r = Reader(file, log)
-        for doc in compose_documents(files[path], file, log):
-            if _scalar(doc, "kind") != "Application":
-                continue
-            api = _scalar(doc, "apiVersion")
-            if not api.startswith("argoproj.io/"):
-                continue
-            if api != ARGO_API_VERSION:
-                r.issue(_child(doc, "apiVersion"), "apiVersion",
-                        f"unsupported Application version '{api}'; expected {ARGO_API_VERSION}")
-                continue
-            converted = _convert(r, doc, fleet)
-            if converted is not None:
-                found.append(converted)
+    beside = [p.name for p in _projects(files, origin, IssueLog())]
+    known = project_names(fleet.projects) + tuple(beside)
+    for r, doc in _documents(files, origin, log, "Application"):
+        converted = _convert(r, doc, fleet, known)
+        if converted is not None:
+            found.append(converted)
     taken = {a.name: "the fleet file" for a in fleet.applications}
     taken.update({s.name: "the fleet file" for s in fleet.argocd_sources})
     first: dict[str, str] = {}
@@ -99,6 +93,56 @@ def applications_from_argocd(files: Mapping[str, str], fleet: Fleet, origin: str
     return tuple(sorted((app for app, _, _ in found), key=lambda a: a.name))
 
 
+def projects_from_argocd(files: Mapping[str, str], origin: str) -> tuple[Project, ...]:
+    """Projects defined by the Argo CD ``AppProject`` manifests in ``files`` (as for
+    ``applications_from_argocd``). Raises ``ConfigError`` listing every problem, a
+    name defined twice among them included; returns them sorted by name."""
+    log = IssueLog()
+    found = _projects(files, origin, log)
+    log.raise_if_any()
+    return found
+
+
+def _projects(files: Mapping[str, str], origin: str, log: IssueLog) -> tuple[Project, ...]:
+    found: dict[str, Project] = {}
+    for r, doc in _documents(files, origin, log, "AppProject"):
+        meta = _child(doc, "metadata")
+        name_node = _child(meta, "name") if meta is not None else None
+        project = read_appproject(r, doc, name_node)
+        if project is None:
+            continue
+        if project.name in found:
+            r.issue(name_node, "metadata.name", f"duplicate project name '{project.name}' "
+                                                f"(first at {found[project.name].origin})")
+            continue
+        found[project.name] = project
+    return tuple(found[name] for name in sorted(found))
+
+
+def _documents(files: Mapping[str, str], origin: str, log: IssueLog, kind: str
+               ) -> list[tuple[Reader, Node]]:
+    """Every ``argoproj.io/v1alpha1`` document of KIND in FILES, with a Reader for its file;
+    another version of Argo CD's API is reported."""
+    out: list[tuple[Reader, Node]] = []
+    for path in sorted(files):
+        if not path.endswith(_EXTENSIONS):
+            continue
+        file = f"{origin.rstrip('/')}/{path.lstrip('/')}" if origin else path
+        r = Reader(file, log)
+        for doc in compose_documents(files[path], file, log):
+            if _scalar(doc, "kind") != kind:
+                continue
+            api = _scalar(doc, "apiVersion")
+            if not api.startswith("argoproj.io/"):
+                continue
+            if api != ARGO_API_VERSION:
+                r.issue(_child(doc, "apiVersion"), "apiVersion",
+                        f"unsupported {kind} version '{api}'; expected {ARGO_API_VERSION}")
+                continue
+            out.append((r, doc))
+    return out
+
+
 def _child(node: Node, name: str) -> Node | None:
     if not isinstance(node, MappingNode):
         return None
@@ -110,7 +154,8 @@ def _scalar(node: Node, name: str) -> str:
     return str(child.value) if isinstance(child, ScalarNode) else ""
 
 
-def _convert(r: Reader, doc: Node, fleet: Fleet) -> tuple[Application, Reader, Node] | None:
+def _convert(r: Reader, doc: Node, fleet: Fleet, projects: tuple[str, ...]
+             ) -> tuple[Application, Reader, Node] | None:
     meta = _child(doc, "metadata")
     name_node = _child(meta, "name") if meta is not None else None
     name = r.string(name_node, "metadata.name") if name_node is not None else None
@@ -132,13 +177,20 @@ def _convert(r: Reader, doc: Node, fleet: Fleet) -> tuple[Application, Reader, N
     policy = read_sync_policy(r, spec.get("syncPolicy"), "spec.syncPolicy",
                               default_timeout=fleet.settings.sync_timeout)
     ignore = read_ignore_differences(r, spec.get("ignoreDifferences"), "spec.ignoreDifferences")
+    project = DEFAULT_PROJECT
+    if "project" in spec:
+        project = r.string(spec["project"], "spec.project", empty=True) or DEFAULT_PROJECT
+        if project not in projects:
+            r.issue(spec["project"], "spec.project",
+                    f"unknown project '{project}'{suggest(project, projects)}; define it in the "
+                    "fleet file's 'projects' or in an AppProject beside this Application")
     if source is None or target is None or name_node is None or not name:
         return None
     cluster, namespace = target
     app = Application(name=name, source=source,
                       destination=Destination(ClusterSelector(names=(cluster.name,)), namespace),
                       sync_policy=policy, ignore_differences=ignore,
-                      cascade_delete=_cascades(meta))
+                      cascade_delete=_cascades(meta), project=project)
     _, problems = instantiate(app, cluster, fleet.name)
     for problem in problems:
         field, line = positions.get(problem.field, ("spec.source", line_of(spec["source"])))

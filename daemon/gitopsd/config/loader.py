@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from gitopsd.config.applications import AppContext, read_applications
 from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
+from gitopsd.config.projects import project_names, read_projects
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import (
     check_cluster_name,
@@ -48,8 +49,8 @@ __all__ = [
     "parse_fleet",
 ]
 
-FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "applications",
-                "health")
+FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
+                "applications", "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
                    "maxManifestFileSize", "maxRenderOutputSize")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
@@ -148,15 +149,16 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     files = _Files(r, Path(filename).parent, check_files)
     clusters = _clusters(r, top.get("clusters"), files)
     repositories = _repositories(r, top.get("repositories"), files)
+    projects = read_projects(r, top.get("projects"))
     ctx = AppContext(fleet=name, clusters=clusters,
                      repositories=tuple(repo.name for repo in repositories),
-                     sync_timeout=settings.sync_timeout)
+                     sync_timeout=settings.sync_timeout, projects=project_names(projects))
     apps, argocd_sources, instances = read_applications(r, top.get("applications"), defaults, ctx)
     health = read_health(r, top.get("health"), Path(filename).parent)
     log.raise_if_any()
     return Fleet(name=name, clusters=clusters, repositories=repositories, applications=apps,
                  instances=instances, source_file=filename, settings=settings,
-                 argocd_sources=argocd_sources, health_checks=health)
+                 argocd_sources=argocd_sources, health_checks=health, projects=projects)
 
 
 def _top_level(root: Node, name: str) -> Node | None:

@@ -3,8 +3,9 @@
 A fleet's ``argocd`` entries name repository paths (the env-repo layout
 ``clusters/prod/apps/*.yaml``). ``expand_argocd_sources`` reads those files
 at their resolved revision through the Git port, converts them with
-``gitopsd.config.applications_from_argocd`` and returns a fleet whose
-applications and instances include them. It reads Git only; it never talks
+``gitopsd.config.projects_from_argocd`` and ``applications_from_argocd`` and
+returns a fleet whose projects, applications and instances include them (an
+Application may name an AppProject of any source). It reads Git only; it never talks
 to a cluster and never renders anything.
 """
 
@@ -12,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gitopsd.config import applications_from_argocd, expand_instances
+from gitopsd.config import applications_from_argocd, expand_instances, projects_from_argocd
 from gitopsd.engine.ports import GitPort
 from gitopsd.errors import ConfigError, ConfigIssue, SourceError
 from gitopsd.model import Application, ArgoCDAppSource, Fleet
+from gitopsd.model.projects import Project
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -34,8 +36,10 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort) -> Fleet:
     added: list[Application] = []
     defined_by: dict[str, str] = {}
     issues: list[ConfigIssue] = []
-    for source in fleet.argocd_sources:
-        files = await _read_source(fleet, source, git)
+    read = [(source, await _read_source(fleet, source, git)) for source in fleet.argocd_sources]
+    projects = _projects(fleet, [files for _, files in read], issues)
+    fleet = replace(fleet, projects=fleet.projects + projects)
+    for source, files in read:
         try:
             apps = applications_from_argocd(files, fleet, "")
         except ConfigError as exc:
@@ -54,6 +58,30 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort) -> Fleet:
         raise ConfigError(issues)
     expanded = replace(fleet, applications=fleet.applications + tuple(added))
     return replace(expanded, instances=expand_instances(expanded))
+
+
+def _projects(fleet: Fleet, sources: list[dict[str, str]], issues: list[ConfigIssue]
+              ) -> tuple[Project, ...]:
+    """The AppProjects of every source; a name the fleet file or another source defines too
+    is reported at the later definition."""
+    defined = {p.name: f"the fleet file ({p.origin})" for p in fleet.projects}
+    found: list[Project] = []
+    for files in sources:
+        try:
+            projects = projects_from_argocd(files, "")
+        except ConfigError as exc:
+            issues.extend(exc.issues)
+            continue
+        for project in projects:
+            if project.name in defined:
+                file, _, line = project.origin.rpartition(":")
+                issues.append(ConfigIssue(file, int(line) if line.isdigit() else 0, "metadata.name",
+                                          f"project '{project.name}' is already defined by "
+                                          f"{defined[project.name]}"))
+                continue
+            defined[project.name] = project.origin
+            found.append(project)
+    return tuple(found)
 
 
 def _origin(source: ArgoCDAppSource) -> str:
