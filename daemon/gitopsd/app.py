@@ -10,6 +10,7 @@ sources for all of them) and reach a cluster through ``compare_instance`` and
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from gitopsd.core.health.custom import HealthChecks
 from gitopsd.core.instances import defines
+from gitopsd.core.policy.projects import scope_of
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.render import Renderer, RenderRequest
@@ -102,7 +104,8 @@ async def connect_cluster(fleet: Fleet, name: str, sources: Sources, *,
     reconciler = Reconciler(fleet=fleet.name, cluster=objects, desired=sources.desired,
                             inventory_namespace=inventory_namespace
                             or fleet.settings.inventory_namespace,
-                            health_poll=health_poll, tracing=OtelTracing(), assess=health.assess)
+                            health_poll=health_poll, tracing=OtelTracing(), assess=health.assess,
+                            scopes=functools.partial(scope_of, fleet))
     return ClusterConn(name, client, objects, reconciler)
 
 

@@ -23,6 +23,7 @@ names the thing at fault; they never carry credentials or secret values.
     ├── SyncError              a sync could not complete safely
     │   ├── OwnershipConflict  an object belongs to somebody else
     │   ├── PruneRefused       a prune would delete too much
+    │   ├── ProjectViolation   an object, repository or destination its project forbids
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   └── SyncDeadline       a wave did not become healthy in time
     └── LocalClusterError      a local control plane failed to start or stop
@@ -140,6 +141,11 @@ class OwnershipConflict(SyncError):
 
 class PruneRefused(SyncError):
     """A prune would delete more than the allowed share of the inventory."""
+
+
+class ProjectViolation(SyncError):
+    """What a sync would write (or its repository, or its destination) lies outside the
+    application's project; nothing of that sync is written."""
 
 
 class InventoryError(SyncError):

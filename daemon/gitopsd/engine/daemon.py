@@ -24,6 +24,7 @@ import structlog
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
+from gitopsd.core.policy.projects import scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
@@ -122,7 +123,8 @@ class Daemon:
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll,
                                     tracing=self.tracing, assess=assess,
-                                    writable=functools.partial(self.leases.writable, name))
+                                    writable=functools.partial(self.leases.writable, name),
+                                    scopes=functools.partial(scope_of, fleet))
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
             self.watches.add_cluster(handle)

@@ -34,7 +34,8 @@ from gitopsd.model import (
 @dataclass
 class Condition:
     type: ConditionType
-    reason: str  # a ConditionReason, or for SyncError and SignatureInvalid the pass's OutcomeKind
+    reason: str  # a ConditionReason, or for SyncError, SignatureInvalid and ProjectViolation the
+    # pass's OutcomeKind
     message: str
 
 
@@ -72,6 +73,9 @@ class InstanceStatus:
 # outage when the repository answers (a pass may succeed from the Git cache meanwhile)
 STICKY = (ConditionType.SELF_HEAL_FIGHT, ConditionType.SOURCE_UNAVAILABLE)
 FAILURES = (OutcomeKind.FAILED, OutcomeKind.STALLED)
+# the condition a failed pass shows, by what ended it; any other error shows SyncError
+_FAILURE_CONDITIONS = {ErrorKind.SIGNATURE_INVALID.value: ConditionType.SIGNATURE_INVALID,
+                       ErrorKind.PROJECT_VIOLATION.value: ConditionType.PROJECT_VIOLATION}
 
 
 class StatusBoard:
@@ -116,8 +120,7 @@ class StatusBoard:
             row.failed_revision = outcome.revision
         row.conditions = [c for c in row.conditions if c.type in STICKY]
         if failed:
-            kind = ConditionType.SIGNATURE_INVALID if outcome.error == ErrorKind.SIGNATURE_INVALID \
-                else ConditionType.SYNC_ERROR
+            kind = _FAILURE_CONDITIONS.get(outcome.error, ConditionType.SYNC_ERROR)
             row.conditions.append(Condition(kind, outcome.kind.value, outcome.message))
         if outcome.kind is OutcomeKind.OUT_OF_SYNC:
             row.conditions.append(Condition(ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,

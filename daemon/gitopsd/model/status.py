@@ -45,11 +45,12 @@ class ConditionType(enum.StrEnum):
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
     SIGNATURE_INVALID = "SignatureInvalid"
+    PROJECT_VIOLATION = "ProjectViolation"  # something the application's project forbids
 
 
 class ConditionReason(enum.StrEnum):
-    """Why a condition holds; a ``SyncError`` or ``SignatureInvalid`` condition's reason is the pass's
-    ``OutcomeKind``."""
+    """Why a condition holds; a ``SyncError``, ``SignatureInvalid`` or ``ProjectViolation``
+    condition's reason is the pass's ``OutcomeKind``."""
 
     DRIFT_DETECTED = "DriftDetected"
     REPEATED_DRIFT = "RepeatedDrift"
@@ -81,6 +82,7 @@ class ErrorKind(enum.StrEnum):
     SYNC = "SyncError"
     OWNERSHIP_CONFLICT = "OwnershipConflict"
     PRUNE_REFUSED = "PruneRefused"
+    PROJECT_VIOLATION = "ProjectViolation"
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
     LOCAL_CLUSTER = "LocalClusterError"

@@ -65,7 +65,8 @@ def plan_sync(desired: Sequence[Manifest], *,
               prune: bool = False,
               allow_mass_prune: bool = False,
               prune_preconditions: Mapping[ResourceKey, Preconditions] | None = None,
-              not_ours: Mapping[ResourceKey, str] | None = None) -> Plan:
+              not_ours: Mapping[ResourceKey, str] | None = None,
+              outside_project: Mapping[ResourceKey, str] | None = None) -> Plan:
     """Plan one sync of an application instance.
 
     ``desired`` are the rendered objects; ``previous_inventory`` the (key,
@@ -78,7 +79,8 @@ def plan_sync(desired: Sequence[Manifest], *,
     objects, read for their sync wave and ``Prune=``/``PruneLast=`` options;
     ``prune_preconditions`` the identity of each such object (a prune deletes only
     that incarnation); ``not_ours`` the inventory entries whose live object is no
-    longer this application's, with why (never pruned, never counted by the guard).
+    longer this application's, with why (never pruned, never counted by the guard);
+    ``outside_project`` the entries the application's project no longer covers (the same).
     ``prune`` is an explicit prune request (a manual sync with prune); pruning
     happens when it or ``policy.prune`` is set. ``allow_mass_prune`` overrides
     the prune guard.
@@ -136,7 +138,8 @@ def plan_sync(desired: Sequence[Manifest], *,
                          defaults=options.defaults, enabled=policy.prune or prune,
                          requested=prune,
                          desired_namespaces={k.namespace for k in desired_keys if k.namespace},
-                         preconditions=prune_preconditions, not_ours=not_ours)
+                         preconditions=prune_preconditions, not_ours=not_ours,
+                         outside_project=outside_project)
     skipped.extend(prunes.skipped)
     owned = [key for key, _ in inventory if not not_ours or key not in not_ours]
     refused = prune_guard(len(prunes.tasks), inventory_size=len(owned),

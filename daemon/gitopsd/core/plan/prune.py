@@ -2,7 +2,8 @@
 
 A prune candidate is an inventory entry that is no longer desired. A candidate
 whose live object is no longer this application's (the comparison found another
-tracking id, or none) is never pruned. It is pruned
+tracking id, or none) is never pruned, nor is one that lies outside the
+application's project (a project narrowed after it was applied). It is pruned
 only when pruning is on (automated prune, or an explicit prune request), its
 live object does not say ``Prune=false`` (``Prune=confirm`` needs the explicit
 request), and it is not a Namespace that still holds desired objects. Then the
@@ -69,19 +70,25 @@ def plan_prunes(candidates: Sequence[tuple[ResourceKey, str]], *,
                 requested: bool,
                 desired_namespaces: Collection[str],
                 preconditions: Mapping[ResourceKey, Preconditions] | None = None,
-                not_ours: Mapping[ResourceKey, str] | None = None) -> PrunePlan:
+                not_ours: Mapping[ResourceKey, str] | None = None,
+                outside_project: Mapping[ResourceKey, str] | None = None) -> PrunePlan:
     """Prune tasks for ``candidates`` (key, live apiVersion), before the guard.
 
     ``enabled`` is automated prune or an explicit request; ``requested`` is the
     explicit request alone (what ``Prune=confirm`` needs). ``preconditions`` name
     the live object each task deletes; ``not_ours`` says why a candidate's live
-    object is not this application's any more (it is skipped). Raises ``SyncError``
+    object is not this application's any more (it is skipped); ``outside_project`` why
+    a candidate lies outside the application's project (skipped, and kept). Raises ``SyncError``
     naming the live object when its sync-wave or sync-options annotation is
     invalid, because guessing could delete something its owner meant to keep.
     """
     tasks: list[SyncTask] = []
     skipped: list[Skipped] = []
     for key, api_version in candidates:
+        if outside_project and key in outside_project:
+            skipped.append(Skipped(key, SkipReason.PRUNE_OUTSIDE_PROJECT,
+                                   f"not pruned: {outside_project[key]}"))
+            continue
         if not_ours and key in not_ours:
             skipped.append(Skipped(key, SkipReason.PRUNE_NOT_OURS, f"not pruned: {not_ours[key]}"))
             continue

@@ -117,6 +117,7 @@ class SkipReason(enum.Enum):
     PRUNE_IN_USE = "PruneInUse"         # a Namespace that still holds desired objects
     PRUNE_REFUSED = "PruneRefused"      # the prune guard refused this sync's prunes
     PRUNE_NOT_OURS = "PruneNotOurs"     # the live object is no longer this application's
+    PRUNE_OUTSIDE_PROJECT = "PruneOutsideProject"  # the application's project does not cover it
 
 
 @dataclass(frozen=True)

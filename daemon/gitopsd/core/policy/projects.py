@@ -31,18 +31,20 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gitopsd.core.policy.globs import glob_match, is_denial, negatable_match
-from gitopsd.model.fleet import Cluster
+from gitopsd.model.fleet import AppInstance, Application, Cluster, Fleet
 from gitopsd.model.giturls import repository_identity, safe_url
 from gitopsd.model.projects import GroupKind, Project, ProjectDestination
 from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
 
 __all__ = [
+    "Scope",
     "Violation",
     "check_instance",
     "destination_permitted",
     "kind_refusal",
     "object_refusal",
     "render_violations",
+    "scope_of",
     "source_permitted",
 ]
 
@@ -185,3 +187,30 @@ def render_violations(project: str, violations: Sequence[Violation], *, limit: i
     shown = "; ".join(str(v) for v in violations[:limit])
     more = f"; and {len(violations) - limit} more" if len(violations) > limit else ""
     return f"project {project} forbids {len(violations)} object(s) or setting(s): {shown}{more}"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One instance's project bounds: the project, the cluster, the repository and namespace."""
+
+    project: Project
+    cluster: Cluster
+    repo_url: str
+    namespace: str = ""
+
+    def violations(self, manifests: Sequence[Manifest] = ()) -> tuple[Violation, ...]:
+        """What the project forbids about the instance and MANIFESTS (``check_instance``)."""
+        return check_instance(self.project, self.cluster, repo_url=self.repo_url,
+                              namespace=self.namespace, manifests=manifests)
+
+    def outside(self, key: ResourceKey) -> Violation | None:
+        """Why the object KEY lies outside the project on this cluster, or None."""
+        return object_refusal(self.project, self.cluster, key)
+
+
+def scope_of(fleet: Fleet, instance: AppInstance, app: Application) -> Scope:
+    """INSTANCE's scope in FLEET. A project the fleet does not know (the loader reports that)
+    becomes an empty one that forbids everything: an unknown project never means unrestricted."""
+    project = fleet.project(app.project) or Project(app.project)
+    return Scope(project, fleet.cluster(instance.cluster), fleet.repository(instance.source.repo).url,
+                 instance.namespace)

@@ -1,15 +1,21 @@
 """One reconcile pass of one application instance, as a linear story.
 
-resolve revision -> render -> compare -> (stop here when in sync or not
-automated) -> plan -> record inventory -> apply wave by wave -> prune ->
-record inventory -> Outcome. An inventory entry leaves only once its object is
-confirmed gone or is no longer the application's: a prune sent but not
-confirmed (the pass failed or was killed, or the object is still being
-deleted) keeps its entry, so the next pass finishes it. Every error becomes an
-Outcome with a message that names what failed and the revision it failed on
-(as far as the pass got: the commit it was asked for, then the one resolved);
-only a bug (an error that is not a GitopsdError) or cancellation escapes to the
-caller, whose worker turns it into a retry.
+check the project -> resolve revision -> render -> check the project ->
+compare -> (stop here when in sync or not automated) -> plan -> record
+inventory -> apply wave by wave -> prune -> record inventory -> Outcome.
+An inventory entry leaves only once its object is confirmed gone or is no
+longer the application's: a prune sent but not confirmed (the pass failed or
+was killed, or the object is still being deleted) keeps its entry, so the next
+pass finishes it. Every error becomes an Outcome with a message that names
+what failed and the revision it failed on (as far as the pass got: the commit
+it was asked for, then the one resolved); only a bug (an error that is not a
+GitopsdError) or cancellation escapes to the caller, whose worker turns it
+into a retry.
+The project checks come before any write: a repository, destination or
+rendered object the application's project forbids stalls the pass with a
+``ProjectViolation`` and nothing of it is applied or pruned; an inventoried
+object the project no longer covers is never pruned (it stays recorded, and
+the pass says so).
 The pass returns its comparison with the outcome, and hands it to the
 caller's EXPECT before anything is written, so that watch events of the
 writes that follow are judged against the new desired state.
@@ -26,28 +32,39 @@ from gitopsd.core.health.custom import Assess
 from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
+from gitopsd.core.policy.projects import Scope, render_violations
 from gitopsd.core.removal import deletion_hooks, removal
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import Executor
 from gitopsd.engine.sync.result import ExecResult
-from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
+from gitopsd.errors import (
+    ApiError,
+    ConfigError,
+    GitError,
+    GitopsdError,
+    ProjectViolation,
+    SourceError,
+)
 from gitopsd.model import (
     AppInstance,
     Application,
     ChangeSet,
+    ErrorKind,
     Health,
     HealthStatus,
     Manifest,
     Outcome,
     OutcomeKind,
+    ResourceKey,
     Revision,
     error_kind,
 )
 
 KEEP_IN_INVENTORY = (SkipReason.PRUNE_NOT_ENABLED, SkipReason.PRUNE_REFUSED,
-                     SkipReason.PRUNE_NEEDS_CONFIRM, SkipReason.PRUNE_IN_USE)
+                     SkipReason.PRUNE_NEEDS_CONFIRM, SkipReason.PRUNE_IN_USE,
+                     SkipReason.PRUNE_OUTSIDE_PROJECT)
 
 
 @dataclass(frozen=True)
@@ -71,6 +88,7 @@ class Pass:
 
 
 Expect = Callable[[Comparison], None]
+Scopes = Callable[[AppInstance, Application], Scope]
 
 
 @dataclass(kw_only=True, eq=False)
@@ -85,6 +103,7 @@ class Reconciler:
     tracing: TracingPort = field(default_factory=NoTracing)
     assess: Assess = healthmod.assess
     writable: Callable[[], bool] = lambda: True  # this daemon may write to the cluster (holds its Lease)
+    scopes: Scopes | None = None  # each instance's project bounds; None: unbounded (tests)
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
 
     def _executor(self) -> Executor:
@@ -108,6 +127,7 @@ class Reconciler:
         with self.tracing.span(Step.RENDER) as span:
             manifests = await self.desired.manifests(instance, revision)
             span.set(objects=len(manifests))
+        self.bounds(instance, app, manifests)
         with self.tracing.span(Step.DIFF) as span:
             cmp = await compare(self.cluster, revision, manifests, fleet=self.fleet, app=app.name,
                                 inventory_namespace=self.inventory_namespace,
@@ -130,17 +150,41 @@ class Reconciler:
         # the one resolved; a pass that fails before comparing still says which it failed on
         sha = request.commit or ""
         try:
+            self.bounds(instance, app)
             revision = await self.resolve(instance, request.commit)
             sha = revision.sha
             cmp = await self.compare(instance, app, revision=revision)
             if expect is not None:
                 expect(cmp)
             return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
+        except ProjectViolation as e:  # nothing was written, and nothing is handed to EXPECT
+            return Pass(Outcome(OutcomeKind.STALLED, str(e), sha, error=error_kind(e)))
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
             return Pass(Outcome(kind, str(e), sha, error=error_kind(e)), cmp)
         except GitopsdError as e:
             return Pass(Outcome(OutcomeKind.FAILED, str(e), sha, error=error_kind(e)), cmp)
+
+    def bounds(self, instance: AppInstance, app: Application, manifests: tuple[Manifest, ...] = ()
+               ) -> None:
+        """Raise ``ProjectViolation`` naming each object (and the repository or destination)
+        INSTANCE's project forbids; run before anything of a sync is written."""
+        if self.scopes is None:
+            return
+        found = self.scopes(instance, app).violations(manifests)
+        if found:
+            raise ProjectViolation(render_violations(app.project, found))
+
+    def _outside(self, instance: AppInstance, app: Application, cmp: Comparison) -> dict[ResourceKey, str]:
+        """Inventory entries left Git that the project does not cover (a narrowed project):
+        never pruned by this sync."""
+        if self.scopes is None:
+            return {}
+        scope = self.scopes(instance, app)
+        desired = {m.key for m in cmp.desired}
+        found = {e.key: scope.outside(e.key) for e in cmp.inventory if e.key not in desired}
+        return {key: f"outside project {app.project}: {v.message} ({v.rule})"
+                for key, v in found.items() if v is not None}
 
     async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
                     request: SyncRequest, deadline: float) -> Outcome:
@@ -162,7 +206,8 @@ class Reconciler:
                              out_of_sync=cmp.out_of_sync,
                              live_prune_options=cmp.prune_annotations, prune=request.prune,
                              allow_mass_prune=request.allow_mass_prune,
-                             prune_preconditions=cmp.prune_preconditions, not_ours=cmp.not_ours)
+                             prune_preconditions=cmp.prune_preconditions, not_ours=cmp.not_ours,
+                             outside_project=self._outside(instance, app, cmp))
             span.set(tasks=len(plan.tasks))
         return plan
 
@@ -192,6 +237,11 @@ class Reconciler:
             return Outcome(OutcomeKind.STALLED, plan.prune_refused, revision, changes,
                            _health(result, cmp))
         message = ", ".join(f"{n} {a}" for a, n in sorted(changes.summary().items())) or "no changes"
+        outside = [s for s in plan.skipped if s.reason is SkipReason.PRUNE_OUTSIDE_PROJECT]
+        if outside:
+            left = "; ".join(f"{s.key}: {s.message}" for s in outside)
+            return Outcome(OutcomeKind.STALLED, f"{message}; left in place: {left}", revision, changes,
+                           _health(result, cmp), error=ErrorKind.PROJECT_VIOLATION.value)
         return Outcome(OutcomeKind.SYNCED, message, revision, changes, _health(result, cmp))
 
     async def _sync_fail(self, executor: Executor, plan: Plan, deadline: float) -> ExecResult:
