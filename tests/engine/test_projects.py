@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from gitopsd.core.inventory import Inventory, InventoryEntry, stamp
-from gitopsd.core.policy.projects import scope_of
+from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import VirtualClock
+from gitopsd.engine.removal import Remover
 from gitopsd.engine.status import StatusBoard
 from gitopsd.engine.sync import Reconciler
 from gitopsd.engine.sync.reconciler import SyncRequest
@@ -187,3 +188,47 @@ async def test_an_unknown_project_restricts_everything() -> None:
     assert outcome.kind is OutcomeKind.STALLED
     assert "project ghost" in outcome.message
     assert _writes(cluster) == []
+
+
+def _gone_inventory(project: str, names: list[tuple[str, str]]) -> dict[str, Any]:
+    inv = Inventory.of(InventoryEntry("v1", "ConfigMap", ns, n) for ns, n in names)
+    return inv.to_configmap(app="web", fleet=FLEET, namespace="gitopsd-system", cascade=True,
+                            propagation="Background", project=project)
+
+
+async def _sweep(clock: VirtualClock, cluster: FakeCluster, fleet: Fleet) -> list[Any]:
+    remover = Remover("c", cluster, fleet=FLEET, namespace="gitopsd-system", clock=clock, poll=POLL,
+                      scopes=functools.partial(cluster_scope, fleet, "c"))
+    task = asyncio.ensure_future(remover.sweep(set()))
+    while not task.done():
+        await clock.advance(POLL)
+    return task.result()
+
+
+@pytest.mark.asyncio
+async def test_cascade_deletion_keeps_what_lies_outside_the_recorded_project() -> None:
+    """Removing an application deletes its objects inside its project and leaves the others."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    cluster.put(_ours("a1", "team-a"))
+    cluster.put(_ours("b1", "team-b"))
+    cluster.put(_gone_inventory("team-a", [("team-a", "a1"), ("team-b", "b1")]))
+    [result] = await _sweep(clock, cluster, _fleet(TEAM_A))
+    assert [k.name for k in result.deleted] == ["a1"]
+    assert [(k.name, why.split(":")[0]) for k, why in result.kept] == [("b1", "outside project team-a")]
+    assert ResourceKey("", "ConfigMap", "team-b", "b1") in cluster.objects
+    assert ResourceKey("", "ConfigMap", "team-a", "a1") not in cluster.objects
+
+
+@pytest.mark.asyncio
+async def test_cascade_deletion_of_a_project_no_longer_in_the_fleet_deletes_nothing() -> None:
+    """When the recorded project left the fleet, nothing is deleted and the inventory stays."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    cluster.put(_ours("a1", "team-a"))
+    cluster.put(_gone_inventory("team-x", [("team-a", "a1")]))
+    cluster.log.clear()
+    [result] = await _sweep(clock, cluster, _fleet(TEAM_A))
+    assert _writes(cluster) == []
+    assert "project team-x is no longer in the fleet" in result.summary()
+    assert not result.finished

@@ -25,7 +25,13 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from gitopsd.core.marks import APP_ANNOTATION, CASCADE_ANNOTATION, HOOK_ANNOTATIONS, PROPAGATION_ANNOTATION
+from gitopsd.core.marks import (
+    APP_ANNOTATION,
+    CASCADE_ANNOTATION,
+    HOOK_ANNOTATIONS,
+    PROJECT_ANNOTATION,
+    PROPAGATION_ANNOTATION,
+)
 from gitopsd.core.marks import FLEET_LABEL as FLEET_LABEL  # also imported from here by the engine
 from gitopsd.core.marks import TRACKING_ANNOTATION as TRACKING_ANNOTATION
 from gitopsd.errors import InventoryError
@@ -327,14 +333,16 @@ class Inventory:
 
     def to_configmap(self, *, app: str, fleet: str, namespace: str, cascade: bool = False,
                      propagation: str = "Foreground",
-                     deletion_hooks: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+                     deletion_hooks: Sequence[Mapping[str, Any]] = (),
+                     project: str = "") -> dict[str, Any]:
         """The ConfigMap body that records this inventory for ``app`` in ``namespace``.
 
         It carries the fleet label (so fleet-wide watches see it), the full
         application name in an annotation, since its own name may be hashed,
         and, with CASCADE, how the objects are deleted once the application
         leaves the fleet and the hooks to run around that (a later daemon reads
-        them from here). Secrets are never recorded as hooks.
+        them from here). Secrets are never recorded as hooks. PROJECT, when
+        given, is recorded too: it bounds that removal as it bounded the syncs.
         """
         if not fleet or not valid_label_value(fleet):
             raise ValueError(f"fleet name {fleet!r} is not a valid label value")
@@ -346,7 +354,8 @@ class Inventory:
                 "namespace": namespace,
                 "labels": {FLEET_LABEL: fleet},
                 "annotations": {APP_ANNOTATION: app, **(
-                    {CASCADE_ANNOTATION: "true", PROPAGATION_ANNOTATION: propagation} if cascade else {})},
+                    {CASCADE_ANNOTATION: "true", PROPAGATION_ANNOTATION: propagation} if cascade else {}),
+                    **({PROJECT_ANNOTATION: project} if project else {})},
             },
             "data": {INVENTORY_KEY: self.to_text(), **({DELETION_HOOKS_KEY: json.dumps(
                 [dict(h) for h in deletion_hooks if h.get("kind") != "Secret"], sort_keys=True)}

@@ -38,6 +38,9 @@ CASCADE_ANNOTATION: Final = "gitopsd.io/cascade-delete"
 PROPAGATION_ANNOTATION: Final = "gitopsd.io/delete-propagation"
 """On the inventory ConfigMap: the propagation policy of that deletion."""
 
+PROJECT_ANNOTATION: Final = "gitopsd.io/project"
+"""On the inventory ConfigMap: the application's project, which still bounds its removal."""
+
 PREDELETE_DONE_ANNOTATION: Final = "gitopsd.io/predelete-done"
 """On the inventory ConfigMap: "true" once the application's PreDelete hooks succeeded."""
 

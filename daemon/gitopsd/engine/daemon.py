@@ -24,7 +24,7 @@ import structlog
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
-from gitopsd.core.policy.projects import scope_of
+from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
@@ -150,7 +150,8 @@ class Daemon:
                 remover = Remover(name, cluster.handle.objects, fleet=self.fleet.name,
                                   namespace=self.settings.inventory_namespace, clock=self.clock,
                                   history=self.history, poll=self.settings.health_poll,
-                                  assess=self.assess)
+                                  assess=self.assess,
+                                  scopes=functools.partial(cluster_scope, self.fleet, name))
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,

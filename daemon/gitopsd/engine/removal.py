@@ -16,7 +16,10 @@ left in place remains, the inventory itself is deleted. Waves and sync options
 are read as the sync's prunes read them (``core.plan``); an object whose
 annotations cannot be read is not deleted. Hooks run, and waves are deleted
 and waited for, through ``engine.lifecycle``. An
-inventory without ``cascadeDelete`` is left alone and reported once. This
+inventory without ``cascadeDelete`` is left alone and reported once. The
+project the inventory records still bounds the removal: an object outside it
+(as the fleet now defines it) is kept, a hook outside it is not run, and when
+the fleet no longer has that project nothing is deleted. This
 module must never delete an object whose tracking id is not the application's,
 and never acts on a fleet it was not given.
 """
@@ -43,7 +46,8 @@ from gitopsd.core.inventory import (
 )
 from gitopsd.core.plan import Permission, live_deletion_options
 from gitopsd.core.plan.hooks import deletion_hook_types, read_hook, read_wave
-from gitopsd.core.removal import deletion_hooks, removal
+from gitopsd.core.policy.projects import Scope
+from gitopsd.core.removal import deletion_hooks, recorded_project, removal
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
 from gitopsd.engine.ports import ClusterPort, HistoryPort, Obj
@@ -110,6 +114,8 @@ class Remover:
     poll: float = 0.5
     wave_timeout: float = 300.0
     assess: Assess = builtin_assess
+    # a recorded project's bounds on this cluster (None: no such project); None: unbounded (tests)
+    scopes: Callable[[str], Scope | None] | None = None
     _reported: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -145,15 +151,46 @@ class Remover:
                                               str(body["metadata"]["name"])), str(e)))
             return result
         hooks = deletion_hooks(body)
+        bounded = self._bounded(body, inventory, hooks, result)
+        if bounded is None:
+            return await self._finish(app, result, started, wall)
         annotations = (body.get("metadata") or {}).get("annotations") or {}
         pre_done = annotations.get(PREDELETE_DONE) == "true"  # an earlier sweep ran them
         if pre_done or await self._hooks("PreDelete", hooks, result, app):
             if not pre_done and any("PreDelete" in _types(h) for h in hooks):
                 await self._mark_predelete_done(body)
-            await self._delete_objects(app, inventory, propagation, result)
+            await self._delete_objects(app, bounded, propagation, result)
         if not result.failed and await self._hooks("PostDelete", hooks, result, app):
             await self._clean_hooks(hooks, app, result)
             await self._drop_inventory(body, result)
+        return await self._finish(app, result, started, wall)
+
+    def _bounded(self, body: Obj, inventory: Inventory, hooks: list[Obj], result: RemovalResult
+                 ) -> Inventory | None:
+        """INVENTORY without the entries outside the recorded project (kept, in RESULT); None,
+        with the reason in RESULT, when the project is gone or a deletion hook lies outside it."""
+        if self.scopes is None:
+            return inventory
+        project = recorded_project(body)
+        scope = self.scopes(project)
+        here = ResourceKey("", "ConfigMap", self.namespace, fields.name(body))
+        if scope is None:
+            result.failed.append((here, f"project {project} is no longer in the fleet; nothing is "
+                                        "deleted until it is back"))
+            return None
+        for hook in hooks:
+            key = ResourceKey.of(hook)
+            if (refused := scope.outside(key)) is not None:
+                result.failed.append((key, f"deletion hook outside project {project}, not run: "
+                                           f"{refused.message} ({refused.rule})"))
+                return None
+        outside = {e.key: v for e in inventory if (v := scope.outside(e.key)) is not None}
+        result.kept.extend((key, f"outside project {project}: {v.message} ({v.rule})")
+                           for key, v in outside.items())
+        return inventory.without(outside)
+
+    async def _finish(self, app: str, result: RemovalResult, started: float, wall: float
+                      ) -> RemovalResult:
         log.info("removal.done" if result.finished else "removal.partial", app=app, cluster=self.cluster,
                  summary=result.summary())
         if self.history is not None:

@@ -40,6 +40,7 @@ __all__ = [
     "Scope",
     "Violation",
     "check_instance",
+    "cluster_scope",
     "destination_permitted",
     "kind_refusal",
     "object_refusal",
@@ -214,3 +215,10 @@ def scope_of(fleet: Fleet, instance: AppInstance, app: Application) -> Scope:
     project = fleet.project(app.project) or Project(app.project)
     return Scope(project, fleet.cluster(instance.cluster), fleet.repository(instance.source.repo).url,
                  instance.namespace)
+
+
+def cluster_scope(fleet: Fleet, cluster: str, project: str) -> Scope | None:
+    """PROJECT's bounds on CLUSTER of FLEET (for an application no longer in it), or None when
+    FLEET no longer has that project."""
+    found = fleet.project(project)
+    return None if found is None else Scope(found, fleet.cluster(cluster), "")

@@ -33,7 +33,7 @@ from gitopsd.core.inventory import Inventory, InventoryEntry
 from gitopsd.core.plan import Plan, SkipReason, parse_app_options, plan_sync
 from gitopsd.core.plan.hooks import deletion_hook_types
 from gitopsd.core.policy.projects import Scope, render_violations
-from gitopsd.core.removal import deletion_hooks, removal
+from gitopsd.core.removal import deletion_hooks, recorded_project, removal
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
@@ -61,6 +61,7 @@ from gitopsd.model import (
     Revision,
     error_kind,
 )
+from gitopsd.model.projects import DEFAULT_PROJECT
 
 KEEP_IN_INVENTORY = (SkipReason.PRUNE_NOT_ENABLED, SkipReason.PRUNE_REFUSED,
                      SkipReason.PRUNE_NEEDS_CONFIRM, SkipReason.PRUNE_IN_USE,
@@ -259,10 +260,12 @@ class Reconciler:
         hooks = [m.body for m in cmp.desired if _deletion_hook(m) and not m.source.decrypted]
         body = inventory.to_configmap(app=app.name, fleet=self.fleet,
                                       namespace=self.inventory_namespace, cascade=app.cascade_delete,
-                                      propagation=policy.value, deletion_hooks=hooks)
+                                      propagation=policy.value, deletion_hooks=hooks,
+                                      project="" if app.project == DEFAULT_PROJECT else app.project)
         if cmp.inventory_live is not None and previous is not None and not cmp.rebuilt and \
                 inventory.to_text() == cmp.inventory.to_text() and \
                 removal(cmp.inventory_live) == removal(body) and \
+                recorded_project(cmp.inventory_live) == recorded_project(body) and \
                 deletion_hooks(cmp.inventory_live) == deletion_hooks(body):
             return
         if cmp.inventory_live is None and not len(inventory):
