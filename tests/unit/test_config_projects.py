@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gitopsd.config import applications_from_argocd, parse_fleet, projects_from_argocd
+from gitopsd.config import applications_from_argocd, parse_fleet, projects_from_argocd, summary
 from gitopsd.config.projects import DESTINATION_FIELDS, GROUP_KIND_FIELDS, PROJECT_FIELDS
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.projects import BUILTIN_DEFAULT, GroupKind, ProjectDestination
@@ -209,3 +209,11 @@ def test_schema_names_project_fields() -> None:
     assert not list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
     doc["projects"][0]["destinations"].append({"namespace": "x"})
     assert list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(doc))
+
+
+def test_check_config_summary_lists_projects() -> None:
+    """check-config's summary names each declared project with its applications."""
+    fleet = parse_fleet(BASE + PROJECTS + APP.format(project="team-a"), "fleet.yaml", check_files=False)
+    lines = summary(fleet).splitlines()
+    assert "project team-a: 1 application, 2 destinations" in lines
+    assert "project locked: 0 applications, 0 destinations" in lines

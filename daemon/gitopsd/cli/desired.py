@@ -4,7 +4,8 @@
 cluster. ``render`` prints what gitopsd would apply for an application, as a
 YAML stream in sync order, and never contacts a cluster. ``diff`` compares
 that with the live cluster, read-only, with SOPS files decrypted as a sync
-decrypts them and Secret values masked. Arguments, output and exit codes live
+decrypts them and Secret values masked. Both report what the application's
+project forbids (the daemon would refuse that sync) and exit 1. Arguments, output and exit codes live
 here; resolving, rendering, ordering and comparing are the rooms' work.
 """
 
@@ -30,10 +31,11 @@ from gitopsd.app import (
 )
 from gitopsd.core.instances import select_instances
 from gitopsd.core.plan import Listed, SyncUse, sync_order
+from gitopsd.core.policy.projects import render_violations, scope_of
 from gitopsd.edges.telemetry.logging import configure_logging
 from gitopsd.engine.sync.compare import prepare
-from gitopsd.errors import ConfigError, GitopsdError
-from gitopsd.model import AppInstance, Application, Fleet, Revision
+from gitopsd.errors import ConfigError, GitopsdError, ProjectViolation
+from gitopsd.model import AppInstance, Application, Fleet, ResourceKey, Revision
 
 RENDER_TIMEOUT_ENV = "GITOPSD_RENDER_TIMEOUT"
 
@@ -154,19 +156,22 @@ def _note(item: Listed) -> str:
     return _NOTES[item.use]
 
 
-def _write_stream(out: TextIO, header: str, items: Sequence[Listed]) -> None:
+def _write_stream(out: TextIO, header: str, items: Sequence[Listed],
+                  refused: Mapping[ResourceKey, str]) -> None:
     out.write(f"# gitopsd render: {header}\n")
     for item in items:
         out.write("---\n")
         note = _note(item)
         if note:
             out.write(f"# {note}\n")
+        if item.manifest.key in refused:
+            out.write(f"# refused by the project: {refused[item.manifest.key]}\n")
         out.write(to_yaml(item.manifest.body))
 
 
 async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
     sources = _sources(args, fleet)
-    failed = False
+    failed = violated = False
     try:
         fleet = await with_application(fleet, args.app, sources)
         instances = select_instances(fleet, args.app, args.cluster)
@@ -185,11 +190,17 @@ async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
                 _report("render", instance, revision, exc, sys.stderr)
                 failed = True
                 continue
-            _write_stream(sys.stdout, _where(instance, revision), items)
+            found = scope_of(fleet, instance, app).violations(manifests)
+            refused = {v.key: f"{v.message} ({v.rule})" for v in found if v.key is not None}
+            _write_stream(sys.stdout, _where(instance, revision), items, refused)
             sys.stdout.flush()
+            if found:
+                violated = True
+                _report("render", instance, revision,
+                        ProjectViolation(render_violations(app.project, found)), sys.stderr)
     finally:
         await sources.close()
-    return 2 if failed else 0
+    return 2 if failed else 1 if violated else 0
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -235,6 +246,9 @@ async def _diff_all(args: argparse.Namespace, fleet: Fleet) -> int:
         for instance in instances:
             try:
                 status = max(status, await _diff_one(fleet, app, instance, sources, sys.stdout))
+            except ProjectViolation as exc:  # a finding: the daemon would refuse this sync
+                _report("diff", instance, None, exc, sys.stderr)
+                status = max(status, 1)
             except GitopsdError as exc:
                 _report("diff", instance, None, exc, sys.stderr)
                 status = 2

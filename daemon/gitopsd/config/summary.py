@@ -38,6 +38,10 @@ def summary(fleet: Fleet) -> str:
     if fleet.health_checks:
         lua = sum(1 for c in fleet.health_checks if c.lua)
         lines.append(f"health checks: {lua} Lua, {len(fleet.health_checks) - lua} CEL")
+    for project in fleet.projects:
+        members = sum(1 for a in fleet.applications if a.project == project.name)
+        lines.append(f"project {project.name}: {_plural(members, 'application')}, "
+                     f"{_plural(len(project.destinations), 'destination')}")
     for src in fleet.argocd_sources:
         lines.append(f"argocd {src.name}: Applications from "
                      f"{src.repo}@{src.target_revision}:{src.path}")

@@ -8,7 +8,8 @@ working tree too. Rendered objects are traced back to the file and line they
 came from: plain files directly, Kustomize output through the files its
 kustomization reaches, Helm output to its template. Findings about the
 rendering itself (render failures, duplicates, namespaces outside the
-destination) are made here; schema and policy checks happen in ``run``.
+destination, what an application's project forbids) are made here; schema and
+policy checks happen in ``run``.
 Nothing here fetches from Git remotes or talks to the fleet's clusters.
 """
 
@@ -21,12 +22,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gitopsd.app import RenderAdapter
-from gitopsd.config import applications_from_argocd, expand_instances, load_fleet
+from gitopsd.config import (
+    applications_from_argocd,
+    expand_instances,
+    load_fleet,
+    projects_from_argocd,
+)
 from gitopsd.core.policy import Finding, Subject, finding
 from gitopsd.edges.render import Renderer
 from gitopsd.engine.desired import DesiredState
 from gitopsd.errors import ConfigError, GitopsdError, ManifestError, RenderError, SourceError
-from gitopsd.model import AppInstance, Fleet, Manifest, ResourceKey, objects
+from gitopsd.model import AppInstance, Application, Fleet, Manifest, ResourceKey, objects
 from gitopsd.validation import rules
 from gitopsd.validation.documents import Item, Loaded, load_file, manifest_findings
 from gitopsd.validation.files import (
@@ -37,6 +43,7 @@ from gitopsd.validation.files import (
     reachable_files,
     relative,
 )
+from gitopsd.validation.projects import project_findings
 from gitopsd.validation.worktree import WORKTREE_SHA, WorkingTrees
 
 _MISSING_TOOL = re.compile(r"^(kustomize|helm) is needed to render ")
@@ -91,7 +98,8 @@ def render_fleet(config: Path, mapping: Mapping[str, Path], root: Path, *,
     trees = WorkingTrees(dirs)
     out = Loaded()
     instances = [i for i in fleet.instances if i.source.repo in dirs]
-    instances += _argocd_instances(fleet, trees, root, out)
+    apps = {a.name: (a, fleet) for a in fleet.applications}
+    instances += _argocd_instances(fleet, trees, root, out, apps)
     indexes = {name: _Index.build(path) for name, path in dirs.items()}
     rendered = asyncio.run(_render_all(fleet, trees, instances, kube_version))
     out.instances = len(rendered)
@@ -104,10 +112,15 @@ def render_fleet(config: Path, mapping: Mapping[str, Path], root: Path, *,
             continue
         index = indexes[instance.source.repo]
         reach = _reach(repo_dir, app_path)
+        items: dict[ResourceKey, Item] = {}
         for manifest in result:
             item = _item(manifest, instance, index, reach, repo_dir, app_path, root)
             out.items.append(item)
+            items[manifest.key] = item
             out.findings.extend(_placement(item, instance, seen))
+        app, bounds = apps[instance.app]
+        out.findings.extend(project_findings(bounds, app, instance, result, items,
+                                             relative(config.absolute(), root)))
     return out
 
 
@@ -115,7 +128,10 @@ def _clean(path: str) -> str:
     return path.strip("/") or "."
 
 
-def _argocd_instances(fleet: Fleet, trees: WorkingTrees, root: Path, out: Loaded) -> list[AppInstance]:
+def _argocd_instances(fleet: Fleet, trees: WorkingTrees, root: Path, out: Loaded,
+                      apps: dict[str, tuple[Application, Fleet]]) -> list[AppInstance]:
+    """The instances of the Argo CD Applications in the working trees; their applications go
+    into APPS, and the AppProjects beside them into the fleet the findings are made against."""
     instances: list[AppInstance] = []
     for source in fleet.argocd_sources:
         if source.repo not in trees.dirs:
@@ -128,8 +144,13 @@ def _argocd_instances(fleet: Fleet, trees: WorkingTrees, root: Path, out: Loaded
                                                                                errors="replace")
         origin = relative(directory, root)
         try:
-            apps = applications_from_argocd(files, fleet, origin)
-            instances.extend(expand_instances(fleet, apps))
+            found = applications_from_argocd(files, fleet, origin)
+            projects = projects_from_argocd(files, origin)
+            known = {p.name for p in fleet.projects}
+            scoped = replace(fleet, projects=fleet.projects + tuple(
+                p for p in projects if p.name not in known))
+            apps.update((a.name, (a, scoped)) for a in found)
+            instances.extend(expand_instances(scoped, found))
         except ConfigError as exc:
             out.findings.extend(finding(rules.MANIFEST_INVALID,
                                         f"{issue.field}: {issue.message}" if issue.field else issue.message,

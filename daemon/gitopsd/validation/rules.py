@@ -38,6 +38,11 @@ NAMESPACE_OUTSIDE = Rule("namespace-outside-destination", Severity.ERROR,
                          "Object's namespace is not the application's destination namespace",
                          "drop metadata.namespace so the destination applies, or move the object "
                          "to an application that targets that namespace")
+PROJECT_VIOLATION = Rule("project-violation", Severity.ERROR,
+                         "The application's project does not permit this object, repository "
+                         "or destination; the daemon refuses the whole sync",
+                         "keep the object within the project's destinations and kinds, or "
+                         "widen the project (projects: in the fleet file, or its AppProject)")
 RENDER_FAILED = Rule("render-failed", Severity.ERROR, "The application could not be rendered",
                      "run kustomize build or helm template on the path to see the full error")
 CLUSTER_REJECTED = Rule("cluster-rejected", Severity.ERROR,
@@ -46,8 +51,8 @@ CLUSTER_REJECTED = Rule("cluster-rejected", Severity.ERROR,
 
 RULES: Mapping[str, Rule] = {rule.id: rule for rule in (
     YAML_SYNTAX, MANIFEST_INVALID, DUPLICATE_OBJECT, SCHEMA_TYPE, SCHEMA_UNKNOWN_FIELD,
-    SCHEMA_REQUIRED, SCHEMA_VALUE, SCHEMA_MISSING, NAMESPACE_OUTSIDE, RENDER_FAILED,
-    CLUSTER_REJECTED,
+    SCHEMA_REQUIRED, SCHEMA_VALUE, SCHEMA_MISSING, NAMESPACE_OUTSIDE, PROJECT_VIOLATION,
+    RENDER_FAILED, CLUSTER_REJECTED,
 )}
 
 
