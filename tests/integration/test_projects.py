@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from gitopsd.app import Sources, connect_cluster
+from gitopsd.cli import main
 from gitopsd.edges import binaries
 from gitopsd.engine.sync import SyncRequest
 from gitopsd.localcluster import LocalCluster
@@ -117,3 +118,41 @@ async def test_project_refuses_another_teams_namespace_before_any_write(
     assert after == before
     assert cluster_a.request("GET", f"/api/v1/namespaces/{team_b}/configmaps/intruder")[0] == 404
     assert _data(cluster_a, team_a, "one") == {"v": "1"}
+
+
+FLEET_FILE = """\
+fleet: acme
+clusters:
+  - {name: prod, kubeconfig: /nonexistent/kubeconfig}
+repositories:
+  - {name: env, url: "https://git.example.com/team-a/env.git"}
+projects:
+  - name: team-a
+    sourceRepos: ["https://git.example.com/team-a/*"]
+    destinations: [{name: prod, namespace: team-a}]
+applications:
+  - name: web
+    project: team-a
+    source: {repo: env, path: app}
+    destination: {clusters: {names: [prod]}, namespace: team-a}
+"""
+
+
+def test_validate_config_shows_the_violation_before_merge(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """validate --config reports an object outside the project at its file and line, and exits 1."""
+    root = tmp_path / "repo"
+    (root / "app").mkdir(parents=True)
+    (root / "app" / "ok.yaml").write_text(cm("ok", {"v": "1"}))
+    (root / "app" / "intruder.yaml").write_text(
+        "# another team's namespace\n" + yaml.safe_dump({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "intruder", "namespace": "team-b"}, "data": {"v": "1"}}))
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text(FLEET_FILE)
+    code = main(["validate", "--format", "json", "--root", str(root), "--config", str(fleet)])
+    report = json.loads(capsys.readouterr().out)
+    found = [(f["rule"], f["file"], f["line"]) for f in report["findings"]
+             if f["rule"] == "project-violation"]
+    assert found == [("project-violation", "app/intruder.yaml", 2)]
+    assert code == 1
