@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gitopsd.config import applications_from_argocd, parse_fleet, projects_from_argocd, summary
+from gitopsd.config import applications_from_argocd, load_fleet, parse_fleet, projects_from_argocd, summary
 from gitopsd.config.projects import DESTINATION_FIELDS, GROUP_KIND_FIELDS, PROJECT_FIELDS
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.projects import BUILTIN_DEFAULT, GroupKind, ProjectDestination
@@ -217,3 +217,12 @@ def test_check_config_summary_lists_projects() -> None:
     lines = summary(fleet).splitlines()
     assert "project team-a: 1 application, 2 destinations" in lines
     assert "project locked: 0 applications, 0 destinations" in lines
+
+
+def test_example_fleet_declares_a_project() -> None:
+    """The commented example file puts frontend in project web, the others in default."""
+    fleet = load_fleet(Path(__file__).resolve().parents[2] / "config" / "fleet.example.yaml",
+                       check_files=False)
+    assert [p.name for p in fleet.projects] == ["web"]
+    assert {a.name: a.project for a in fleet.applications} == {
+        "frontend": "web", "ingress": "default", "platform-tools": "default"}
