@@ -167,7 +167,8 @@ class Runtime:
         self.notifier.ready(f"reloaded fleet {fleet.name}")
 
     async def follow_argocd_sources(self) -> None:
-        """Re-read the Argo CD Application files as their repositories move; rebuild on change."""
+        """Re-read the Argo CD Application and AppProject files as their repositories move; rebuild
+        on change (a narrowed AppProject binds the next passes at once)."""
         while True:
             base = self.base
             if base is None or not base.argocd_sources:
@@ -178,8 +179,8 @@ class Runtime:
             if not self.complete:
                 continue  # keep running what was last read rather than dropping those applications
             current = self.daemon.fleet if self.daemon is not None else None
-            if current is not None and (fleet.applications, fleet.instances) != \
-                    (current.applications, current.instances):
+            if current is not None and (fleet.applications, fleet.instances, fleet.projects) != \
+                    (current.applications, current.instances, current.projects):
                 log.info("argocd.sources.changed", applications=len(fleet.applications))
                 await self.replace_daemon(fleet)
 
