@@ -45,6 +45,7 @@ class ConditionType(enum.StrEnum):
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
     SIGNATURE_INVALID = "SignatureInvalid"
+    SYNC_WINDOW_CLOSED = "SyncWindowClosed"  # a sync window stops automated syncs and self-heal now
 
 
 class ConditionReason(enum.StrEnum):
@@ -59,6 +60,8 @@ class ConditionReason(enum.StrEnum):
     ANOTHER_WRITER = "AnotherWriter"
     POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
     FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
+    DENY_WINDOW_ACTIVE = "DenyWindowActive"  # a deny sync window is active
+    OUTSIDE_ALLOW_WINDOWS = "OutsideAllowWindows"  # allow sync windows apply, none is active
 
 
 class ErrorKind(enum.StrEnum):
@@ -83,6 +86,7 @@ class ErrorKind(enum.StrEnum):
     PRUNE_REFUSED = "PruneRefused"
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
+    SYNC_WINDOW_CLOSED = "SyncWindowClosed"
     LOCAL_CLUSTER = "LocalClusterError"
 
 

@@ -32,7 +32,7 @@ from gitopsd.core.globs import glob_match
 from gitopsd.core.policy.windowtime import last_start, next_start
 from gitopsd.model.windows import SyncWindow, WindowKind
 
-__all__ = ["WindowTarget", "WindowVerdict", "applies", "evaluate", "is_active"]
+__all__ = ["WindowTarget", "WindowVerdict", "applies", "evaluate", "is_active", "next_transition"]
 
 HORIZON = dt.timedelta(days=366)  # how far ahead a change is looked for
 _STEPS = 64  # window starts and ends looked at when looking for a change
@@ -145,3 +145,12 @@ def evaluate(windows: Sequence[SyncWindow], at: dt.datetime, target: WindowTarge
     manual, _ = _may_sync(active, applying, manual=True)
     return WindowVerdict(applying=applying, active=active, automated=automated, manual=manual,
                          blocking=blocking, changes_at=_next_change(applying, at, automated))
+
+
+def next_transition(windows: Sequence[SyncWindow], at: dt.datetime) -> dt.datetime | None:
+    """The first instant after AT at which one of WINDOWS opens or closes (None: not within HORIZON)."""
+    horizon = at + HORIZON
+    moments = [_active_until(w, at) if is_active(w, at) else next_start(w.schedule, _zone(w), at, horizon)
+               for w in windows]
+    later = [m for m in moments if m is not None and m > at]
+    return min(later) if later else None

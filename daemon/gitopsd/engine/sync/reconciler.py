@@ -1,7 +1,7 @@
 """One reconcile pass of one application instance, as a linear story.
 
-resolve revision -> render -> compare -> (stop here when in sync or not
-automated) -> plan -> record inventory -> apply wave by wave -> prune ->
+resolve revision -> render -> compare -> (stop here when in sync, not
+automated, or a sync window refuses the sync) -> plan -> record inventory -> apply wave by wave -> prune ->
 record inventory -> Outcome. An inventory entry leaves only once its object is
 confirmed gone or is no longer the application's: a prune sent but not
 confirmed (the pass failed or was killed, or the object is still being
@@ -32,6 +32,7 @@ from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, Trac
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import Executor
 from gitopsd.engine.sync.result import ExecResult
+from gitopsd.engine.windows import Closed
 from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
 from gitopsd.model import (
     AppInstance,
@@ -64,6 +65,7 @@ class Pass:
 
     outcome: Outcome
     comparison: Comparison | None = None  # None when it failed before comparing
+    closed: Closed | None = None  # the sync window that stopped the sync, if one did
 
     @property
     def kind(self) -> OutcomeKind:
@@ -71,6 +73,7 @@ class Pass:
 
 
 Expect = Callable[[Comparison], None]
+Windows = Callable[[AppInstance, bool], Closed | None]  # (instance, manual) -> why not now, or None
 
 
 @dataclass(kw_only=True, eq=False)
@@ -85,6 +88,7 @@ class Reconciler:
     tracing: TracingPort = field(default_factory=NoTracing)
     assess: Assess = healthmod.assess
     writable: Callable[[], bool] = lambda: True  # this daemon may write to the cluster (holds its Lease)
+    windows: Windows = lambda instance, manual: None  # the sync windows' answer, asked before a sync
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
 
     def _executor(self) -> Executor:
@@ -135,12 +139,23 @@ class Reconciler:
             cmp = await self.compare(instance, app, revision=revision)
             if expect is not None:
                 expect(cmp)
+            closed = self._window(instance, app, cmp, request)
+            if closed is not None:
+                return Pass(Outcome(OutcomeKind.OUT_OF_SYNC, f"{cmp.summary()}; {closed.message}",
+                                    cmp.revision.sha, health=cmp.health()), cmp, closed)
             return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
             return Pass(Outcome(kind, str(e), sha, error=error_kind(e)), cmp)
         except GitopsdError as e:
             return Pass(Outcome(OutcomeKind.FAILED, str(e), sha, error=error_kind(e)), cmp)
+
+    def _window(self, instance: AppInstance, app: Application, cmp: Comparison,
+                request: SyncRequest) -> Closed | None:
+        """The sync window that stops the sync this pass would run now (None: none does)."""
+        if (cmp.in_sync and not cmp.conflicts) or not (app.sync_policy.automated or request.manual):
+            return None
+        return self.windows(instance, request.manual)
 
     async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
                     request: SyncRequest, deadline: float) -> Outcome:
