@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
+from pathlib import Path
+
+import jsonschema
+import yaml
 
 from gitopsd.config.reader import Reader
-from gitopsd.config.windows import parse_sync_windows
+from gitopsd.config.windows import SYNC_WINDOW_FIELDS, parse_sync_windows
 from gitopsd.config.yamlpos import IssueLog, compose_documents
 from gitopsd.model.windows import SyncWindow, WindowKind
 
@@ -97,3 +102,15 @@ def test_a_list_is_required() -> None:
         """)
     assert windows == ()
     assert issues == ["project.yaml:3: projects.web.syncWindows: expected a list, got a mapping"]
+
+
+def test_schema_describes_the_fields_the_reader_reads() -> None:
+    """The fleet schema's syncWindow names exactly the fields read, and accepts a valid window only."""
+    schema = json.loads((Path(__file__).parents[2] / "config" / "fleet.schema.json").read_text())
+    window = schema["$defs"]["syncWindow"]
+    assert set(window["properties"]) == set(SYNC_WINDOW_FIELDS)
+    validator = jsonschema.Draft202012Validator({**window, "$defs": schema["$defs"]})
+    good = yaml.safe_load("{kind: deny, schedule: '0 22 * * *', duration: 1h30m, clusters: [prod-*]}")
+    assert list(validator.iter_errors(good)) == []
+    assert list(validator.iter_errors({**good, "kind": "block"}))
+    assert list(validator.iter_errors({k: v for k, v in good.items() if k != "clusters"}))
