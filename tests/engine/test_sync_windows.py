@@ -33,8 +33,9 @@ def deny(schedule: str = "0 22 * * *", hours: float = 2, *, manual: bool = False
 class Fleet:
     """One self-healed instance with one ConfigMap, sync windows, and a virtual wall clock."""
 
-    def __init__(self, *windows: SyncWindow) -> None:
+    def __init__(self, *windows: SyncWindow, wall: float = WALL) -> None:
         self.clock = VirtualClock(START)
+        self.epoch = wall
         self.cluster, self.git, self.recorder = FakeCluster(self.clock), FakeGit(), Recorder()
         self.git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
         fleet = fleet_on()
@@ -44,10 +45,10 @@ class Fleet:
                              history=self.recorder, clock=self.clock,
                              settings=Settings(resync=6 * 3600.0, health_poll=0.01),
                              windows=WindowsByApp({"web": windows}),
-                             wall=lambda: WALL + self.clock.now() - START)
+                             wall=lambda: self.epoch + self.clock.now() - START)
 
     def wall(self) -> dt.datetime:
-        return dt.datetime.fromtimestamp(WALL + self.clock.now() - START, dt.UTC)
+        return dt.datetime.fromtimestamp(self.epoch + self.clock.now() - START, dt.UTC)
 
     async def until(self, hour: int, minute: int = 0, second: int = 0, *, day: int = 1) -> None:
         """Advance the clock to HOUR:MINUTE:SECOND UTC on DAY May 2026, a minute at a time."""
@@ -161,3 +162,25 @@ async def test_outside_allow_windows_nothing_syncs_and_status_shows_the_windows(
         [row] = f.daemon.status_rows()
         assert row["sync_windows"]["active"][0]["schedule"] == "30 21 * * *"
         assert (("web", "allow", True), {}) in f.recorder.of("set_sync_window_active")
+
+
+@pytest.mark.asyncio
+async def test_repair_waiting_out_the_backoff_does_not_write_once_a_window_opened() -> None:
+    """A repair delayed by a self-heal fight finds a deny window active when its wait ends: it writes
+    nothing, and the object is repaired when the window closes."""
+    f = Fleet(deny("0 21 * * *", 1 / 60), wall=WALL - 1.5)  # 20:59:58.5; the window is 21:00-21:01
+    async with running(f.daemon):
+        await f.started()
+        f.edit("theirs")
+        await f.clock.advance(0.05)
+        assert f.level() == "info"  # repaired at once
+        f.edit("theirs")  # undone within moments: a fight, the next repair waits 2 s
+        await f.clock.advance(0.05)
+        assert f.window_condition() is None
+        await f.until(21, 0, 30)
+        assert f.level() == "theirs"
+        assert f.window_condition() is not None
+        assert f.row().sync_status is SyncStatus.OUT_OF_SYNC
+        await f.until(21, 1, 5)
+        assert f.level() == "info"
+        assert f.window_condition() is None
