@@ -285,3 +285,30 @@ def test_change_time_is_exact_across_a_dst_change() -> None:
     verdict = evaluate([deny], at(2026, 3, 29, 0, 30), APP)
     assert not verdict.automated
     assert verdict.changes_at == at(2026, 3, 29, 1)
+
+
+def test_windows_reopening_before_they_close_are_one_stretch() -> None:
+    """A weekday deny window of 25 hours stays closed from Monday 00:00 until Saturday 01:00."""
+    verdict = evaluate([window("0 0 * * mon-fri", 25)], at(2026, 5, 5, 12), APP)  # a Tuesday
+    assert not verdict.automated
+    assert verdict.changes_at == at(2026, 5, 9, 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(minute=_FIELD, hour=_FIELD, weekday=st.sampled_from(["*", "1-5", "0,6"]),
+       minutes=st.integers(1, 900), offset=st.integers(0, 7 * 24 * 60), allow=st.booleans(),
+       probes=st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=8))
+def test_change_time_is_the_first_flip(minute: str, hour: str, weekday: str, minutes: int, offset: int,
+                                       allow: bool, probes: list[float]) -> None:
+    """Automated syncs keep their verdict until changes_at and have the other one at it."""
+    kind = WindowKind.ALLOW if allow else WindowKind.DENY
+    w = SyncWindow(kind, parse_cron(f"{minute} {hour} * * {weekday}"), minutes * 60, applications=("*",))
+    now = at(2026, 3, 1) + dt.timedelta(minutes=offset)
+    verdict = evaluate([w], now, APP)
+    if verdict.changes_at is None:
+        return
+    assert verdict.changes_at > now
+    assert evaluate([w], verdict.changes_at, APP).automated is not verdict.automated
+    for p in probes:
+        probe = min(now + (verdict.changes_at - now) * p, verdict.changes_at - dt.timedelta(seconds=1))
+        assert evaluate([w], probe, APP).automated is verdict.automated

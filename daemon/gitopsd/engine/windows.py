@@ -92,7 +92,7 @@ def _closed(verdict: WindowVerdict, now: dt.datetime, *, manual: bool) -> Closed
         why += " (manualSync is not set on every window stopping it)"
     at = verdict.changes_at
     resume = f"; automated syncs resume at {_stamp(at)}" if at is not None else \
-        "; no opening within a year"
+        "; no opening in sight"
     wait = None if at is None else max((at - now).total_seconds(), 0.0) + MARGIN
     return Closed(Condition(ConditionType.SYNC_WINDOW_CLOSED, reason, why + resume), wait)
 

@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from gitopsd.core.globs import glob_match
-from gitopsd.core.policy.windowtime import last_start, next_start
+from gitopsd.core.policy.windowtime import last_start, next_start, open_until
 from gitopsd.model.windows import SyncWindow, WindowKind
 
 __all__ = ["WindowTarget", "WindowVerdict", "applies", "evaluate", "is_active", "next_transition"]
 
 HORIZON = dt.timedelta(days=366)  # how far ahead a change is looked for
 _STEPS = 64  # window starts and ends looked at when looking for a change
-_MERGES = 512  # overlapping starts followed when looking for the end of an active window
+MERGE_LIMIT = dt.timedelta(days=32)  # a window that keeps reopening for this long "stays open"
 
 
 @dataclass(frozen=True)
@@ -82,19 +82,15 @@ def is_active(window: SyncWindow, at: dt.datetime) -> bool:
     return last_start(window.schedule, _zone(window), at, at - length) is not None
 
 
-def _active_until(window: SyncWindow, at: dt.datetime) -> dt.datetime | None:
-    """When WINDOW, active at AT, closes (starts that come before it closes keep it open)."""
+def _edge(window: SyncWindow, at: dt.datetime, horizon: dt.datetime) -> dt.datetime | None:
+    """The next instant after AT at which WINDOW opens or closes (None: none before HORIZON, or it
+    keeps reopening before it closes for ``MERGE_LIMIT``)."""
     length = dt.timedelta(seconds=window.duration)
     zone = _zone(window)
     start = last_start(window.schedule, zone, at, at - length)
     if start is None:
-        return at
-    for _ in range(_MERGES):
-        later = next_start(window.schedule, zone, start, start + length)
-        if later is None:
-            return start + length
-        start = later
-    return None  # it keeps reopening before it closes
+        return next_start(window.schedule, zone, at, horizon)
+    return open_until(window.schedule, zone, start, length, min(horizon, at + MERGE_LIMIT))
 
 
 def _may_sync(active: Sequence[SyncWindow], applying: Sequence[SyncWindow],
@@ -118,20 +114,17 @@ def _state(applying: Sequence[SyncWindow], at: dt.datetime) -> tuple[tuple[SyncW
 def _next_change(applying: Sequence[SyncWindow], at: dt.datetime, now_allowed: bool) -> dt.datetime | None:
     """The first instant after AT at which automated syncs stop being (or start being) allowed."""
     horizon = at + HORIZON
-    t = at
+    edges = {i: _edge(w, at, horizon) for i, w in enumerate(applying)}
     for _ in range(_STEPS):
-        events: list[dt.datetime] = []
-        for w in applying:
-            end = _active_until(w, t) if is_active(w, t) else next_start(w.schedule, _zone(w), t, horizon)
-            if end is not None and end > t:
-                events.append(end)
-        if not events:
+        pending = [e for e in edges.values() if e is not None]
+        if not pending:
             return None
-        t = min(events)
-        if t > horizon:
-            return None
+        t = min(pending)
         if _state(applying, t)[1] != now_allowed:
             return t
+        for i, w in enumerate(applying):
+            if edges[i] == t:
+                edges[i] = _edge(w, t, horizon)
     return None
 
 
@@ -149,8 +142,6 @@ def evaluate(windows: Sequence[SyncWindow], at: dt.datetime, target: WindowTarge
 
 def next_transition(windows: Sequence[SyncWindow], at: dt.datetime) -> dt.datetime | None:
     """The first instant after AT at which one of WINDOWS opens or closes (None: not within HORIZON)."""
-    horizon = at + HORIZON
-    moments = [_active_until(w, at) if is_active(w, at) else next_start(w.schedule, _zone(w), at, horizon)
-               for w in windows]
-    later = [m for m in moments if m is not None and m > at]
+    moments = [_edge(w, at, at + HORIZON) for w in windows]
+    later = [m for m in moments if m is not None]
     return min(later) if later else None

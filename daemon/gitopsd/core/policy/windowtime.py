@@ -18,13 +18,14 @@ time to search from is always an argument.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from collections.abc import Iterator
+import functools
 from zoneinfo import ZoneInfo
 
 from gitopsd.model.cron import CronSchedule
 
-__all__ = ["last_start", "next_start"]
+__all__ = ["last_start", "next_start", "open_until"]
 
 UTC = dt.UTC
 _DAY = dt.timedelta(days=1)
@@ -62,52 +63,69 @@ def _instants(naive: dt.datetime, zone: ZoneInfo, by_elapsed: bool) -> list[dt.d
     return [] if by_elapsed else [_jump(naive, zone)]
 
 
-def _day_starts(schedule: CronSchedule, zone: ZoneInfo, day: dt.date) -> list[dt.datetime]:
+@functools.lru_cache(maxsize=256)
+def _day_starts(schedule: CronSchedule, zone: ZoneInfo, day: dt.date) -> tuple[dt.datetime, ...]:
     """Every start on local DAY, earliest first."""
     if not schedule.day_matches(day):
-        return []
+        return ()
     midnight = dt.datetime.combine(day, dt.time())
     before, after = _offset(midnight, zone), _offset(midnight + _DAY, zone)
     times = schedule.times
     if before == after and _offset(midnight + _DAY / 2, zone) == before:  # no change of offset today
-        return [(midnight + dt.timedelta(hours=t.hour, minutes=t.minute) - before).replace(tzinfo=UTC)
-                for t in times]
+        base = (midnight - before).replace(tzinfo=UTC)
+        return tuple(base + dt.timedelta(hours=t.hour, minutes=t.minute) for t in times)
     out: list[dt.datetime] = []
     for t in times:
         out.extend(_instants(dt.datetime.combine(day, t), zone, schedule.every_hour))
-    return sorted(out)
+    return tuple(sorted(out))
 
 
-def _days(start: dt.date, step: int, limit: int) -> Iterator[dt.date]:
-    day = start
-    for _ in range(limit):
-        yield day
-        day += step * _DAY
+def _local_day(moment: dt.datetime, zone: ZoneInfo) -> dt.date:
+    return moment.astimezone(zone).date()
 
 
 def last_start(schedule: CronSchedule, zone: ZoneInfo, at: dt.datetime,
                since: dt.datetime) -> dt.datetime | None:
     """The latest start in (SINCE, AT], or None."""
-    first = at.astimezone(zone).date() + _DAY  # a day of margin for starts moved by a jump
-    span = (first - since.astimezone(zone).date()).days + 2
-    for day in _days(first, -1, span):
-        for start in reversed(_day_starts(schedule, zone, day)):
-            if since < start <= at:
-                return start
-            if start <= since:
-                return None
+    day = _local_day(at, zone) + _DAY  # a day of margin for starts moved by a jump
+    last = _local_day(since, zone) - _DAY
+    while day >= last:
+        starts = _day_starts(schedule, zone, day)
+        i = bisect.bisect_right(starts, at)
+        if i:
+            return starts[i - 1] if starts[i - 1] > since else None
+        day -= _DAY
     return None
 
 
 def next_start(schedule: CronSchedule, zone: ZoneInfo, after: dt.datetime,
                until: dt.datetime) -> dt.datetime | None:
     """The earliest start in (AFTER, UNTIL], or None."""
-    first = after.astimezone(zone).date() - _DAY
-    span = (until.astimezone(zone).date() - first).days + 2
-    for day in _days(first, 1, span):
-        for start in _day_starts(schedule, zone, day):
-            if after < start <= until:
-                return start
-            if start > until:
-                return None
+    day = _local_day(after, zone) - _DAY
+    last = _local_day(until, zone) + _DAY
+    while day <= last:
+        starts = _day_starts(schedule, zone, day)
+        i = bisect.bisect_right(starts, after)
+        if i < len(starts):
+            return starts[i] if starts[i] <= until else None
+        day += _DAY
+    return None
+
+
+def open_until(schedule: CronSchedule, zone: ZoneInfo, start: dt.datetime, length: dt.timedelta,
+               limit: dt.datetime) -> dt.datetime | None:
+    """When a window opened at START for LENGTH closes, later starts that come before it closes
+    keeping it open; None when it is still open at LIMIT."""
+    close = start + length
+    day = _local_day(start, zone) - _DAY
+    while close <= limit:
+        for later in _day_starts(schedule, zone, day):
+            if later <= start:
+                continue
+            if later > close:
+                return close
+            close = later + length
+        day += _DAY
+        if dt.datetime.combine(day, dt.time(), UTC) - dt.timedelta(days=1) > close:
+            return close  # no start of this or a later day can come before it closes
     return None
