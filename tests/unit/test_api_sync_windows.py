@@ -1,4 +1,4 @@
-"""The sync endpoints answer a sync refused by a sync window with 409 and the window's reason."""
+"""A sync refused by a sync window is a 409 naming the window; `gitopsd status` shows windows compactly."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from gitopsd.cli.daemon import _windows
 from gitopsd.edges.api.routes import ApiRoutes
 from gitopsd.errors import SyncWindowClosed
 
@@ -31,3 +32,17 @@ async def test_refused_sync_is_a_conflict_naming_the_window(path: str) -> None:
         resp = await client.post(path)
         assert resp.status == 409
         assert (await resp.json())["error"] == f"sync refused by a sync window: {REASON}"
+
+
+@pytest.mark.parametrize(("row", "cell"), [
+    (None, "-"),
+    ({"automated": False, "manual": False, "active": [{"kind": "deny"}]}, "deny:closed"),
+    ({"automated": False, "manual": True, "active": [{"kind": "deny"}, {"kind": "allow"}]},
+     "allow+deny:manual-only"),
+    ({"automated": False, "manual": False, "active": []}, "none:closed"),
+    ({"automated": True, "manual": True, "active": [{"kind": "allow"}]}, "allow:open"),
+])
+def test_status_cell_names_active_kinds_and_whether_syncs_run(row: dict[str, object] | None,
+                                                               cell: str) -> None:
+    """The WINDOWS cell holds no spaces and says which kinds are active and whether syncs may run."""
+    assert _windows(row) == cell

@@ -93,11 +93,13 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _windows(windows: dict[str, Any] | None) -> str:
-    """The WINDOWS column: the active sync windows, and whether automated syncs are stopped."""
+    """The WINDOWS cell (no spaces): the kinds of the active sync windows, then whether syncs may run:
+    ``deny:closed``, ``none:closed`` (outside every allow window), ``allow:open``, ``deny:manual-only``."""
     if not windows:
         return "-"
-    active = ",".join(f"{w['kind']}({w['schedule']})" for w in windows.get("active", [])) or "none active"
-    return active + ("" if windows.get("automated", True) else " [closed]")
+    kinds = "+".join(sorted({w["kind"] for w in windows.get("active", [])})) or "none"
+    state = "open" if windows.get("automated", True) else "manual-only" if windows.get("manual") else "closed"
+    return f"{kinds}:{state}"
 
 
 def _print_changes(rows: list[tuple[str, str, str, str, str]]) -> None:
