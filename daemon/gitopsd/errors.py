@@ -25,7 +25,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── PruneRefused       a prune would delete too much
     │   ├── ProjectViolation   an object, repository or destination its project forbids
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
-    │   └── SyncDeadline       a wave did not become healthy in time
+    │   ├── SyncDeadline       a wave did not become healthy in time
+    │   └── SyncWindowClosed   a sync window refuses this sync now
     └── LocalClusterError      a local control plane failed to start or stop
 """
 
@@ -154,6 +155,10 @@ class InventoryError(SyncError):
 
 class SyncDeadline(SyncError):
     """A sync or one of its waves did not finish before its deadline."""
+
+
+class SyncWindowClosed(SyncError):
+    """A sync window refuses this sync now (a manual sync where no window allows manualSync)."""
 
 
 class LocalClusterError(GitopsdError):

@@ -74,7 +74,7 @@ class Backend:
         return self.runtime.daemon
 
     def instances(self) -> list[dict[str, Any]]:
-        return [r.as_row() for r in self.daemon.board.rows()]
+        return self.daemon.status_rows()
 
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
         return [e.as_dict() for e in await self.runtime.store.history(app, cluster, limit)]

@@ -41,7 +41,8 @@ def status_table(d: DaemonProc) -> dict[str, dict[str, str]]:
          "--api-token-file", str(d.root / "token")], capture_output=True, text=True, timeout=30, check=False)
     assert out.returncode == 0, out.stderr
     header, *lines = out.stdout.splitlines()
-    columns = ["APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "FAILED REVISION", "LAST RESULT", "CONDITIONS"]
+    columns = ["APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "FAILED REVISION", "LAST RESULT", "CONDITIONS",
+               "WINDOWS"]
     assert header.split()[:4] == columns[:4]
     starts = [header.index(c) for c in columns]
     table = {}

@@ -34,6 +34,7 @@ def exercise_every_metric(m: Metrics) -> None:
     m.set_cluster_connected("prod-eu", True)
     m.task_restarted("poller:platform")
     m.signature_invalid("platform", "guestbook", "prod-eu")
+    m.set_sync_window_active("guestbook", "deny", True)
 
 
 EXPECTED_NAMES = [
@@ -41,7 +42,7 @@ EXPECTED_NAMES = [
     "gitopsd_drift_events_total", "gitopsd_selfheal_fights_total", "gitopsd_queue_depth",
     "gitopsd_queue_wait_seconds", "gitopsd_git_requests_total", "gitopsd_watch_reconnects_total",
     "gitopsd_cluster_connection_status", "gitopsd_task_restarts_total",
-    "gitopsd_signature_invalid_total",
+    "gitopsd_signature_invalid_total", "gitopsd_sync_window_active",
 ]
 
 
@@ -143,3 +144,14 @@ def test_registries_are_independent() -> None:
     assert samples(first, "gitopsd_task_restarts_total") == [({"task": "watch:prod-eu"}, 1.0)]
     assert samples(second, "gitopsd_task_restarts_total") == []
     assert REGISTRY.get_sample_value("gitopsd_task_restarts_total", {"task": "watch:prod-eu"}) is None
+
+
+def test_sync_window_gauge_follows_each_kind() -> None:
+    """The window gauge is 1 while a window of its kind is active and 0 once it closes."""
+    m = Metrics(process_metrics=False)
+    m.set_sync_window_active("web", "deny", True)
+    m.set_sync_window_active("web", "allow", False)
+    assert sorted(samples(m, "gitopsd_sync_window_active"), key=lambda s: s[0]["kind"]) == [
+        ({"app": "web", "kind": "allow"}, 0.0), ({"app": "web", "kind": "deny"}, 1.0)]
+    m.set_sync_window_active("web", "deny", False)
+    assert ({"app": "web", "kind": "deny"}, 0.0) in samples(m, "gitopsd_sync_window_active")

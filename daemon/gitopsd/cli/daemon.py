@@ -66,8 +66,12 @@ def _call(server: str, method: str, path: str, token_file: str | None) -> Any:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as e:
-        body = e.read().decode(errors="replace")[:300]
-        raise GitopsdError(f"{server}{path}: HTTP {e.code}: {body}") from None
+        body = e.read().decode(errors="replace")
+        try:
+            message = str(json.loads(body)["error"])
+        except (ValueError, KeyError, TypeError):
+            message = body[:300]
+        raise GitopsdError(f"{server}{path}: HTTP {e.code}: {message}") from None
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -77,15 +81,25 @@ def _status(args: argparse.Namespace) -> int:
         raise GitopsdError(f"cannot reach the daemon at {args.server}: {e.reason}") from None
     rows = data.get("instances", [])
     header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "FAILED REVISION", "LAST RESULT",
-              "CONDITIONS", "MESSAGE")
+              "CONDITIONS", "WINDOWS", "MESSAGE")
     table = [header] + [(r["app"], r["cluster"], r["sync_status"], r["health"], r["revision"][:12] or "-",
                          r.get("failed_revision", "")[:12] or "-", r["last_sync"]["result"] or "-",
                          ",".join(c["type"] for c in r.get("conditions", [])) or "-",
-                         r["last_sync"]["message"][:60]) for r in rows]
+                         _windows(r.get("sync_windows")), r["last_sync"]["message"][:60]) for r in rows]
     widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     return 0
+
+
+def _windows(windows: dict[str, Any] | None) -> str:
+    """The WINDOWS cell (no spaces): the kinds of the active sync windows, then whether syncs may run:
+    ``deny:closed``, ``none:closed`` (outside every allow window), ``allow:open``, ``deny:manual-only``."""
+    if not windows:
+        return "-"
+    kinds = "+".join(sorted({w["kind"] for w in windows.get("active", [])})) or "none"
+    state = "open" if windows.get("automated", True) else "manual-only" if windows.get("manual") else "closed"
+    return f"{kinds}:{state}"
 
 
 def _print_changes(rows: list[tuple[str, str, str, str, str]]) -> None:

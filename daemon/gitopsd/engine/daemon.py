@@ -5,7 +5,8 @@ priority queue; one poller per repository turns moved refs into work (and a
 repository that does not answer into a condition on its instances); the
 watches (``watches``) feed the drift controller (``driftcontrol``), which
 turns drift into repairs or work; each finished reconcile is reported
-(``report``) and reschedules itself (resync, or retry with backoff). Each
+(``report``) and reschedules itself (resync, retry with backoff, or the moment
+a sync window that stopped it opens: ``windows``). Each
 reconcile is one trace. The daemon knows the edges only through the ports it
 is given, and decides nothing about drift or how a pass is reported.
 """
@@ -16,7 +17,7 @@ import functools
 import random
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import structlog
@@ -38,6 +39,8 @@ from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
+from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
+from gitopsd.errors import SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -86,7 +89,8 @@ class Daemon:
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
                  clock: Clock | None = None, tracing: TracingPort | None = None,
-                 assess: Assess = builtin_assess) -> None:
+                 assess: Assess = builtin_assess, windows: WindowSource | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
         self.assess = assess
@@ -100,6 +104,7 @@ class Daemon:
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
         self.reporter = Reporter(self.board, metrics=metrics, history=history)
+        self.gate = WindowGate(windows or NoWindows(), wall=wall)  # sync windows, on the wall clock
         self.instances: dict[str, tuple[AppInstance, Application]] = {
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
         self.pollers = Pollers(git=git, queue=self.queue, clock=self.clock, metrics=metrics,
@@ -111,7 +116,8 @@ class Daemon:
             renew=self.settings.lease_renew) for name, handle in clusters.items()})
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing, writable=self.leases.writable, assess=assess)
+                                     tracing=self.tracing, writable=self.leases.writable, assess=assess,
+                                     windows=self.gate)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)
         self._full_at: dict[str, float] = {}  # instance -> time of its last full reconcile
@@ -124,7 +130,8 @@ class Daemon:
                                     clock=self.clock, health_poll=self.settings.health_poll,
                                     tracing=self.tracing, assess=assess,
                                     writable=functools.partial(self.leases.writable, name),
-                                    scopes=functools.partial(scope_of, fleet))
+                                    scopes=functools.partial(scope_of, fleet),
+                                    windows=self.gate.closed)
             self.clusters[name] = _Cluster(handle, reconciler)
             self.drift.add_cluster(name, handle.objects)
             self.watches.add_cluster(handle)
@@ -141,6 +148,10 @@ class Daemon:
             self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
         for n in range(self.settings.workers):
             self.supervisor.spawn(f"worker/{n}", self._worker)
+        if any(self.gate.source.windows(i.app) for i, _ in self.instances.values()):
+            self.supervisor.spawn("windows", functools.partial(
+                self.gate.refresh_forever, lambda: [i for i, _ in self.instances.values()],
+                self.metrics, self.clock))
         for repo in self.fleet.repositories:
             if any(i.source.repo == repo.name for i, _ in self.instances.values()):
                 self.pollers.add(repo)
@@ -179,6 +190,9 @@ class Daemon:
                 if i.app == app and (cluster is None or i.cluster == cluster)]
         if not keys:
             raise KeyError(f"{app}/{cluster}" if cluster else app)
+        refused = [(k, c) for k in keys if (c := self.gate.closed(self.instances[k][0], manual=True))]
+        if refused:
+            raise SyncWindowClosed("; ".join(f"{k}: {c.message}" for k, c in refused))
         for k in keys:
             self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
         return keys
@@ -238,7 +252,9 @@ class Daemon:
                 self.metrics.signature_invalid(inst.source.repo, inst.app, inst.cluster)
         timing = Timing(started_wall, self.clock.now() - started)
         row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id, full=True)
-        self._requeue(item, app, outcome.kind, row.attempts)
+        if done.closed is not None:
+            self.board.mark(item.key, condition=done.closed.condition)
+        self._requeue(item, app, outcome.kind, row.attempts, done.closed)
         self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
 
     def _settled(self, item: Item) -> bool:
@@ -274,7 +290,17 @@ class Daemon:
                         commit=item.commit)
         return True
 
-    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int) -> None:
+    def status_rows(self) -> list[dict[str, object]]:
+        """The status board's rows, each with the sync windows applying to it now (``sync_windows``)."""
+        rows = []
+        for row in self.board.rows():
+            entry = self.instances.get(f"{row.app}/{row.cluster}")
+            windows = self.gate.row(entry[0]) if entry is not None else None
+            rows.append({**row.as_row(), **({"sync_windows": windows} if windows else {})})
+        return rows
+
+    def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,
+                 closed: Closed | None = None) -> None:
         if kind is OutcomeKind.FAILED:
             retry = app.sync_policy.retry
             if not retries_exhausted(attempts - 1, retry):
@@ -285,6 +311,9 @@ class Daemon:
                 ConditionType.RETRIES_EXHAUSTED, ConditionReason.STALLED,
                 f"gave up after {attempts} attempts; waiting for a new revision or a manual sync"))
             self.queue.done(item, requeue_after=self.settings.resync, backoff=True)
+            return
+        if closed is not None and closed.reopens_in is not None and closed.reopens_in < self.settings.resync:
+            self.queue.done(item, requeue_after=closed.reopens_in, reason="window")  # the pending sync
             return
         self.queue.done(item, requeue_after=self.settings.resync, backoff=kind is OutcomeKind.STALLED,
                         reason="resync")

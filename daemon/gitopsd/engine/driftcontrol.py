@@ -13,7 +13,10 @@ Only drift that undoes a repair within moments is a fight and moves the
 self-heal backoff; a later edit is repaired at once. While a repair waits out
 the backoff, the instance is OutOfSync with the time of the next attempt. Drift
 on a cluster whose Lease another daemon holds is left to that daemon (which
-sees the same event). The instance's health follows what the watches show.
+sees the same event). While a sync window stops automated syncs (``windows``),
+drift is shown, not repaired: the instance is OutOfSync with a condition
+naming the window, and a full pass is queued for the moment it opens. The
+instance's health follows what the watches show.
 This module
 never talks to a cluster itself (the repairer does) and never decides what a
 full sync does.
@@ -38,6 +41,7 @@ from gitopsd.engine.report import Reporter
 from gitopsd.engine.selfheal import Repairer, repairable
 from gitopsd.engine.status import Condition
 from gitopsd.engine.sync import Comparison
+from gitopsd.engine.windows import WindowGate
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -59,7 +63,7 @@ class DriftController:
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
                  metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
                  writable: Callable[[str], bool] = lambda cluster: True,
-                 assess: Assess = builtin_assess) -> None:
+                 assess: Assess = builtin_assess, windows: WindowGate | None = None) -> None:
         self.fleet = fleet
         self.assess = assess
         self.instances = instances
@@ -69,8 +73,10 @@ class DriftController:
         self.clock = clock
         self.metrics = metrics
         self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
+        self.windows = windows  # sync windows: self-heal writes only while they allow automated syncs
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
-                                 tracing=tracing, on_finished=self._repaired, writable=writable)
+                                 tracing=tracing, on_finished=self._repaired, writable=writable,
+                                 stopped=self._window_stops)
         self.backoff = SelfHealBackoff()
         self._detectors: dict[str, DriftDetector] = {}
         self._objects: dict[str, ClusterPort] = {}
@@ -167,6 +173,8 @@ class DriftController:
             return
         if not self.writable(inst.cluster):
             return  # the daemon holding the cluster's Lease repairs it
+        if self._window_stops(inst, key, reason):
+            return
         decision = self._next_repair(inst, key)
         delay = decision.delay
         if delay > 0:
@@ -203,6 +211,22 @@ class DriftController:
             f"{key} {reason} outside gitopsd right after a repair; self-heal backoff: {when}")
         self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=condition)
         self.reporter.changed(inst)
+
+    def _window_stops(self, inst: AppInstance, key: ResourceKey, reason: str = "changed") -> bool:
+        """True when a sync window stops self-heal of INST now: the drift of KEY is shown with the
+        window's condition, and a full pass is queued for the moment the window opens."""
+        closed = self.windows.closed(inst) if self.windows is not None else None
+        if closed is None:
+            return False
+        log.info("selfheal.window_closed", app=inst.app, cluster=inst.cluster, object=str(key),
+                 reopens_in=closed.reopens_in)
+        self._out_of_sync(inst, key, reason)
+        self.board.mark(inst.key, condition=closed.condition)
+        self._queued.setdefault(inst.key, set()).add(key)
+        if closed.reopens_in is not None:
+            self.queue.add(inst.key, inst.cluster, Priority.DRIFT, delay=closed.reopens_in,
+                           reason=f"drift {key}")
+        return True
 
     def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
         self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=Condition(

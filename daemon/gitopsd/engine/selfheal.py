@@ -125,9 +125,11 @@ class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
                  fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None,
                  on_finished: Finished | None = None,
-                 writable: Callable[[str], bool] = lambda cluster: True) -> None:
+                 writable: Callable[[str], bool] = lambda cluster: True,
+                 stopped: Callable[[AppInstance, ResourceKey], bool] = lambda inst, key: False) -> None:
         self.fleet = fleet
         self.writable = writable  # checked right before the write: the Lease may be gone by then
+        self.stopped = stopped  # checked right before the write: a sync window may have closed
         self.on_finished = on_finished  # told when a repair's write lands, or it ends without one
         self.tracing = tracing or NoTracing()
         self.clock = clock
@@ -255,6 +257,8 @@ class Repairer:
             return False
         if not self.writable(inst.cluster):
             return False  # the Lease went to another daemon while the repair waited: it repairs
+        if self.stopped(inst, key):
+            return False  # a sync window closed while the repair waited: a pass runs when it opens
         if _desired_hash(seen.body(key)) != _desired_hash(body):
             self.queue.add(inst.key, inst.cluster, Priority.DRIFT, reason=f"drift {key}")
             return False

@@ -46,6 +46,7 @@ class ConditionType(enum.StrEnum):
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
     SIGNATURE_INVALID = "SignatureInvalid"
     PROJECT_VIOLATION = "ProjectViolation"  # something the application's project forbids
+    SYNC_WINDOW_CLOSED = "SyncWindowClosed"  # a sync window stops automated syncs and self-heal now
 
 
 class ConditionReason(enum.StrEnum):
@@ -60,6 +61,8 @@ class ConditionReason(enum.StrEnum):
     ANOTHER_WRITER = "AnotherWriter"
     POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
     FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
+    DENY_WINDOW_ACTIVE = "DenyWindowActive"  # a deny sync window is active
+    OUTSIDE_ALLOW_WINDOWS = "OutsideAllowWindows"  # allow sync windows apply, none is active
 
 
 class ErrorKind(enum.StrEnum):
@@ -85,6 +88,7 @@ class ErrorKind(enum.StrEnum):
     PROJECT_VIOLATION = "ProjectViolation"
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
+    SYNC_WINDOW_CLOSED = "SyncWindowClosed"
     LOCAL_CLUSTER = "LocalClusterError"
 
 

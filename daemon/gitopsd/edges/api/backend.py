@@ -33,7 +33,8 @@ class ApiBackend(Protocol):
     def request_sync(self, app: str, cluster: str | None) -> Sequence[str] | Awaitable[Sequence[str]]:
         """Enqueue a sync of one instance (or of every cluster when ``cluster`` is None).
 
-        Returns the instance keys enqueued; raises ``KeyError`` for an unknown app or cluster.
+        Returns the instance keys enqueued; raises ``KeyError`` for an unknown app or cluster
+        and ``SyncWindowClosed`` when a sync window refuses a manual sync of one of them now.
         """
         ...
 

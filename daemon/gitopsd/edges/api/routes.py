@@ -13,6 +13,8 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from gitopsd.errors import SyncWindowClosed
+
 from .backend import ApiBackend, Row, resolve
 
 DEFAULT_HISTORY = 10
@@ -84,7 +86,8 @@ class ApiRoutes:
         return _error(404, f"no instance {app} on cluster {cluster}")
 
     async def sync_instance(self, request: web.Request) -> web.Response:
-        """Enqueue a sync of one instance; 202 with the enqueued keys, 404 when unknown."""
+        """Enqueue a sync of one instance; 202 with the enqueued keys, 404 when unknown, 409 when a
+        sync window refuses manual syncs now."""
         return await self._sync(request.match_info["app"], request.match_info["cluster"])
 
     async def sync_application(self, request: web.Request) -> web.Response:
@@ -96,5 +99,7 @@ class ApiRoutes:
             keys = await resolve(self._backend.request_sync(app, cluster))
         except KeyError as exc:
             return _error(404, _unknown(exc))
+        except SyncWindowClosed as exc:
+            return _error(409, f"sync refused by a sync window: {exc}")
         log.info("sync requested", app=app, cluster=cluster, enqueued=list(keys))
         return web.json_response({"enqueued": list(keys)}, status=202)

@@ -44,6 +44,7 @@ METRIC_NAMES = (
     "gitopsd_cluster_connection_status",
     "gitopsd_task_restarts_total",
     "gitopsd_signature_invalid_total",
+    "gitopsd_sync_window_active",
 )
 
 _RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -103,6 +104,10 @@ class Metrics:
             "gitopsd_signature_invalid_total",
             "Reconcile passes refused because the revision was not signed by an allowed key.",
             ["repo", "app", "cluster"], registry=r)
+        self._window_active = Gauge(
+            "gitopsd_sync_window_active",
+            "1 while a sync window of this kind applying to the application is active.",
+            ["app", "kind"], registry=r)
         self._lock = threading.Lock()
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
@@ -144,6 +149,10 @@ class Metrics:
     def selfheal_fight(self, app: str, cluster: str) -> None:
         """Count a self-heal of APP on CLUSTER that another writer undid again."""
         self._fights.labels(app, cluster).inc()
+
+    def set_sync_window_active(self, app: str, kind: str | enum.Enum, active: bool) -> None:
+        """Set whether a sync window of KIND (``allow`` or ``deny``) applying to APP is active."""
+        self._window_active.labels(app, _label(kind)).set(1 if active else 0)
 
     # -- queue ----------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """One reconcile pass of one application instance, as a linear story.
 
 check the project -> resolve revision -> render -> check the project ->
-compare -> (stop here when in sync or not automated) -> plan -> record
-inventory -> apply wave by wave -> prune -> record inventory -> Outcome.
+compare -> (stop here when in sync, not automated, or a sync window refuses
+the sync) -> plan -> record inventory -> apply wave by wave -> prune -> record
+inventory -> Outcome.
 An inventory entry leaves only once its object is confirmed gone or is no
 longer the application's: a prune sent but not confirmed (the pass failed or
 was killed, or the object is still being deleted) keeps its entry, so the next
@@ -39,6 +40,7 @@ from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, Trac
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import Executor
 from gitopsd.engine.sync.result import ExecResult
+from gitopsd.engine.windows import Closed
 from gitopsd.errors import (
     ApiError,
     ConfigError,
@@ -82,6 +84,7 @@ class Pass:
 
     outcome: Outcome
     comparison: Comparison | None = None  # None when it failed before comparing
+    closed: Closed | None = None  # the sync window that stopped the sync, if one did
 
     @property
     def kind(self) -> OutcomeKind:
@@ -90,6 +93,7 @@ class Pass:
 
 Expect = Callable[[Comparison], None]
 Scopes = Callable[[AppInstance, Application], Scope]
+Windows = Callable[[AppInstance, bool], Closed | None]  # (instance, manual) -> why not now, or None
 
 
 @dataclass(kw_only=True, eq=False)
@@ -105,6 +109,7 @@ class Reconciler:
     assess: Assess = healthmod.assess
     writable: Callable[[], bool] = lambda: True  # this daemon may write to the cluster (holds its Lease)
     scopes: Scopes | None = None  # each instance's project bounds; None: unbounded (tests)
+    windows: Windows = lambda instance, manual: None  # the sync windows' answer, asked before a sync
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
 
     def _executor(self) -> Executor:
@@ -157,6 +162,10 @@ class Reconciler:
             cmp = await self.compare(instance, app, revision=revision)
             if expect is not None:
                 expect(cmp)
+            closed = self._window(instance, app, cmp, request)
+            if closed is not None:
+                return Pass(Outcome(OutcomeKind.OUT_OF_SYNC, f"{cmp.summary()}; {closed.message}",
+                                    cmp.revision.sha, health=cmp.health()), cmp, closed)
             return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
         except ProjectViolation as e:  # nothing was written, and nothing is handed to EXPECT
             return Pass(Outcome(OutcomeKind.STALLED, str(e), sha, error=error_kind(e)))
@@ -186,6 +195,12 @@ class Reconciler:
         found = {e.key: scope.outside(e.key) for e in cmp.inventory if e.key not in desired}
         return {key: f"outside project {app.project}: {v.message} ({v.rule})"
                 for key, v in found.items() if v is not None}
+    def _window(self, instance: AppInstance, app: Application, cmp: Comparison,
+                request: SyncRequest) -> Closed | None:
+        """The sync window that stops the sync this pass would run now (None: none does)."""
+        if (cmp.in_sync and not cmp.conflicts) or not (app.sync_policy.automated or request.manual):
+            return None
+        return self.windows(instance, request.manual)
 
     async def _sync(self, instance: AppInstance, app: Application, cmp: Comparison,
                     request: SyncRequest, deadline: float) -> Outcome:
