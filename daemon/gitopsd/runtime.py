@@ -37,6 +37,7 @@ from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import ClusterHandle
+from gitopsd.engine.windows import WindowsByApp
 from gitopsd.errors import ConfigError, GitopsdError
 from gitopsd.model import Fleet
 
@@ -125,7 +126,8 @@ class Runtime:
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
-                      settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess)
+                      settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
+                      windows=WindowsByApp.of(fleet))
 
     async def close_clients(self) -> None:
         for client in self.clients:

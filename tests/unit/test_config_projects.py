@@ -60,7 +60,7 @@ def _issues(text: str) -> list[ConfigIssue]:
 
 
 def test_fleet_projects_are_read_with_every_field() -> None:
-    """A project's repos, destinations, kind lists, and raw sync windows are read as written."""
+    """A project's repos, destinations, kind lists and sync windows are read as written."""
     fleet = parse_fleet(BASE + PROJECTS + APP.format(project="team-a"), "fleet.yaml", check_files=False)
     team = fleet.project("team-a")
     assert team is not None
@@ -71,8 +71,8 @@ def test_fleet_projects_are_read_with_every_field() -> None:
     assert team.cluster_resource_whitelist == ()
     assert team.namespace_resource_whitelist == (GroupKind("", "ConfigMap"), GroupKind("apps", "*"))
     assert team.namespace_resource_blacklist == (GroupKind("", "ResourceQuota"),)
-    assert team.sync_windows == ({"kind": "allow", "schedule": "0 22 * * *", "duration": "1h",
-                                  "applications": ["*"]},)
+    assert [(w.kind.value, str(w.schedule), w.duration, w.applications) for w in team.sync_windows] == \
+        [("allow", "0 22 * * *", 3600.0, ("*",))]
     assert team.origin == "fleet.yaml:7"
     locked = fleet.project("locked")
     assert locked is not None
@@ -226,3 +226,17 @@ def test_example_fleet_declares_a_project() -> None:
     assert [p.name for p in fleet.projects] == ["web"]
     assert {a.name: a.project for a in fleet.applications} == {
         "frontend": "web", "ingress": "default", "platform-tools": "default"}
+
+
+def test_each_application_gets_its_projects_sync_windows() -> None:
+    """The daemon's window source gives an application its own project's windows and no other's."""
+    from gitopsd.engine.windows import WindowsByApp
+
+    text = BASE + PROJECTS + APP.format(project="team-a") + """\
+  - name: other
+    source: {repo: env, path: other}
+    destination: {clusters: {names: [prod-eu]}, namespace: other}
+"""
+    source = WindowsByApp.of(parse_fleet(text, "fleet.yaml", check_files=False))
+    assert [str(w.schedule) for w in source.windows("web")] == ["0 22 * * *"]
+    assert source.windows("other") == ()

@@ -3,7 +3,7 @@
 Both spell a project the same way, Argo CD's ``AppProject.spec``:
 ``sourceRepos``, ``destinations``, ``clusterResourceWhitelist`` /
 ``Blacklist``, ``namespaceResourceWhitelist`` / ``Blacklist`` and
-``syncWindows`` (kept as plain data for the sync window rules). The fleet file
+``syncWindows`` (read by ``config.windows``). The fleet file
 adds ``clusterLabels`` to a destination, to choose clusters by their labels.
 Unset and empty lists are told apart where Argo CD tells them apart
 (``namespaceResourceWhitelist``). Every problem is reported with file, line
@@ -16,12 +16,12 @@ unsupported rather than dropped. The meaning of the rules is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from yaml.nodes import MappingNode, Node
 
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name
+from gitopsd.config.windows import parse_sync_windows
 from gitopsd.config.yamlpos import line_of
 from gitopsd.model.projects import DEFAULT_PROJECT, GroupKind, Project, ProjectDestination
 
@@ -95,7 +95,7 @@ def read_project_spec(r: Reader, f: Mapping[str, Node], p: str, name: str, *, la
     repos = r.string_list(f["sourceRepos"], f"{p}.sourceRepos") or () if "sourceRepos" in f else ()
     destinations = _destinations(r, f["destinations"], f"{p}.destinations", labels=labels) \
         if "destinations" in f else ()
-    windows = _windows(r, f["syncWindows"], f"{p}.syncWindows") if "syncWindows" in f else ()
+    windows = parse_sync_windows(r, f["syncWindows"], f"{p}.syncWindows") if "syncWindows" in f else ()
     return Project(name=name, source_repos=tuple(repos), destinations=destinations,
                    cluster_resource_whitelist=kinds("clusterResourceWhitelist") or (),
                    cluster_resource_blacklist=kinds("clusterResourceBlacklist") or (),
@@ -135,18 +135,6 @@ def _destinations(r: Reader, node: Node, p: str, *, labels: bool) -> tuple[Proje
             continue
         out.append(ProjectDestination(namespace=text.get("namespace", ""), name=text.get("name", ""),
                                       server=text.get("server", ""), cluster_labels=chosen))
-    return tuple(out)
-
-
-def _windows(r: Reader, node: Node, p: str) -> tuple[Mapping[str, Any], ...]:
-    out: list[Mapping[str, Any]] = []
-    for i, item in enumerate(r.sequence(node, p) or []):
-        if not isinstance(item, MappingNode):
-            r.issue(item, f"{p}[{i}]", "expected a mapping (a sync window)")
-            continue
-        value = r.plain(item, f"{p}[{i}]", {})
-        if isinstance(value, dict):
-            out.append(value)
     return tuple(out)
 
 

@@ -25,7 +25,7 @@ from gitopsd.core.policy.windows import WindowTarget, WindowVerdict, evaluate, n
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import MetricsPort
 from gitopsd.engine.status import Condition
-from gitopsd.model import AppInstance, ConditionReason, ConditionType
+from gitopsd.model import AppInstance, ConditionReason, ConditionType, Fleet
 from gitopsd.model.windows import SyncWindow, WindowKind
 
 __all__ = ["Closed", "NoWindows", "WindowGate", "WindowSource", "WindowsByApp"]
@@ -54,6 +54,12 @@ class WindowsByApp:
 
     def __init__(self, by_app: Mapping[str, Sequence[SyncWindow]]) -> None:
         self._by_app = {app: tuple(ws) for app, ws in by_app.items()}
+
+    @classmethod
+    def of(cls, fleet: Fleet) -> WindowsByApp:
+        """Each application of FLEET with the windows of its project."""
+        return cls({a.name: p.sync_windows for a in fleet.applications
+                    if (p := fleet.project(a.project)) is not None})
 
     def windows(self, app: str) -> Sequence[SyncWindow]:
         return self._by_app.get(app, ())

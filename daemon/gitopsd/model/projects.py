@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from gitopsd.model.windows import SyncWindow
 
 DEFAULT_PROJECT = "default"
 """The project of an application that names none."""
@@ -62,8 +63,8 @@ class ProjectDestination:
 class Project:
     """One project. ``origin`` is ``file:line`` where it was declared ("" for the built-in one).
 
-    ``sync_windows`` is the project's ``syncWindows`` list as read (plain data,
-    uninterpreted here): the sync window rules give it meaning.
+    ``sync_windows`` are the project's ``syncWindows``; the sync window rules
+    (``core.policy.windows``) decide what they allow at a given time.
     """
 
     name: str
@@ -73,7 +74,7 @@ class Project:
     cluster_resource_blacklist: tuple[GroupKind, ...] = ()
     namespace_resource_whitelist: tuple[GroupKind, ...] | None = None
     namespace_resource_blacklist: tuple[GroupKind, ...] = ()
-    sync_windows: tuple[Mapping[str, Any], ...] = ()
+    sync_windows: tuple[SyncWindow, ...] = ()
     description: str = ""
     origin: str = ""
 
