@@ -2,7 +2,8 @@
 
 ``check-config`` validates the fleet file and touches neither Git nor a
 cluster. ``render`` prints what gitopsd would apply for an application, as a
-YAML stream in sync order, and never contacts a cluster. ``diff`` compares
+YAML stream in sync order (with the source's warnings as comments and on
+stderr), and never contacts a cluster. ``diff`` compares
 that with the live cluster, read-only, with SOPS files decrypted as a sync
 decrypts them and Secret values masked. Arguments, output and exit codes live
 here; resolving, rendering, ordering and comparing are the rooms' work.
@@ -154,8 +155,11 @@ def _note(item: Listed) -> str:
     return _NOTES[item.use]
 
 
-def _write_stream(out: TextIO, header: str, items: Sequence[Listed]) -> None:
+def _write_stream(out: TextIO, header: str, items: Sequence[Listed],
+                  warnings: Sequence[str] = ()) -> None:
     out.write(f"# gitopsd render: {header}\n")
+    for warning in warnings:
+        out.write(f"# warning: {warning}\n")
     for item in items:
         out.write("---\n")
         note = _note(item)
@@ -185,7 +189,10 @@ async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
                 _report("render", instance, revision, exc, sys.stderr)
                 failed = True
                 continue
-            _write_stream(sys.stdout, _where(instance, revision), items)
+            warnings = sources.desired.warnings(instance, revision)
+            for warning in warnings:
+                sys.stderr.write(f"gitopsd: render {_where(instance, revision)}: warning: {warning}\n")
+            _write_stream(sys.stdout, _where(instance, revision), items, warnings)
             sys.stdout.flush()
     finally:
         await sources.close()

@@ -4,8 +4,9 @@ A fleet's ``argocd`` entries name repository paths of ``argoproj.io/v1alpha1``
 Applications. After reading those files at a revision, the engine hands their
 text to ``applications_from_argocd``, which maps ``spec.source.repoURL`` to a
 fleet repository, ``spec.destination.server`` or ``.name`` to a fleet
-cluster, and reads ``syncPolicy``, ``helm`` and ``ignoreDifferences`` in
-their Argo CD shape. Fields gitopsd cannot honour are reported, not dropped.
+cluster, and reads ``syncPolicy``, ``helm``, ``directory`` and
+``ignoreDifferences`` in their Argo CD shape. Fields gitopsd cannot honour
+are reported, not dropped.
 Other documents (AppProjects, ConfigMaps, ...) are skipped.
 """
 
@@ -15,7 +16,13 @@ from collections.abc import Mapping
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
+from gitopsd.config.appspec import (
+    Positions,
+    read_directory,
+    read_helm,
+    read_ignore_differences,
+    read_sync_policy,
+)
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace, check_repo_path
 from gitopsd.config.templating import instantiate
@@ -25,6 +32,7 @@ from gitopsd.model.fleet import (
     Cluster,
     ClusterSelector,
     Destination,
+    DirectoryParams,
     Fleet,
     HelmParams,
     Repository,
@@ -43,12 +51,12 @@ __all__ = [
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 ARGO_SPEC_FIELDS = ("source", "destination", "syncPolicy", "ignoreDifferences")
-ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm")
+ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm", "directory")
 ARGO_DESTINATION_FIELDS = ("server", "name", "namespace")
 
 _SPEC_IGNORED = ("project", "info", "revisionHistoryLimit")
 _SPEC_UNSUPPORTED = ("sources", "sourceHydrator")
-_SOURCE_UNSUPPORTED = ("chart", "kustomize", "directory", "plugin", "ref", "name")
+_SOURCE_UNSUPPORTED = ("chart", "kustomize", "plugin", "ref", "name")
 _EXTENSIONS = (".yaml", ".yml", ".json")
 
 
@@ -175,9 +183,13 @@ def _source(r: Reader, node: Node, fleet: Fleet, positions: Positions) -> Source
     helm = HelmParams()
     if "helm" in f:
         helm = read_helm(r, f["helm"], f"{p}.helm", "source.helm", positions, argocd=True)
+    directory = DirectoryParams()
+    if "directory" in f:
+        directory = read_directory(r, f["directory"], f"{p}.directory")
     if repo is None:
         return None
-    return Source(repo=repo.name, target_revision=revision, path=path, helm=helm)
+    return Source(repo=repo.name, target_revision=revision, path=path, helm=helm,
+                  directory=directory)
 
 
 def _repository(r: Reader, node: Node, fleet: Fleet) -> Repository | None:

@@ -114,7 +114,10 @@ class StatusBoard:
             row.failed_revision = ""
         elif failed and outcome.revision:
             row.failed_revision = outcome.revision
-        row.conditions = [c for c in row.conditions if c.type in STICKY]
+        keep = STICKY if full else (*STICKY, ConditionType.SOURCE_WARNING)
+        row.conditions = [c for c in row.conditions if c.type in keep]
+        row.conditions += [Condition(ConditionType.SOURCE_WARNING, ConditionReason.UNREAD_FILES, w)
+                           for w in outcome.warnings]
         if failed:
             kind = ConditionType.SIGNATURE_INVALID if outcome.error == ErrorKind.SIGNATURE_INVALID \
                 else ConditionType.SYNC_ERROR

@@ -45,6 +45,7 @@ class ConditionType(enum.StrEnum):
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
     SIGNATURE_INVALID = "SignatureInvalid"
+    SOURCE_WARNING = "SourceWarning"  # the source holds files that may be manifests but are not read
 
 
 class ConditionReason(enum.StrEnum):
@@ -59,6 +60,7 @@ class ConditionReason(enum.StrEnum):
     ANOTHER_WRITER = "AnotherWriter"
     POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
     FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
+    UNREAD_FILES = "UnreadFiles"  # a SourceWarning: files of the source that are not read
 
 
 class ErrorKind(enum.StrEnum):

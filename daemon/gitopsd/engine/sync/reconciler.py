@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.health.custom import Assess
@@ -115,6 +115,7 @@ class Reconciler:
                                 with_diff=with_diff, assess=self.assess,
                                 known_kinds=self._kinds.get(app.name, ()))
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
+        cmp.warnings = self.desired.warnings(instance, revision)
         known = self._kinds.setdefault(app.name, set())
         known.update((e.api_version, e.kind) for e in cmp.inventory)
         known.update((m.api_version, m.key.kind) for m in cmp.tracked)
@@ -135,7 +136,8 @@ class Reconciler:
             cmp = await self.compare(instance, app, revision=revision)
             if expect is not None:
                 expect(cmp)
-            return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
+            outcome = await self._sync(instance, app, cmp, request, deadline)
+            return Pass(replace(outcome, warnings=cmp.warnings), cmp)
         except (SourceError, ConfigError) as e:
             kind = OutcomeKind.FAILED if isinstance(e, GitError) else OutcomeKind.STALLED
             return Pass(Outcome(kind, str(e), sha, error=error_kind(e)), cmp)
