@@ -1,8 +1,9 @@
 """One reconcile pass of one application instance, as a linear story.
 
 resolve revision -> render -> compare -> (stop here when in sync or not
-automated) -> plan -> record inventory -> apply wave by wave -> prune ->
-record inventory -> Outcome. An inventory entry leaves only once its object is
+automated) -> plan -> preflight (every kind served, every namespace there or
+created: else fail before any write) -> record inventory -> apply wave by
+wave -> prune -> record inventory -> Outcome. An inventory entry leaves only once its object is
 confirmed gone or is no longer the application's: a prune sent but not
 confirmed (the pass failed or was killed, or the object is still being
 deleted) keeps its entry, so the next pass finishes it. Every error becomes an
@@ -31,12 +32,14 @@ from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import Executor
+from gitopsd.engine.sync.preflight import preflight
 from gitopsd.engine.sync.result import ExecResult
 from gitopsd.errors import ApiError, ConfigError, GitError, GitopsdError, SourceError
 from gitopsd.model import (
     AppInstance,
     Application,
     ChangeSet,
+    ErrorKind,
     Health,
     HealthStatus,
     Manifest,
@@ -153,6 +156,10 @@ class Reconciler:
         if not (app.sync_policy.automated or request.manual):
             return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
         plan = self._plan(instance, app, cmp, request)
+        refused = await preflight(self.cluster, plan)
+        if refused is not None:
+            return Outcome(OutcomeKind.FAILED, refused, revision, health=cmp.health(),
+                           error=ErrorKind.SYNC)
         return await self._execute(app, cmp, plan, deadline)
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
