@@ -75,6 +75,12 @@ def test_only_the_top_directory_is_read_by_default() -> None:
         "read only with directory.recurse: true")
 
 
+def test_a_source_path_naming_one_file_reads_that_file() -> None:
+    """A source path that is a file (read_tree returns just it) reads that file."""
+    chosen = select_files(_files("apps/one/cm.yaml"), "apps/one/cm.yaml/", DirectoryParams())
+    assert chosen.manifests == ("apps/one/cm.yaml",)
+
+
 def test_recurse_reads_subdirectories_but_not_hidden_ones() -> None:
     """With recurse, every manifest file below is read, hidden files and directories aside."""
     files = _files("a.yaml", "sub/d.yaml", "sub/deeper/e.json", ".github/ci.yaml", "sub/.x.yaml")

@@ -92,7 +92,8 @@ def select_files(files: Mapping[str, bytes], base: str, params: DirectoryParams,
     left_out: dict[str, int] = {}
     prefix = f"{where}: " if where else ""
     for name in sorted(files):
-        relative = name[len(base):] if name.startswith(base) else name
+        # a source path that names one file: that file, as if in the top directory
+        relative = name[len(base):] if name.startswith(base) else name.rsplit("/", 1)[-1]
         if _hidden(relative):
             continue
         if "/" in relative and not params.recurse:
