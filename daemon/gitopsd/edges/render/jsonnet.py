@@ -11,7 +11,8 @@ Jsonnet code arrives with a commit and may run long, so evaluation happens
 in a child Python process started through the guarded runner (timeout,
 output cap, scrubbed environment, process-group kill): the event loop and
 the render slots never wait on an evaluation that cannot be stopped. The
-child writes one JSON object, ``{file: output}``. This module must not
+child reads its request from a file in its private home and writes one JSON
+object, ``{file: output}``. This module must not
 interpret the output (``core.manifests`` turns it into objects).
 """
 
@@ -34,7 +35,8 @@ LABEL = "jsonnet"
 _CHILD = r"""
 import json, os, sys
 import _jsonnet
-req = json.loads(sys.argv[1])
+with open(sys.argv[1], encoding="utf-8") as f:
+    req = json.load(f)
 root = os.path.realpath(req["root"])
 def inside(path):
     real = os.path.realpath(path)
@@ -91,8 +93,10 @@ async def render_jsonnet(tree: Path, target: Path, rel: str, files: Sequence[str
     materialised repository; TARGET is the source directory REL within it)."""
     request = jsonnet_request(tree, target, files, params)
     with tempfile.TemporaryDirectory(prefix="gitopsd-jsonnet-") as home:
+        request_file = Path(home) / "request.json"
+        request_file.write_text(json.dumps(request), encoding="utf-8")
         text = await run_tool(
-            [sys.executable, "-I", "-c", _CHILD, json.dumps(request)],
+            [sys.executable, "-I", "-c", _CHILD, str(request_file)],
             label=LABEL, subject=rel, home=Path(home), cwd=target, limits=limits,
             replacements={f"{tree}/": "", str(tree): "."})
     try:
