@@ -86,7 +86,7 @@ async def test_jsonnet_with_tlas_ext_vars_and_a_library_path(cluster_a: LocalClu
 
         repo.commit({"apps/jsonnet/broken.jsonnet": "{\n  a: std.extVar('missing'),\n}\n"})
         failed = await k.sync()
-        assert failed.kind is OutcomeKind.FAILED
+        assert failed.kind is OutcomeKind.STALLED  # a source error: retrying cannot help
         assert f"env@{repo.head()[:12]}:apps/jsonnet" in failed.message
         assert "apps/jsonnet/broken.jsonnet:2:" in failed.message
         assert "missing" in failed.message
