@@ -38,6 +38,7 @@ function(tier, replicas) [
     region: std.extVar('region'),
     debug: std.toString(std.extVar('debug')),
     from: extra.from,
+    owner: std.extVar('owner'),
   }),
 ]
 """
@@ -52,7 +53,8 @@ JSONNET_FILES: dict[str, str | None] = {
 }
 JSONNET = DirectoryParams(jsonnet=JsonnetParams(
     tlas=(JsonnetVar("tier", "gold"), JsonnetVar("replicas", "1 + 2", code=True)),
-    ext_vars=(JsonnetVar("region", "eu-west"), JsonnetVar("debug", "false", code=True)),
+    ext_vars=(JsonnetVar("region", "eu-west"), JsonnetVar("debug", "false", code=True),
+              JsonnetVar("owner", "$ARGOCD_APP_NAME@${ARGOCD_APP_REVISION_SHORT}")),
     libs=("vendor",)))
 
 
@@ -71,7 +73,8 @@ def _names(cluster: LocalCluster, ns: str) -> set[str]:
 @pytest.mark.asyncio
 async def test_jsonnet_with_tlas_ext_vars_and_a_library_path(cluster_a: LocalCluster, make_namespace,
                                                             git_repos, tmp_path: Path) -> None:
-    """Jsonnet files sync with their variables and imports; a templated YAML file is a warning."""
+    """Jsonnet files sync with their variables (Argo CD's $ARGOCD_APP_* substituted) and imports;
+    a templated YAML file is a warning."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
     repo.commit(JSONNET_FILES)
@@ -81,7 +84,8 @@ async def test_jsonnet_with_tlas_ext_vars_and_a_library_path(cluster_a: LocalClu
         assert outcome.kind is OutcomeKind.SYNCED, outcome.message
         assert _names(cluster_a, ns) == {"settings-gold", "single", "plain"}
         assert _get(cluster_a, f"/api/v1/namespaces/{ns}/configmaps/settings-gold")["data"] == {
-            "replicas": "3", "region": "eu-west", "debug": "false", "from": "beside the file"}
+            "replicas": "3", "region": "eu-west", "debug": "false", "from": "beside the file",
+            "owner": f"jsonnet@{repo.head()[:7]}"}
         assert [w for w in outcome.warnings if "apps/jsonnet/legacy.yaml.j2 is not read" in w]
 
         repo.commit({"apps/jsonnet/broken.jsonnet": "{\n  a: std.extVar('missing'),\n}\n"})
@@ -101,7 +105,8 @@ async def test_jsonnet_render_cli_prints_objects_and_warnings(git_repos, tmp_pat
     directory = {"jsonnet": {"tlas": [{"name": "tier", "value": "gold"},
                                       {"name": "replicas", "value": "1 + 2", "code": True}],
                              "extVars": [{"name": "region", "value": "eu-west"},
-                                         {"name": "debug", "value": "false", "code": True}],
+                                         {"name": "debug", "value": "false", "code": True},
+                                         {"name": "owner", "value": "$ARGOCD_APP_NAME"}],
                              "libs": ["vendor"]}}
     fleet = {"fleet": "render", "clusters": [{"name": "c", "kubeconfig": "kubeconfig"}],
              "repositories": [{"name": "env", "url": repo.file_url}],
@@ -115,6 +120,8 @@ async def test_jsonnet_render_cli_prints_objects_and_warnings(git_repos, tmp_pat
     assert done.returncode == 0, done.stderr
     names = sorted(d["metadata"]["name"] for d in documents(done.stdout))
     assert names == ["plain", "settings-gold", "single"]
+    settings = next(d for d in documents(done.stdout) if d["metadata"]["name"] == "settings-gold")
+    assert settings["data"]["owner"] == "jsonnet"
     assert "\n# warning: env@" in done.stdout
     assert "apps/jsonnet/legacy.yaml.j2 is not read" in done.stdout
     assert ": warning: env@" in done.stderr

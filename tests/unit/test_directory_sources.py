@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from gitopsd.config import applications_from_argocd, load_fleet, parse_fleet
+from gitopsd.core.buildenv import build_env, envsubst, substituted
 from gitopsd.core.directory import select_files
 from gitopsd.core.manifests import parse_files
 from gitopsd.core.manifests.jsonnet import jsonnet_objects
@@ -228,3 +229,18 @@ def test_argocd_application_directory_is_honoured() -> None:
                                                                      "recurse: 1")}, fleet, "")
     assert [(i.line, i.field) for i in info.value.issues] == [
         (10, "spec.source.directory.recurse")]
+
+
+def test_build_environment_is_substituted_in_jsonnet_values() -> None:
+    """$NAME and ${NAME} take Argo CD's build variables, $$ is a '$', an unknown name is empty."""
+    env = build_env(app="web", namespace="prod", revision="0123456789abcdef", repo_url="u",
+                    path="apps/web", target_revision="main")
+    assert envsubst("$ARGOCD_APP_NAME-${ARGOCD_APP_REVISION_SHORT_8}", env) == "web-01234567"
+    assert envsubst("$$ARGOCD_APP_NAME $UNKNOWN${ARGOCD_APP_NAMESPACE} 5$", env) == \
+        "$ARGOCD_APP_NAME prod 5$"
+    params = JsonnetParams(tlas=(JsonnetVar("rev", "$ARGOCD_APP_REVISION_SHORT"),),
+                           ext_vars=(JsonnetVar("path", "'${ARGOCD_APP_SOURCE_PATH}'", True),),
+                           libs=("$ARGOCD_APP_NAME",))
+    assert substituted(params, env) == JsonnetParams(
+        tlas=(JsonnetVar("rev", "0123456"),),
+        ext_vars=(JsonnetVar("path", "'apps/web'", True),), libs=("$ARGOCD_APP_NAME",))

@@ -33,11 +33,13 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from gitopsd.config import format_size
+from gitopsd.core.buildenv import build_env, substituted
 from gitopsd.core.directory import SOURCE_SUFFIXES, select_files
 from gitopsd.core.manifests import parse_files, parse_stream
 from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
 from gitopsd.errors import DecryptError, ManifestError, RenderError, SourceTooLarge
 from gitopsd.model import AppInstance, Fleet, Manifest, Repository, Revision, SourceLocation
+from gitopsd.model.giturls import safe_url
 
 RENDER_MARKERS = ("kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml")
 
@@ -155,14 +157,19 @@ class DesiredState:
 
     async def _jsonnet(self, instance: AppInstance, repo: Repository, revision: Revision,
                        path: str, files: tuple[str, ...], budget: int) -> Mapping[str, str]:
-        """The evaluated output of the Jsonnet FILES of PATH, within BUDGET bytes in all."""
+        """The evaluated output of the Jsonnet FILES of PATH, within BUDGET bytes in all; the
+        values of its arguments and variables see Argo CD's build environment."""
         where = f"{repo.name}@{revision.sha[:12]}:{path}"
         limit = self.fleet.settings.max_render_output_size
+        env = build_env(app=instance.app, namespace=instance.namespace, revision=revision.sha,
+                        repo_url=safe_url(repo.url), path=instance.source.path,
+                        target_revision=instance.source.target_revision)
+        params = substituted(instance.source.directory.jsonnet, env)
         async with self.git.materialise(repo, revision.sha, path) as directory:
             root = _repository_root(directory, path)
             try:
                 outputs = await self.renderer.render_jsonnet(
-                    root, path, files, instance.source.directory.jsonnet,
+                    root, path, files, params,
                     cache_key=f"{repo.name}@{revision.sha}", max_output=max(1, budget))
             except SourceTooLarge as exc:
                 raise SourceTooLarge(f"{where}: {exc} {_setting(limit)}") from None
