@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
-from gitopsd.model import AppInstance, Application, Fleet, HelmParams, Outcome
+from gitopsd.model import AppInstance, Application, Fleet, HelmParams, JsonnetParams, Outcome
 
 
 def default_state_dir() -> Path:
@@ -52,6 +53,12 @@ class RenderAdapter:
             root=root, path=path, release_name=release_name, namespace=namespace, helm=helm,
             kube_version=kube_version, cache_key=cache_key, max_output=max_output))
         return result.text
+
+    async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
+                             params: JsonnetParams, *, cache_key: str,
+                             max_output: int = 0) -> Mapping[str, str]:
+        return await self.renderer.render_jsonnet(root, path, files, params, cache_key=cache_key,
+                                                  max_output=max_output)
 
 
 @dataclass

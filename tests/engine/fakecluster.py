@@ -35,7 +35,9 @@ Scripted behaviour, all optional and combinable:
 Every write, delete and disappearance is recorded in ``log`` as an ``Event``
 stamped with the clock's time (0 without a clock); reads are counted in
 ``reads``. Kinds are served unless named in ``unserved`` (then ``namespaced``
-says None and writes raise ``UnknownKind``).
+says None and writes raise ``UnknownKind``). Every Namespace exists for ``get``
+(an API server's namespaces that a test does not care about) unless
+``implicit_namespaces`` is False; writes never check namespaces.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ class FakeCluster:
         self.log: list[Event] = []
         self.reads: Counter[ResourceKey] = Counter()
         self.unserved: set[str] = set()
+        self.implicit_namespaces = True
         self.invalidated: list[str | None] = []
         self._version = 0
         self._uids = 0
@@ -168,6 +171,8 @@ class FakeCluster:
         self.reads[key] += 1
         obj = self.objects.get(key)
         if obj is None:
+            if kind == "Namespace" and self.implicit_namespaces:
+                return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
             return None
         uid = obj["metadata"]["uid"]
         if uid in self._lingering:

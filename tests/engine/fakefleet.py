@@ -28,6 +28,7 @@ from gitopsd.model import (
     Destination,
     Fleet,
     HelmParams,
+    JsonnetParams,
     Manifest,
     Repository,
     Revision,
@@ -93,6 +94,11 @@ class FakeGit:
                     path: str = ".") -> contextlib.AbstractAsyncContextManager[Path]:
         raise NotImplementedError("plain YAML only")
 
+    async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
+                             params: JsonnetParams, *, cache_key: str,
+                             max_output: int = 0) -> Mapping[str, str]:
+        raise NotImplementedError("plain YAML only")
+
     async def poll(self, repo: Repository, refs: Collection[str]) -> dict[str, str]:
         from gitopsd.errors import RepositoryUnavailable
 
@@ -116,6 +122,9 @@ class StaticDesired:
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
         return self._manifests
+
+    def warnings(self, instance: AppInstance, revision: Revision) -> tuple[str, ...]:
+        return ()
 
 
 class NoRenderer:

@@ -287,6 +287,7 @@ async def test_create_namespace_counts_only_a_namespace_it_created() -> None:
     clock = VirtualClock()
     namespace = ResourceKey("", "Namespace", "", "ns")
     fresh = FakeCluster(clock)
+    fresh.implicit_namespaces = False
     outcome = await _sync(clock, fresh, [_configmap("app")], sync_options=("CreateNamespace=true",))
     assert outcome.kind is OutcomeKind.SYNCED, outcome.message
     assert [c.action for c in outcome.changes if c.key == namespace] == [ChangeAction.CREATED]

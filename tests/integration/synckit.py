@@ -17,6 +17,7 @@ from gitopsd.model import (
     Cluster,
     ClusterSelector,
     Destination,
+    DirectoryParams,
     Fleet,
     IgnoreDifference,
     Outcome,
@@ -44,9 +45,11 @@ class Kit:
 
 def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, namespace: str,
                policy: SyncPolicy, kubeconfig: Path | None = None,
-               ignore: tuple[IgnoreDifference, ...] = (), cascade: bool = False) -> tuple[Fleet, Application]:
+               ignore: tuple[IgnoreDifference, ...] = (), cascade: bool = False,
+               directory: DirectoryParams | None = None) -> tuple[Fleet, Application]:
     application = Application(
-        name=app, source=Source(repo="env", target_revision="main", path=path),
+        name=app, source=Source(repo="env", target_revision="main", path=path,
+                                directory=directory or DirectoryParams()),
         destination=Destination(ClusterSelector(names=(cluster.name,)), namespace), sync_policy=policy,
         ignore_differences=ignore, cascade_delete=cascade)
     fleet = Fleet(
@@ -64,9 +67,10 @@ def make_fleet(cluster: LocalCluster, repo: BareRepo, *, app: str, path: str, na
 async def kit(cluster: LocalCluster, repo: BareRepo, state_dir: Path, *, app: str, path: str,
               namespace: str, policy: SyncPolicy, kubeconfig: Path | None = None,
               health_poll: float = 0.2, ignore: tuple[IgnoreDifference, ...] = (),
-              cascade: bool = False) -> AsyncIterator[Kit]:
+              cascade: bool = False, directory: DirectoryParams | None = None) -> AsyncIterator[Kit]:
     fleet, application = make_fleet(cluster, repo, app=app, path=path, namespace=namespace,
-                                    policy=policy, kubeconfig=kubeconfig, ignore=ignore, cascade=cascade)
+                                    policy=policy, kubeconfig=kubeconfig, ignore=ignore, cascade=cascade,
+                                    directory=directory)
     sources = Sources.build(fleet, state_dir)
     conn = await connect_cluster(fleet, cluster.name, sources, health_poll=health_poll)
     k = Kit(application, fleet.instances[0], conn, sources, repo)

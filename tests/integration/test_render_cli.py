@@ -238,7 +238,7 @@ defaults:
   source: {{repo: apps, targetRevision: main}}
 applications:
   - name: plain
-    source: {{path: apps/plain}}
+    source: {{path: apps/plain, directory: {{recurse: true}}}}
     destination: {{clusters: {{names: [prod]}}, namespace: plain-ns}}
     syncPolicy: {{syncOptions: [CreateNamespace=true]}}
   - name: web

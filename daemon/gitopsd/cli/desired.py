@@ -2,7 +2,8 @@
 
 ``check-config`` validates the fleet file and touches neither Git nor a
 cluster. ``render`` prints what gitopsd would apply for an application, as a
-YAML stream in sync order, and never contacts a cluster. ``diff`` compares
+YAML stream in sync order (with the source's warnings as comments and on
+stderr), and never contacts a cluster. ``diff`` compares
 that with the live cluster, read-only, with SOPS files decrypted as a sync
 decrypts them and Secret values masked. Both report what the application's
 project forbids (the daemon would refuse that sync) and exit 1. Arguments, output and exit codes live
@@ -157,8 +158,10 @@ def _note(item: Listed) -> str:
 
 
 def _write_stream(out: TextIO, header: str, items: Sequence[Listed],
-                  refused: Mapping[ResourceKey, str]) -> None:
+                  refused: Mapping[ResourceKey, str], warnings: Sequence[str] = ()) -> None:
     out.write(f"# gitopsd render: {header}\n")
+    for warning in warnings:
+        out.write(f"# warning: {warning}\n")
     for item in items:
         out.write("---\n")
         note = _note(item)
@@ -192,7 +195,10 @@ async def _render_all(args: argparse.Namespace, fleet: Fleet) -> int:
                 continue
             found = scope_of(fleet, instance, app).violations(manifests)
             refused = {v.key: f"{v.message} ({v.rule})" for v in found if v.key is not None}
-            _write_stream(sys.stdout, _where(instance, revision), items, refused)
+            warnings = sources.desired.warnings(instance, revision)
+            for warning in warnings:
+                sys.stderr.write(f"gitopsd: render {_where(instance, revision)}: warning: {warning}\n")
+            _write_stream(sys.stdout, _where(instance, revision), items, refused, warnings)
             sys.stdout.flush()
             if found:
                 violated = True

@@ -11,11 +11,17 @@ resolved, each template problem reported at the line that holds it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
+from gitopsd.config.appspec import (
+    Positions,
+    read_directory,
+    read_helm,
+    read_ignore_differences,
+    read_sync_policy,
+)
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace, check_repo_path
 from gitopsd.config.templating import instantiate
@@ -46,7 +52,7 @@ __all__ = [
 APPLICATION_FIELDS = ("name", "project", "source", "destination", "syncPolicy",
                       "ignoreDifferences", "cascadeDelete")
 DEFAULTS_FIELDS = APPLICATION_FIELDS[1:]
-SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm")
+SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm", "directory")
 DESTINATION_FIELDS = ("clusters", "namespace")
 SELECTOR_FIELDS = ("names", "matchLabels")
 ARGOCD_ENTRY_FIELDS = ("name", "argocd")
@@ -209,7 +215,9 @@ def _read_source(r: Reader, node: Node | None, p: str, ctx: AppContext, position
     source = Source(repo=repo, target_revision=revision, path=path)
     if "helm" in f:
         helm = read_helm(r, f["helm"], f"{p}.helm", "source.helm", positions)
-        source = Source(repo=repo, target_revision=revision, path=path, helm=helm)
+        source = replace(source, helm=helm)
+    if "directory" in f:
+        source = replace(source, directory=read_directory(r, f["directory"], f"{p}.directory"))
     return source
 
 

@@ -1,6 +1,6 @@
 """Application parts shared by fleet files and Argo CD Application manifests.
 
-``syncPolicy``, ``source.helm`` and ``ignoreDifferences`` have the same shape
+``syncPolicy``, ``source.helm``, ``source.directory`` and ``ignoreDifferences`` have the same shape
 in both (Argo CD's), so one reader serves both. Readers return best-effort
 values and record problems in the ``Reader``; the caller decides whether the
 result is used. Positions of string leaves that may hold templates are
@@ -17,17 +17,31 @@ from yaml.nodes import Node, ScalarNode
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_sync_option
 from gitopsd.config.yamlpos import compose_documents, line_of
-from gitopsd.model.fleet import Backoff, HelmParams, IgnoreDifference, Retry, SyncPolicy
+from gitopsd.model.fleet import (
+    Backoff,
+    DirectoryParams,
+    HelmParams,
+    IgnoreDifference,
+    JsonnetParams,
+    JsonnetVar,
+    Retry,
+    SyncPolicy,
+)
+from gitopsd.model.globs import GlobError, compile_glob
 from gitopsd.model.jqpath import JqPathError, parse_jq_path
 
 __all__ = [
     "AUTOMATED_FIELDS",
     "BACKOFF_FIELDS",
+    "DIRECTORY_FIELDS",
     "HELM_FIELDS",
     "IGNORE_DIFFERENCE_FIELDS",
+    "JSONNET_FIELDS",
+    "JSONNET_VAR_FIELDS",
     "RETRY_FIELDS",
     "SYNC_POLICY_FIELDS",
     "Positions",
+    "read_directory",
     "read_helm",
     "read_ignore_differences",
     "read_sync_policy",
@@ -40,6 +54,9 @@ AUTOMATED_FIELDS = ("enabled", "prune", "selfHeal", "allowEmpty")
 RETRY_FIELDS = ("limit", "backoff")
 BACKOFF_FIELDS = ("duration", "factor", "maxDuration")
 HELM_FIELDS = ("releaseName", "valueFiles", "values")
+DIRECTORY_FIELDS = ("recurse", "include", "exclude", "jsonnet")
+JSONNET_FIELDS = ("tlas", "extVars", "libs")
+JSONNET_VAR_FIELDS = ("name", "value", "code")
 IGNORE_DIFFERENCE_FIELDS = ("group", "kind", "name", "namespace", "jsonPointers",
                             "managedFieldsManagers", "jqPathExpressions")
 
@@ -143,6 +160,57 @@ def read_helm(r: Reader, node: Node, path: str, rel: str, lines: Positions, *,
             values = _merge(values, _read_values(r, f[key], f"{path}.{key}", f"{rel}.values",
                                                  lines))
     return HelmParams(release_name=release, value_files=tuple(files), values=values)
+
+
+def read_directory(r: Reader, node: Node, path: str) -> DirectoryParams:
+    """``source.directory``: Argo CD's options of a plain directory (recurse, globs, Jsonnet)."""
+    f = r.mapping(node, path, DIRECTORY_FIELDS)
+    if f is None:
+        return DirectoryParams()
+    recurse = bool(r.boolean(f["recurse"], f"{path}.recurse")) if "recurse" in f else False
+    globs = {}
+    for key in ("include", "exclude"):
+        if key not in f:
+            continue
+        pattern = r.string(f[key], f"{path}.{key}", empty=True) or ""
+        try:
+            compile_glob(pattern)
+        except GlobError as exc:
+            r.issue(f[key], f"{path}.{key}", str(exc))
+        globs[key] = pattern
+    jsonnet = JsonnetParams()
+    if "jsonnet" in f:
+        j = r.mapping(f["jsonnet"], f"{path}.jsonnet", JSONNET_FIELDS) or {}
+        libs = r.string_list(j["libs"], f"{path}.jsonnet.libs") or () if "libs" in j else ()
+        jsonnet = JsonnetParams(
+            tlas=_jsonnet_vars(r, j.get("tlas"), f"{path}.jsonnet.tlas"),
+            ext_vars=_jsonnet_vars(r, j.get("extVars"), f"{path}.jsonnet.extVars"),
+            libs=libs)
+    return DirectoryParams(recurse=recurse, include=globs.get("include", ""),
+                           exclude=globs.get("exclude", ""), jsonnet=jsonnet)
+
+
+def _jsonnet_vars(r: Reader, node: Node | None, path: str) -> tuple[JsonnetVar, ...]:
+    if node is None:
+        return ()
+    out: list[JsonnetVar] = []
+    seen: dict[str, int] = {}
+    for i, item in enumerate(r.sequence(node, path) or []):
+        p = f"{path}[{i}]"
+        f = r.mapping(item, p, JSONNET_VAR_FIELDS, required=("name", "value"))
+        if f is None or "name" not in f or "value" not in f:
+            continue
+        name = r.string(f["name"], f"{p}.name")
+        value = r.string(f["value"], f"{p}.value", empty=True)
+        code = bool(r.boolean(f["code"], f"{p}.code")) if "code" in f else False
+        if name is None or value is None:
+            continue
+        if name in seen:
+            r.issue(f["name"], f"{p}.name", f"'{name}' is already set by {path}[{seen[name]}]")
+            continue
+        seen[name] = i
+        out.append(JsonnetVar(name, value, code))
+    return tuple(out)
 
 
 def _read_values(r: Reader, node: Node, path: str, rel: str, lines: Positions

@@ -4,12 +4,13 @@ A fleet's ``argocd`` entries name repository paths of ``argoproj.io/v1alpha1``
 Applications. After reading those files at a revision, the engine hands their
 text to ``applications_from_argocd``, which maps ``spec.source.repoURL`` to a
 fleet repository, ``spec.destination.server`` or ``.name`` to a fleet
-cluster, and reads ``syncPolicy``, ``helm`` and ``ignoreDifferences`` in
-their Argo CD shape, and ``spec.project`` names the application's project:
-one of the fleet file's, one defined by an ``AppProject`` among the same
-files (``projects_from_argocd`` reads those), or ``default``; any other name
-is an error at its line. Fields gitopsd cannot honour are reported, not
-dropped. Other documents (ConfigMaps, ...) are skipped.
+cluster, and reads ``syncPolicy``, ``helm``, ``directory`` and
+``ignoreDifferences`` in their Argo CD shape, and ``spec.project`` names the
+application's project: one of the fleet file's, one defined by an
+``AppProject`` among the same files (``projects_from_argocd`` reads those), or
+``default``; any other name is an error at its line. Fields gitopsd cannot
+honour are reported, not dropped. Other documents (ConfigMaps, ...) are
+skipped.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from collections.abc import Mapping
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from gitopsd.config.appspec import Positions, read_helm, read_ignore_differences, read_sync_policy
+from gitopsd.config.appspec import (
+    Positions,
+    read_directory,
+    read_helm,
+    read_ignore_differences,
+    read_sync_policy,
+)
 from gitopsd.config.projects import project_names, read_appproject
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace, check_repo_path
@@ -29,6 +36,7 @@ from gitopsd.model.fleet import (
     Cluster,
     ClusterSelector,
     Destination,
+    DirectoryParams,
     Fleet,
     HelmParams,
     Repository,
@@ -49,12 +57,12 @@ __all__ = [
 ARGO_API_VERSION = "argoproj.io/v1alpha1"
 RESOURCES_FINALIZER = "resources-finalizer.argocd.argoproj.io"
 ARGO_SPEC_FIELDS = ("project", "source", "destination", "syncPolicy", "ignoreDifferences")
-ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm")
+ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm", "directory")
 ARGO_DESTINATION_FIELDS = ("server", "name", "namespace")
 
 _SPEC_IGNORED = ("info", "revisionHistoryLimit")
 _SPEC_UNSUPPORTED = ("sources", "sourceHydrator")
-_SOURCE_UNSUPPORTED = ("chart", "kustomize", "directory", "plugin", "ref", "name")
+_SOURCE_UNSUPPORTED = ("chart", "kustomize", "plugin", "ref", "name")
 _EXTENSIONS = (".yaml", ".yml", ".json")
 
 
@@ -227,9 +235,13 @@ def _source(r: Reader, node: Node, fleet: Fleet, positions: Positions) -> Source
     helm = HelmParams()
     if "helm" in f:
         helm = read_helm(r, f["helm"], f"{p}.helm", "source.helm", positions, argocd=True)
+    directory = DirectoryParams()
+    if "directory" in f:
+        directory = read_directory(r, f["directory"], f"{p}.directory")
     if repo is None:
         return None
-    return Source(repo=repo.name, target_revision=revision, path=path, helm=helm)
+    return Source(repo=repo.name, target_revision=revision, path=path, helm=helm,
+                  directory=directory)
 
 
 def _repository(r: Reader, node: Node, fleet: Fleet) -> Repository | None:

@@ -1,8 +1,10 @@
 """Desired state of an instance: its revision and its manifests.
 
 Resolves the instance's target revision through the Git port, reads plain
-directories straight from the commit tree, materialises a tree only when
-Kustomize or Helm must run, and parses the result with ``core.manifests``.
+directories straight from the commit tree (the files ``core.directory``
+selects by the source's ``directory`` options, whose warnings are kept beside
+the manifests), materialises a tree only when Kustomize, Helm or Jsonnet must
+run, and parses the result with ``core.manifests``.
 SOPS-encrypted files are decrypted through the optional DecryptPort right
 before parsing: in memory for plain directories; for Kustomize and Helm, in
 place inside the temporary materialised tree, which is deleted as soon as the
@@ -27,20 +29,25 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import replace
 from functools import partial
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from gitopsd.config import format_size
+from gitopsd.core.buildenv import build_env, substituted
+from gitopsd.core.directory import SOURCE_SUFFIXES, select_files
 from gitopsd.core.manifests import parse_files, parse_stream
 from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
 from gitopsd.errors import DecryptError, ManifestError, RenderError, SourceTooLarge
 from gitopsd.model import AppInstance, Fleet, Manifest, Repository, Revision, SourceLocation
+from gitopsd.model.giturls import safe_url
 
 RENDER_MARKERS = ("kustomization.yaml", "kustomization.yml", "Kustomization", "Chart.yaml")
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 ClusterScoped = Callable[[str], frozenset[tuple[str, str]]]
 T = TypeVar("T")
+
+Rendered = tuple[tuple[Manifest, ...], tuple[str, ...]]
+"""An instance's manifests at a revision, and the warnings of their render."""
 
 PARSE_THREADS = 2
 """Worker threads for parsing and decryption: few, so that they leave the GIL to the loop."""
@@ -57,7 +64,7 @@ class DesiredState:
         self.kube_version = kube_version or (lambda cluster: "")
         self.cluster_scoped = cluster_scoped or (lambda cluster: frozenset())
         self.decryptor = decryptor
-        self._cache: OrderedDict[tuple[object, ...], tuple[Manifest, ...]] = OrderedDict()
+        self._cache: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
         self._cache_size = cache_size
         self._executor = executor or ThreadPoolExecutor(PARSE_THREADS,
                                                         thread_name_prefix="gitopsd-parse")
@@ -71,22 +78,33 @@ class DesiredState:
         listing when that commit is already cached."""
         return await self.git.ensure(self.repository(instance), instance.source.target_revision, commit)
 
-    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
+    def _key(self, instance: AppInstance, revision: Revision) -> tuple[object, ...]:
         src = instance.source
-        cluster = self.fleet.cluster(instance.cluster)
-        kube_version = cluster.kube_version or self.kube_version(instance.cluster)
-        key = (revision.repo, revision.sha, src.path, instance.namespace, instance.app,
-               src.helm.release_name, src.helm.value_files,
-               tuple(sorted((k, repr(v)) for k, v in src.helm.values.items())), kube_version)
+        return (revision.repo, revision.sha, src.path, instance.namespace, instance.app,
+                src.helm.release_name, src.helm.value_files,
+                tuple(sorted((k, repr(v)) for k, v in src.helm.values.items())),
+                self._kube_version(instance), src.directory)
+
+    def _kube_version(self, instance: AppInstance) -> str:
+        return self.fleet.cluster(instance.cluster).kube_version or self.kube_version(instance.cluster)
+
+    async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
+        key = self._key(instance, revision)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
-            return cached
-        result = await self._render(instance, revision, kube_version)
+            return cached[0]
+        result = await self._render(instance, revision, self._kube_version(instance))
         self._cache[key] = result
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return result
+        return result[0]
+
+    def warnings(self, instance: AppInstance, revision: Revision) -> tuple[str, ...]:
+        """What the last render of INSTANCE at REVISION passed over: files that may hold
+        manifests but were not read (see ``core.directory``)."""
+        cached = self._cache.get(self._key(instance, revision))
+        return cached[1] if cached is not None else ()
 
     async def _offload(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """FN(*ARGS, **KWARGS) on a parse thread, so that the event loop stays free."""
@@ -94,7 +112,7 @@ class DesiredState:
         return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
 
     async def _render(self, instance: AppInstance, revision: Revision,
-                      kube_version: str) -> tuple[Manifest, ...]:
+                      kube_version: str) -> Rendered:
         repo = self.repository(instance)
         settings = self.fleet.settings
         path = instance.source.path.strip("/") or "."
@@ -102,7 +120,7 @@ class DesiredState:
         try:
             files = await self.git.read_tree(repo, revision.sha, path,
                                              max_file_size=settings.max_manifest_file_size,
-                                             limited_suffixes=MANIFEST_SUFFIXES)
+                                             limited_suffixes=SOURCE_SUFFIXES)
         except SourceTooLarge as exc:
             raise SourceTooLarge(f"{exc} (settings.maxManifestFileSize: "
                                  f"{format_size(settings.max_manifest_file_size)})") from None
@@ -120,26 +138,54 @@ class DesiredState:
             return await self._offload(_parse_rendered, text, self.decryptor, where,
                                        origin=replace(origin, decrypted=opened),
                                        default_namespace=instance.namespace,
-                                       cluster_scoped=extra)
-        manifests = {n: b for n, b in files.items()
-                     if n.lower().endswith(MANIFEST_SUFFIXES) and not _hidden(n[len(base):])}
+                                       cluster_scoped=extra), ()
+        chosen = select_files(files, base, instance.source.directory, where)
+        manifests = {n: files[n] for n in chosen.manifests}
         total = sum(len(data) for data in manifests.values())
         if total > settings.max_render_output_size:
             raise SourceTooLarge(f"{where}: the manifest files total {total} bytes, over the limit "
                                  f"of {settings.max_render_output_size} bytes "
                                  f"{_setting(settings.max_render_output_size)}")
-        return await self._offload(_parse_plain, manifests, self.decryptor,
-                                   origin=SourceLocation(repo.name, revision.sha),
-                                   default_namespace=instance.namespace, cluster_scoped=extra)
+        if chosen.jsonnet:
+            outputs = await self._jsonnet(instance, repo, revision, path, chosen.jsonnet,
+                                          settings.max_render_output_size - total)
+            manifests.update((name, text.encode()) for name, text in outputs.items())
+        parsed = await self._offload(_parse_plain, manifests, self.decryptor,
+                                     origin=SourceLocation(repo.name, revision.sha),
+                                     default_namespace=instance.namespace, cluster_scoped=extra)
+        return parsed, chosen.warnings
+
+    async def _jsonnet(self, instance: AppInstance, repo: Repository, revision: Revision,
+                       path: str, files: tuple[str, ...], budget: int) -> Mapping[str, str]:
+        """The evaluated output of the Jsonnet FILES of PATH, within BUDGET bytes in all; the
+        values of its arguments and variables see Argo CD's build environment."""
+        where = f"{repo.name}@{revision.sha[:12]}:{path}"
+        limit = self.fleet.settings.max_render_output_size
+        env = build_env(app=instance.app, namespace=instance.namespace, revision=revision.sha,
+                        repo_url=safe_url(repo.url), path=instance.source.path,
+                        target_revision=instance.source.target_revision)
+        params = substituted(instance.source.directory.jsonnet, env)
+        async with self.git.materialise(repo, revision.sha, path) as directory:
+            root = _repository_root(directory, path)
+            try:
+                outputs = await self.renderer.render_jsonnet(
+                    root, path, files, params,
+                    cache_key=f"{repo.name}@{revision.sha}", max_output=max(1, budget))
+            except SourceTooLarge as exc:
+                raise SourceTooLarge(f"{where}: {exc} {_setting(limit)}") from None
+            except RenderError as exc:
+                raise RenderError(f"{where}: {exc}") from None
+        if sum(len(text) for text in outputs.values()) > budget:  # a cached render of a larger limit
+            raise SourceTooLarge(f"{where}: the manifests and Jsonnet output are over the limit of "
+                                 f"{limit} bytes {_setting(limit)}")
+        return outputs
 
     async def _rendered(self, instance: AppInstance, repo: Repository, revision: Revision,
                         path: str, kube_version: str) -> tuple[str, bool]:
         """The Kustomize or Helm output of PATH, and whether SOPS files were decrypted for it."""
         limit = self.fleet.settings.max_render_output_size
         async with self.git.materialise(repo, revision.sha, path) as directory:
-            root = directory
-            for _ in PurePosixPath(path).parts if path != "." else ():
-                root = root.parent
+            root = _repository_root(directory, path)
             opened = 0
             if self.decryptor is not None:
                 opened = await self.decryptor.decrypt_tree(
@@ -154,6 +200,13 @@ class DesiredState:
                 raise SourceTooLarge(f"{repo.name}@{revision.sha[:12]}:{path}: {exc} "
                                      f"{_setting(limit)}") from None
         return text, opened > 0
+
+
+def _repository_root(directory: Path, path: str) -> Path:
+    """The root of a materialised tree, given the directory of PATH within it."""
+    for _ in PurePosixPath(path).parts if path != "." else ():
+        directory = directory.parent
+    return directory
 
 
 def _setting(limit: int) -> str:
@@ -181,11 +234,6 @@ def _parse_plain(files: Mapping[str, bytes], decryptor: DecryptPort | None, *,
         texts = _decrypted(texts, sealed, decryptor, origin)
     return parse_files(texts, origin=replace(origin, decrypted=bool(sealed)),
                        default_namespace=default_namespace, cluster_scoped=cluster_scoped)
-
-
-def _hidden(relative: str) -> bool:
-    """True for files under a dot-directory or dot-files (``.github/``, ``.pre-commit-config.yaml``)."""
-    return any(part.startswith(".") for part in relative.split("/"))
 
 
 def _decrypted(texts: Mapping[str, str], sealed: Collection[str], decryptor: DecryptPort,

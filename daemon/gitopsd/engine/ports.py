@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from gitopsd.model import AppInstance, HelmParams, Manifest, Repository, Revision
+from gitopsd.model import AppInstance, HelmParams, JsonnetParams, Manifest, Repository, Revision
 
 Obj = dict[str, Any]
 
@@ -62,6 +62,11 @@ class DesiredPort(Protocol):
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision: ...
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]: ...
+
+    def warnings(self, instance: AppInstance, revision: Revision) -> tuple[str, ...]:
+        """What the render of INSTANCE's manifests at REVISION passed over (files that may hold
+        manifests but are not read); empty when nothing was, or before they are rendered."""
+        ...
 
 
 class GitPort(Protocol):
@@ -113,7 +118,7 @@ class DecryptPort(Protocol):
 
 
 class RenderPort(Protocol):
-    """Kustomize and Helm rendering of a materialised tree (adapts edges.render.Renderer).
+    """Kustomize, Helm and Jsonnet rendering of a materialised tree (adapts edges.render.Renderer).
 
     Output past MAX_OUTPUT bytes (0: the renderer's own limit) raises ``SourceTooLarge``.
     """
@@ -121,6 +126,13 @@ class RenderPort(Protocol):
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
                      max_output: int = 0) -> str: ...
+
+    async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
+                             params: JsonnetParams, *, cache_key: str,
+                             max_output: int = 0) -> Mapping[str, str]:
+        """The JSON output of each Jsonnet file of FILES (repository-relative) of the
+        directory source PATH in the materialised tree ROOT."""
+        ...
 
 
 class WatchPort(Protocol):

@@ -118,7 +118,10 @@ class StatusBoard:
             row.failed_revision = ""
         elif failed and outcome.revision:
             row.failed_revision = outcome.revision
-        row.conditions = [c for c in row.conditions if c.type in STICKY]
+        keep = STICKY if full else (*STICKY, ConditionType.SOURCE_WARNING)
+        row.conditions = [c for c in row.conditions if c.type in keep]
+        row.conditions += [Condition(ConditionType.SOURCE_WARNING, ConditionReason.UNREAD_FILES, w)
+                           for w in outcome.warnings]
         if failed:
             kind = _FAILURE_CONDITIONS.get(outcome.error, ConditionType.SYNC_ERROR)
             row.conditions.append(Condition(kind, outcome.kind.value, outcome.message))

@@ -59,11 +59,45 @@ class HelmParams:
 
 
 @dataclass(frozen=True)
+class JsonnetVar:
+    """A Jsonnet top-level argument or external variable: a string, or Jsonnet code."""
+
+    name: str
+    value: str
+    code: bool = False
+
+
+@dataclass(frozen=True)
+class JsonnetParams:
+    """Argo CD's ``directory.jsonnet``; ``libs`` are search paths relative to the repository root."""
+
+    tlas: tuple[JsonnetVar, ...] = ()
+    ext_vars: tuple[JsonnetVar, ...] = ()
+    libs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DirectoryParams:
+    """Argo CD's ``directory`` options of a plain directory source.
+
+    Only the top directory is read unless ``recurse``; ``include`` and
+    ``exclude`` are globs (Argo CD's syntax) matched against each file's path
+    relative to the source path; empty means every file / none.
+    """
+
+    recurse: bool = False
+    include: str = ""
+    exclude: str = ""
+    jsonnet: JsonnetParams = field(default_factory=JsonnetParams)
+
+
+@dataclass(frozen=True)
 class Source:
     repo: str
     target_revision: str = "HEAD"
     path: str = "."
     helm: HelmParams = field(default_factory=HelmParams)
+    directory: DirectoryParams = field(default_factory=DirectoryParams)
 
 
 @dataclass(frozen=True)

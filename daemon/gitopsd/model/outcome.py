@@ -24,3 +24,4 @@ class Outcome:
     changes: ChangeSet = field(default_factory=ChangeSet)
     health: Health = field(default_factory=lambda: Health(HealthStatus.UNKNOWN))
     error: str = ""  # what ended the pass: status.error_kind(exc), e.g. ErrorKind.CLUSTER_UNREACHABLE
+    warnings: tuple[str, ...] = ()  # what the render passed over (files that may hold manifests)

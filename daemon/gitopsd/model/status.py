@@ -47,6 +47,7 @@ class ConditionType(enum.StrEnum):
     SIGNATURE_INVALID = "SignatureInvalid"
     PROJECT_VIOLATION = "ProjectViolation"  # something the application's project forbids
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"  # a sync window stops automated syncs and self-heal now
+    SOURCE_WARNING = "SourceWarning"  # the source holds files that may be manifests but are not read
 
 
 class ConditionReason(enum.StrEnum):
@@ -63,6 +64,7 @@ class ConditionReason(enum.StrEnum):
     FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
     DENY_WINDOW_ACTIVE = "DenyWindowActive"  # a deny sync window is active
     OUTSIDE_ALLOW_WINDOWS = "OutsideAllowWindows"  # allow sync windows apply, none is active
+    UNREAD_FILES = "UnreadFiles"  # a SourceWarning: files of the source that are not read
 
 
 class ErrorKind(enum.StrEnum):

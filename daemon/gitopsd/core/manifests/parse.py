@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gitopsd.core.kinds import is_cluster_scoped
+from gitopsd.core.manifests.jsonnet import jsonnet_objects
 from gitopsd.core.manifests.yaml12 import YamlError, load_documents
 from gitopsd.core.marks import HOOK_ANNOTATIONS
 from gitopsd.errors import ManifestError
@@ -100,9 +101,11 @@ def parse_files(files: Mapping[str, str], *, origin: SourceLocation,
     """Parse the files of a plain directory (path -> text) into manifests.
 
     Files are read in sorted path order; only ``.yaml``, ``.yml`` and
-    ``.json`` files are considered. Documents that are plainly not Kubernetes
-    objects are ignored: those without a ``kind`` key (values files, Helm's
-    ``Chart.yaml``, lists of settings) and Kustomize's own configuration
+    ``.json`` files are considered, and ``.jsonnet`` files whose text is their
+    evaluated output (JSON; ``jsonnet_objects`` says which shapes it may
+    take). Documents that are plainly not Kubernetes objects are ignored:
+    those without a ``kind`` key (values files, Helm's ``Chart.yaml``, lists
+    of settings) and Kustomize's own configuration
     (``kustomize.config.k8s.io``). A document with a ``kind`` is held to the
     rules of ``parse_stream``. Paths are reported as given, under
     ``origin``'s repository and revision.
@@ -110,9 +113,12 @@ def parse_files(files: Mapping[str, str], *, origin: SourceLocation,
     issues = _Issues()
     raws: list[_Raw] = []
     for path in sorted(files):
+        where = replace(origin, path=path, line=0)
+        if path.lower().endswith(".jsonnet"):
+            raws.extend(_read_jsonnet(files[path], where, issues))
+            continue
         if not path.lower().endswith(MANIFEST_SUFFIXES):
             continue
-        where = replace(origin, path=path, line=0)
         if path.lower().endswith(".json"):
             raws.extend(_read_json(files[path], where, issues))
         else:
@@ -176,6 +182,20 @@ def _read_json(text: str, origin: SourceLocation, issues: _Issues) -> Iterator[_
     values = value if isinstance(value, list) else [value]
     for item in values:
         yield from _objects(item, where, [], issues, lenient=True)
+
+
+def _read_jsonnet(text: str, origin: SourceLocation, issues: _Issues) -> Iterator[_Raw]:
+    """The objects of one evaluated Jsonnet file (its JSON output), by Argo CD's rules."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        issues.add(origin, f"Jsonnet output is not JSON: {exc.msg}")
+        return
+    found, problems = jsonnet_objects(value)
+    for problem in problems:
+        issues.add(origin, problem)
+    for item in found:
+        yield from _objects(item, origin, [], issues, lenient=False)
 
 
 def _objects(value: Any, where: SourceLocation, item_where: list[SourceLocation],

@@ -1,5 +1,8 @@
 """The render edge's front door: choose the renderer, consult the cache, run it.
 
+Jsonnet files of a plain directory source are evaluated through
+``render_jsonnet`` (the engine decides which files; see ``core.directory``).
+
 ``Renderer.render`` resolves the request's path inside the tree, picks Helm
 (Chart.yaml), Kustomize (a kustomization file) or plain, and returns the
 cached result when the same tree, path and output-relevant parameters were
@@ -11,12 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 
 from gitopsd.edges import binaries
 from gitopsd.edges.render.cache import CacheKey, RenderCache, cache_key
 from gitopsd.edges.render.helm import render_helm
+from gitopsd.edges.render.jsonnet import render_jsonnet
 from gitopsd.edges.render.kustomize import render_kustomize
 from gitopsd.edges.render.plain import render_plain
 from gitopsd.edges.render.request import (
@@ -29,6 +35,7 @@ from gitopsd.edges.render.request import (
 )
 from gitopsd.edges.render.runner import Limits
 from gitopsd.errors import RenderError
+from gitopsd.model import JsonnetParams
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,27 @@ class Renderer:
         else:
             self._shared += 1
         return await asyncio.shield(task)
+
+    async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
+                             params: JsonnetParams, *, cache_key: str = "",
+                             max_output: int = 0) -> Mapping[str, str]:
+        """The JSON output of each Jsonnet file of FILES (relative to ROOT) of the directory
+        source PATH; RenderError naming the file and line of a failed evaluation."""
+        rel = normalize_path(path)
+        target = resolve_in_tree(root, rel)
+        tree = Path(await asyncio.to_thread(os.path.realpath, root))
+        limits = replace(self.limits, max_output=max_output) if max_output else self.limits
+        key: CacheKey = ((cache_key,), "jsonnet", rel, files, repr(params))
+        cached = self.cache.get(key) if cache_key else None
+        if cached is not None and cached.files is not None:
+            return cached.files
+        async with self._slots:
+            self._renders += 1
+            out = await render_jsonnet(tree, target, rel, files, params, limits)
+        if cache_key:
+            self.cache.put(key, Rendered(text="", files=MappingProxyType(dict(out)),
+                                         renderer="jsonnet"))
+        return out
 
     async def aclose(self) -> None:
         """Cancel renders still running (their tool processes are killed) and wait for them."""

@@ -96,6 +96,7 @@ class Comparison:
     unreadable: dict[ResourceKey, str] = field(default_factory=dict)
     assess: Assess = field(default=healthmod.assess, repr=False, compare=False)
     rebuilt: bool = False  # the inventory was missing or unreadable and was rebuilt from live objects
+    warnings: tuple[str, ...] = ()  # what the render passed over (``DesiredPort.warnings``)
 
     @property
     def tracked(self) -> tuple[Manifest, ...]:

@@ -2,8 +2,9 @@
 
 check the project -> resolve revision -> render -> check the project ->
 compare -> (stop here when in sync, not automated, or a sync window refuses
-the sync) -> plan -> record inventory -> apply wave by wave -> prune -> record
-inventory -> Outcome.
+the sync) -> plan -> preflight (every kind served, every namespace there or
+created: else fail before any write) -> record inventory -> apply wave by wave
+-> prune -> record inventory -> Outcome.
 An inventory entry leaves only once its object is confirmed gone or is no
 longer the application's: a prune sent but not confirmed (the pass failed or
 was killed, or the object is still being deleted) keeps its entry, so the next
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from gitopsd.core import health as healthmod
 from gitopsd.core.health.custom import Assess
@@ -39,6 +40,7 @@ from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.ports import ClusterPort, DesiredPort, NoTracing, Step, TracingPort
 from gitopsd.engine.sync.compare import Comparison, LiveReader, compare, is_hook
 from gitopsd.engine.sync.execute import Executor
+from gitopsd.engine.sync.preflight import preflight
 from gitopsd.engine.sync.result import ExecResult
 from gitopsd.engine.windows import Closed
 from gitopsd.errors import (
@@ -141,6 +143,7 @@ class Reconciler:
                                 with_diff=with_diff, assess=self.assess,
                                 known_kinds=self._kinds.get(app.name, ()))
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
+        cmp.warnings = self.desired.warnings(instance, revision)
         known = self._kinds.setdefault(app.name, set())
         known.update((e.api_version, e.kind) for e in cmp.inventory)
         known.update((m.api_version, m.key.kind) for m in cmp.tracked)
@@ -165,8 +168,10 @@ class Reconciler:
             closed = self._window(instance, app, cmp, request)
             if closed is not None:
                 return Pass(Outcome(OutcomeKind.OUT_OF_SYNC, f"{cmp.summary()}; {closed.message}",
-                                    cmp.revision.sha, health=cmp.health()), cmp, closed)
-            return Pass(await self._sync(instance, app, cmp, request, deadline), cmp)
+                                    cmp.revision.sha, health=cmp.health(), warnings=cmp.warnings),
+                            cmp, closed)
+            outcome = await self._sync(instance, app, cmp, request, deadline)
+            return Pass(replace(outcome, warnings=cmp.warnings), cmp)
         except ProjectViolation as e:  # nothing was written, and nothing is handed to EXPECT
             return Pass(Outcome(OutcomeKind.STALLED, str(e), sha, error=error_kind(e)))
         except (SourceError, ConfigError) as e:
@@ -211,6 +216,10 @@ class Reconciler:
         if not (app.sync_policy.automated or request.manual):
             return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
         plan = self._plan(instance, app, cmp, request)
+        refused = await preflight(self.cluster, plan)
+        if refused is not None:
+            return Outcome(OutcomeKind.FAILED, refused, revision, health=cmp.health(),
+                           error=ErrorKind.SYNC)
         return await self._execute(app, cmp, plan, deadline)
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
