@@ -138,3 +138,20 @@ async def test_a_pass_that_lost_the_lease_writes_no_further_wave() -> None:
     assert "no longer holds the cluster's Lease" in done.outcome.message
     assert ResourceKey("", "ConfigMap", "ns", "first") in cluster.objects
     assert ResourceKey("", "ConfigMap", "ns", "second") not in cluster.objects
+
+
+@pytest.mark.asyncio
+async def test_gaining_the_lease_is_told_and_renewing_it_is_not() -> None:
+    """on_acquired runs when the Lease is first taken and when it is taken again after a lapse,
+    never on a renewal."""
+    clock, cluster = VirtualClock(), FakeCluster()
+    lease = _lease(cluster, clock, "host-a")
+    gained: list[float] = []
+    lease.on_acquired = lambda: gained.append(clock.now())
+    assert await lease.step()
+    await clock.advance(5.0)
+    assert await lease.step()
+    await clock.advance(20.0)  # renewals failed meanwhile: the hold lapsed
+    assert lease.held() is False
+    assert await lease.step()
+    assert gained == [0.0, 25.0]

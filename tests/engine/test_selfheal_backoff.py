@@ -12,6 +12,7 @@ from gitopsd.engine.clock import VirtualClock
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import ClusterHandle
+from gitopsd.errors import ApiError
 from gitopsd.model import ResourceKey
 from tests.engine.fakecluster import FakeCluster
 from tests.engine.fakefleet import (
@@ -238,3 +239,32 @@ async def test_edit_while_the_last_repair_is_still_being_reported_is_repaired() 
         f.edit("debug-again")
         await f.clock.advance(0.05)
         assert f.level() == "info", "an edit during the last repair's report was never repaired"
+
+
+@pytest.mark.asyncio
+async def test_drift_left_alone_without_the_lease_is_repaired_once_the_lease_is_back() -> None:
+    """An object deleted while the Lease had lapsed (the API server was away) is left alone then,
+    and re-created by the pass that follows the Lease's return."""
+    f = Fleet()
+    lease = f.daemon.leases.by_cluster["alpha"]
+    async with running(f.daemon):
+        await f.started()
+        real_get = f.cluster.get
+
+        async def unreachable(api_version: str, kind: str, *args: Any, **kw: Any) -> Any:
+            if kind == "Lease":
+                raise ApiError("cluster alpha: connection refused", status=0)
+            return await real_get(api_version, kind, *args, **kw)
+
+        f.cluster.get = unreachable  # type: ignore[method-assign]
+        await f.clock.advance(20.0)
+        assert lease.held() is False
+        gone = copy.deepcopy(f.cluster.objects[KEY])
+        await f.cluster.delete("v1", "ConfigMap", "settings", "web")
+        f.watch.send("DELETED", gone)
+        await f.clock.advance(1.0)
+        assert KEY not in f.cluster.objects  # no write without the Lease
+        f.cluster.get = real_get  # type: ignore[method-assign]
+        await f.clock.advance(6.0)
+        assert lease.held()
+        assert f.level() == "info"

@@ -143,6 +143,7 @@ class Daemon:
     async def start(self) -> None:
         await self.leases.acquire(timeout=self.settings.lease_renew)
         for name, lease in self.leases.by_cluster.items():
+            lease.on_acquired = functools.partial(self._lease_gained, name)
             self.supervisor.spawn(f"lease/{name}", lease.run)
         for key, (inst, _) in sorted(self.instances.items()):
             self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
@@ -167,6 +168,13 @@ class Daemon:
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,
                     writable=functools.partial(self.leases.writable, name)))
+
+    def _lease_gained(self, cluster: str) -> None:
+        """The Lease of CLUSTER was gained after start: drift seen while another daemon (or
+        nobody) held it was left alone, so every instance there gets a full pass."""
+        for key, (inst, _) in sorted(self.instances.items()):
+            if inst.cluster == cluster:
+                self.queue.add(key, cluster, Priority.DRIFT, reason="lease acquired")
 
     async def stop(self) -> None:
         """Let running syncs finish within the grace period, then cancel everything."""

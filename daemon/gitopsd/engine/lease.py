@@ -14,6 +14,10 @@ a live holder), so clocks of different hosts are never compared, as in
 client-go's leader election. Every write of the Lease is conditional on the
 resourceVersion that was read, so two candidates never both win. On a clean
 stop the holder gives the Lease up, and the other daemon takes it at once.
+Whoever gains the Lease (at first, after a lapse, or from another daemon) is
+told through ``on_acquired``: what happened on the cluster while it could not
+write (drift it saw and left alone, a cluster restored empty) is its to
+reconcile now.
 
 This module decides who may write, never what is written: the daemon, the
 executor, the repairer and the removal sweeps ask ``Leases.writable``.
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +65,7 @@ class ClusterLease:
         self.duration = duration
         self.renew = renew
         self.holder = ""  # who holds it as last seen ("" when nobody or unknown)
+        self.on_acquired: Callable[[], None] | None = None  # called each time it is (re)gained
         self._valid_until = float("-inf")
         self._seen: _Seen | None = None
 
@@ -135,10 +140,13 @@ class ClusterLease:
                 raise
             self._valid_until = float("-inf")  # someone else wrote it first
             return False
-        if not self.held():
-            log.info("lease.acquired", cluster=self.cluster, lease=f"{self.namespace}/{self.name}")
+        gained = not self.held()
         self.holder, self._seen = self.identity, None
         self._valid_until = started + self.duration
+        if gained:
+            log.info("lease.acquired", cluster=self.cluster, lease=f"{self.namespace}/{self.name}")
+            if self.on_acquired is not None:
+                self.on_acquired()
         return True
 
     async def _create(self, body: dict[str, Any]) -> None:
