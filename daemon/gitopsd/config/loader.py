@@ -29,6 +29,7 @@ from gitopsd.config.rules import (
     check_listen,
     check_name,
     check_namespace,
+    check_server_url,
 )
 from gitopsd.config.verify import read_verify
 from gitopsd.config.yamlpos import IssueLog, aliases_of, compose_documents, is_null
@@ -53,11 +54,11 @@ FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "ap
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
                    "maxManifestFileSize", "maxRenderOutputSize")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
-                  "kubeVersion")
+                  "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
 RATE_LIMIT_FIELDS = ("qps", "burst")
 REPOSITORY_FIELDS = ("name", "url", "sshKeyFile", "knownHostsFile", "tokenFile", "username",
-                     "pollInterval", "verify")
+                     "pollInterval", "verify", "aliases")
 
 CONFIG_ENV = "GITOPSD_CONFIG"
 
@@ -237,9 +238,10 @@ def _clusters(r: Reader, node: Node | None, files: _Files) -> tuple[Cluster, ...
             kube_version = r.string(f["kubeVersion"], f"{p}.kubeVersion") or ""
             if kube_version and (reason := check_kube_version(kube_version)):
                 r.issue(f["kubeVersion"], f"{p}.kubeVersion", reason)
+        servers = _servers(r, f["servers"], f"{p}.servers") if "servers" in f else ()
         out.append(Cluster(name=name or "", kubeconfig=kubeconfig, context=context,
                            labels=labels, server=server, bastion=bastion, qps=qps, burst=burst,
-                           kube_version=kube_version))
+                           kube_version=kube_version, servers=servers))
     _report_duplicates(r, names, "cluster")
     return tuple(out)
 
@@ -334,11 +336,44 @@ def _repositories(r: Reader, node: Node | None, files: _Files) -> tuple[Reposito
             poll = poll if got is None else got
         verify = read_verify(r, f["verify"], f"{p}.verify", files.base,
                                                   check=files.check) if "verify" in f else None
+        aliases = _aliases(r, f["aliases"], f"{p}.aliases") if "aliases" in f else ()
         out.append(Repository(name=name or "", url=url, ssh_key_file=creds.get("sshKeyFile", ""),
                               known_hosts_file=creds.get("knownHostsFile", ""),
                               token_file=creds.get("tokenFile", ""), username=username,
-                              poll_interval=poll, verify=verify))
+                              poll_interval=poll, verify=verify, aliases=aliases))
     _report_duplicates(r, names, "repository")
+    return tuple(out)
+
+
+def _aliases(r: Reader, node: Node, p: str) -> tuple[str, ...]:
+    """URLs an Argo CD ``repoURL`` may use for this repository; never fetched, only matched."""
+    out = []
+    for i, item in enumerate(r.sequence(node, p) or []):
+        url = r.string(item, f"{p}[{i}]")
+        if url is None:
+            continue
+        try:
+            if parse_git_url(url).has_password:
+                r.issue(item, f"{p}[{i}]", "an alias must not contain a password")
+                continue
+        except ValueError as exc:
+            r.issue(item, f"{p}[{i}]", str(exc))
+            continue
+        out.append(url)
+    return tuple(out)
+
+
+def _servers(r: Reader, node: Node, p: str) -> tuple[str, ...]:
+    """API server URLs an Argo CD ``destination.server`` may use for this cluster."""
+    out = []
+    for i, item in enumerate(r.sequence(node, p) or []):
+        url = r.string(item, f"{p}[{i}]")
+        if url is None:
+            continue
+        if reason := check_server_url(url):
+            r.issue(item, f"{p}[{i}]", reason)
+            continue
+        out.append(url)
     return tuple(out)
 
 

@@ -45,6 +45,7 @@ class ConditionType(enum.StrEnum):
     LEASE_HELD_ELSEWHERE = "LeaseHeldElsewhere"
     SOURCE_UNAVAILABLE = "SourceUnavailable"  # the instance's repository does not answer
     SIGNATURE_INVALID = "SignatureInvalid"
+    INVALID_SPEC = "InvalidSpecError"  # an Argo CD Application gitopsd cannot honour (Argo CD's name)
 
 
 class ConditionReason(enum.StrEnum):
@@ -59,6 +60,7 @@ class ConditionReason(enum.StrEnum):
     ANOTHER_WRITER = "AnotherWriter"
     POLL_FAILED = "PollFailed"    # the repository's poll (remote listing) failed
     FETCH_FAILED = "FetchFailed"  # a sync could not list or fetch the repository
+    UNSUPPORTED_APPLICATION = "UnsupportedApplication"  # refused when its file was read
 
 
 class ErrorKind(enum.StrEnum):
