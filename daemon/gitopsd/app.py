@@ -117,7 +117,7 @@ async def with_application(fleet: Fleet, app: str, sources: Sources) -> Fleet:
     """
     if defines(fleet, app) or not fleet.argocd_sources:
         return fleet
-    return await expand_argocd_sources(fleet, sources.git)
+    return await expand_argocd_sources(fleet, sources.git, RenderAdapter(sources.renderer))
 
 
 async def compare_instance(fleet: Fleet, app: Application, instance: AppInstance,

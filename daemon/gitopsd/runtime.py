@@ -136,7 +136,7 @@ class Runtime:
         """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read
         (and then nothing is removed for having left the fleet until they can)."""
         try:
-            fleet = await expand_argocd_sources(base, self.git)
+            fleet = await expand_argocd_sources(base, self.git, RenderAdapter(self.renderer))
         except GitopsdError as e:
             log.error("argocd.sources.failed", error=str(e))
             self.complete = False
@@ -178,8 +178,9 @@ class Runtime:
             if not self.complete:
                 continue  # keep running what was last read rather than dropping those applications
             current = self.daemon.fleet if self.daemon is not None else None
-            if current is not None and (fleet.applications, fleet.instances) != \
-                    (current.applications, current.instances):
+            if current is not None and (fleet.applications, fleet.instances,
+                                        fleet.rejected_applications) != \
+                    (current.applications, current.instances, current.rejected_applications):
                 log.info("argocd.sources.changed", applications=len(fleet.applications))
                 await self.replace_daemon(fleet)
 

@@ -61,7 +61,6 @@ ARGO_TOP_IGNORED = ("operation",)  # a sync request carried in the object: gitop
 
 SPEC_IGNORED = ("project", "info", "revisionHistoryLimit")
 SPEC_UNSUPPORTED = ("sourceHydrator",)
-_EXTENSIONS = (".yaml", ".yml", ".json")
 
 
 @dataclass(frozen=True)
@@ -95,8 +94,8 @@ def read_argocd_applications(files: Mapping[str, str], fleet: Fleet, origin: str
                              entry: str = "") -> ArgoApplications:
     """Applications defined by the Argo CD ``Application`` manifests in ``files``.
 
-    ``files`` maps a path (relative to the repository path that was read) to
-    its text; only ``.yaml``, ``.yml`` and ``.json`` files are read. ``origin``
+    ``files`` maps a path (relative to the repository path that was read, or
+    naming a render's output) to its YAML text. ``origin``
     names where they came from (for example ``env@main:clusters/prod/apps``);
     each issue's file is ``<origin>/<path>``. ``entry`` names the fleet's
     ``argocd`` entry for the rejected ones. Applications are sorted by name.
@@ -105,8 +104,6 @@ def read_argocd_applications(files: Mapping[str, str], fleet: Fleet, origin: str
     warnings = IssueLog()
     found: list[tuple[Application | None, Cluster | None, IssueLog, Reader, Node, str]] = []
     for path in sorted(files):
-        if not path.endswith(_EXTENSIONS):
-            continue
         file = f"{origin.rstrip('/')}/{path.lstrip('/')}" if origin else path
         for doc in compose_documents(files[path], file, problems):
             if _scalar(doc, "kind") != "Application":

@@ -128,6 +128,8 @@ class Daemon:
             self.watches.add_cluster(handle)
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
+        for bad in fleet.rejected_applications:  # shown, never run, never removed
+            self.board.reject(bad.name, bad.cluster or "-", bad.reasons)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class Daemon:
                                   history=self.history, poll=self.settings.health_poll,
                                   assess=self.assess)
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
+                apps |= {bad.name for bad in self.fleet.rejected_applications}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,
                     writable=functools.partial(self.leases.writable, name)))
