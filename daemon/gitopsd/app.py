@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,10 +46,11 @@ class RenderAdapter:
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str:
+                     max_output: int = 0, ref_files: Mapping[str, str] | None = None) -> str:
         result = await self.renderer.render(RenderRequest(
             root=root, path=path, release_name=release_name, namespace=namespace, helm=helm,
-            kube_version=kube_version, cache_key=cache_key, max_output=max_output))
+            kube_version=kube_version, cache_key=cache_key, max_output=max_output,
+            ref_files=dict(ref_files or {})))
         return result.text
 
 

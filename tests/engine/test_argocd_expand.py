@@ -6,16 +6,30 @@ it deployed earlier is never removed for its absence from the running fleet.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from gitopsd.engine.argocd import expand_argocd_sources
+from gitopsd.engine.clock import VirtualClock
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
+from gitopsd.engine.pollers import Pollers
 from gitopsd.engine.ports import ClusterHandle
-from gitopsd.model import ArgoCDAppSource, ConditionType, Fleet, SyncStatus
+from gitopsd.engine.queue import WorkQueue
+from gitopsd.model import (
+    AppInstance,
+    ArgoCDAppSource,
+    ConditionType,
+    Fleet,
+    HelmParams,
+    Repository,
+    Source,
+    SourceRef,
+    SyncStatus,
+)
 from tests.engine.fakecluster import FakeCluster
 from tests.engine.fakefleet import (
     FakeGit,
@@ -78,3 +92,33 @@ async def test_a_rejected_application_is_shown_and_its_objects_kept() -> None:
         assert "plugin" in row.last_message
     assert not [e for e in cluster.events("delete") if "t" in str(e)]
     assert any(o.get("metadata", {}).get("name") == "t" for o in cluster.objects.values())
+
+
+@pytest.mark.asyncio
+async def test_a_moved_values_ref_queues_the_instance_that_reads_it() -> None:
+    """A new commit in a repository that only lends value files queues its readers, with no commit."""
+    git = FakeGit()
+    git.commit({"prod/web.yaml": "a: 1\n"})
+    source = Source(repo="env", target_revision="main", path="chart",
+                    helm=HelmParams(value_files=("$values/prod/web.yaml",)),
+                    refs=(SourceRef("values", "values", "main"),))
+    instance = AppInstance("web", "alpha", source, "web")
+    values = Repository("values", "/srv/values", poll_interval=1.0)
+    clock = VirtualClock()
+    queue = WorkQueue(clock=clock)
+    pollers = Pollers(git=git, queue=queue, clock=clock, metrics=None,
+                      instances=lambda: [instance], jitter=0.0)
+    pollers.add(values)
+    task = asyncio.ensure_future(pollers.run(values))
+    try:
+        await clock.advance(0.5)
+        assert pollers.head("values", "main") == git.head
+        assert len(queue) == 0
+        git.commit({"prod/web.yaml": "a: 2\n"})
+        await clock.advance(1.0)
+        assert len(queue) == 1
+        item = await queue.get()
+        assert (item.key, item.commit) == ("web/alpha", None)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -142,7 +142,8 @@ class Daemon:
         for n in range(self.settings.workers):
             self.supervisor.spawn(f"worker/{n}", self._worker)
         for repo in self.fleet.repositories:
-            if any(i.source.repo == repo.name for i, _ in self.instances.values()):
+            if any(i.source.repo == repo.name or any(r.repo == repo.name for r in i.source.refs)
+                   for i, _ in self.instances.values()):
                 self.pollers.add(repo)
                 self.supervisor.spawn(f"poller/{repo.name}", self.pollers.runner(repo))
         if self.settings.remove_orphans:
