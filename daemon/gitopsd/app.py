@@ -29,12 +29,13 @@ from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.model import AppInstance, Application, Fleet, HelmParams, Outcome
 
 
-def default_state_dir() -> Path:
-    """--state-dir, else $GITOPSD_STATE_DIR, else systemd's $STATE_DIRECTORY, else ~/.local/state."""
-    for var in ("GITOPSD_STATE_DIR", "STATE_DIRECTORY"):
-        value = os.environ.get(var)
-        if value:
-            return Path(value.split(":")[0])
+def default_state_dir(fleet: Fleet | None = None) -> Path:
+    """When --state-dir is not given: $GITOPSD_STATE_DIR, else the fleet file's
+    ``settings.stateDir``, else systemd's $STATE_DIRECTORY, else ~/.local/state/gitopsd."""
+    chosen = os.environ.get("GITOPSD_STATE_DIR") or (fleet.settings.state_dir if fleet else "") \
+        or os.environ.get("STATE_DIRECTORY")
+    if chosen:
+        return Path(chosen.split(":")[0])
     return Path.home() / ".local" / "state" / "gitopsd"
 
 

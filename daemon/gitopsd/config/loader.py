@@ -52,7 +52,7 @@ __all__ = [
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "applications",
                 "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
-                   "maxManifestFileSize", "maxRenderOutputSize")
+                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
@@ -145,8 +145,8 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
         name = r.string(top["fleet"], "fleet") or ""
         if name and (reason := check_fleet_name(name)):
             r.issue(top["fleet"], "fleet", reason)
-    settings = _settings(r, top.get("settings"))
     files = _Files(r, Path(filename).parent, check_files)
+    settings = _settings(r, top.get("settings"), files)
     clusters = _clusters(r, top.get("clusters"), files)
     repositories = _repositories(r, top.get("repositories"), files)
     ctx = AppContext(fleet=name, clusters=clusters,
@@ -167,7 +167,7 @@ def _top_level(root: Node, name: str) -> Node | None:
     return found[-1] if found and not is_null(found[-1]) else None
 
 
-def _settings(r: Reader, node: Node | None) -> Settings:
+def _settings(r: Reader, node: Node | None, files: _Files) -> Settings:
     base = Settings()
     if node is None:
         return base
@@ -190,10 +190,14 @@ def _settings(r: Reader, node: Node | None) -> Settings:
         if otlp and not otlp.startswith(("http://", "https://")):
             r.issue(f["otlpEndpoint"], "settings.otlpEndpoint",
                     "must be an http:// or https:// URL (OTLP over HTTP)")
+    state_dir = ""
+    if "stateDir" in f:
+        given = r.string(f["stateDir"], "settings.stateDir")
+        state_dir = files.resolve(given) if given else ""
     sizes = {name: r.size(f[name], f"settings.{name}")
              for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp,
+                    otlp_endpoint=otlp, state_dir=state_dir,
                     max_manifest_file_size=sizes.get("maxManifestFileSize")
                     or base.max_manifest_file_size,
                     max_render_output_size=sizes.get("maxRenderOutputSize")

@@ -217,6 +217,7 @@ class Settings:
     otlp_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty disables export
     max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
     max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
+    state_dir: str = ""  # absolute; "" leaves it to --state-dir and the environment
 
 
 @dataclass(frozen=True)
