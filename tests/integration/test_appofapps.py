@@ -219,7 +219,8 @@ def test_status_finds_a_daemon_on_another_port_and_reads_without_a_token(
         assert post(f"http://127.0.0.1:{port}/api/v1/applications/found/sync") == 401
         refused = gitopsd("sync", "found", "--server", f"http://127.0.0.1:{port}", cwd=tmp_path)
         assert refused.returncode == 2
-        assert "no API token" in refused.stderr
+        assert "HTTP 401" in refused.stderr
+        assert "no API token was found for the daemon (--server)" in refused.stderr
         synced = gitopsd("sync", "found", "--config", str(fleet_file), cwd=tmp_path)
         assert synced.returncode == 0, synced.stderr
         assert synced.stdout.strip() == "sync requested: found/a"

@@ -49,9 +49,10 @@ def _run(args: argparse.Namespace) -> int:
         resync=args.resync, loopback_reads=not args.api_reads_need_token))
 
 
-def _call(target: Target, method: str, path: str, *, write: bool = False) -> Any:
+def _call(target: Target, method: str, path: str) -> Any:
+    """One API call; a call the daemon refuses for want of a token says where to get one."""
     req = urllib.request.Request(target.server.rstrip("/") + path, method=method)  # noqa: S310
-    token = target.token(required=write)
+    token = target.token()
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
@@ -59,7 +60,8 @@ def _call(target: Target, method: str, path: str, *, write: bool = False) -> Any
             return json.loads(resp.read() or b"{}")
     except urllib.error.HTTPError as e:
         body = e.read().decode(errors="replace")[:300]
-        raise GitopsdError(f"{target.server}{path}: HTTP {e.code}: {body}") from None
+        hint = f"; {target.missing_token()}" if e.code == 401 and not token else ""
+        raise GitopsdError(f"{target.server}{path}: HTTP {e.code}: {body}{hint}") from None
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -96,7 +98,7 @@ def _sync(args: argparse.Namespace) -> int:
         else f"/api/v1/applications/{args.app}/sync"
     target = find_daemon(args)
     try:
-        data = _call(target, "POST", path, write=True)
+        data = _call(target, "POST", path)
         print("sync requested: " + ", ".join(data.get("enqueued", [])))
         return 0
     except urllib.error.URLError:

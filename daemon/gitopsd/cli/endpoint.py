@@ -6,9 +6,9 @@ daemon published in its state directory (``--state-dir``, else the one
 ``settings.stateDir``, ``$STATE_DIRECTORY``, ``~/.local/state/gitopsd``); else
 the fleet file's ``settings.listen``; else 127.0.0.1:8088. The token file is
 ``--api-token-file`` (or ``$GITOPSD_API_TOKEN_FILE``, or the systemd
-credential ``api-token``), else the one the daemon published. A read goes
-without a token when the token cannot be read (the daemon lets reads from its
-own host through); a write needs it. Choosing only: no request is made here.
+credential ``api-token``), else the one the daemon published. A call goes
+without a token when none can be read (the daemon lets reads from its own
+host through, and refuses writes). Choosing only: no request is made here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitopsd.errors import ConfigError, GitopsdError
+from gitopsd.errors import ConfigError
 
 DEFAULT_SERVER = "http://127.0.0.1:8088"
 
@@ -33,21 +33,23 @@ class Target:
     found_by: str
     token_file: str = ""
 
-    def token(self, *, required: bool) -> str:
-        """The token; "" when there is none (or it cannot be read) and REQUIRED is false."""
+    def token(self) -> str:
+        """The token; "" when there is none or it cannot be read (a read from the daemon's own
+        host goes without; a write is refused by the daemon, and ``missing_token`` says why)."""
         if not self.token_file:
-            if required:
-                raise GitopsdError(f"no API token for {self.server} ({self.found_by}): pass "
-                                   "--api-token-file or run as the daemon's user")
             return ""
         try:
             return Path(self.token_file).read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            if required:
-                raise GitopsdError(f"cannot read the API token file {self.token_file}: "
-                                   f"{exc.strerror or exc}; pass --api-token-file or run as the "
-                                   "daemon's user") from None
+        except OSError:
             return ""
+
+    def missing_token(self) -> str:
+        """Why no token was sent, and what to do about it."""
+        if not self.token_file:
+            why = f"no API token was found for the daemon ({self.found_by})"
+        else:
+            why = f"the API token file {self.token_file} cannot be read"
+        return f"{why}: pass --api-token-file or run as the daemon's user"
 
 
 def token_file_option(args: argparse.Namespace) -> str | None:
