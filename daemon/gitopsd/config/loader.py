@@ -18,6 +18,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.applications import AppContext, read_applications
+from gitopsd.config.argoclaims import read_aliases, read_servers
 from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.reader import Reader
@@ -29,7 +30,6 @@ from gitopsd.config.rules import (
     check_listen,
     check_name,
     check_namespace,
-    check_server_url,
 )
 from gitopsd.config.verify import read_verify
 from gitopsd.config.yamlpos import IssueLog, aliases_of, compose_documents, is_null
@@ -242,7 +242,7 @@ def _clusters(r: Reader, node: Node | None, files: _Files) -> tuple[Cluster, ...
             kube_version = r.string(f["kubeVersion"], f"{p}.kubeVersion") or ""
             if kube_version and (reason := check_kube_version(kube_version)):
                 r.issue(f["kubeVersion"], f"{p}.kubeVersion", reason)
-        servers = _servers(r, f["servers"], f"{p}.servers") if "servers" in f else ()
+        servers = read_servers(r, f["servers"], f"{p}.servers") if "servers" in f else ()
         out.append(Cluster(name=name or "", kubeconfig=kubeconfig, context=context,
                            labels=labels, server=server, bastion=bastion, qps=qps, burst=burst,
                            kube_version=kube_version, servers=servers))
@@ -340,44 +340,12 @@ def _repositories(r: Reader, node: Node | None, files: _Files) -> tuple[Reposito
             poll = poll if got is None else got
         verify = read_verify(r, f["verify"], f"{p}.verify", files.base,
                                                   check=files.check) if "verify" in f else None
-        aliases = _aliases(r, f["aliases"], f"{p}.aliases") if "aliases" in f else ()
+        aliases = read_aliases(r, f["aliases"], f"{p}.aliases") if "aliases" in f else ()
         out.append(Repository(name=name or "", url=url, ssh_key_file=creds.get("sshKeyFile", ""),
                               known_hosts_file=creds.get("knownHostsFile", ""),
                               token_file=creds.get("tokenFile", ""), username=username,
                               poll_interval=poll, verify=verify, aliases=aliases))
     _report_duplicates(r, names, "repository")
-    return tuple(out)
-
-
-def _aliases(r: Reader, node: Node, p: str) -> tuple[str, ...]:
-    """URLs an Argo CD ``repoURL`` may use for this repository; never fetched, only matched."""
-    out = []
-    for i, item in enumerate(r.sequence(node, p) or []):
-        url = r.string(item, f"{p}[{i}]")
-        if url is None:
-            continue
-        try:
-            if parse_git_url(url).has_password:
-                r.issue(item, f"{p}[{i}]", "an alias must not contain a password")
-                continue
-        except ValueError as exc:
-            r.issue(item, f"{p}[{i}]", str(exc))
-            continue
-        out.append(url)
-    return tuple(out)
-
-
-def _servers(r: Reader, node: Node, p: str) -> tuple[str, ...]:
-    """API server URLs an Argo CD ``destination.server`` may use for this cluster."""
-    out = []
-    for i, item in enumerate(r.sequence(node, p) or []):
-        url = r.string(item, f"{p}[{i}]")
-        if url is None:
-            continue
-        if reason := check_server_url(url):
-            r.issue(item, f"{p}[{i}]", reason)
-            continue
-        out.append(url)
     return tuple(out)
 
 
