@@ -102,8 +102,14 @@ def test_app_of_apps_from_a_helm_chart_with_one_bad_application(
         assert "env@main:root (helm template output):" in condition["message"]
         assert "spec.source.plugin: field 'plugin' is not supported by gitopsd" \
             in condition["message"]
-        assert "plugin" in row["last_sync"]["message"]
+        assert row["last_sync"]["message"].startswith("spec.source.plugin: field 'plugin'")
         assert (d.instance("one", "a") or {}).get("sync_status") == "Synced"
+        table = gitopsd("status", "--server", f"http://127.0.0.1:{d.port}", cwd=tmp_path)
+        assert table.returncode == 0, table.stderr
+        line = next(ln for ln in table.stdout.splitlines() if ln.startswith("tool "))
+        assert line.split()[:4] == ["tool", "a", "Unknown", "Unknown"]
+        assert "InvalidSpecError" in line.split()
+        assert "spec.source.plugin: field 'plugin'" in line
     finally:
         assert d.stop() == 0
     assert '"argocd.application.rejected"' in d.logs()

@@ -152,6 +152,7 @@ def read_argocd_applications(files: Mapping[str, str], fleet: Fleet, origin: str
             reasons.extend(issues)
             rejected.append(RejectedApplication(name=name, origin=entry or origin,
                                                 reasons=tuple(str(i) for i in issues),
+                                                summary=_summary(issues[0]),
                                                 cluster=cluster.name if cluster else ""))
         else:
             accepted.append(app)
@@ -160,6 +161,12 @@ def read_argocd_applications(files: Mapping[str, str], fleet: Fleet, origin: str
         rejected=tuple(sorted(rejected, key=lambda a: (a.name, a.reasons))),
         problems=tuple(problems.error().issues), warnings=tuple(warnings.error().issues),
         reasons=tuple(reasons))
+
+
+def _summary(issue: ConfigIssue) -> str:
+    """ISSUE with what is wrong first and where last."""
+    what = f"{issue.field}: {issue.message}" if issue.field else issue.message
+    return f"{what} ({issue.file}:{issue.line})" if issue.line else f"{what} ({issue.file})"
 
 
 def _child(node: Node, name: str) -> Node | None:

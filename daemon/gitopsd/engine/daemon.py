@@ -129,7 +129,7 @@ class Daemon:
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
         for bad in fleet.rejected_applications:  # shown, never run, never removed
-            self.board.reject(bad.name, bad.cluster or "-", bad.reasons)
+            self.board.reject(bad.name, bad.cluster or "-", bad.reasons, bad.summary)
 
     # -- lifecycle --------------------------------------------------------------
 

@@ -194,13 +194,15 @@ class RejectedApplication:
     """An Argo CD Application gitopsd cannot honour: it is shown with its reasons, never applied.
 
     ``cluster`` is the fleet cluster its destination names, when that much could be read.
-    ``reasons`` are ``file:line: field: message`` lines.
+    ``reasons`` are ``file:line: field: message`` lines; ``summary`` is the first
+    as ``field: message (file:line)``, for a one-line status.
     """
 
     name: str
     origin: str  # the argocd entry that read it
     reasons: tuple[str, ...]
     cluster: str = ""
+    summary: str = ""
 
 
 MAX_MANIFEST_FILE_SIZE = 4 * 1024 * 1024
