@@ -109,6 +109,7 @@ class Runtime:
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
+        self.argocd_logged: set[str] = set()  # Argo CD warnings and rejections already logged
         # who holds the fleet's Leases: the same host and state directory is the same daemon
         # (a restart or reload takes its Leases back at once); any other must wait for them
         self.identity = f"{socket.gethostname()}:{options.state_dir.resolve()}"
@@ -139,7 +140,8 @@ class Runtime:
         """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read
         (and then nothing is removed for having left the fleet until they can)."""
         try:
-            fleet = await expand_argocd_sources(base, self.git, RenderAdapter(self.renderer))
+            fleet = await expand_argocd_sources(base, self.git, RenderAdapter(self.renderer),
+                                                logged=self.argocd_logged)
         except GitopsdError as e:
             log.error("argocd.sources.failed", error=str(e))
             self.complete = False

@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from structlog.testing import capture_logs
 
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.clock import VirtualClock
@@ -123,3 +124,18 @@ async def test_a_moved_values_ref_queues_the_instance_that_reads_it() -> None:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.asyncio
+async def test_each_rejection_and_warning_is_logged_once_across_rereads() -> None:
+    """Reading the same files again with the same memory logs nothing new."""
+    git = FakeGit()
+    tool = argo_app("tool", plugin={"name": "cmp"})
+    tool["spec"]["project"] = "team-a"
+    git.commit({"apps/tool.yaml": tool, "apps/web.yaml": argo_app("web")})
+    logged: set[str] = set()
+    with capture_logs() as logs:
+        for _ in range(3):
+            await expand_argocd_sources(base_fleet(), git, NoRenderer(), logged=logged)
+    events = sorted(e["event"] for e in logs)
+    assert events == ["argocd.application.field_ignored", "argocd.application.rejected"]

@@ -32,7 +32,8 @@ log = structlog.get_logger("gitopsd.argocd")
 
 
 async def expand_argocd_sources(fleet: Fleet, git: GitPort,
-                                renderer: RenderPort | None = None) -> Fleet:
+                                renderer: RenderPort | None = None, *,
+                                logged: set[str] | None = None) -> Fleet:
     """FLEET (as loaded from its file) with the applications of its Argo CD sources added.
 
     Each source's revision is resolved with ``git.ensure``; its files are read
@@ -43,7 +44,11 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort,
     Application (a file that is not YAML) raise ``ConfigError`` naming
     ``<repo>@<ref>:<file>`` and line; Git and render failures raise their error
     with the source's name in front. The result has its instances re-expanded.
+    LOGGED, when given, holds the warnings and rejections already logged by
+    earlier calls (each is logged once; a caller that re-reads on every poll
+    passes the same set).
     """
+    said: set[str] = set() if logged is None else logged
     if not fleet.argocd_sources:
         return fleet
     added: list[Application] = []
@@ -55,7 +60,9 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort,
         got = read_argocd_applications(files, fleet, "", entry=source.name)
         issues.extend(got.problems)
         for warning in got.warnings:
-            log.warning("argocd.application.field_ignored", entry=source.name, where=str(warning))
+            if _first(said, f"warning {warning}"):
+                log.warning("argocd.application.field_ignored", entry=source.name,
+                            where=str(warning))
         where = _origin(source)
         for app in got.applications:
             if app.name in defined_by:
@@ -70,11 +77,20 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort,
     if issues:
         raise ConfigError(issues)
     for bad in rejected:
-        log.error("argocd.application.rejected", app=bad.name, entry=bad.origin,
-                  reasons=list(bad.reasons))
+        if _first(said, f"rejected {bad.name} {bad.reasons}"):
+            log.error("argocd.application.rejected", app=bad.name, entry=bad.origin,
+                      reasons=list(bad.reasons))
     expanded = replace(fleet, applications=fleet.applications + tuple(added),
                        rejected_applications=tuple(rejected))
     return replace(expanded, instances=expand_instances(expanded))
+
+
+def _first(said: set[str], line: str) -> bool:
+    """Whether LINE is new to SAID (and remember it)."""
+    if line in said:
+        return False
+    said.add(line)
+    return True
 
 
 def _origin(source: ArgoCDAppSource) -> str:
