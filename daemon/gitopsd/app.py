@@ -31,12 +31,13 @@ from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.model import AppInstance, Application, Fleet, HelmParams, JsonnetParams, Outcome
 
 
-def default_state_dir() -> Path:
-    """--state-dir, else $GITOPSD_STATE_DIR, else systemd's $STATE_DIRECTORY, else ~/.local/state."""
-    for var in ("GITOPSD_STATE_DIR", "STATE_DIRECTORY"):
-        value = os.environ.get(var)
-        if value:
-            return Path(value.split(":")[0])
+def default_state_dir(fleet: Fleet | None = None) -> Path:
+    """When --state-dir is not given: $GITOPSD_STATE_DIR, else the fleet file's
+    ``settings.stateDir``, else systemd's $STATE_DIRECTORY, else ~/.local/state/gitopsd."""
+    chosen = os.environ.get("GITOPSD_STATE_DIR") or (fleet.settings.state_dir if fleet else "") \
+        or os.environ.get("STATE_DIRECTORY")
+    if chosen:
+        return Path(chosen.split(":")[0])
     return Path.home() / ".local" / "state" / "gitopsd"
 
 
@@ -48,10 +49,11 @@ class RenderAdapter:
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str:
+                     max_output: int = 0, ref_files: Mapping[str, str] | None = None) -> str:
         result = await self.renderer.render(RenderRequest(
             root=root, path=path, release_name=release_name, namespace=namespace, helm=helm,
-            kube_version=kube_version, cache_key=cache_key, max_output=max_output))
+            kube_version=kube_version, cache_key=cache_key, max_output=max_output,
+            ref_files=dict(ref_files or {})))
         return result.text
 
     async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
@@ -127,7 +129,7 @@ async def with_application(fleet: Fleet, app: str, sources: Sources) -> Fleet:
     """
     if defines(fleet, app) or not fleet.argocd_sources:
         return fleet
-    return await expand_argocd_sources(fleet, sources.git)
+    return await expand_argocd_sources(fleet, sources.git, RenderAdapter(sources.renderer))
 
 
 async def compare_instance(fleet: Fleet, app: Application, instance: AppInstance,

@@ -1,7 +1,8 @@
 """``gitopsd run``: the daemon process, assembled from the composition root's parts.
 
 Loads the fleet file, configures logs, traces and metrics, connects every
-cluster, starts the engine and the HTTP server, speaks sd_notify, and handles
+cluster, starts the engine and the HTTP server (and publishes its address in
+the state directory for ``gitopsd status``), speaks sd_notify, and handles
 SIGTERM (finish syncs at safe points, then stop) and SIGHUP (reload the fleet
 file; an invalid file is rejected and the running fleet is kept).
 """
@@ -22,6 +23,7 @@ from gitopsd import __version__
 from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
 from gitopsd.edges.api import ApiServer
+from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.watch import watch_kind
@@ -54,6 +56,7 @@ class RunOptions:
     log_level: str = "info"
     resync: float = 180.0
     workers: int = 8
+    loopback_reads: bool = True  # GET /api/v1 from this host without a token
 
 
 def _watch_port(objects: Objects) -> Any:
@@ -107,6 +110,7 @@ class Runtime:
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
+        self.argocd_logged: set[str] = set()  # Argo CD warnings and rejections already logged
         # who holds the fleet's Leases: the same host and state directory is the same daemon
         # (a restart or reload takes its Leases back at once); any other must wait for them
         self.identity = f"{socket.gethostname()}:{options.state_dir.resolve()}"
@@ -138,7 +142,8 @@ class Runtime:
         """BASE with the applications its Argo CD sources define; BASE alone if they cannot be read
         (and then nothing is removed for having left the fleet until they can)."""
         try:
-            fleet = await expand_argocd_sources(base, self.git)
+            fleet = await expand_argocd_sources(base, self.git, RenderAdapter(self.renderer),
+                                                logged=self.argocd_logged)
         except GitopsdError as e:
             log.error("argocd.sources.failed", error=str(e))
             self.complete = False
@@ -181,8 +186,10 @@ class Runtime:
             if not self.complete:
                 continue  # keep running what was last read rather than dropping those applications
             current = self.daemon.fleet if self.daemon is not None else None
-            if current is not None and (fleet.applications, fleet.instances, fleet.projects) != \
-                    (current.applications, current.instances, current.projects):
+            if current is not None and (fleet.applications, fleet.instances, fleet.projects,
+                                        fleet.rejected_applications) != \
+                    (current.applications, current.instances, current.projects,
+                     current.rejected_applications):
                 log.info("argocd.sources.changed", applications=len(fleet.applications))
                 await self.replace_daemon(fleet)
 
@@ -197,9 +204,12 @@ class Runtime:
         self.daemon = await self.build(fleet)
         host, _, port = (self.options.listen or fleet.settings.listen).rpartition(":")
         secrets = {p: webhook_secret for p in ("github", "gitlab", "generic")} if webhook_secret else {}
+        token_file = self.options.api_token_file or self._own_token()
         self.api = ApiServer(Backend(self), host=host or "127.0.0.1", port=int(port),
-                             token_file=self.options.api_token_file, webhook_secrets=secrets)
+                             token_file=token_file, webhook_secrets=secrets,
+                             loopback_reads=self.options.loopback_reads)
         bound = await self.api.start()
+        publish(self.options.state_dir, Endpoint(client_url(*bound), token_file, os.getpid()))
         log.info("daemon.started", fleet=fleet.name, instances=len(fleet.instances),
                  listen=f"{bound[0]}:{bound[1]}", version=__version__)
         await self.daemon.start()
@@ -215,12 +225,19 @@ class Runtime:
         if self.daemon is not None:
             await self.daemon.stop()
         await self.api.stop()
+        withdraw(self.options.state_dir, os.getpid())
         await self.renderer.aclose()
         await self.close_clients()
         await self.store.close()
         shutdown_tracing(5.0)
         log.info("daemon.stopped")
         return 0
+
+    def _own_token(self) -> str:
+        """The token file this daemon made in its state directory (no --api-token-file given)."""
+        path = ensure_token(self.options.state_dir)
+        register_secret(path.read_text(encoding="utf-8").strip())
+        return str(path)
 
     async def _announce_ready(self) -> None:
         loop = asyncio.get_running_loop()

@@ -130,7 +130,7 @@ class StaticDesired:
 class NoRenderer:
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str:
+                     max_output: int = 0, ref_files: Any = None) -> str:
         raise NotImplementedError("plain YAML only")
 
 

@@ -52,7 +52,7 @@ class Flooding:
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str:
+                     max_output: int = 0, ref_files: Any = None) -> str:
         self.limits.append(max_output)
         raise SourceTooLarge(f"kustomize build output for {path!r} exceeded {max_output} bytes")
 
@@ -62,7 +62,7 @@ class Echo:
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str:
+                     max_output: int = 0, ref_files: Any = None) -> str:
         return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: rendered}\n"
 
 

@@ -259,11 +259,11 @@ def test_fight_backs_off_and_status_shows_it(cluster_a: LocalCluster, make_names
         assert status.stdout.splitlines()[0].split()[:4] == ["APP", "CLUSTER", "SYNC", "HEALTH"]
         line = next(line for line in status.stdout.splitlines() if line.startswith("fight "))
         assert "SelfHealFight" in line.split()
-        denied = subprocess.run(
+        anonymous = subprocess.run(
             [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{d.port}"],
             capture_output=True, text=True, timeout=30, check=False)
-        assert denied.returncode == 2
-        assert "401" in denied.stderr
+        assert anonymous.returncode == 0, anonymous.stderr  # a read from this host needs no token
+        assert any(line.startswith("fight ") for line in anonymous.stdout.splitlines())
     finally:
         assert d.stop() == 0
     print(f"repair delays during a fight: {[round(x, 2) for x in delays]}")

@@ -97,6 +97,7 @@ def test_metrics_api_token_and_no_secret_anywhere(
     cluster = cluster_a.name
     with OtlpReceiver.running() as receiver, running_daemon(
             tmp_path / "run", fleet, token=token, webhook_secret=hook_secret, log_level=log_level,
+            extra_args=["--api-reads-need-token"],
             env={"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.base, "OTEL_BSP_SCHEDULE_DELAY": "200"}) as daemon:
         daemon.wait_synced(app, cluster, head)
 

@@ -19,7 +19,7 @@ from gitopsd.config import parse_fleet
 from gitopsd.edges.git import GitSource
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.sync import SyncRequest
-from gitopsd.errors import ConfigError, GitError
+from gitopsd.errors import GitError
 from gitopsd.localcluster import LocalCluster
 from gitopsd.model import Fleet, OutcomeKind
 from tests.integration.test_render_cli import fixture_tree, run_cli, write_kubeconfig
@@ -86,7 +86,7 @@ def test_argocd_applications_join_the_fleet(tmp_path: Path, git_repos: RepoFacto
 
 def test_argocd_problems_name_the_application_file_and_line(
         tmp_path: Path, git_repos: RepoFactory, git_server: GitServerInfo) -> None:
-    """An Application with an unknown cluster is reported at its file and line in the env repo."""
+    """An Application with an unknown cluster is refused with its file and line in the env repo."""
     apps, env = env_repos(git_repos)
     bad = fixture_tree("argocd")["clusters/prod/apps/frontend.yaml"].replace(
         "APPS_REPO_URL", apps.ssh_url).replace(
@@ -95,16 +95,17 @@ def test_argocd_problems_name_the_application_file_and_line(
     line = next(i for i, text in enumerate(bad.splitlines(), 1) if "name: prd" in text)
     fleet = env_fleet(tmp_path, apps, env, git_server, "  - name: prod-apps\n"
                       "    argocd: {repo: env, path: clusters/prod/apps, targetRevision: main}")
-    with pytest.raises(ConfigError) as err:
-        asyncio.run(expand_argocd_sources(fleet, GitSource(tmp_path / "state", timeout=10)))
-    assert [str(i) for i in err.value.issues] == [
+    expanded = asyncio.run(expand_argocd_sources(fleet, GitSource(tmp_path / "state", timeout=10)))
+    (refused,) = [r for r in expanded.rejected_applications if r.name == "frontend"]
+    assert refused.reasons == (
         f"env@main:clusters/prod/apps/frontend.yaml:{line}: spec.destination.name: "
-        "unknown cluster 'prd'; did you mean 'prod'?"]
+        "unknown cluster 'prd'; did you mean 'prod'?",)
+    assert "frontend" not in {a.name for a in expanded.applications}
 
 
 def test_argocd_entries_fail_with_their_name(tmp_path: Path, git_repos: RepoFactory,
                                              git_server: GitServerInfo) -> None:
-    """A missing path names the entry; one application defined by two entries is refused."""
+    """A missing path names the entry; an application defined by two entries is refused the second time."""
     apps, env = env_repos(git_repos)
     git = GitSource(tmp_path / "state", timeout=10)
     missing = env_fleet(tmp_path, apps, env, git_server, "  - name: lost\n"
@@ -115,10 +116,11 @@ def test_argocd_entries_fail_with_their_name(tmp_path: Path, git_repos: RepoFact
     twice = env_fleet(tmp_path, apps, env, git_server,
                       "  - {name: all, argocd: {repo: env, path: clusters}}\n"
                       "  - {name: prod, argocd: {repo: env, path: clusters/prod}}")
-    with pytest.raises(ConfigError) as err:
-        asyncio.run(expand_argocd_sources(twice, git))
-    assert any("application 'frontend' is also defined by argocd entry 'all'" in str(i)
-               for i in err.value.issues), err.value
+    expanded = asyncio.run(expand_argocd_sources(twice, git))
+    refused = [r for r in expanded.rejected_applications if r.name == "frontend"]
+    assert [r.origin for r in refused] == ["prod"]
+    assert "application 'frontend' is also defined by argocd entry 'all'" in refused[0].reasons[0]
+    assert [a.name for a in expanded.applications].count("frontend") == 1
 
 
 # -- gitopsd diff against a real cluster --------------------------------------------

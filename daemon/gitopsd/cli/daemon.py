@@ -1,5 +1,7 @@
 """``gitopsd run | status | sync | demo``: the daemon and talking to it.
 
+``status`` and ``sync`` find the daemon as ``gitopsd.cli.endpoint`` says
+(``--server``, else the address it published in its state directory).
 ``sync`` asks the daemon's API; when no daemon answers, it syncs from this
 process and finds the application exactly as ``render`` and ``diff`` do
 (``gitopsd.app.with_application``, ``gitopsd.core.instances``). Arguments,
@@ -18,9 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from gitopsd.cli.endpoint import Target, find_daemon, token_file_option
 from gitopsd.errors import GitopsdError
-
-DEFAULT_SERVER = "http://127.0.0.1:8088"
 
 
 def _config(args: argparse.Namespace) -> str:
@@ -32,36 +33,28 @@ def _config(args: argparse.Namespace) -> str:
     return str(path)
 
 
-def _token_file(args: argparse.Namespace) -> str | None:
-    if getattr(args, "api_token_file", None):
-        return str(args.api_token_file)
-    env = os.environ.get("GITOPSD_API_TOKEN_FILE")
-    if env:
-        return env
-    creds = os.environ.get("CREDENTIALS_DIRECTORY")
-    if creds and Path(creds, "api-token").is_file():
-        return str(Path(creds, "api-token"))
-    return None
-
-
 def _run(args: argparse.Namespace) -> int:
     from gitopsd.app import default_state_dir
+    from gitopsd.config import load_fleet
     from gitopsd.runtime import RunOptions, run
 
-    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir()
+    config = _config(args)
+    state_dir = Path(args.state_dir) if args.state_dir else default_state_dir(load_fleet(config))
     state_dir.mkdir(parents=True, exist_ok=True)
     return run(RunOptions(
-        config=_config(args), state_dir=state_dir, listen=args.listen or "",
-        api_token_file=_token_file(args),
+        config=config, state_dir=state_dir, listen=args.listen or "",
+        api_token_file=token_file_option(args),
         webhook_secret_file=args.webhook_secret_file or os.environ.get("GITOPSD_WEBHOOK_SECRET_FILE"),
         log_level=args.log_level or os.environ.get("GITOPSD_LOG_LEVEL", "info"),
-        resync=args.resync))
+        resync=args.resync, loopback_reads=not args.api_reads_need_token))
 
 
-def _call(server: str, method: str, path: str, token_file: str | None) -> Any:
-    req = urllib.request.Request(server.rstrip("/") + path, method=method)  # noqa: S310
-    if token_file:
-        req.add_header("Authorization", f"Bearer {Path(token_file).read_text().strip()}")
+def _call(target: Target, method: str, path: str) -> Any:
+    """One API call; a call the daemon refuses for want of a token says where to get one."""
+    req = urllib.request.Request(target.server.rstrip("/") + path, method=method)  # noqa: S310
+    token = target.token()
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"{}")
@@ -71,14 +64,17 @@ def _call(server: str, method: str, path: str, token_file: str | None) -> Any:
             message = str(json.loads(body)["error"])
         except (ValueError, KeyError, TypeError):
             message = body[:300]
-        raise GitopsdError(f"{server}{path}: HTTP {e.code}: {message}") from None
+        hint = f"; {target.missing_token()}" if e.code == 401 and not token else ""
+        raise GitopsdError(f"{target.server}{path}: HTTP {e.code}: {message}{hint}") from None
 
 
 def _status(args: argparse.Namespace) -> int:
+    target = find_daemon(args)
     try:
-        data = _call(args.server, "GET", "/api/v1/instances", _token_file(args))
+        data = _call(target, "GET", "/api/v1/instances")
     except urllib.error.URLError as e:
-        raise GitopsdError(f"cannot reach the daemon at {args.server}: {e.reason}") from None
+        raise GitopsdError(f"cannot reach the daemon at {target.server} ({target.found_by}): "
+                           f"{e.reason}") from None
     rows = data.get("instances", [])
     header = ("APP", "CLUSTER", "SYNC", "HEALTH", "REVISION", "FAILED REVISION", "LAST RESULT",
               "CONDITIONS", "WINDOWS", "MESSAGE")
@@ -114,8 +110,9 @@ def _sync(args: argparse.Namespace) -> int:
         return asyncio.run(_sync_here(args))
     path = f"/api/v1/instances/{args.app}/{args.cluster}/sync" if args.cluster \
         else f"/api/v1/applications/{args.app}/sync"
+    target = find_daemon(args)
     try:
-        data = _call(args.server, "POST", path, _token_file(args))
+        data = _call(target, "POST", path)
         print("sync requested: " + ", ".join(data.get("enqueued", [])))
         return 0
     except urllib.error.URLError:
@@ -141,7 +138,8 @@ async def _sync_here(args: argparse.Namespace) -> int:
     from gitopsd.model import OutcomeKind
 
     fleet = load_fleet(_config(args))
-    sources = Sources.build(fleet, Path(args.state_dir) if args.state_dir else default_state_dir())
+    sources = Sources.build(fleet, Path(args.state_dir) if args.state_dir
+                            else default_state_dir(fleet))
     worst = 0
     try:
         fleet = await with_application(fleet, args.app, sources)
@@ -179,6 +177,18 @@ def _demo(args: argparse.Namespace) -> int:
                     exit_after=args.exit_after)
 
 
+def _daemon_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", default=os.environ.get("GITOPSD_SERVER"),
+                        help="the daemon's URL (default: $GITOPSD_SERVER, else the address it "
+                        "published in its state directory)")
+    parser.add_argument("--api-token-file", help="(default: $GITOPSD_API_TOKEN_FILE, the systemd "
+                        "credential api-token, else the file the daemon published)")
+    parser.add_argument("--config", help="fleet file, for its settings.stateDir and listen "
+                        "(default: $GITOPSD_CONFIG)")
+    parser.add_argument("--state-dir", help="the daemon's state directory (default: as gitopsd run "
+                        "chooses it)")
+
+
 def register(sub: Any) -> None:
     run = sub.add_parser("run", help="run the daemon")
     run.add_argument("--config", help="fleet file (default: $GITOPSD_CONFIG)")
@@ -190,11 +200,12 @@ def register(sub: Any) -> None:
     run.add_argument("--webhook-secret-file", help="HMAC secret for /webhooks/*")
     run.add_argument("--log-level", help="debug, info, warning, error (default: $GITOPSD_LOG_LEVEL or info)")
     run.add_argument("--resync", type=float, default=180.0, help="seconds between full resyncs")
+    run.add_argument("--api-reads-need-token", action="store_true",
+                     help="refuse GET /api/v1 from this host without the token too")
     run.set_defaults(handler=_run)
 
     status = sub.add_parser("status", help="print the daemon's instance table")
-    status.add_argument("--server", default=os.environ.get("GITOPSD_SERVER", DEFAULT_SERVER))
-    status.add_argument("--api-token-file")
+    _daemon_arguments(status)
     status.set_defaults(handler=_status)
 
     sync = sub.add_parser("sync", help="sync an application now (through the daemon when one runs)")
@@ -203,10 +214,7 @@ def register(sub: Any) -> None:
     sync.add_argument("--prune", action="store_true", help="prune even without automated prune")
     sync.add_argument("--dry-run", action="store_true",
                       help="show what a sync would change, write nothing (exit 1 when it would)")
-    sync.add_argument("--server", default=os.environ.get("GITOPSD_SERVER", DEFAULT_SERVER))
-    sync.add_argument("--api-token-file")
-    sync.add_argument("--config")
-    sync.add_argument("--state-dir")
+    _daemon_arguments(sync)
     sync.set_defaults(handler=_sync)
 
     demo = sub.add_parser("demo", help="two local clusters, a demo Git repo and the daemon")

@@ -33,6 +33,7 @@ from gitopsd.model.fleet import (
     Cluster,
     ClusterSelector,
     Destination,
+    HelmParams,
     Source,
 )
 from gitopsd.model.projects import DEFAULT_PROJECT
@@ -56,7 +57,7 @@ SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm", "directory")
 DESTINATION_FIELDS = ("clusters", "namespace")
 SELECTOR_FIELDS = ("names", "matchLabels")
 ARGOCD_ENTRY_FIELDS = ("name", "argocd")
-ARGOCD_SOURCE_FIELDS = ("repo", "targetRevision", "path")
+ARGOCD_SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm")
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,9 @@ def _read_argocd_entry(r: Reader, node: Node, p: str, ctx: AppContext) -> ArgoCD
         path = r.string(a["path"], f"{p}.argocd.path") or "."
         if reason := check_repo_path(path):
             r.issue(a["path"], f"{p}.argocd.path", reason)
-    return ArgoCDAppSource(name=name, repo=repo, target_revision=revision, path=path)
+    helm = read_helm(r, a["helm"], f"{p}.argocd.helm", "argocd.helm", {}) if "helm" in a \
+        else HelmParams()
+    return ArgoCDAppSource(name=name, repo=repo, target_revision=revision, path=path, helm=helm)
 
 
 def _repo_ref(r: Reader, node: Node, path: str, ctx: AppContext) -> str:

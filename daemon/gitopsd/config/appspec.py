@@ -20,6 +20,7 @@ from gitopsd.config.yamlpos import compose_documents, line_of
 from gitopsd.model.fleet import (
     Backoff,
     DirectoryParams,
+    HelmParameter,
     HelmParams,
     IgnoreDifference,
     JsonnetParams,
@@ -31,10 +32,14 @@ from gitopsd.model.globs import GlobError, compile_glob
 from gitopsd.model.jqpath import JqPathError, parse_jq_path
 
 __all__ = [
+    "ARGO_HELM_EXTRA",
+    "ARGO_HELM_IGNORED",
+    "ARGO_HELM_UNSUPPORTED",
     "AUTOMATED_FIELDS",
     "BACKOFF_FIELDS",
     "DIRECTORY_FIELDS",
     "HELM_FIELDS",
+    "HELM_PARAMETER_FIELDS",
     "IGNORE_DIFFERENCE_FIELDS",
     "JSONNET_FIELDS",
     "JSONNET_VAR_FIELDS",
@@ -60,10 +65,12 @@ JSONNET_VAR_FIELDS = ("name", "value", "code")
 IGNORE_DIFFERENCE_FIELDS = ("group", "kind", "name", "namespace", "jsonPointers",
                             "managedFieldsManagers", "jqPathExpressions")
 
-_ARGO_HELM_EXTRA = ("valuesObject",)
-_ARGO_HELM_UNSUPPORTED = ("parameters", "fileParameters", "version", "passCredentials",
-                          "ignoreMissingValueFiles", "skipCrds", "skipSchemaValidation",
-                          "skipTests", "namespace", "kubeVersion", "apiVersions")
+HELM_PARAMETER_FIELDS = ("name", "value", "forceString")
+ARGO_HELM_EXTRA = ("valuesObject", "parameters")
+ARGO_HELM_IGNORED = ("version", "passCredentials")  # Helm 2 and chart-repository credentials
+ARGO_HELM_UNSUPPORTED = ("fileParameters", "ignoreMissingValueFiles", "skipCrds",
+                         "skipSchemaValidation", "skipTests", "namespace", "kubeVersion",
+                         "apiVersions")
 
 
 def read_sync_policy(r: Reader, node: Node | None, path: str, *, default_timeout: float
@@ -139,8 +146,9 @@ def _or(value: float | None, default: float) -> float:
 def read_helm(r: Reader, node: Node, path: str, rel: str, lines: Positions, *,
               argocd: bool = False) -> HelmParams:
     """``source.helm``; ``values`` may be a mapping or a string of YAML (Argo CD's form)."""
-    fields = HELM_FIELDS + (_ARGO_HELM_EXTRA if argocd else ())
-    f = r.mapping(node, path, fields, unsupported=_ARGO_HELM_UNSUPPORTED if argocd else ())
+    fields = HELM_FIELDS + (ARGO_HELM_EXTRA if argocd else ())
+    f = r.mapping(node, path, fields, unsupported=ARGO_HELM_UNSUPPORTED if argocd else (),
+                  ignored=ARGO_HELM_IGNORED if argocd else ())
     if f is None:
         return HelmParams()
     release = ""
@@ -159,7 +167,33 @@ def read_helm(r: Reader, node: Node, path: str, rel: str, lines: Positions, *,
         if key in f:
             values = _merge(values, _read_values(r, f[key], f"{path}.{key}", f"{rel}.values",
                                                  lines))
-    return HelmParams(release_name=release, value_files=tuple(files), values=values)
+    parameters = _read_parameters(r, f["parameters"], f"{path}.parameters") \
+        if "parameters" in f else ()
+    return HelmParams(release_name=release, value_files=tuple(files), values=values,
+                      parameters=parameters)
+
+
+def _read_parameters(r: Reader, node: Node, path: str) -> tuple[HelmParameter, ...]:
+    """Argo CD's ``helm.parameters``: ``--set name=value`` (``--set-string`` with forceString)."""
+    out = []
+    for i, item in enumerate(r.sequence(node, path) or []):
+        p = f"{path}[{i}]"
+        f = r.mapping(item, p, HELM_PARAMETER_FIELDS, required=("name",))
+        if f is None or "name" not in f:
+            continue
+        name = r.string(f["name"], f"{p}.name")
+        value = ""
+        if "value" in f:
+            node_value = f["value"]
+            if isinstance(node_value, ScalarNode):
+                value = str(node_value.value)
+            else:
+                r.issue(node_value, f"{p}.value", "expected a string")
+        force = bool(r.boolean(f["forceString"], f"{p}.forceString")) if "forceString" in f \
+            else False
+        if name is not None:
+            out.append(HelmParameter(name=name, value=value, force_string=force))
+    return tuple(out)
 
 
 def read_directory(r: Reader, node: Node, path: str) -> DirectoryParams:

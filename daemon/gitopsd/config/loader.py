@@ -18,6 +18,7 @@ from pathlib import Path
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.applications import AppContext, read_applications
+from gitopsd.config.argoclaims import read_aliases, read_servers
 from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.projects import project_names, read_projects
@@ -52,13 +53,13 @@ __all__ = [
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
                 "applications", "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
-                   "maxManifestFileSize", "maxRenderOutputSize")
+                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
-                  "kubeVersion")
+                  "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
 RATE_LIMIT_FIELDS = ("qps", "burst")
 REPOSITORY_FIELDS = ("name", "url", "sshKeyFile", "knownHostsFile", "tokenFile", "username",
-                     "pollInterval", "verify")
+                     "pollInterval", "verify", "aliases")
 
 CONFIG_ENV = "GITOPSD_CONFIG"
 
@@ -145,8 +146,8 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
         name = r.string(top["fleet"], "fleet") or ""
         if name and (reason := check_fleet_name(name)):
             r.issue(top["fleet"], "fleet", reason)
-    settings = _settings(r, top.get("settings"))
     files = _Files(r, Path(filename).parent, check_files)
+    settings = _settings(r, top.get("settings"), files)
     clusters = _clusters(r, top.get("clusters"), files)
     repositories = _repositories(r, top.get("repositories"), files)
     projects = read_projects(r, top.get("projects"))
@@ -168,7 +169,7 @@ def _top_level(root: Node, name: str) -> Node | None:
     return found[-1] if found and not is_null(found[-1]) else None
 
 
-def _settings(r: Reader, node: Node | None) -> Settings:
+def _settings(r: Reader, node: Node | None, files: _Files) -> Settings:
     base = Settings()
     if node is None:
         return base
@@ -191,10 +192,14 @@ def _settings(r: Reader, node: Node | None) -> Settings:
         if otlp and not otlp.startswith(("http://", "https://")):
             r.issue(f["otlpEndpoint"], "settings.otlpEndpoint",
                     "must be an http:// or https:// URL (OTLP over HTTP)")
+    state_dir = ""
+    if "stateDir" in f:
+        given = r.string(f["stateDir"], "settings.stateDir")
+        state_dir = files.resolve(given) if given else ""
     sizes = {name: r.size(f[name], f"settings.{name}")
              for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp,
+                    otlp_endpoint=otlp, state_dir=state_dir,
                     max_manifest_file_size=sizes.get("maxManifestFileSize")
                     or base.max_manifest_file_size,
                     max_render_output_size=sizes.get("maxRenderOutputSize")
@@ -239,9 +244,10 @@ def _clusters(r: Reader, node: Node | None, files: _Files) -> tuple[Cluster, ...
             kube_version = r.string(f["kubeVersion"], f"{p}.kubeVersion") or ""
             if kube_version and (reason := check_kube_version(kube_version)):
                 r.issue(f["kubeVersion"], f"{p}.kubeVersion", reason)
+        servers = read_servers(r, f["servers"], f"{p}.servers") if "servers" in f else ()
         out.append(Cluster(name=name or "", kubeconfig=kubeconfig, context=context,
                            labels=labels, server=server, bastion=bastion, qps=qps, burst=burst,
-                           kube_version=kube_version))
+                           kube_version=kube_version, servers=servers))
     _report_duplicates(r, names, "cluster")
     return tuple(out)
 
@@ -336,10 +342,11 @@ def _repositories(r: Reader, node: Node | None, files: _Files) -> tuple[Reposito
             poll = poll if got is None else got
         verify = read_verify(r, f["verify"], f"{p}.verify", files.base,
                                                   check=files.check) if "verify" in f else None
+        aliases = read_aliases(r, f["aliases"], f"{p}.aliases") if "aliases" in f else ()
         out.append(Repository(name=name or "", url=url, ssh_key_file=creds.get("sshKeyFile", ""),
                               known_hosts_file=creds.get("knownHostsFile", ""),
                               token_file=creds.get("tokenFile", ""), username=username,
-                              poll_interval=poll, verify=verify))
+                              poll_interval=poll, verify=verify, aliases=aliases))
     _report_duplicates(r, names, "repository")
     return tuple(out)
 

@@ -7,6 +7,7 @@ callers decide where the issue is reported. No I/O here.
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from gitopsd.config.yamlpos import suggest
 from gitopsd.model.syncoptions import APP_OPTIONS
@@ -20,6 +21,7 @@ __all__ = [
     "check_name",
     "check_namespace",
     "check_repo_path",
+    "check_server_url",
     "check_sync_option",
 ]
 
@@ -81,6 +83,20 @@ def check_sync_option(option: str) -> str | None:
     allowed = APP_OPTIONS[name]
     if value not in allowed:
         return f"sync option '{name}' accepts {', '.join(allowed)}, not '{value}'"
+    return None
+
+
+def check_server_url(url: str) -> str | None:
+    """Why URL is not an API server URL (``https://host[:port][/path]``), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        return "not a URL with a valid port"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "must be an https:// (or http://) URL with a host"
+    if parts.username or parts.password or parts.query or parts.fragment:
+        return "must not carry user information, a query or a fragment"
     return None
 
 

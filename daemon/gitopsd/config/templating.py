@@ -18,7 +18,7 @@ from typing import Any
 from gitopsd.config.rules import check_namespace, check_repo_path
 from gitopsd.config.yamlpos import suggest
 from gitopsd.errors import ConfigError, ConfigIssue
-from gitopsd.model.fleet import AppInstance, Application, Cluster, Fleet, HelmParams
+from gitopsd.model.fleet import AppInstance, Application, Cluster, Fleet
 
 __all__ = [
     "TEMPLATE_VARIABLES",
@@ -121,7 +121,8 @@ def instantiate(app: Application, cluster: Cluster, fleet: str
             reason := check_namespace(namespace)):
         problems.append(TemplateProblem("destination.namespace",
                                         f"on cluster '{cluster.name}': {reason}", per_cluster=True))
-    helm = HelmParams(
+    helm = replace(
+        src.helm,
         release_name=one(src.helm.release_name, "source.helm.releaseName"),
         value_files=tuple(one(f, f"source.helm.valueFiles[{i}]")
                           for i, f in enumerate(src.helm.value_files)),

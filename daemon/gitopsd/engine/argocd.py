@@ -1,62 +1,93 @@
 """Applications defined by Argo CD ``Application`` manifests kept in Git.
 
-A fleet's ``argocd`` entries name repository paths (the env-repo layout
-``clusters/prod/apps/*.yaml``). ``expand_argocd_sources`` reads those files
-at their resolved revision through the Git port, converts them with
-``gitopsd.config.projects_from_argocd`` and ``applications_from_argocd`` and
-returns a fleet whose projects, applications and instances include them (an
-Application may name an AppProject of any source). It reads Git only; it never talks
-to a cluster and never renders anything.
+A fleet's ``argocd`` entries name repository paths: a directory of
+Application files (the env-repo layout ``clusters/prod/apps/*.yaml``), or a
+Helm chart or Kustomization that renders them (the app-of-apps pattern).
+``expand_argocd_sources`` reads each path at its resolved revision through
+the Git port, renders it through the render port when it holds a
+``Chart.yaml`` or a kustomization, reads the AppProjects among them
+(``gitopsd.config.projects_from_argocd``; an Application may name an
+AppProject of any source), converts the Applications with
+``gitopsd.config.read_argocd_applications`` and returns a fleet whose
+projects, applications and instances include the ones gitopsd can honour; the
+others are kept in ``Fleet.rejected_applications`` with their reasons, and
+never stop the rest. It never talks to a cluster.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import PurePosixPath
 
-from gitopsd.config import applications_from_argocd, expand_instances, projects_from_argocd
-from gitopsd.engine.ports import GitPort
+import structlog
+
+from gitopsd.config import expand_instances, projects_from_argocd, read_argocd_applications
+from gitopsd.core.directory import MANIFEST_SUFFIXES
+from gitopsd.engine.ports import GitPort, RenderPort
 from gitopsd.errors import ConfigError, ConfigIssue, SourceError
-from gitopsd.model import Application, ArgoCDAppSource, Fleet
+from gitopsd.model import Application, ArgoCDAppSource, Fleet, RejectedApplication
 from gitopsd.model.projects import Project
 
-MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+CHART_FILE = "Chart.yaml"
+KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+
+log = structlog.get_logger("gitopsd.argocd")
 
 
-async def expand_argocd_sources(fleet: Fleet, git: GitPort) -> Fleet:
+async def expand_argocd_sources(fleet: Fleet, git: GitPort,
+                                renderer: RenderPort | None = None, *,
+                                logged: set[str] | None = None) -> Fleet:
     """FLEET (as loaded from its file) with the applications of its Argo CD sources added.
 
-    Each source's revision is resolved with ``git.ensure`` and the files under
-    its path are read with ``git.read_tree``. Problems in the Application files
-    raise ``ConfigError`` whose issues name ``<repo>@<ref>:<file>`` and line;
-    Git failures raise the Git error with the source's name in front. The
-    result keeps ``argocd_sources`` and has its instances re-expanded.
+    Each source's revision is resolved with ``git.ensure``; its files are read
+    with ``git.read_tree``, or its chart or kustomization rendered with
+    RENDERER (a path that needs rendering without one raises ``SourceError``).
+    An Application that cannot be honoured is added to
+    ``rejected_applications`` (and logged); problems that belong to no
+    Application (a file that is not YAML) raise ``ConfigError`` naming
+    ``<repo>@<ref>:<file>`` and line; Git and render failures raise their error
+    with the source's name in front. The result has its instances re-expanded.
+    LOGGED, when given, holds the warnings and rejections already logged by
+    earlier calls (each is logged once; a caller that re-reads on every poll
+    passes the same set).
     """
+    said: set[str] = set() if logged is None else logged
     if not fleet.argocd_sources:
         return fleet
     added: list[Application] = []
+    rejected: list[RejectedApplication] = []
     defined_by: dict[str, str] = {}
     issues: list[ConfigIssue] = []
-    read = [(source, await _read_source(fleet, source, git)) for source in fleet.argocd_sources]
+    read = [(source, await _read_source(fleet, source, git, renderer))
+            for source in fleet.argocd_sources]
     projects = _projects(fleet, [files for _, files in read], issues)
     fleet = replace(fleet, projects=fleet.projects + projects)
     for source, files in read:
-        try:
-            apps = applications_from_argocd(files, fleet, "")
-        except ConfigError as exc:
-            issues.extend(exc.issues)
-            continue
+        got = read_argocd_applications(files, fleet, "", entry=source.name)
+        issues.extend(got.problems)
+        for warning in got.warnings:
+            if _first(said, f"warning {warning}"):
+                log.warning("argocd.application.field_ignored", entry=source.name,
+                            where=str(warning))
         where = _origin(source)
-        for app in apps:
+        for app in got.applications:
             if app.name in defined_by:
-                issues.append(ConfigIssue(where, 0, "metadata.name",
-                                          f"application '{app.name}' is also defined by "
-                                          f"{defined_by[app.name]}"))
+                rejected.append(RejectedApplication(
+                    app.name, source.name, (f"{where}: metadata.name: application '{app.name}' "
+                                            f"is also defined by {defined_by[app.name]}",),
+                    cluster=next(iter(app.destination.clusters.names), "")))
                 continue
             defined_by[app.name] = f"argocd entry '{source.name}' ({where})"
             added.append(app)
+        rejected.extend(got.rejected)
     if issues:
         raise ConfigError(issues)
-    expanded = replace(fleet, applications=fleet.applications + tuple(added))
+    for bad in rejected:
+        if _first(said, f"rejected {bad.name} {bad.reasons}"):
+            log.error("argocd.application.rejected", app=bad.name, entry=bad.origin,
+                      reasons=list(bad.reasons))
+    expanded = replace(fleet, applications=fleet.applications + tuple(added),
+                       rejected_applications=tuple(rejected))
     return replace(expanded, instances=expand_instances(expanded))
 
 
@@ -84,18 +115,45 @@ def _projects(fleet: Fleet, sources: list[dict[str, str]], issues: list[ConfigIs
     return tuple(found)
 
 
+def _first(said: set[str], line: str) -> bool:
+    """Whether LINE is new to SAID (and remember it)."""
+    if line in said:
+        return False
+    said.add(line)
+    return True
+
+
 def _origin(source: ArgoCDAppSource) -> str:
     path = source.path.strip("/") or "."
     return f"{source.repo}@{source.target_revision}:{path}"
 
 
-async def _read_source(fleet: Fleet, source: ArgoCDAppSource, git: GitPort) -> dict[str, str]:
-    """The manifest files of SOURCE as {"<repo>@<ref>:<repo path>": text}."""
+async def _read_source(fleet: Fleet, source: ArgoCDAppSource, git: GitPort,
+                       renderer: RenderPort | None) -> dict[str, str]:
+    """SOURCE's Application manifests as {"<repo>@<ref>:<file>": text}; a chart or kustomization
+    is rendered and its output is one entry named after the path and the tool."""
     repo = fleet.repository(source.repo)
     path = source.path.strip("/") or "."
     try:
         revision = await git.ensure(repo, source.target_revision)
         blobs = await git.read_tree(repo, revision.sha, path)
+        base = "" if path == "." else path + "/"
+        top = {name[len(base):] for name in blobs if "/" not in name[len(base):]}
+        tool = "helm template" if CHART_FILE in top else \
+            "kustomize build" if top.intersection(KUSTOMIZATIONS) else ""
+        if tool:
+            if renderer is None:
+                raise SourceError(f"{path} needs {tool}, and no renderer was given")
+            async with git.materialise(repo, revision.sha, path) as directory:
+                root = directory
+                for _ in PurePosixPath(path).parts if path != "." else ():
+                    root = root.parent
+                text = await renderer.render(
+                    root, path, release_name=source.helm.release_name or source.name,
+                    namespace="", helm=source.helm, kube_version="",
+                    cache_key=f"{repo.name}@{revision.sha}",
+                    max_output=fleet.settings.max_render_output_size)
+            return {f"{source.repo}@{source.target_revision}:{path} ({tool} output)": text}
     except SourceError as exc:
         raise type(exc)(f"argocd entry '{source.name}' ({_origin(source)}): {exc}") from None
     files: dict[str, str] = {}

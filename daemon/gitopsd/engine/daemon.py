@@ -137,6 +137,8 @@ class Daemon:
             self.watches.add_cluster(handle)
         for inst, _ in self.instances.values():
             self.board.ensure(inst)
+        for bad in fleet.rejected_applications:  # shown, never run, never removed
+            self.board.reject(bad.name, bad.cluster or "-", bad.reasons, bad.summary)
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -154,7 +156,8 @@ class Daemon:
                 self.gate.refresh_forever, lambda: [i for i, _ in self.instances.values()],
                 self.metrics, self.clock))
         for repo in self.fleet.repositories:
-            if any(i.source.repo == repo.name for i, _ in self.instances.values()):
+            if any(i.source.repo == repo.name or any(r.repo == repo.name for r in i.source.refs)
+                   for i, _ in self.instances.values()):
                 self.pollers.add(repo)
                 self.supervisor.spawn(f"poller/{repo.name}", self.pollers.runner(repo))
         if self.settings.remove_orphans:
@@ -165,6 +168,7 @@ class Daemon:
                                   assess=self.assess,
                                   scopes=functools.partial(cluster_scope, self.fleet, name))
                 apps = {i.app for i, _ in self.instances.values() if i.cluster == name}
+                apps |= {bad.name for bad in self.fleet.rejected_applications}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,
                     writable=functools.partial(self.leases.writable, name)))

@@ -10,6 +10,9 @@ before parsing: in memory for plain directories; for Kustomize and Helm, in
 place inside the temporary materialised tree, which is deleted as soon as the
 render is done (a clear copy exists on disk, in the private work directory,
 only while the renderer runs).
+Helm value files named ``$<ref>/<path>`` are read from the source ``ref``
+names (``Source.refs``, Argo CD's multi-source) at its own resolved revision,
+which is part of the cache key.
 Parsed manifests are cached per (commit, path, parameters, cluster inputs),
 so an unchanged commit is never rendered or parsed twice.
 
@@ -34,7 +37,7 @@ from typing import TypeVar
 
 from gitopsd.config import format_size
 from gitopsd.core.buildenv import build_env, substituted
-from gitopsd.core.directory import SOURCE_SUFFIXES, select_files
+from gitopsd.core.directory import MANIFEST_SUFFIXES, SOURCE_SUFFIXES, select_files
 from gitopsd.core.manifests import parse_files, parse_stream
 from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
 from gitopsd.errors import DecryptError, ManifestError, RenderError, SourceTooLarge
@@ -65,6 +68,7 @@ class DesiredState:
         self.cluster_scoped = cluster_scoped or (lambda cluster: frozenset())
         self.decryptor = decryptor
         self._cache: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
+        self._warned: dict[str, tuple[str, tuple[str, ...]]] = {}  # instance -> (sha, its warnings)
         self._cache_size = cache_size
         self._executor = executor or ThreadPoolExecutor(PARSE_THREADS,
                                                         thread_name_prefix="gitopsd-parse")
@@ -78,24 +82,29 @@ class DesiredState:
         listing when that commit is already cached."""
         return await self.git.ensure(self.repository(instance), instance.source.target_revision, commit)
 
-    def _key(self, instance: AppInstance, revision: Revision) -> tuple[object, ...]:
+    def _key(self, instance: AppInstance, revision: Revision, refs: Mapping[str, str]
+             ) -> tuple[object, ...]:
         src = instance.source
         return (revision.repo, revision.sha, src.path, instance.namespace, instance.app,
                 src.helm.release_name, src.helm.value_files,
                 tuple(sorted((k, repr(v)) for k, v in src.helm.values.items())),
-                self._kube_version(instance), src.directory)
+                self._kube_version(instance), src.directory, src.helm.parameters,
+                tuple(sorted(refs.items())))
 
     def _kube_version(self, instance: AppInstance) -> str:
         return self.fleet.cluster(instance.cluster).kube_version or self.kube_version(instance.cluster)
 
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
-        key = self._key(instance, revision)
+        refs = await self._ref_revisions(instance)
+        key = self._key(instance, revision, refs)
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
+            self._warned[instance.key] = (revision.sha, cached[1])
             return cached[0]
-        result = await self._render(instance, revision, self._kube_version(instance))
+        result = await self._render(instance, revision, self._kube_version(instance), refs)
         self._cache[key] = result
+        self._warned[instance.key] = (revision.sha, result[1])
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return result[0]
@@ -103,16 +112,53 @@ class DesiredState:
     def warnings(self, instance: AppInstance, revision: Revision) -> tuple[str, ...]:
         """What the last render of INSTANCE at REVISION passed over: files that may hold
         manifests but were not read (see ``core.directory``)."""
-        cached = self._cache.get(self._key(instance, revision))
-        return cached[1] if cached is not None else ()
+        sha, warnings = self._warned.get(instance.key, ("", ()))
+        return warnings if sha == revision.sha else ()
 
     async def _offload(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """FN(*ARGS, **KWARGS) on a parse thread, so that the event loop stays free."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(fn, *args, **kwargs))
 
+    async def _ref_revisions(self, instance: AppInstance) -> dict[str, str]:
+        """The commit each ref the instance's value files name resolves to now."""
+        used = {name[1:].partition("/")[0] for name in instance.source.helm.value_files
+                if name.startswith("$")}
+        out = {}
+        for ref in instance.source.refs:
+            if ref.name in used:
+                repo = self.fleet.repository(ref.repo)
+                out[ref.name] = (await self.git.ensure(repo, ref.target_revision)).sha
+        return out
+
+    async def _ref_files(self, instance: AppInstance, refs: Mapping[str, str]) -> dict[str, str]:
+        """The text of each ``$<ref>/<path>`` value file, read at the ref's commit."""
+        out = {}
+        by_name = {ref.name: ref for ref in instance.source.refs}
+        for name in instance.source.helm.value_files:
+            if not name.startswith("$"):
+                continue
+            ref_name, _, path = name[1:].partition("/")
+            ref = by_name.get(ref_name)
+            if ref is None or ref_name not in refs:
+                raise RenderError(f"value file {name!r}: no source is named '{ref_name}'")
+            repo = self.fleet.repository(ref.repo)
+            sha = refs[ref_name]
+            blobs = await self.git.read_tree(
+                repo, sha, path, max_file_size=self.fleet.settings.max_manifest_file_size,
+                limited_suffixes=MANIFEST_SUFFIXES)
+            data = blobs.get(path)
+            if data is None:
+                raise RenderError(f"value file {name!r}: {repo.name}@{sha[:12]} has no file "
+                                  f"{path!r}")
+            try:
+                out[name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise RenderError(f"value file {name!r}: not UTF-8 text") from None
+        return out
+
     async def _render(self, instance: AppInstance, revision: Revision,
-                      kube_version: str) -> Rendered:
+                      kube_version: str, refs: Mapping[str, str]) -> Rendered:
         repo = self.repository(instance)
         settings = self.fleet.settings
         path = instance.source.path.strip("/") or "."
@@ -130,7 +176,9 @@ class DesiredState:
         extra = self.cluster_scoped(instance.cluster)
         self.renders += 1
         if any(marker in top for marker in RENDER_MARKERS):
-            text, opened = await self._rendered(instance, repo, revision, path, kube_version)
+            ref_files = await self._ref_files(instance, refs)
+            text, opened = await self._rendered(instance, repo, revision, path, kube_version,
+                                                ref_files)
             if len(text) > settings.max_render_output_size:  # a cached render of a larger limit
                 raise SourceTooLarge(f"{where}: the render output is over the limit of "
                                      f"{settings.max_render_output_size} bytes "
@@ -181,7 +229,8 @@ class DesiredState:
         return outputs
 
     async def _rendered(self, instance: AppInstance, repo: Repository, revision: Revision,
-                        path: str, kube_version: str) -> tuple[str, bool]:
+                        path: str, kube_version: str,
+                        ref_files: Mapping[str, str]) -> tuple[str, bool]:
         """The Kustomize or Helm output of PATH, and whether SOPS files were decrypted for it."""
         limit = self.fleet.settings.max_render_output_size
         async with self.git.materialise(repo, revision.sha, path) as directory:
@@ -195,7 +244,7 @@ class DesiredState:
                     root, path, release_name=instance.source.helm.release_name or instance.app,
                     namespace=instance.namespace, helm=instance.source.helm,
                     kube_version=kube_version, cache_key=f"{repo.name}@{revision.sha}",
-                    max_output=limit)
+                    max_output=limit, ref_files=ref_files)
             except SourceTooLarge as exc:
                 raise SourceTooLarge(f"{repo.name}@{revision.sha[:12]}:{path}: {exc} "
                                      f"{_setting(limit)}") from None

@@ -2,8 +2,10 @@
 
 A moved ref enqueues every instance that tracks it at new-revision priority,
 carrying the commit the poll saw, so the sync fetches exactly that revision
-without listing the remote again. Listings and fetches are counted from the Git edge's
-own counters, so the metrics include the work a sync did too.
+without listing the remote again; an instance whose Helm value files come
+from that ref of another source (``Source.refs``) is enqueued too. Listings
+and fetches are counted from the Git edge's own counters, so the metrics
+include the work a sync did too.
 
 Whether a repository answers is told through ``available``: a failed poll, or
 a sync whose listing or fetch failed, says it is unavailable (with the error);
@@ -92,8 +94,12 @@ class Pollers:
         event = self._now[repo.name]
         while True:
             tracking = [i for i in self.instances() if i.source.repo == repo.name]
+            lending = [i for i in self.instances()
+                       if any(r.repo == repo.name for r in i.source.refs)]
+            wanted = {i.source.target_revision for i in tracking} | {
+                r.target_revision for i in lending for r in i.source.refs if r.repo == repo.name}
             try:
-                heads = await self.git.poll(repo, {i.source.target_revision for i in tracking})
+                heads = await self.git.poll(repo, wanted)
                 self.report(repo)
                 self.available(repo.name, None)
             except GitopsdError as e:
@@ -110,6 +116,10 @@ class Pollers:
                         if inst.source.target_revision == ref:
                             self.queue.add(inst.key, inst.cluster, Priority.REVISION, reason=why,
                                            commit=sha)
+                    for inst in lending:  # their value files moved; their own commit did not
+                        if any(r.repo == repo.name and r.target_revision == ref
+                               for r in inst.source.refs):
+                            self.queue.add(inst.key, inst.cluster, Priority.REVISION, reason=why)
             self._pushed.discard(repo.name)
             event.clear()
             await self.clock.wait(event, repo.poll_interval * (1 + self.jitter * (2 * random.random() - 1)))

@@ -121,11 +121,14 @@ class RenderPort(Protocol):
     """Kustomize, Helm and Jsonnet rendering of a materialised tree (adapts edges.render.Renderer).
 
     Output past MAX_OUTPUT bytes (0: the renderer's own limit) raises ``SourceTooLarge``.
+    REF_FILES holds the text of each ``$<ref>/<path>`` value file of HELM (read from
+    another source by the caller).
     """
 
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
                      helm: HelmParams, kube_version: str, cache_key: str,
-                     max_output: int = 0) -> str: ...
+                     max_output: int = 0, ref_files: Mapping[str, str] | None = None
+                     ) -> str: ...
 
     async def render_jsonnet(self, root: Path, path: str, files: tuple[str, ...],
                              params: JsonnetParams, *, cache_key: str,

@@ -88,6 +88,21 @@ class StatusBoard:
             row = self._rows[instance.key] = InstanceStatus(instance.app, instance.cluster)
         return row
 
+    def reject(self, app: str, cluster: str, reasons: Iterable[str],
+               summary: str = "") -> InstanceStatus:
+        """A row for an application gitopsd refused to run: Unknown, with an InvalidSpecError
+        condition carrying REASONS, and SUMMARY (else the first reason) as its message."""
+        shown = list(reasons)
+        key = f"{app}/{cluster}"
+        row = self._rows.get(key)
+        if row is None:
+            row = self._rows[key] = InstanceStatus(app, cluster)
+            row.last_message = summary or (shown[0] if shown else "")
+        self.mark(key, condition=Condition(ConditionType.INVALID_SPEC,
+                                           ConditionReason.UNSUPPORTED_APPLICATION,
+                                           "\n".join(shown)))
+        return row
+
     def get(self, key: str) -> InstanceStatus | None:
         return self._rows.get(key)
 

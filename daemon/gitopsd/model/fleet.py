@@ -37,6 +37,9 @@ class Cluster:
     qps: float = 50.0
     burst: int = 100
     kube_version: str = ""  # used by Helm when the cluster cannot be asked
+    # further API server URLs that name this cluster in Argo CD Applications
+    # (``destination.server``), such as https://kubernetes.default.svc
+    servers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -49,13 +52,35 @@ class Repository:
     username: str = "git"
     poll_interval: float = 30.0
     verify: VerifyPolicy | None = None  # commit signatures required, when set
+    # further URLs that name this repository in Argo CD Applications (``repoURL``)
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HelmParameter:
+    """One ``helm --set`` (``--set-string`` when ``force_string``)."""
+
+    name: str
+    value: str
+    force_string: bool = False
 
 
 @dataclass(frozen=True)
 class HelmParams:
     release_name: str = ""
+    # relative to the chart directory, or ``$<ref>/<path>``: a file of the source named <ref>
     value_files: tuple[str, ...] = ()
     values: Mapping[str, Any] = field(default_factory=dict)
+    parameters: tuple[HelmParameter, ...] = ()  # win over value files and values, as in Helm
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A further source whose files an application's value files name as ``$<name>/<path>``."""
+
+    name: str
+    repo: str
+    target_revision: str = "HEAD"
 
 
 @dataclass(frozen=True)
@@ -98,6 +123,7 @@ class Source:
     path: str = "."
     helm: HelmParams = field(default_factory=HelmParams)
     directory: DirectoryParams = field(default_factory=DirectoryParams)
+    refs: tuple[SourceRef, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +222,23 @@ class ArgoCDAppSource:
     repo: str
     target_revision: str = "HEAD"
     path: str = "."
+    helm: HelmParams = field(default_factory=HelmParams)  # when the path is a Helm chart
+
+
+@dataclass(frozen=True)
+class RejectedApplication:
+    """An Argo CD Application gitopsd cannot honour: it is shown with its reasons, never applied.
+
+    ``cluster`` is the fleet cluster its destination names, when that much could be read.
+    ``reasons`` are ``file:line: field: message`` lines; ``summary`` is the first
+    as ``field: message (file:line)``, for a one-line status.
+    """
+
+    name: str
+    origin: str  # the argocd entry that read it
+    reasons: tuple[str, ...]
+    cluster: str = ""
+    summary: str = ""
 
 
 MAX_MANIFEST_FILE_SIZE = 4 * 1024 * 1024
@@ -212,6 +255,7 @@ class Settings:
     otlp_endpoint: str = ""  # OTLP/HTTP traces endpoint; empty disables export
     max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
     max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
+    state_dir: str = ""  # absolute; "" leaves it to --state-dir and the environment
 
 
 @dataclass(frozen=True)
@@ -224,6 +268,7 @@ class Fleet:
     source_file: str = ""
     settings: Settings = field(default_factory=Settings)
     argocd_sources: tuple[ArgoCDAppSource, ...] = ()
+    rejected_applications: tuple[RejectedApplication, ...] = ()
     health_checks: tuple[HealthCheckSpec, ...] = ()
     projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
 

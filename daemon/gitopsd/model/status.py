@@ -48,6 +48,7 @@ class ConditionType(enum.StrEnum):
     PROJECT_VIOLATION = "ProjectViolation"  # something the application's project forbids
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"  # a sync window stops automated syncs and self-heal now
     SOURCE_WARNING = "SourceWarning"  # the source holds files that may be manifests but are not read
+    INVALID_SPEC = "InvalidSpecError"  # an Argo CD Application gitopsd cannot honour (Argo CD's name)
 
 
 class ConditionReason(enum.StrEnum):
@@ -65,6 +66,7 @@ class ConditionReason(enum.StrEnum):
     DENY_WINDOW_ACTIVE = "DenyWindowActive"  # a deny sync window is active
     OUTSIDE_ALLOW_WINDOWS = "OutsideAllowWindows"  # allow sync windows apply, none is active
     UNREAD_FILES = "UnreadFiles"  # a SourceWarning: files of the source that are not read
+    UNSUPPORTED_APPLICATION = "UnsupportedApplication"  # refused when its file was read
 
 
 class ErrorKind(enum.StrEnum):

@@ -3,7 +3,9 @@
 ``/healthz`` answers while the event loop runs; ``/readyz`` and ``/metrics``
 ask the backend; ``/api/v1/...`` needs ``Authorization: Bearer <token>`` with
 the token read from a file at start (no token file configured: every API call
-answers 403); ``/webhooks/...`` are verified by signature (see ``webhooks``).
+answers 403), except that with ``loopback_reads`` a GET that carries no
+credentials and comes straight from a loopback address (no proxy header) may
+read; ``/webhooks/...`` are verified by signature (see ``webhooks``).
 Errors are JSON ``{"error": ...}``. Logs name the method, path and status,
 never a header, a query string or a body. The server holds no daemon state and
 must not import the engine: everything it knows comes through ``ApiBackend``.
@@ -11,6 +13,7 @@ must not import the engine: everything it knows comes through ``ApiBackend``.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
@@ -36,6 +39,22 @@ log = structlog.get_logger(__name__)
 def _is_api(request: web.Request) -> bool:
     name = request.match_info.route.name or ""
     return name.startswith("api.") or request.path.startswith("/api/")
+
+
+_PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+_READS = ("GET", "HEAD")
+
+
+def _local_read(request: web.Request) -> bool:
+    """A read without credentials straight from this host (not relayed by a local proxy)."""
+    if request.method not in _READS or "Authorization" in request.headers:
+        return False
+    if any(h in request.headers for h in _PROXY_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address((request.remote or "").split("%")[0]).is_loopback
+    except ValueError:
+        return False
 
 
 def _origin(exc: BaseException) -> str:
@@ -64,6 +83,7 @@ class ApiServer:
         webhook_secrets: Mapping[str, str] | None = None,
         client_max_size: int = DEFAULT_MAX_BODY,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
+        loopback_reads: bool = False,
     ) -> None:
         self._backend = backend
         self._host = host
@@ -75,6 +95,7 @@ class ApiServer:
         self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
         self._address: tuple[str, int] | None = None
+        self._loopback_reads = loopback_reads
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -151,6 +172,8 @@ class ApiServer:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not _is_api(request):
+            return await handler(request)
+        if self._loopback_reads and _local_read(request):
             return await handler(request)
         if self._token is None:
             return _error(403, "API token not configured")

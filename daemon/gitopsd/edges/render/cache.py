@@ -48,6 +48,7 @@ def cache_key(
     namespace: str = "",
     kube_version: str = "",
     helm: HelmParams | None = None,
+    ref_files: Mapping[str, str] | None = None,
 ) -> CacheKey:
     """The key of one render; Helm-only parameters are ignored for other renderers."""
     tree_key = tuple(tree) if isinstance(tree, tuple) else (tree,)
@@ -55,7 +56,9 @@ def cache_key(
         return (tree_key, kind.value, path)
     params = helm or HelmParams()
     return (tree_key, kind.value, path, release, namespace, kube_version,
-            tuple(params.value_files), _canonical(plain_data(params.values)))
+            tuple(params.value_files), _canonical(plain_data(params.values)),
+            tuple((p.name, p.value, p.force_string) for p in params.parameters),
+            tuple(sorted((ref_files or {}).items())))
 
 
 def _size(result: Rendered) -> int:

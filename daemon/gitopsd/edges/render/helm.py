@@ -1,9 +1,11 @@
 """Renders a Helm chart with ``helm template``, offline.
 
 The chart is rendered as ``helm template <release> <chart> --include-crds
---kube-version <v> [--namespace <ns>] --values <file>...`` where the value
-files come first (relative to the chart directory, inside the tree) and the
-application's inline values last, so inline values win. Helm gets private
+--kube-version <v> [--namespace <ns>] --values <file>... --set[-string] ...``
+where the value files come first (relative to the chart directory, inside the
+tree, or ``$<ref>/<path>`` files of another source whose text the caller
+gives), the application's inline values next, and parameters last, so
+parameters win over values as they do in Argo CD. Helm gets private
 cache/config/data homes and no plugins; ``helm dependency build`` is never run,
 so a chart must carry its dependencies in ``charts/``. This module builds the
 command line and the values file; it must not parse the output.
@@ -22,7 +24,7 @@ import yaml
 from gitopsd.edges.render.request import Rendered, RendererKind
 from gitopsd.edges.render.runner import Limits, run_tool
 from gitopsd.errors import RenderError
-from gitopsd.model import HelmParams
+from gitopsd.model import HelmParameter, HelmParams
 
 LABEL = "helm template"
 _MISSING_DEPENDENCY = "missing in charts/ directory"
@@ -36,6 +38,7 @@ def helm_argv(
     namespace: str,
     kube_version: str,
     value_files: Sequence[Path] = (),
+    parameters: Sequence[HelmParameter] = (),
 ) -> list[str]:
     """The ``helm template`` command line; later value files override earlier ones."""
     argv = [binary, "template", release, str(chart), "--include-crds",
@@ -44,6 +47,10 @@ def helm_argv(
         argv += ["--namespace", namespace]
     for path in value_files:
         argv += ["--values", str(path)]
+    for p in parameters:
+        # a comma would split one --set into several; Helm reads "\," as a comma
+        value = p.value.replace(",", "\\,")
+        argv += ["--set-string" if p.force_string else "--set", f"{p.name}={value}"]
     return argv
 
 
@@ -57,10 +64,22 @@ def helm_env(home: Path) -> dict[str, str]:
     }
 
 
-def resolve_value_files(tree: Path, chart: Path, rel: str, names: Sequence[str]) -> list[Path]:
-    """Value files named relative to the chart directory, each required to exist in the tree."""
+def resolve_value_files(tree: Path, chart: Path, rel: str, names: Sequence[str],
+                        ref_files: Mapping[str, str] | None = None,
+                        home: Path | None = None) -> list[Path]:
+    """Value files named relative to the chart directory, each required to exist in the tree;
+    a ``$<ref>/<path>`` name is written from REF_FILES into HOME."""
     resolved = []
-    for name in names:
+    for index, name in enumerate(names):
+        if name.startswith("$"):
+            text = (ref_files or {}).get(name)
+            if text is None or home is None:
+                raise RenderError(f"helm value file {name!r} of {rel!r} was not read from "
+                                  "its source")
+            path = home / f"ref-values-{index}.yaml"
+            path.write_text(text, encoding="utf-8")
+            resolved.append(path)
+            continue
         candidate = Path(os.path.realpath(chart / name))
         if Path(name).is_absolute() or (tree not in candidate.parents):
             raise RenderError(
@@ -97,17 +116,19 @@ async def render_helm(
     kube_version: str,
     params: HelmParams,
     limits: Limits,
+    ref_files: Mapping[str, str] | None = None,
 ) -> Rendered:
     """Run ``helm template`` for the chart ``chart`` (the real path of ``rel`` in ``tree``)."""
     if not release:
         raise RenderError(f"helm chart {rel!r} needs a release name")
-    value_files = resolve_value_files(tree, chart, rel, params.value_files)
     with tempfile.TemporaryDirectory(prefix="gitopsd-helm-") as tmp:
         home = Path(tmp)
+        value_files = resolve_value_files(tree, chart, rel, params.value_files, ref_files, home)
         if params.values:
             value_files.append(_write_values(home, params.values))
         argv = helm_argv(binary, release, chart, namespace=namespace,
-                         kube_version=kube_version, value_files=value_files)
+                         kube_version=kube_version, value_files=value_files,
+                         parameters=params.parameters)
         try:
             text = await run_tool(
                 argv, label=LABEL, subject=rel, home=home, env=helm_env(home), cwd=chart,

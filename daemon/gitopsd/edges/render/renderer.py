@@ -98,7 +98,7 @@ class Renderer:
             return await self._run(plan)
         key = cache_key(req.cache_key, plan.kind, plan.rel, release=plan.release,
                         namespace=plan.namespace, kube_version=plan.kube_version,
-                        helm=req.helm)
+                        helm=req.helm, ref_files=req.ref_files)
         cached = self.cache.get(key)
         if cached is not None:
             return cached
@@ -183,4 +183,5 @@ class Renderer:
             return await render_helm(
                 binary, plan.tree, plan.target, plan.rel, release=plan.release,
                 namespace=plan.namespace, kube_version=plan.kube_version,
-                params=plan.request.helm, limits=plan.limits)
+                params=plan.request.helm, limits=plan.limits,
+                ref_files=plan.request.ref_files)

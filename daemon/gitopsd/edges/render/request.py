@@ -42,7 +42,9 @@ class RenderRequest:
     content-addressed (a working directory), so the result is never cached.
     ``release_name`` is the Helm release unless ``helm.release_name`` is set;
     ``kube_version`` empty means the pinned default version. ``max_output``
-    bounds the output in bytes (0: the renderer's own limit).
+    bounds the output in bytes (0: the renderer's own limit). ``ref_files``
+    holds the text of each ``$<ref>/<path>`` value file of ``helm``: files of
+    another source, read by the caller.
     """
 
     root: Path
@@ -53,6 +55,7 @@ class RenderRequest:
     kube_version: str = ""
     cache_key: tuple[object, ...] | str = ""
     max_output: int = 0
+    ref_files: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
