@@ -131,8 +131,9 @@ async def test_each_rejection_and_warning_is_logged_once_across_rereads() -> Non
     """Reading the same files again with the same memory logs nothing new."""
     git = FakeGit()
     tool = argo_app("tool", plugin={"name": "cmp"})
-    tool["spec"]["project"] = "team-a"
-    git.commit({"apps/tool.yaml": tool, "apps/web.yaml": argo_app("web")})
+    web = argo_app("web")
+    web["spec"]["revisionHistoryLimit"] = 3
+    git.commit({"apps/tool.yaml": tool, "apps/web.yaml": web})
     logged: set[str] = set()
     with capture_logs() as logs:
         for _ in range(3):

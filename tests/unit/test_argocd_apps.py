@@ -166,12 +166,11 @@ def test_one_bad_application_fails_alone() -> None:
 
 
 def test_ignored_fields_are_warnings() -> None:
-    """A non-default project, the source name and helm.version change nothing and say so."""
+    """The history limit, the source name and helm.version change nothing and say so."""
     body = spec(name="web-src", helm={"version": "v3"})
-    body["project"] = "team-a"
     body["revisionHistoryLimit"] = 3
     got = read_argocd_applications({"w.yaml": application("w", body)}, fleet(), "o")
     assert [a.name for a in got.applications] == ["w"]
     assert sorted(w.field for w in got.warnings) == [
-        "spec.project", "spec.revisionHistoryLimit", "spec.source.helm.version",
+        "spec.revisionHistoryLimit", "spec.source.helm.version",
         "spec.source.name"]
