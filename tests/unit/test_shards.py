@@ -93,4 +93,6 @@ def test_helpers_agree_with_the_assignment() -> None:
     assert owner("x", ["a", "b", "c"]) == ranked("x", ["c", "b", "a"])[0]
     assert owner("x", []) is None
     assert assign({"x": 1}, []) == {}
-    assert matches("host:/s", "host") and matches("host:/s", "host:/s") and not matches("host:/s", "hos")
+    assert matches("host:/s", "host")
+    assert matches("host:/s", "host:/s")
+    assert not matches("host:/s", "hos")

@@ -19,6 +19,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.applications import AppContext, read_applications
 from gitopsd.config.argoclaims import read_aliases, read_servers
+from gitopsd.config.coordination import check_coordination_cluster, parse_coordination
 from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.projects import project_names, read_projects
@@ -53,7 +54,7 @@ __all__ = [
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
                 "applications", "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
-                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir")
+                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "coordination")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
@@ -149,6 +150,7 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     files = _Files(r, Path(filename).parent, check_files)
     settings = _settings(r, top.get("settings"), files)
     clusters = _clusters(r, top.get("clusters"), files)
+    check_coordination_cluster(r, top.get("settings"), settings.coordination, {c.name for c in clusters})
     repositories = _repositories(r, top.get("repositories"), files)
     projects = read_projects(r, top.get("projects"))
     ctx = AppContext(fleet=name, clusters=clusters,
@@ -198,8 +200,9 @@ def _settings(r: Reader, node: Node | None, files: _Files) -> Settings:
         state_dir = files.resolve(given) if given else ""
     sizes = {name: r.size(f[name], f"settings.{name}")
              for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
+    coordination = parse_coordination(r, f["coordination"]) if "coordination" in f else None
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp, state_dir=state_dir,
+                    otlp_endpoint=otlp, state_dir=state_dir, coordination=coordination,
                     max_manifest_file_size=sizes.get("maxManifestFileSize")
                     or base.max_manifest_file_size,
                     max_render_output_size=sizes.get("maxRenderOutputSize")

@@ -246,6 +246,19 @@ MAX_RENDER_OUTPUT_SIZE = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class Coordination:
+    """``settings.coordination``: the daemons sharing this fleet meet through member Leases
+    in NAMESPACE of CLUSTER, and split the instances between them."""
+
+    cluster: str
+    namespace: str = "gitopsd-system"
+    lease_duration: float = 15.0  # a member Lease unchanged this long is dead
+    renew_interval: float = 5.0
+    pin_label: str = ""  # a cluster label whose value names the member (host) to own its instances
+    epsilon: float = 0.25  # load bound: a member carries at most ceil(average * (1 + epsilon))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Fleet-wide daemon settings from the fleet file's ``settings`` block."""
 
@@ -256,6 +269,7 @@ class Settings:
     max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
     max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
     state_dir: str = ""  # absolute; "" leaves it to --state-dir and the environment
+    coordination: Coordination | None = None  # None: one daemon, one Lease per cluster
 
 
 @dataclass(frozen=True)
