@@ -129,7 +129,7 @@ async def test_a_pass_that_lost_the_lease_writes_no_further_wave() -> None:
         "data": {"a": "b"}} for name, wave in (("first", "0"), ("second", "1"))]
     desired = StaticDesired(tuple(Manifest(ResourceKey.of(b), b) for b in bodies))
     rec = Reconciler(fleet="f", cluster=cluster, desired=desired, clock=clock, health_poll=0.01,
-                     writable=lambda: next(held, False))
+                     writable=lambda inst: next(held, False))
     source = Source("env", "main", "app")
     app = Application("web", source, Destination(ClusterSelector(names=("alpha",)), "ns"),
                       SyncPolicy(automated=True))

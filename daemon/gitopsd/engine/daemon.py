@@ -40,6 +40,7 @@ from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
 from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
+from gitopsd.engine.writers import Writers, elsewhere_message, join, membership_for
 from gitopsd.errors import SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
@@ -110,13 +111,18 @@ class Daemon:
         self.pollers = Pollers(git=git, queue=self.queue, clock=self.clock, metrics=metrics,
                                instances=lambda: [i for i, _ in self.instances.values()],
                                jitter=self.settings.poll_jitter, available=self._source)
-        self.leases = Leases({name: ClusterLease(
+        # a shared fleet (settings.coordination) splits instances between members instead of
+        # giving each cluster to one daemon
+        self.membership = membership_for(fleet, {n: h.objects for n, h in clusters.items()},
+                                         identity=self.settings.identity, clock=self.clock)
+        self.leases = Leases({} if self.membership else {name: ClusterLease(
             handle.objects, cluster=name, fleet=fleet.name, namespace=self.settings.inventory_namespace,
             identity=self.settings.identity, clock=self.clock, duration=self.settings.lease_duration,
             renew=self.settings.lease_renew) for name, handle in clusters.items()})
+        self.writers = Writers(self.leases, self.membership)
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing, writable=self.leases.writable, assess=assess,
+                                     tracing=self.tracing, writable=self.writers.writable, assess=assess,
                                      windows=self.gate)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)
@@ -129,7 +135,7 @@ class Daemon:
                                     inventory_namespace=self.settings.inventory_namespace,
                                     clock=self.clock, health_poll=self.settings.health_poll,
                                     tracing=self.tracing, assess=assess,
-                                    writable=functools.partial(self.leases.writable, name),
+                                    writable=self.writers.writable,
                                     scopes=functools.partial(scope_of, fleet),
                                     windows=self.gate.closed)
             self.clusters[name] = _Cluster(handle, reconciler)
@@ -144,6 +150,8 @@ class Daemon:
 
     async def start(self) -> None:
         await self.leases.acquire(timeout=self.settings.lease_renew)
+        if self.membership is not None:
+            await join(self.membership, self.supervisor, self._gained)
         for name, lease in self.leases.by_cluster.items():
             lease.on_acquired = functools.partial(self._lease_gained, name)
             self.supervisor.spawn(f"lease/{name}", lease.run)
@@ -171,7 +179,13 @@ class Daemon:
                 apps |= {bad.name for bad in self.fleet.rejected_applications}
                 self.supervisor.spawn(f"removals/{name}", functools.partial(
                     sweep_forever, remover, apps, interval=self.settings.resync,
-                    writable=functools.partial(self.leases.writable, name)))
+                    writable=functools.partial(self.writers.sweeps, name)))
+
+    def _gained(self, keys: list[str]) -> None:
+        """Instances this member now owns get a full pass (drift there was left to another)."""
+        for key in keys:
+            if key in self.instances:
+                self.queue.add(key, self.instances[key][0].cluster, Priority.DRIFT, reason="owner")
 
     def _lease_gained(self, cluster: str) -> None:
         """The Lease of CLUSTER was gained after start: drift seen while another daemon (or
@@ -184,6 +198,8 @@ class Daemon:
         """Let running syncs finish within the grace period, then cancel everything."""
         self.supervisor.stopping()
         self.queue.close()
+        if self.membership is not None:  # stop acting, and let the others take over now
+            await self.membership.release()
         deadline = self.clock.now() + self.settings.stop_grace
         while self.queue.running and self.clock.now() < deadline:
             await self.clock.sleep(0.05)
@@ -288,15 +304,15 @@ class Daemon:
         return True
 
     def _elsewhere(self, item: Item, inst: AppInstance) -> bool:
-        """Another daemon holds this fleet's Lease on the instance's cluster: write nothing, say who."""
-        if self.leases.writable(inst.cluster):
+        """Another daemon holds this fleet's Lease on the instance's cluster (or, sharing the fleet,
+        owns the instance): write nothing, say who."""
+        if self.writers.writable(inst):
             self.board.clear(item.key, ConditionType.LEASE_HELD_ELSEWHERE)
             return False
-        holder = self.leases.holder(inst.cluster) or "another daemon"
+        holder = self.writers.holder(inst) or "another daemon"
         self.board.mark(item.key, condition=Condition(
-            ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER,
-            f"{holder} holds the Lease of fleet {self.fleet.name} on cluster {inst.cluster}; "
-            "this daemon writes nothing there until it lapses"))
+            ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER, elsewhere_message(
+                holder, self.fleet.name, inst, shared=self.membership is not None)))
         self._attempted.add(item.key)
         self.queue.done(item, requeue_after=self.settings.lease_renew, reason="lease",
                         commit=item.commit)
@@ -308,7 +324,9 @@ class Daemon:
         for row in self.board.rows():
             entry = self.instances.get(f"{row.app}/{row.cluster}")
             windows = self.gate.row(entry[0]) if entry is not None else None
-            rows.append({**row.as_row(), **({"sync_windows": windows} if windows else {})})
+            owner = self.writers.owner(f"{row.app}/{row.cluster}")
+            rows.append({**row.as_row(), **({"sync_windows": windows} if windows else {}),
+                         **({"owner": owner} if owner else {})})
         return rows
 
     def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,

@@ -62,7 +62,7 @@ class DriftController:
     def __init__(self, *, fleet: str, instances: Mapping[str, tuple[AppInstance, Application]],
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
                  metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
-                 writable: Callable[[str], bool] = lambda cluster: True,
+                 writable: Callable[[AppInstance], bool] = lambda inst: True,
                  assess: Assess = builtin_assess, windows: WindowGate | None = None) -> None:
         self.fleet = fleet
         self.assess = assess
@@ -72,7 +72,7 @@ class DriftController:
         self.board = reporter.board
         self.clock = clock
         self.metrics = metrics
-        self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
+        self.writable = writable  # whether this daemon may write for an instance (Lease, ownership)
         self.windows = windows  # sync windows: self-heal writes only while they allow automated syncs
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
                                  tracing=tracing, on_finished=self._repaired, writable=writable,
@@ -171,8 +171,8 @@ class DriftController:
         if not (policy.automated and policy.self_heal):
             self._out_of_sync(inst, key, reason)
             return
-        if not self.writable(inst.cluster):
-            return  # the daemon holding the cluster's Lease repairs it
+        if not self.writable(inst):
+            return  # the daemon holding the cluster's Lease (or owning the instance) repairs it
         if self._window_stops(inst, key, reason):
             return
         decision = self._next_repair(inst, key)

@@ -49,7 +49,7 @@ class _Seen:
     since: float  # this daemon's clock when the Lease was first seen at VERSION
 
 
-def _micro_time() -> str:
+def micro_time() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -118,7 +118,7 @@ class ClusterLease:
             log.warning("lease.release_failed", cluster=self.cluster, error=str(e))
 
     def _body(self, live: Obj | None, *, transitions: int) -> dict[str, Any]:
-        now = _micro_time()
+        now = micro_time()
         spec = dict((live or {}).get("spec") or {})
         if spec.get("holderIdentity") != self.identity:
             spec["acquireTime"] = now

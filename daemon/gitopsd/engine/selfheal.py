@@ -125,7 +125,7 @@ class Repairer:
     def __init__(self, *, clock: Clock, queue: WorkQueue, reporter: Reporter, held: Held,
                  fleet: str = "", settle: float = 0.02, tracing: TracingPort | None = None,
                  on_finished: Finished | None = None,
-                 writable: Callable[[str], bool] = lambda cluster: True,
+                 writable: Callable[[AppInstance], bool] = lambda inst: True,
                  stopped: Callable[[AppInstance, ResourceKey], bool] = lambda inst, key: False) -> None:
         self.fleet = fleet
         self.writable = writable  # checked right before the write: the Lease may be gone by then
@@ -255,7 +255,7 @@ class Repairer:
         if inst.key in self.queue.running:
             self.held.hold(inst.key, key)  # the running sync decides
             return False
-        if not self.writable(inst.cluster):
+        if not self.writable(inst):
             return False  # the Lease went to another daemon while the repair waited: it repairs
         if self.stopped(inst, key):
             return False  # a sync window closed while the repair waited: a pass runs when it opens

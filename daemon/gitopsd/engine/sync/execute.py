@@ -93,8 +93,8 @@ class Executor:
         waves = list(plan.waves())
         for i, ((phase, wave), tasks) in enumerate(waves):
             if not self.writable():
-                result.error = (f"this daemon no longer holds the cluster's Lease; the sync stopped "
-                                f"before wave {phase.value}/{wave}")
+                result.error = ("this daemon no longer holds the cluster's Lease (or, sharing the fleet, "
+                                f"owns the instance); the sync stopped before wave {phase.value}/{wave}")
                 return result
             kind = tasks[0].action
             step = Step.PRUNE if kind is TaskAction.PRUNE else Step.APPLY_WAVE

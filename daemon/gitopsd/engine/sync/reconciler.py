@@ -25,6 +25,7 @@ writes that follow are judged against the new desired state.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -109,15 +110,17 @@ class Reconciler:
     health_poll: float = 0.5
     tracing: TracingPort = field(default_factory=NoTracing)
     assess: Assess = healthmod.assess
-    writable: Callable[[], bool] = lambda: True  # this daemon may write to the cluster (holds its Lease)
+    # this daemon may write for an instance (holds the cluster's Lease, or owns the instance)
+    writable: Callable[[AppInstance], bool] = lambda instance: True
     scopes: Scopes | None = None  # each instance's project bounds; None: unbounded (tests)
     windows: Windows = lambda instance, manual: None  # the sync windows' answer, asked before a sync
     _kinds: dict[str, set[tuple[str, str]]] = field(default_factory=dict)  # app -> kinds owned or wanted
 
-    def _executor(self) -> Executor:
+    def _executor(self, instance: AppInstance) -> Executor:
         """A fresh executor for one pass: passes of several applications on this cluster run at once."""
         return Executor(self.cluster, self.clock, fleet=self.fleet, poll=self.health_poll,
-                        tracing=self.tracing, assess=self.assess, writable=self.writable)
+                        tracing=self.tracing, assess=self.assess,
+                        writable=functools.partial(self.writable, instance))
 
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         """The revision INSTANCE should be at (COMMIT when a poll saw its ref there)."""
@@ -220,7 +223,7 @@ class Reconciler:
         if refused is not None:
             return Outcome(OutcomeKind.FAILED, refused, revision, health=cmp.health(),
                            error=ErrorKind.SYNC)
-        return await self._execute(app, cmp, plan, deadline)
+        return await self._execute(instance, app, cmp, plan, deadline)
 
     def _plan(self, instance: AppInstance, app: Application, cmp: Comparison,
               request: SyncRequest) -> Plan:
@@ -236,20 +239,20 @@ class Reconciler:
             span.set(tasks=len(plan.tasks))
         return plan
 
-    async def _execute(self, app: Application, cmp: Comparison, plan: Plan,
+    async def _execute(self, instance: AppInstance, app: Application, cmp: Comparison, plan: Plan,
                        deadline: float) -> Outcome:
         revision = cmp.revision.sha
         desired_inv = _tracked(cmp, plan)
         # Record the union first: a crash mid-sync must not orphan what it created.
         await self._record_inventory(app, cmp, cmp.inventory.union(desired_inv), cmp.inventory)
-        executor = self._executor()
+        executor = self._executor(instance)
         result = await executor.run(plan, cmp, deadline=deadline, app=app.name,
                                     ignore=app.ignore_differences)
         kept = {s.key for s in plan.skipped if s.reason in KEEP_IN_INVENTORY}
         kept |= result.failed_prunes | result.pending_prunes
         keep_entries = [e for e in cmp.inventory if e.key in kept]
         if result.error:
-            fail = await self._sync_fail(executor, plan, deadline)
+            fail = await self._sync_fail(instance, executor, plan, deadline)
             changes = ChangeSet(tuple(result.changes) + tuple(fail.changes))
             final = cmp.inventory.union(desired_inv).without(result.pruned | result.released)
             await self._record_inventory(app, cmp, final, None)
@@ -269,8 +272,9 @@ class Reconciler:
                            _health(result, cmp), error=ErrorKind.PROJECT_VIOLATION.value)
         return Outcome(OutcomeKind.SYNCED, message, revision, changes, _health(result, cmp))
 
-    async def _sync_fail(self, executor: Executor, plan: Plan, deadline: float) -> ExecResult:
-        if not plan.sync_fail_hooks or not self.writable():
+    async def _sync_fail(self, instance: AppInstance, executor: Executor, plan: Plan,
+                         deadline: float) -> ExecResult:
+        if not plan.sync_fail_hooks or not self.writable(instance):
             return ExecResult()
         with self.tracing.span(Step.HOOK, "hooks SyncFail"):
             return await executor.run_hooks(plan.sync_fail_hooks, max(deadline, self.clock.now() + 60))

@@ -1,0 +1,203 @@
+"""Daemons sharing one fleet: who is a member, and which instances this member acts on.
+
+With ``settings.coordination`` every daemon keeps a member Lease
+``gitopsd-<fleet>-member-<hash of its identity>`` in one cluster and renews it
+every ``renew`` seconds. The members are the Leases not yet dead: a Lease is
+dead once it has kept one resourceVersion for its ``leaseDurationSeconds`` by
+this daemon's own clock (clocks of hosts are never compared), or when it is
+gone (a member that stops deletes its Lease). Every member computes the same
+assignment (``core.shards``) from the sorted member set.
+
+Fencing: a member acts on an instance only while its own Lease was renewed
+less than ``duration - 2 * renew`` ago (measured from before the renewal was
+sent), so its right to act ends before any other member may judge it dead.
+A member whose right lapsed (paused, cut off) acts on nothing until it has
+renewed and recomputed. An instance gained from a member that is still live
+(a newcomer taking its share, a member coming back) waits ``1.5 * renew``
+first, the time the previous owner needs to see the change; one gained from a
+dead or departed member is acted on at once.
+
+This module decides who acts, never what is written: the daemon, executor,
+repairer and removal sweeps ask through ``engine.writers``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from gitopsd.core.shards import assign
+from gitopsd.engine.clock import Clock
+from gitopsd.engine.lease import API_VERSION, micro_time
+from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.errors import ApiError, GitopsdError
+from gitopsd.model import objects
+
+log = structlog.get_logger("gitopsd.membership")
+MEMBER_LABEL = "gitopsd.io/member-of"  # value: the fleet
+
+
+def member_lease_name(fleet: str, identity: str) -> str:
+    return f"gitopsd-{fleet}-member-{hashlib.sha256(identity.encode()).hexdigest()[:10]}"
+
+
+@dataclass
+class _Seen:
+    identity: str
+    version: str
+    since: float  # this daemon's clock when the Lease was first seen at VERSION
+
+
+class Membership:
+    def __init__(self, objects_: ClusterPort, *, fleet: str, namespace: str, identity: str, clock: Clock,
+                 items: Callable[[], Mapping[str, float]], duration: float = 15.0, renew: float = 5.0,
+                 epsilon: float = 0.25, pins: Mapping[str, str] | None = None) -> None:
+        self.objects = objects_
+        self.fleet = fleet
+        self.namespace = namespace
+        self.identity = identity
+        self.clock = clock
+        self.items = items  # item -> weight, read at each recomputation
+        self.duration = duration
+        self.renew = renew
+        self.epsilon = epsilon
+        self.pins = dict(pins or {})
+        self.name = member_lease_name(fleet, identity)
+        self.on_gained: Callable[[list[str]], None] | None = None
+        self.members: tuple[str, ...] = ()
+        self.assignment: dict[str, str] = {}
+        self._valid_until = -math.inf
+        self._act_from: dict[str, float] = {}  # owned item -> when this member may act on it
+        self._seen: dict[str, _Seen] = {}  # Lease name -> how it was first seen at its version
+
+    @property
+    def margin(self) -> float:
+        return self.duration - 2 * self.renew
+
+    def valid(self) -> bool:
+        return self.clock.now() < self._valid_until
+
+    def owner(self, item: str) -> str:
+        return self.assignment.get(item, "")
+
+    def acts_on(self, item: str) -> bool:
+        """Whether this member may write for ITEM now: it owns it, its hold-off is over and
+        its own Lease is fresh."""
+        now = self.clock.now()
+        return (now < self._valid_until and self.assignment.get(item) == self.identity
+                and self._act_from.get(item, math.inf) <= now)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.step()
+            except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
+                log.warning("membership.error", error=str(e))
+            await self.clock.sleep(self.renew)
+
+    async def step(self) -> bool:
+        """Renew this member's Lease, read the others', recompute; True when this member may act."""
+        started = self.clock.now()
+        continuous = self.valid()
+        if not await self._renew():
+            self._lapse()
+            return False
+        listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
+                                           label_selector=f"{MEMBER_LABEL}={self.fleet}")
+        live = self._live(listed, started)
+        self._recompute(live, continuous=continuous)
+        self._valid_until = started + self.margin
+        return self.valid()
+
+    async def release(self) -> None:
+        """Stop acting at once, then delete this member's Lease so the others take over now."""
+        self._lapse()
+        try:
+            await self.objects.delete(API_VERSION, "Lease", self.name, self.namespace,
+                                      propagation="Background")
+        except GitopsdError as e:
+            log.warning("membership.release_failed", error=str(e))
+
+    def _lapse(self) -> None:
+        self._valid_until = -math.inf
+        self._act_from.clear()
+
+    def _live(self, listed: Sequence[Obj], now: float) -> list[str]:
+        live = {self.identity}
+        names = set()
+        for lease in listed:
+            name = str(lease["metadata"].get("name") or "")
+            spec: Mapping[str, Any] = lease.get("spec") or {}
+            identity = str(spec.get("holderIdentity") or "")
+            if name == self.name or not identity:
+                continue
+            names.add(name)
+            version = objects.resource_version(lease)
+            seen = self._seen.get(name)
+            if seen is None or seen.version != version:
+                self._seen[name] = seen = _Seen(identity, version, now)
+            duration = float(spec.get("leaseDurationSeconds") or self.duration)
+            if now - seen.since < duration:
+                live.add(identity)
+        self._seen = {n: s for n, s in self._seen.items() if n in names}
+        return sorted(live)
+
+    def _recompute(self, live: list[str], *, continuous: bool) -> None:
+        now = self.clock.now()
+        new = assign(self.items(), live, epsilon=self.epsilon, pins=self.pins)
+        old = self.assignment if continuous else {}
+        gained: list[str] = []
+        for item, member in sorted(new.items()):
+            if member != self.identity:
+                self._act_from.pop(item, None)
+                continue
+            if item in self._act_from:
+                continue
+            previous = old.get(item)
+            contested = (previous in live and previous != self.identity) if continuous else len(live) > 1
+            self._act_from[item] = now + (1.5 * self.renew if contested else 0.0)
+            gained.append(item)
+        if tuple(live) != self.members:
+            log.info("membership.changed", members=live,
+                     owned=sum(1 for m in new.values() if m == self.identity))
+        self.assignment, self.members = new, tuple(live)
+        if gained and self.on_gained is not None:
+            self.on_gained(gained)
+
+    async def _renew(self) -> bool:
+        live = await self.objects.get(API_VERSION, "Lease", self.name, self.namespace)
+        now = micro_time()
+        spec: dict[str, Any] = dict((live or {}).get("spec") or {})
+        if spec.get("holderIdentity") != self.identity:
+            spec["acquireTime"] = now
+        spec.update(holderIdentity=self.identity, leaseDurationSeconds=math.ceil(self.duration),
+                    renewTime=now)
+        meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace,
+                                "labels": {MEMBER_LABEL: self.fleet}}
+        body = {"apiVersion": API_VERSION, "kind": "Lease", "metadata": meta, "spec": spec}
+        try:
+            if live is None:
+                await self._create(body)
+            else:
+                meta["resourceVersion"] = objects.resource_version(live)
+                await self.objects.apply(body, force=True)
+        except ApiError as e:
+            if e.status != 409:
+                raise
+            return False  # written by someone else meanwhile: try again next round
+        return True
+
+    async def _create(self, body: dict[str, Any]) -> None:
+        try:
+            await self.objects.create(body)
+        except ApiError as e:
+            if e.status != 404:
+                raise
+            await self.objects.apply({"apiVersion": "v1", "kind": "Namespace",
+                                      "metadata": {"name": self.namespace}})
+            await self.objects.create(body)
