@@ -37,11 +37,11 @@ def test_every_field_is_read() -> None:
 
 
 def test_defaults_apply_to_fields_left_out() -> None:
-    """Only the cluster is required; the Lease timing defaults to 15 s and 5 s."""
+    """Only the cluster is required; the Lease timing defaults to 15 s and 3 s."""
     got = parse_fleet(BASE + "settings: {coordination: {cluster: edge}}\n", "fleet.yaml",
                       check_files=False).settings.coordination
     assert got == Coordination(cluster="edge")
-    assert (got.namespace, got.lease_duration, got.renew_interval) == ("gitopsd-system", 15.0, 5.0)
+    assert (got.namespace, got.lease_duration, got.renew_interval) == ("gitopsd-system", 15.0, 3.0)
 
 
 def test_an_unknown_cluster_is_reported_at_its_line() -> None:
@@ -52,11 +52,11 @@ def test_an_unknown_cluster_is_reported_at_its_line() -> None:
 
 
 def test_a_renew_interval_too_close_to_the_duration_is_refused() -> None:
-    """A renewal interval above a third of the Lease duration leaves no safety margin and is refused."""
+    """A renewal interval above a quarter of the Lease duration leaves no safety margin and is refused."""
     issues = _issues(BASE + "settings:\n  coordination:\n    cluster: hub\n    leaseDuration: 10s\n"
                             "    renewInterval: 4s\n")
     assert [(i.line, i.field) for i in issues] == [(9, "settings.coordination.renewInterval")]
-    assert "third" in issues[0].message
+    assert "quarter" in issues[0].message
 
 
 def test_unknown_and_missing_fields_are_reported() -> None:

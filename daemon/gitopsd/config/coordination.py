@@ -6,7 +6,7 @@ settings:
     cluster: hub                # one of the fleet's clusters; member Leases live there
     namespace: gitopsd-system   # where the member Leases are kept
     leaseDuration: 15s          # a member Lease unchanged this long is dead
-    renewInterval: 5s           # at most a third of leaseDuration
+    renewInterval: 3s           # at most a quarter of leaseDuration
     pinLabel: gitopsd.io/host   # optional: a cluster label naming the host that owns its instances
     epsilon: 0.25               # optional: load bound, ceil(average * (1 + epsilon))
 ```
@@ -52,9 +52,9 @@ def parse_coordination(r: Reader, node: Node) -> Coordination | None:
     if "renewInterval" in f:
         got = r.duration(f["renewInterval"], f"{PATH}.renewInterval")
         renew = renew if got is None else got
-    if renew <= 0 or renew * 3 > duration:
+    if renew <= 0 or renew * 4 > duration:
         r.issue(f.get("renewInterval") or f.get("leaseDuration") or node, f"{PATH}.renewInterval",
-                f"must be more than 0 and at most a third of leaseDuration ({duration:g}s): "
+                f"must be more than 0 and at most a quarter of leaseDuration ({duration:g}s): "
                 "a member acts only until leaseDuration - 2 * renewInterval after its last renewal")
     pin = ""
     if "pinLabel" in f:

@@ -104,6 +104,8 @@ class Membership:
         """Renew this member's Lease, read the others', recompute; True when this member may act."""
         started = self.clock.now()
         continuous = self.valid()
+        if not continuous:
+            self._act_from.clear()  # a lapsed right is earned again, item by item
         if not await self._renew():
             self._lapse()
             return False
