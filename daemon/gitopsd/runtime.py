@@ -80,6 +80,9 @@ class Backend:
     def instances(self) -> list[dict[str, Any]]:
         return self.daemon.status_rows()
 
+    def members(self) -> list[dict[str, Any]]:
+        return self.daemon.writers.members()
+
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
         return [e.as_dict() for e in await self.runtime.store.history(app, cluster, limit)]
 

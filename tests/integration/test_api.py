@@ -44,6 +44,8 @@ ROWS = [
     {"app": "db", "cluster": "prod", "sync_status": "Synced", "health": "Healthy", "revision": "abc123",
      "last_sync": None, "conditions": []},
 ]
+MEMBERS = [{"identity": "host-a:/var/lib/gitopsd", "self": True, "instances": 2, "valid": True},
+           {"identity": "host-b:/var/lib/gitopsd", "self": False, "instances": 1}]
 
 
 @dataclass
@@ -61,6 +63,9 @@ class FakeBackend:
         if self.fail_instances:
             raise RuntimeError("backend exploded")
         return ROWS
+
+    def members(self) -> list[dict[str, Any]]:
+        return MEMBERS
 
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
         self.history_calls.append((app, cluster, limit))
@@ -184,6 +189,16 @@ async def test_unknown_api_path_needs_token_before_404(serve: ServerFactory) -> 
     async with srv.session.get(srv.url("/api/v1/nope"), headers=AUTH) as resp:
         assert resp.status == 404
         assert "error" in await resp.json()
+
+
+@pytest.mark.asyncio
+async def test_members_are_listed_behind_the_token(serve: ServerFactory) -> None:
+    """/api/v1/members needs the token and returns the backend's member rows."""
+    srv = await serve()
+    async with srv.session.get(srv.url("/api/v1/members")) as resp:
+        assert resp.status == 401
+    async with srv.session.get(srv.url("/api/v1/members"), headers=AUTH) as resp:
+        assert (await resp.json())["members"] == MEMBERS
 
 
 @pytest.mark.asyncio

@@ -82,7 +82,10 @@ def _status(args: argparse.Namespace) -> int:
                          r.get("failed_revision", "")[:12] or "-", r["last_sync"]["result"] or "-",
                          ",".join(c["type"] for c in r.get("conditions", [])) or "-",
                          _windows(r.get("sync_windows")), r["last_sync"]["message"][:60]) for r in rows]
-    widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+    if any(r.get("owner") for r in rows):  # a fleet shared by several daemons: who acts on each
+        table = [(*row[:2], "OWNER" if n == 0 else rows[n - 1].get("owner") or "-", *row[2:])
+                 for n, row in enumerate(table)]
+    widths = [max(len(str(row[i])) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     return 0

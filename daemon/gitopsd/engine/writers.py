@@ -108,6 +108,18 @@ class Writers:
             return self.membership.owner(inst.key)
         return self.leases.holder(inst.cluster)
 
+    def members(self) -> list[dict[str, object]]:
+        """One row per live member as this daemon last saw them (none when the fleet is not shared)."""
+        m = self.membership
+        if m is None:
+            return []
+        owned = {member: 0 for member in m.members}
+        for item, member in m.assignment.items():
+            if not item.startswith("removals/") and member in owned:
+                owned[member] += 1
+        return [{"identity": member, "self": member == m.identity, "instances": n,
+                 **({"valid": m.valid()} if member == m.identity else {})} for member, n in owned.items()]
+
     def owner(self, key: str) -> str:
         """The member that owns instance KEY ("" when the fleet is not shared)."""
         return self.membership.owner(key) if self.membership is not None else ""

@@ -26,6 +26,11 @@ class ApiBackend(Protocol):
         last_sync (with the revision it ran on), conditions."""
         ...
 
+    def members(self) -> Sequence[Row] | Awaitable[Sequence[Row]]:
+        """The daemons sharing the fleet (empty when it is not shared): identity, whether it is
+        this daemon (``self``) and how many instances it owns."""
+        ...
+
     def history(self, app: str, cluster: str, limit: int) -> Sequence[Row] | Awaitable[Sequence[Row]]:
         """The last ``limit`` syncs of one instance, newest first."""
         ...

@@ -60,6 +60,7 @@ class ApiRoutes:
         return [
             web.get("/api/v1/instances", self.list_instances, name="api.instances"),
             web.get("/api/v1/instances/{app}/{cluster}", self.get_instance, name="api.instance"),
+            web.get("/api/v1/members", self.list_members, name="api.members"),
             web.post("/api/v1/instances/{app}/{cluster}/sync", self.sync_instance, name="api.sync_instance"),
             web.post("/api/v1/applications/{app}/sync", self.sync_application, name="api.sync_application"),
         ]
@@ -72,6 +73,11 @@ class ApiRoutes:
         filters = {k: v for k, v in request.query.items() if k in ("app", "cluster")}
         rows = [dict(r) for r in await self._rows() if _matches(r, filters)]
         return web.json_response({"instances": rows})
+
+    async def list_members(self, request: web.Request) -> web.Response:
+        """The daemons sharing this fleet and the number of instances each owns."""
+        rows = [dict(r) for r in await resolve(self._backend.members())]
+        return web.json_response({"members": rows})
 
     async def get_instance(self, request: web.Request) -> web.Response:
         """One instance's status row plus its recent ``history`` (``?limit=``, default 10)."""
