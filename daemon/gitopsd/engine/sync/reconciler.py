@@ -65,6 +65,7 @@ from gitopsd.model import (
     ResourceKey,
     Revision,
     error_kind,
+    objects,
 )
 from gitopsd.model.projects import DEFAULT_PROJECT
 
@@ -298,6 +299,9 @@ class Reconciler:
             return
         if cmp.inventory_live is None and not len(inventory):
             return
+        # conditional: a writer that read an older inventory (a stale member) is refused
+        if cmp.inventory_live is not None and (version := objects.resource_version(cmp.inventory_live)):
+            body["metadata"]["resourceVersion"] = version
         try:
             live = await self.cluster.apply(body, force=True)
         except ApiError as e:
