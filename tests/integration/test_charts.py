@@ -114,6 +114,7 @@ RBAC_VALUE_SETS: dict[str, dict[str, Any]] = {
     },
     "user-subject": {"subject": {"kind": "User", "name": "gitopsd@example.com"}, "namespaces": ["shop"],
                      "createNamespaces": True},
+    "coordination": {"coordination": {"enabled": True, "namespace": "gitopsd-ha"}},
     "group-without-secrets": {"subject": {"kind": "Group", "name": "gitopsd"}, "namespaces": ["x"],
                               "secrets": False, "discovery": False},
 }
@@ -163,6 +164,22 @@ def test_defaults_render_read_access_and_inventory_only(helm: Helm) -> None:
     assert token["type"] == "kubernetes.io/service-account-token"
     [sa] = of_kind(docs, "ServiceAccount")
     assert sa["automountServiceAccountToken"] is False
+
+
+def test_coordination_grants_member_leases_in_its_namespace_only(helm: Helm) -> None:
+    """coordination.enabled adds a Role on Leases (list and delete too) bound in its namespace, created."""
+    docs = render(helm, RBAC_CHART, {"coordination": {"enabled": True, "namespace": "gitopsd-ha"}})
+    [role] = [d for d in of_kind(docs, "Role") if d["metadata"]["name"].endswith("-coordination")]
+    assert role["metadata"]["namespace"] == "gitopsd-ha"
+    assert grants(role) == {("coordination.k8s.io", "leases", v)
+                            for v in ("get", "list", "create", "update", "patch", "delete")}
+    [binding] = [d for d in of_kind(docs, "RoleBinding") if d["metadata"]["name"].endswith("-coordination")]
+    assert binding["metadata"]["namespace"] == "gitopsd-ha"
+    assert "gitopsd-ha" in {d["metadata"]["name"] for d in of_kind(docs, "Namespace")}
+    default = render(helm, RBAC_CHART, {"coordination": {"enabled": True}})
+    [role] = [d for d in of_kind(default, "Role") if d["metadata"]["name"].endswith("-coordination")]
+    assert role["metadata"]["namespace"] == "gitopsd-system"
+    assert not [d for d in render(helm, RBAC_CHART) if d["metadata"]["name"].endswith("-coordination")]
 
 
 def test_role_bindings_exactly_in_listed_namespaces(helm: Helm) -> None:
