@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+import jsonschema
 import pytest
+import yaml
 
 from gitopsd.config import parse_fleet
+from gitopsd.config.coordination import COORDINATION_FIELDS
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.fleet import Coordination
 
@@ -65,3 +71,15 @@ def test_unknown_and_missing_fields_are_reported() -> None:
     assert sorted((i.line, i.field) for i in issues) == [
         (7, "settings.coordination"), (7, "settings.coordination.namespce")]
     assert sorted(i.message.split(" ")[0] for i in issues) == ["missing", "unknown"]
+
+
+def test_the_schema_names_exactly_the_fields_read() -> None:
+    """The fleet schema's coordination object lists the fields the loader reads and accepts an example."""
+    schema = json.loads((Path(__file__).parents[2] / "config" / "fleet.schema.json").read_text())
+    node = schema["$defs"]["settings"]["properties"]["coordination"]
+    assert set(node["properties"]) == set(COORDINATION_FIELDS)
+    doc = yaml.safe_load(BASE + "settings: {coordination: {cluster: hub, leaseDuration: 20s, epsilon: 0}}\n")
+    jsonschema.validate(doc, schema)
+    doc["settings"]["coordination"]["leaseDurtion"] = "20s"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, schema)
