@@ -135,3 +135,20 @@ async def test_a_member_acts_only_within_the_safety_margin_of_its_last_renewal()
     assert not any(alone.acts_on(i) for i in ITEMS)
     assert await alone.step()
     assert all(alone.acts_on(i) for i in ITEMS)
+
+
+@pytest.mark.asyncio
+async def test_members_that_share_out_different_items_still_never_both_act() -> None:
+    """A member whose fleet has more instances makes all fall back to plain rendezvous: every shared
+    instance still has exactly one member acting on it (the extra ones at most one)."""
+    clock, cluster = VirtualClock(), FakeCluster()
+    more = {**ITEMS, **{f"extra-{i}/cluster-0": 1.0 for i in range(12)}}
+    members = [Membership(cluster, fleet="f", namespace="gitopsd-system", identity=f"host-{c}:/state",
+                          clock=clock, items=lambda items=items: items, duration=15.0, renew=3.0, epsilon=0.0)
+               for c, items in (("a", ITEMS), ("b", ITEMS), ("c", more))]
+    await _run(clock, members, 20)
+    assert [m.agreed for m in members] == [False, False, False]
+    assert all(len(_acting(members, i)) == 1 for i in ITEMS)
+    extra = [i for i in more if i not in ITEMS]
+    assert all(_acting(members, i) in ([], ["host-c:/state"]) for i in extra)
+    assert any(members[2].acts_on(i) for i in extra)

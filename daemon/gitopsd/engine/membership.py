@@ -17,6 +17,14 @@ renewed and recomputed. An instance gained from a member that is still live
 first, the time the previous owner needs to see the change; one gained from a
 dead or departed member is acted on at once.
 
+Members agree only if they share out the same items (the same fleet file, the
+same Argo CD Applications read). Each publishes a digest of what it shares
+out on its Lease; while the live members' digests differ (a fleet file rolled
+out to one host before another), all of them fall back to plain rendezvous
+hashing without load bound or pins, where each item's owner depends on that
+item and the member set alone, so members that disagree on the other items
+still agree on each shared one.
+
 This module decides who acts, never what is written: the daemon, executor,
 repairer and removal sweeps ask through ``engine.writers``.
 """
@@ -24,6 +32,7 @@ repairer and removal sweeps ask through ``engine.writers``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +49,7 @@ from gitopsd.model import objects
 
 log = structlog.get_logger("gitopsd.membership")
 MEMBER_LABEL = "gitopsd.io/member-of"  # value: the fleet
+INPUTS_ANNOTATION = "gitopsd.io/assignment-inputs"  # digest of the items, weights, pins and bound
 
 
 def member_lease_name(fleet: str, identity: str) -> str:
@@ -49,6 +59,7 @@ def member_lease_name(fleet: str, identity: str) -> str:
 @dataclass
 class _Seen:
     identity: str
+    inputs: str
     version: str
     since: float  # this daemon's clock when the Lease was first seen at VERSION
 
@@ -74,6 +85,12 @@ class Membership:
         self._valid_until = -math.inf
         self._act_from: dict[str, float] = {}  # owned item -> when this member may act on it
         self._seen: dict[str, _Seen] = {}  # Lease name -> how it was first seen at its version
+        self.agreed = True  # every live member shares out the same items (else: plain rendezvous)
+
+    def inputs(self) -> str:
+        """A digest of what this member shares out and how: equal digests, equal assignments."""
+        text = json.dumps([sorted(self.items().items()), sorted(self.pins.items()), self.epsilon])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def margin(self) -> float:
@@ -112,6 +129,13 @@ class Membership:
         listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
                                            label_selector=f"{MEMBER_LABEL}={self.fleet}")
         live = self._live(listed, started)
+        inputs = self.inputs()
+        agreed = all(s.inputs == inputs for s in self._seen.values() if s.identity in live)
+        if agreed != self.agreed:
+            log.warning("membership.inputs", agreed=agreed,
+                        detail="members share out the same items" if agreed else
+                        "members share out different items (fleet files differ): plain rendezvous")
+        self.agreed = agreed
         self._recompute(live, continuous=continuous)
         self._valid_until = started + self.margin
         return self.valid()
@@ -142,7 +166,8 @@ class Membership:
             version = objects.resource_version(lease)
             seen = self._seen.get(name)
             if seen is None or seen.version != version:
-                self._seen[name] = seen = _Seen(identity, version, now)
+                inputs = str((lease["metadata"].get("annotations") or {}).get(INPUTS_ANNOTATION) or "")
+                self._seen[name] = seen = _Seen(identity, inputs, version, now)
             duration = float(spec.get("leaseDurationSeconds") or self.duration)
             if now - seen.since < duration:
                 live.add(identity)
@@ -151,7 +176,10 @@ class Membership:
 
     def _recompute(self, live: list[str], *, continuous: bool) -> None:
         now = self.clock.now()
-        new = assign(self.items(), live, epsilon=self.epsilon, pins=self.pins)
+        if self.agreed:
+            new = assign(self.items(), live, epsilon=self.epsilon, pins=self.pins)
+        else:
+            new = assign(self.items(), live, epsilon=math.inf)
         old = self.assignment if continuous else {}
         gained: list[str] = []
         for item, member in sorted(new.items()):
@@ -180,7 +208,8 @@ class Membership:
         spec.update(holderIdentity=self.identity, leaseDurationSeconds=math.ceil(self.duration),
                     renewTime=now)
         meta: dict[str, Any] = {"name": self.name, "namespace": self.namespace,
-                                "labels": {MEMBER_LABEL: self.fleet}}
+                                "labels": {MEMBER_LABEL: self.fleet},
+                                "annotations": {INPUTS_ANNOTATION: self.inputs()}}
         body = {"apiVersion": API_VERSION, "kind": "Lease", "metadata": meta, "spec": spec}
         try:
             if live is None:
