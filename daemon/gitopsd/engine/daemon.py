@@ -40,7 +40,7 @@ from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
 from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
-from gitopsd.engine.writers import Writers, elsewhere_message, join, membership_for
+from gitopsd.engine.writers import Writers, join, membership_for
 from gitopsd.errors import SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
@@ -151,7 +151,7 @@ class Daemon:
     async def start(self) -> None:
         await self.leases.acquire(timeout=self.settings.lease_renew)
         if self.membership is not None:
-            await join(self.membership, self.supervisor, self._gained)
+            await join(self.membership, self.supervisor, self._gained, self._lost)
         for name, lease in self.leases.by_cluster.items():
             lease.on_acquired = functools.partial(self._lease_gained, name)
             self.supervisor.spawn(f"lease/{name}", lease.run)
@@ -186,6 +186,12 @@ class Daemon:
         for key in keys:
             if key in self.instances:
                 self.queue.add(key, self.instances[key][0].cluster, Priority.DRIFT, reason="owner")
+
+    def _lost(self, keys: list[str]) -> None:
+        """Instances another member now owns: a pass that writes nothing shows who does."""
+        for key in keys:
+            if key in self.instances:
+                self.queue.add(key, self.instances[key][0].cluster, Priority.RESYNC, reason="owner")
 
     def _lease_gained(self, cluster: str) -> None:
         """The Lease of CLUSTER was gained after start: drift seen while another daemon (or
@@ -309,13 +315,12 @@ class Daemon:
         if self.writers.writable(inst):
             self.board.clear(item.key, ConditionType.LEASE_HELD_ELSEWHERE)
             return False
-        holder = self.writers.holder(inst) or "another daemon"
+        message, recheck = self.writers.elsewhere(
+            inst, self.fleet.name, lease_renew=self.settings.lease_renew, resync=self.settings.resync)
         self.board.mark(item.key, condition=Condition(
-            ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER, elsewhere_message(
-                holder, self.fleet.name, inst, shared=self.membership is not None)))
+            ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER, message))
         self._attempted.add(item.key)
-        self.queue.done(item, requeue_after=self.settings.lease_renew, reason="lease",
-                        commit=item.commit)
+        self.queue.done(item, requeue_after=recheck, reason="lease", commit=item.commit)
         return True
 
     def status_rows(self) -> list[dict[str, object]]:

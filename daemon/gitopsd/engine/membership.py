@@ -79,7 +79,8 @@ class Membership:
         self.epsilon = epsilon
         self.pins = dict(pins or {})
         self.name = member_lease_name(fleet, identity)
-        self.on_gained: Callable[[list[str]], None] | None = None
+        self.on_gained: Callable[[list[str]], None] | None = None  # items this member now acts on
+        self.on_lost: Callable[[list[str]], None] | None = None  # items another member now owns
         self.members: tuple[str, ...] = ()
         self.assignment: dict[str, str] = {}
         self._valid_until = -math.inf
@@ -195,9 +196,12 @@ class Membership:
         if tuple(live) != self.members:
             log.info("membership.changed", members=live,
                      owned=sum(1 for m in new.values() if m == self.identity))
+        lost = sorted(i for i, m in self.assignment.items() if m == self.identity and new.get(i) != m)
         self.assignment, self.members = new, tuple(live)
         if gained and self.on_gained is not None:
             self.on_gained(gained)
+        if lost and self.on_lost is not None:
+            self.on_lost(lost)
 
     async def _renew(self) -> bool:
         live = await self.objects.get(API_VERSION, "Lease", self.name, self.namespace)

@@ -67,23 +67,15 @@ def membership_for(fleet: Fleet, clusters: Mapping[str, ClusterPort], *, identit
 
 
 async def join(membership: Membership, supervisor: Supervisor,
-               on_gained: Callable[[list[str]], None]) -> None:
+               on_gained: Callable[[list[str]], None], on_lost: Callable[[list[str]], None]) -> None:
     """One attempt to join at once (bounded by a renewal interval), then renew for as long as
     the daemon runs."""
     try:
         await asyncio.wait_for(membership.step(), membership.renew)
     except (GitopsdError, TimeoutError) as e:
         log.warning("membership.error", error=str(e) or type(e).__name__)
-    membership.on_gained = on_gained
+    membership.on_gained, membership.on_lost = on_gained, on_lost
     supervisor.spawn("membership", membership.run)
-
-
-def elsewhere_message(holder: str, fleet: str, inst: AppInstance, *, shared: bool) -> str:
-    if shared:
-        return (f"{holder} owns this instance among the daemons sharing fleet {fleet}; "
-                "this daemon writes nothing for it while that member lives")
-    return (f"{holder} holds the Lease of fleet {fleet} on cluster {inst.cluster}; "
-            "this daemon writes nothing there until it lapses")
 
 
 class Writers:
@@ -102,11 +94,23 @@ class Writers:
             return self.membership.acts_on(removals_item(cluster))
         return self.leases.writable(cluster)
 
-    def holder(self, inst: AppInstance) -> str:
-        """Who writes for INST instead ("" when unknown)."""
-        if self.membership is not None:
-            return self.membership.owner(inst.key)
-        return self.leases.holder(inst.cluster)
+    def elsewhere(self, inst: AppInstance, fleet: str, *, lease_renew: float,
+                  resync: float) -> tuple[str, float]:
+        """Why this daemon writes nothing for INST now, and when to ask again. Sharing a fleet, an
+        instance another member owns comes back when this member gains it (``on_gained``), so it
+        is asked again only at the resync; one this member owns but may not act on yet (its
+        Lease lapsed, or the previous owner may still act) is asked again soon."""
+        m = self.membership
+        if m is None:
+            holder = self.leases.holder(inst.cluster) or "another daemon"
+            return (f"{holder} holds the Lease of fleet {fleet} on cluster {inst.cluster}; "
+                    "this daemon writes nothing there until it lapses", lease_renew)
+        owner = m.owner(inst.key)
+        if owner == m.identity:
+            return (f"this daemon owns the instance among the daemons sharing fleet {fleet} and acts "
+                    "once its member Lease is fresh and the previous owner has let go", m.renew / 2)
+        return (f"{owner or 'another daemon'} owns this instance among the daemons sharing fleet "
+                f"{fleet}; this daemon writes nothing for it while that member lives", resync)
 
     def members(self) -> list[dict[str, object]]:
         """One row per live member as this daemon last saw them (none when the fleet is not shared)."""
