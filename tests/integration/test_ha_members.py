@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -89,6 +91,13 @@ def test_three_members_split_fail_over_and_fence(
         assert owners is not None, c.logs()[-3000:]
         per_member = {m: sorted(app for app, o in owners.items() if o == m) for m in ids}
         assert all(len(apps) >= 2 for apps in per_member.values()), per_member  # 9 items, bound 3 each
+        table = subprocess.run(
+            [sys.executable, "-m", "gitopsd", "status", "--server", f"http://127.0.0.1:{b.port}"],
+            capture_output=True, text=True, timeout=60, check=False, cwd=tmp_path)
+        assert table.returncode == 0, table.stderr
+        lines = table.stdout.splitlines()
+        assert lines[0].split()[:3] == ["APP", "CLUSTER", "OWNER"]
+        assert {ln.split()[0]: ln.split()[2] for ln in lines[1:]} == owners
         expected = {app: want[o] for app, o in owners.items()}
         assert poll_until(lambda: _values(cluster_a, ns) == expected, 60, 0.5), (
             _values(cluster_a, ns), expected)
