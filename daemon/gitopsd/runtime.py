@@ -157,7 +157,7 @@ class Runtime:
     async def replace_daemon(self, fleet: Fleet) -> None:
         old = self.daemon
         if old is not None:
-            await old.stop()
+            await old.stop(handover=False)  # a reload: the next daemon renews the same member Lease
         await self.close_clients()
         self.daemon = await self.build(fleet)
         await self.daemon.start()

@@ -90,3 +90,31 @@ async def test_each_instance_has_one_writer_and_a_clean_stop_hands_over_without_
         assert [m["identity"] for m in two.writers.members()] == ["host-2:/s"]
     finally:
         await two.stop()
+
+
+@pytest.mark.asyncio
+async def test_a_reload_keeps_the_member_lease_so_nothing_moves() -> None:
+    """A daemon replaced by one of the same identity (a reload) keeps its member Lease: the other
+    member goes on seeing it, and the new daemon owns the same instances."""
+    cluster, git, fleet = FakeCluster(), FakeGit(), _fleet()
+    git.commit({f"app{i}/cm.yaml": configmap(f"c{i}", {"n": str(i)}) for i in range(APPS)})
+    one, two = _daemon(fleet, cluster, git, "host-1:/s"), _daemon(fleet, cluster, git, "host-2:/s")
+    keys = {i.key for i in fleet.instances}
+    await one.start()
+    await two.start()
+    again: Daemon | None = None
+    try:
+        await eventually(lambda: _settled([one, two], keys), timeout=15)
+        owned = {k for k in keys if one.writers.owner(k) == "host-1:/s"}
+        await one.stop(handover=False)
+        assert two.membership is not None
+        await two.membership.step()
+        assert two.membership.members == ("host-1:/s", "host-2:/s")
+        again = _daemon(fleet, cluster, git, "host-1:/s")
+        await again.start()
+        await eventually(lambda: _settled([again, two], keys), timeout=15)
+        assert {k for k in keys if again.writers.owner(k) == "host-1:/s"} == owned
+    finally:
+        await two.stop()
+        if again is not None:
+            await again.stop()

@@ -200,11 +200,13 @@ class Daemon:
             if inst.cluster == cluster:
                 self.queue.add(key, cluster, Priority.DRIFT, reason="lease acquired")
 
-    async def stop(self) -> None:
-        """Let running syncs finish within the grace period, then cancel everything."""
+    async def stop(self, *, handover: bool = True) -> None:
+        """Let running syncs finish within the grace period, then cancel everything. Sharing a
+        fleet, stop acting and give the member Lease up first (HANDOVER), unless the daemon is
+        replaced at once by one of the same identity (a reload), which renews the same Lease."""
         self.supervisor.stopping()
         self.queue.close()
-        if self.membership is not None:  # stop acting, and let the others take over now
+        if self.membership is not None and handover:  # the others take over at their next renewal
             await self.membership.release()
         deadline = self.clock.now() + self.settings.stop_grace
         while self.queue.running and self.clock.now() < deadline:
