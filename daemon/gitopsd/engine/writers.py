@@ -55,7 +55,8 @@ def pins_of(fleet: Fleet) -> dict[str, str]:
 
 def membership_for(fleet: Fleet, clusters: Mapping[str, ClusterPort], *, identity: str,
                    clock: Clock) -> Membership | None:
-    """The membership of this daemon when the fleet is shared, else None."""
+    """The membership of this daemon when the fleet is shared, else None (the loader has checked
+    that the coordination cluster is one of the fleet's)."""
     coordination = fleet.settings.coordination
     if coordination is None or coordination.cluster not in clusters:
         return None
@@ -113,16 +114,19 @@ class Writers:
                 f"{fleet}; this daemon writes nothing for it while that member lives", resync)
 
     def members(self) -> list[dict[str, object]]:
-        """One row per live member as this daemon last saw them (none when the fleet is not shared)."""
+        """One row per live member as this daemon last saw them (none when the fleet is not shared);
+        this daemon's own row says whether its right to act is fresh (``valid``) and whether all
+        members share out the same items (``agreed``)."""
         m = self.membership
         if m is None:
             return []
         owned = {member: 0 for member in m.members}
         for item, member in m.assignment.items():
-            if not item.startswith("removals/") and member in owned:
+            if not item.startswith(removals_item("")) and member in owned:
                 owned[member] += 1
         return [{"identity": member, "self": member == m.identity, "instances": n,
-                 **({"valid": m.valid()} if member == m.identity else {})} for member, n in owned.items()]
+                 **({"valid": m.valid(), "agreed": m.agreed} if member == m.identity else {})}
+                for member, n in owned.items()]
 
     def owner(self, key: str) -> str:
         """The member that owns instance KEY ("" when the fleet is not shared)."""
