@@ -26,7 +26,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── ProjectViolation   an object, repository or destination its project forbids
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   ├── SyncDeadline       a wave did not become healthy in time
-    │   └── SyncWindowClosed   a sync window refuses this sync now
+    │   ├── SyncWindowClosed   a sync window refuses this sync now
+    │   └── OwnedElsewhere     another daemon sharing the fleet owns the instance
     └── LocalClusterError      a local control plane failed to start or stop
 """
 
@@ -159,6 +160,10 @@ class SyncDeadline(SyncError):
 
 class SyncWindowClosed(SyncError):
     """A sync window refuses this sync now (a manual sync where no window allows manualSync)."""
+
+
+class OwnedElsewhere(SyncError):
+    """Another daemon sharing the fleet owns the instance: a manual sync is for that daemon."""
 
 
 class LocalClusterError(GitopsdError):

@@ -10,6 +10,7 @@ import pytest
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import ClusterHandle
+from gitopsd.errors import OwnedElsewhere
 from gitopsd.model import AppInstance, Fleet, ResourceKey, Source
 from gitopsd.model import Settings as FleetSettings
 from gitopsd.model.fleet import Coordination
@@ -82,6 +83,11 @@ async def test_each_instance_has_one_writer_and_a_clean_stop_hands_over_without_
         assert owned["host-1:/s"]
         assert owned["host-2:/s"]
         assert owned["host-1:/s"] | owned["host-2:/s"] == keys
+        theirs = sorted(k for k in keys if one.writers.owner(k) == "host-2:/s")
+        app, cluster_name = theirs[0].split("/")
+        with pytest.raises(OwnedElsewhere, match=f"{theirs[0]} is owned by host-2:/s"):
+            one.request_sync(app, cluster_name)
+        assert two.request_sync(app, cluster_name) == [theirs[0]]
         before, logged = _versions(cluster), len(cluster.log)
         await one.stop()
         await eventually(lambda: _settled([two], keys), timeout=15)

@@ -23,7 +23,7 @@ import pytest_asyncio
 from structlog.testing import capture_logs
 
 from gitopsd.edges.api import ApiServer
-from gitopsd.errors import ConfigError
+from gitopsd.errors import ConfigError, OwnedElsewhere
 
 TOKEN = "tok-3f9a7c1e5b"
 GITHUB_SECRET = "gh-secret-81b2"
@@ -73,6 +73,8 @@ class FakeBackend:
 
     async def request_sync(self, app: str, cluster: str | None) -> list[str]:
         self.sync_calls.append((app, cluster))
+        if app == "shared":
+            raise OwnedElsewhere("shared/prod is owned by host-b:/var/lib/gitopsd")
         keys = [f"{r['app']}/{r['cluster']}" for r in ROWS
                 if r["app"] == app and (cluster is None or r["cluster"] == cluster)]
         if not keys:
@@ -189,6 +191,15 @@ async def test_unknown_api_path_needs_token_before_404(serve: ServerFactory) -> 
     async with srv.session.get(srv.url("/api/v1/nope"), headers=AUTH) as resp:
         assert resp.status == 404
         assert "error" in await resp.json()
+
+
+@pytest.mark.asyncio
+async def test_sync_of_an_instance_owned_by_another_member_is_409_naming_it(serve: ServerFactory) -> None:
+    """A manual sync of an instance another daemon of a shared fleet owns is refused with its owner."""
+    srv = await serve()
+    async with srv.session.post(srv.url("/api/v1/instances/shared/prod/sync"), headers=AUTH) as resp:
+        assert resp.status == 409
+        assert "owned by host-b:/var/lib/gitopsd" in (await resp.json())["error"]
 
 
 @pytest.mark.asyncio

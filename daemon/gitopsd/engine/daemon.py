@@ -41,7 +41,7 @@ from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
 from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
 from gitopsd.engine.writers import Writers, join, membership_for
-from gitopsd.errors import SyncWindowClosed
+from gitopsd.errors import OwnedElsewhere, SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -229,6 +229,10 @@ class Daemon:
         refused = [(k, c) for k in keys if (c := self.gate.closed(self.instances[k][0], manual=True))]
         if refused:
             raise SyncWindowClosed("; ".join(f"{k}: {c.message}" for k, c in refused))
+        elsewhere = self.writers.owned_elsewhere(keys)  # a shared fleet: the owners sync those
+        if len(elsewhere) == len(keys):
+            raise OwnedElsewhere("; ".join(f"{k} is owned by {o}" for k, o in elsewhere.items()))
+        keys = [k for k in keys if k not in elsewhere]
         for k in keys:
             self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
         return keys

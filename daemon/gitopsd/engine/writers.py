@@ -128,6 +128,13 @@ class Writers:
                  **({"valid": m.valid(), "agreed": m.agreed} if member == m.identity else {})}
                 for member, n in owned.items()]
 
+    def owned_elsewhere(self, keys: list[str]) -> dict[str, str]:
+        """Those of KEYS another member owns, with their owners (none when the fleet is not shared)."""
+        m = self.membership
+        if m is None:
+            return {}
+        return {k: o for k in keys if (o := m.owner(k)) and o != m.identity}
+
     def owner(self, key: str) -> str:
         """The member that owns instance KEY ("" when the fleet is not shared)."""
         return self.membership.owner(key) if self.membership is not None else ""

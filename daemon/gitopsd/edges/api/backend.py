@@ -39,7 +39,9 @@ class ApiBackend(Protocol):
         """Enqueue a sync of one instance (or of every cluster when ``cluster`` is None).
 
         Returns the instance keys enqueued; raises ``KeyError`` for an unknown app or cluster
-        and ``SyncWindowClosed`` when a sync window refuses a manual sync of one of them now.
+        and ``SyncWindowClosed`` when a sync window refuses a manual sync of one of them now;
+        sharing a fleet, only the instances this daemon owns are enqueued, and ``OwnedElsewhere``
+        is raised when it owns none of them.
         """
         ...
 

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gitopsd.errors import SyncWindowClosed
+from gitopsd.errors import OwnedElsewhere, SyncWindowClosed
 
 from .backend import ApiBackend, Row, resolve
 
@@ -107,5 +107,7 @@ class ApiRoutes:
             return _error(404, _unknown(exc))
         except SyncWindowClosed as exc:
             return _error(409, f"sync refused by a sync window: {exc}")
+        except OwnedElsewhere as exc:
+            return _error(409, f"owned by another daemon sharing the fleet: {exc}")
         log.info("sync requested", app=app, cluster=cluster, enqueued=list(keys))
         return web.json_response({"enqueued": list(keys)}, status=202)
