@@ -93,6 +93,7 @@ class ErrorKind(enum.StrEnum):
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"
+    OWNED_ELSEWHERE = "OwnedElsewhere"
     LOCAL_CLUSTER = "LocalClusterError"
 
 
