@@ -140,3 +140,18 @@ def test_keep_must_be_positive(tmp_path: Path) -> None:
     """A store that keeps nothing is refused."""
     with pytest.raises(ValueError, match="keep"):
         HistoryStore(tmp_path, keep=0)
+
+
+@pytest.mark.asyncio
+async def test_records_refused_by_the_disk_are_written_once_it_accepts_them(tmp_path: Path) -> None:
+    """Records whose write failed (the state directory in the way) are kept and written, in order,
+    with the first record after the directory is usable again."""
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # a file where the directory should be
+    async with HistoryStore(blocker, keep=5) as store:
+        assert await record(store, "web", "prod", 1) is False
+        assert await record(store, "api", "prod", 2) is False
+        blocker.unlink()
+        assert await record(store, "web", "prod", 3) is True
+        assert [e.revision for e in await store.history("web", "prod")] == ["rev3", "rev1"]
+        assert [e.revision for e in await store.history("api", "prod")] == ["rev2"]
