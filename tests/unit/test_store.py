@@ -61,6 +61,7 @@ async def test_pruned_to_keep_per_instance(store: HistoryStore) -> None:
     revisions = [e.revision for e in await store.history("web", "prod", limit=50)]
     assert revisions == ["rev11", "rev10", "rev9", "rev8", "rev7"]
     assert [e.revision for e in await store.history("db", "prod")] == ["rev100"]
+    await store.close()  # the daemon's connection holds the file exclusively
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("SELECT count(*) FROM sync_history").fetchone() == (6,)
 
@@ -77,8 +78,11 @@ async def test_survives_reopen(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_wal_mode_and_private_file(store: HistoryStore) -> None:
-    """The database is in WAL mode and readable by its owner only."""
+    """The database is in WAL mode with its index in memory (no memory-mapped -shm file, whose
+    pages fault when the disk refuses writes), and readable by its owner only."""
     await record(store, "web", "prod", 1)
+    assert not store.path.with_name(FILENAME + "-shm").exists()
+    await store.close()
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert store.path.name == FILENAME

@@ -217,6 +217,10 @@ class HistoryStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
         try:
+            # One process owns the file. Exclusive locking keeps WAL's index in the heap instead
+            # of a memory-mapped -shm file, whose pages fault with SIGBUS when the state
+            # directory turns read-only or the disk fills.
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
