@@ -9,6 +9,7 @@ formats what it is handed.
 
 from __future__ import annotations
 
+import functools
 import html
 import time
 from urllib.parse import quote
@@ -37,15 +38,24 @@ def esc(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+@functools.lru_cache(maxsize=4096)
+def _segment(part: str) -> str:
+    return quote(part, safe="")
+
+
 def href(*parts: str, query: str = "") -> str:
     """A path under ``/ui`` from PARTS, each percent-encoded, already escaped for an attribute."""
-    path = "/ui/" + "/".join(quote(p, safe="") for p in parts)
+    path = "/ui/" + "/".join(_segment(p) for p in parts)
     return esc(path + (f"?{query}" if query else ""))
 
 
 def badge(value: object) -> str:
     """A coloured label for a sync status, health or result (the class is the value itself)."""
-    text = str(value or "Unknown")
+    return _badge(str(value or "Unknown"))
+
+
+@functools.lru_cache(maxsize=256)
+def _badge(text: str) -> str:
     cls = "".join(c for c in text if c.isalnum())
     return f'<span class="b {cls}">{esc(text)}</span>'
 

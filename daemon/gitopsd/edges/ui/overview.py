@@ -60,11 +60,10 @@ def cells(row: Mapping[str, Any]) -> dict[str, str]:
             "message": esc(str(last.get("message") or "")[:160])}
 
 
-def _sync_button(row: Mapping[str, Any], csrf: str) -> str:
+def _sync_button(row: Mapping[str, Any]) -> str:
+    """A Sync button posting the table's form (and its one CSRF field) to this row's instance."""
     action = href("instances", str(row["app"]), str(row["cluster"]), "sync")
-    return (f'<form class="inline" method="post" action="{action}">'
-            f'<input type="hidden" name="csrf" value="{esc(csrf)}">'
-            '<button type="submit">Sync</button></form>')
+    return f'<button type="submit" formaction="{action}">Sync</button>'
 
 
 def _filters_form(filters: Mapping[str, str], rows: Sequence[Mapping[str, Any]]) -> str:
@@ -103,8 +102,12 @@ def overview(rows: Sequence[Mapping[str, Any]], filters: Mapping[str, str], *,
             f"<td>{esc(cluster)}</td><td>{esc(r.get('project', ''))}</td>"
             + "".join(f'<td data-f="{f}"{" class=msg" if f == "message" else ""}>{c[f]}</td>'
                       for f in ("sync", "health", "revision", "last", "message"))
-            + (f"<td>{_sync_button(r, csrf)}</td>" if signed_in else "") + "</tr>")
+            + (f"<td>{_sync_button(r)}</td>" if signed_in else "") + "</tr>")
     note = f'<p class="flash">{esc(flash)}</p>' if flash else ""
+    table = f"<table>{head}{''.join(body)}</table>"
+    if signed_in:  # one form around the table: each row's button posts it to its own instance
+        table = (f'<form method="post" action="/ui/"><input type="hidden" name="csrf" value="{esc(csrf)}">'
+                 f"{table}</form>")
     content = (f"<h1>Fleet</h1>{note}{_counts(rows)}{_filters_form(filters, rows)}"
-               f"<p>{len(shown)} shown</p><table>{head}{''.join(body)}</table>")
+               f"<p>{len(shown)} shown</p>{table}")
     return page("Fleet", content, signed_in=signed_in, csrf=csrf, script=_SCRIPT)

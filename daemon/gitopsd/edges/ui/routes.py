@@ -51,7 +51,13 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 def _see(location: str) -> web.HTTPSeeOther:
+    """A redirect to raise (from helpers that otherwise return a value)."""
     return web.HTTPSeeOther(location=location, headers=_HEADERS)
+
+
+def _redirect(location: str) -> web.Response:
+    """A redirect to return, so that cookies can be set on it."""
+    return web.Response(status=303, headers={**_HEADERS, "Location": location})
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -173,7 +179,7 @@ class UiRoutes:
             await asyncio.sleep(FAILED_LOGIN_DELAY)
             return _html(login_page(failed=True), status=401)
         sid = self.sessions.open()
-        response = _see("/ui/")
+        response = _redirect("/ui/")
         response.set_cookie(COOKIE, sid, path="/ui", httponly=True, samesite="Strict",
                             secure=request.secure, max_age=int(LIFETIME))
         log.info("ui signed in", peer=request.remote)
@@ -185,7 +191,7 @@ class UiRoutes:
         csrf = form.get("csrf")
         if self.sessions.csrf_ok(sid, csrf if isinstance(csrf, str) else None):
             self.sessions.close(sid)
-        response = _see("/ui/")
+        response = _redirect("/ui/")
         response.del_cookie(COOKIE, path="/ui")
         return response
 
