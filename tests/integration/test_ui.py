@@ -94,15 +94,19 @@ def test_pages_list_instances_objects_and_mask_secrets(
                  "manual/s.yaml": secret("creds", OLD_SECRET), "manual/c.yaml": cm("plain", "x")})
     d = start(tmp_path, cluster_a, ns, repo, git_client_key, git_known_hosts)
     try:
-        assert poll_until(lambda: (d.instance("auto", "a") or {}).get("sync_status") == "Synced", 60), d.logs()
+        synced = poll_until(lambda: (d.instance("auto", "a") or {}).get("sync_status") == "Synced", 60)
+        assert synced, d.logs()
         sync_manual(d, repo.head())
         status, headers, page = request(d, "GET", "/ui/")
-        assert status == 200 and headers["Content-Type"].startswith("text/html")
-        assert 'id="row:auto/a"' in page and 'id="row:manual/a"' in page
+        assert status == 200
+        assert headers["Content-Type"].startswith("text/html")
+        assert 'id="row:auto/a"' in page
+        assert 'id="row:manual/a"' in page
         assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
         assert ">Sync</button>" not in page  # read-only without signing in
         _, _, shown = request(d, "GET", "/ui/?" + urlencode({"label": "env=test", "app": "manual"}))
-        assert 'id="row:manual/a"' in shown and 'id="row:auto/a"' not in shown
+        assert 'id="row:manual/a"' in shown
+        assert 'id="row:auto/a"' not in shown
         _, _, none = request(d, "GET", "/ui/?" + urlencode({"label": "env=prod"}))
         assert 'id="row:' not in none
 
@@ -117,7 +121,9 @@ def test_pages_list_instances_objects_and_mask_secrets(
                           60), d.logs()
         status, _, diff = request(d, "GET", "/ui/instances/manual/a/diff")
         assert status == 200
-        assert "Secret/" in diff and "creds" in diff and "+++++" in diff
+        assert "Secret/" in diff
+        assert "creds" in diff
+        assert "+++++" in diff
         for page_text in (diff, request(d, "GET", "/ui/instances/manual/a")[2]):
             for word in (OLD_SECRET, NEW_SECRET):
                 assert word not in page_text
@@ -146,7 +152,8 @@ def test_sync_needs_a_session_and_its_csrf_token(
         status, headers, _ = request(d, "POST", "/ui/login", {"token": d.token})
         assert status == 303
         cookie = headers["Set-Cookie"]
-        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert "HttpOnly" in cookie
+        assert "SameSite=Strict" in cookie
         session = {"Cookie": cookie.split(";")[0]}
         _, _, page = request(d, "GET", "/ui/instances/manual/a", headers=session)
         csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
@@ -160,7 +167,8 @@ def test_sync_needs_a_session_and_its_csrf_token(
 
         status, headers, _ = request(d, "POST", path, {"csrf": csrf.group(1)},
                                      {**session, "Origin": f"http://127.0.0.1:{d.port}"})
-        assert status == 303 and headers["Location"].endswith("synced=1")
+        assert status == 303
+        assert headers["Location"].endswith("synced=1")
         assert poll_until(lambda: value(cluster_a, ns, "m") == "first", 60), d.logs()
         status, _, _ = request(d, "POST", "/api/v1/instances/manual/a/sync",
                                headers={"Cookie": session["Cookie"]})
@@ -183,7 +191,8 @@ def test_events_stream_a_status_change_after_drift(
         conn = http.client.HTTPConnection("127.0.0.1", d.port, timeout=60)
         conn.request("GET", "/ui/events")
         resp = conn.getresponse()
-        assert resp.status == 200 and resp.headers["Content-Type"] == "text/event-stream"
+        assert resp.status == 200
+        assert resp.headers["Content-Type"] == "text/event-stream"
 
         def next_event() -> dict[str, Any]:
             while True:
@@ -236,11 +245,13 @@ def test_history_rollback_and_revert(
         assert list(entries) == [second[:12], first[:12]]
 
         auto = cli(d, "history", "auto")
-        assert auto.returncode == 0 and auto.stdout.splitlines()[1:], auto.stderr
+        assert auto.returncode == 0, auto.stderr
+        assert auto.stdout.splitlines()[1:], auto.stdout
         auto_id = auto.stdout.splitlines()[1].split()[0]
         refused = cli(d, "rollback", "auto", auto_id)
         assert refused.returncode == 2
-        assert "automated" in refused.stderr and "syncPolicy.automated" in refused.stderr
+        assert "automated" in refused.stderr
+        assert "syncPolicy.automated" in refused.stderr
 
         clone = tmp_path / "revert"
         reverted = cli(d, "rollback", "manual", "--revert", "--dir", str(clone), "--config",
