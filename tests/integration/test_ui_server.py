@@ -7,6 +7,9 @@ turns the backend's refusals into the right HTTP answers.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,3 +120,19 @@ async def test_rollback_endpoint(serve: Start, app: str, body: Any, status: int)
         assert resp.status == status, await resp.text()
         if status == 202:
             assert (await resp.json())["revision"] == "r0"
+
+
+@pytest.mark.asyncio
+async def test_open_event_stream_does_not_hold_up_stopping(tmp_path: Path) -> None:
+    """A browser's open /ui/events stream ends when the server stops, well within its drain time."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    server = ApiServer(Backend(), host="127.0.0.1", port=0, token_file=str(token_file), ui=True,
+                       loopback_reads=True, shutdown_timeout=30)
+    host, port = await server.start()
+    async with aiohttp.ClientSession() as s, s.get(f"http://{host}:{port}/ui/events") as resp:
+        first = await resp.content.readline()
+        assert json.loads(first.decode()[len("data: "):])["id"] == "row:web/prod"
+        started = time.monotonic()
+        await asyncio.wait_for(server.stop(), 10)
+        assert time.monotonic() - started < 5

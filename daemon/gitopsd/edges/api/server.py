@@ -122,6 +122,7 @@ class ApiServer:
             pages = UiRoutes(self._backend, token=lambda: self._token, traces_url=self._traces_url,
                              may_read=lambda r: self._loopback_reads and _local_read(r))
             app.router.add_routes(pages.routes())
+            app.on_shutdown.append(pages.shutdown)
         return app
 
     async def start(self) -> tuple[str, int]:

@@ -12,6 +12,7 @@ built by ``overview`` and ``instance``, and nothing secret is logged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -79,7 +80,12 @@ class UiRoutes:
         self._may_read = may_read
         self._traces_url = traces_url
         self._interval = live_interval
+        self._closing = asyncio.Event()
         self.sessions = Sessions()
+
+    async def shutdown(self, app: web.Application) -> None:
+        """End every open event stream, so that stopping the server does not wait for them."""
+        self._closing.set()
 
     def routes(self) -> list[web.RouteDef]:
         """Route definitions; every name starts with ``ui.``."""
@@ -242,7 +248,10 @@ class UiRoutes:
                 if quiet >= KEEPALIVE:
                     await response.write(b": keep-alive\n\n")
                     quiet = 0.0
-                await asyncio.sleep(self._interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._closing.wait(), self._interval)
+                if self._closing.is_set():
+                    break
         except ConnectionResetError:
             pass  # the page went away
         return response
