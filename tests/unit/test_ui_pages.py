@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import Any
 
 import pytest
 
 from gitopsd.edges.ui.instance import diff_page, history_page, instance_page
-from gitopsd.edges.ui.overview import cells, matches, overview
+from gitopsd.edges.ui.overview import SCRIPT_SOURCE, cells, matches, overview
 from gitopsd.edges.ui.session import LIFETIME, Sessions
 
 EVIL = '<script>alert("x")</script>'
@@ -81,3 +84,11 @@ def test_sessions_and_csrf() -> None:
     assert sessions.valid(two)
     now[0] = LIFETIME + 1
     assert not sessions.valid(two)
+
+
+def test_the_policy_allows_exactly_the_page_script() -> None:
+    """The Content-Security-Policy hash is the hash of the one inline script the overview carries."""
+    scripts = re.findall(r"<script>(.*?)</script>", overview([row()], {}, signed_in=False), re.S)
+    assert len(scripts) == 1
+    digest = base64.b64encode(hashlib.sha256(scripts[0].encode()).digest()).decode()
+    assert f"'sha256-{digest}'" == SCRIPT_SOURCE

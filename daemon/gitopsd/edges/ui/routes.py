@@ -26,7 +26,7 @@ from gitopsd.edges.api.backend import ApiBackend, Row, resolve
 from gitopsd.errors import GitopsdError, SyncWindowClosed
 
 from .instance import diff_page, history_page, instance_page, login_page
-from .overview import FILTERS, cells, overview, row_id
+from .overview import FILTERS, SCRIPT_SOURCE, cells, overview, row_id
 from .session import COOKIE, LIFETIME, Sessions
 
 __all__ = ["UiRoutes"]
@@ -38,7 +38,7 @@ KEEPALIVE = 15.0
 FAILED_LOGIN_DELAY = 0.5
 
 _HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; script-src {SCRIPT_SOURCE}; "
                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
     "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
 }
@@ -127,7 +127,7 @@ class UiRoutes:
         try:
             return await asyncio.wait_for(resolve(self._backend.inspect(app, cluster)), COMPARE_TIMEOUT), ""
         except KeyError:
-            raise web.HTTPNotFound(reason=f"no instance {app} on cluster {cluster}") from None
+            return None, "this daemon does not run it (see its conditions)"
         except TimeoutError:
             return None, f"no answer within {COMPARE_TIMEOUT:.0f}s"
         except GitopsdError as exc:
