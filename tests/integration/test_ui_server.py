@@ -107,6 +107,16 @@ async def test_reads_follow_the_api_rule_or_a_session(serve: Start) -> None:
 
 
 @pytest.mark.asyncio
+async def test_an_unknown_instance_is_a_404_page(serve: Start) -> None:
+    """A page of an instance the daemon does not know is a 404 HTML page naming it, escaped."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s, s.get(base + "/ui/instances/%3Cb%3E/prod") as resp:
+        assert resp.status == 404
+        assert resp.content_type == "text/html"
+        assert "No instance &lt;b&gt; on cluster prod" in await resp.text()
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("app", "body", "status"), [
     ("web", {"id": 7}, 202), ("web", {"id": 8}, 404), ("auto", {"id": 7}, 409),
     ("web", {"id": "7"}, 400), ("web", [], 400),

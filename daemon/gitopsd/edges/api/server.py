@@ -168,8 +168,8 @@ class ApiServer:
             return response
         except web.HTTPException as exc:
             status = exc.status
-            if exc.status < 400:
-                raise
+            if exc.status < 400 or exc.content_type == "text/html":
+                raise  # a redirect, or a page the status pages made for the error
             headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
             return _error(exc.status, exc.reason, headers)
         except Exception as exc:

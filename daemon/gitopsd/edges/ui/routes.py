@@ -26,6 +26,7 @@ from gitopsd.edges.api.backend import ApiBackend, Row, resolve
 from gitopsd.errors import GitopsdError, SyncWindowClosed
 
 from .instance import diff_page, history_page, instance_page, login_page
+from .layout import esc, page
 from .overview import FILTERS, SCRIPT_SOURCE, cells, overview, row_id
 from .session import COOKIE, LIFETIME, Sessions
 
@@ -59,6 +60,13 @@ def _see(location: str) -> web.HTTPSeeOther:
 def _redirect(location: str) -> web.Response:
     """A redirect to return, so that cookies can be set on it."""
     return web.Response(status=303, headers={**_HEADERS, "Location": location})
+
+
+def _missing(app: str, cluster: str) -> web.HTTPNotFound:
+    """A 404 page (HTML, which the server's error middleware passes through) for an unknown instance."""
+    body = page("Not found", f'<h1>No instance {esc(app)} on cluster {esc(cluster)}</h1>'
+                '<p><a href="/ui/">Back to the fleet</a></p>', signed_in=False)
+    return web.HTTPNotFound(text=body, content_type="text/html", headers=_HEADERS)
 
 
 def _same_origin(request: web.Request) -> bool:
@@ -121,7 +129,7 @@ class UiRoutes:
         for row in await resolve(self._backend.instances()):
             if row.get("app") == app and row.get("cluster") == cluster:
                 return row
-        raise web.HTTPNotFound(reason=f"no instance {app} on cluster {cluster}")
+        raise _missing(app, cluster)
 
     async def _inspect(self, app: str, cluster: str) -> tuple[Row | None, str]:
         try:
@@ -214,7 +222,7 @@ class UiRoutes:
         try:
             keys = await resolve(self._backend.request_sync(app, cluster))
         except KeyError:
-            raise web.HTTPNotFound(reason=f"no instance {app} on cluster {cluster}") from None
+            raise _missing(app, cluster) from None
         except SyncWindowClosed as exc:
             return _html(overview(await resolve(self._backend.instances()), {}, signed_in=True,
                                   csrf=self.sessions.csrf(str(sid)),
