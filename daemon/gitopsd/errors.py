@@ -26,7 +26,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── ProjectViolation   an object, repository or destination its project forbids
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   ├── SyncDeadline       a wave did not become healthy in time
-    │   └── SyncWindowClosed   a sync window refuses this sync now
+    │   ├── SyncWindowClosed   a sync window refuses this sync now
+    │   └── RollbackRefused    a rollback while automated sync would undo it
     └── LocalClusterError      a local control plane failed to start or stop
 """
 
@@ -159,6 +160,10 @@ class SyncDeadline(SyncError):
 
 class SyncWindowClosed(SyncError):
     """A sync window refuses this sync now (a manual sync where no window allows manualSync)."""
+
+
+class RollbackRefused(SyncError):
+    """A rollback of an instance whose automated sync would move it back to Git's head at once."""
 
 
 class LocalClusterError(GitopsdError):

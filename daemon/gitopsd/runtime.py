@@ -86,6 +86,16 @@ class Backend:
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return self.daemon.request_sync(app, cluster)
 
+    async def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
+        entry = await self.runtime.store.entry(app, cluster, entry_id)
+        if entry is None:
+            raise KeyError(f"no history entry {entry_id} of {app} on cluster {cluster}")
+        keys = self.daemon.rollback(app, cluster, entry.revision)
+        return {"enqueued": keys, "revision": entry.revision}
+
+    async def inspect(self, app: str, cluster: str) -> dict[str, Any]:
+        return await self.daemon.inspect(app, cluster)
+
     def repo_push(self, repo: str, ref: str | None) -> list[str]:
         return self.daemon.repo_push(repo)
 
@@ -207,11 +217,13 @@ class Runtime:
         token_file = self.options.api_token_file or self._own_token()
         self.api = ApiServer(Backend(self), host=host or "127.0.0.1", port=int(port),
                              token_file=token_file, webhook_secrets=secrets,
-                             loopback_reads=self.options.loopback_reads)
+                             loopback_reads=self.options.loopback_reads, ui=fleet.settings.ui,
+                             traces_url=fleet.settings.traces_url)
         bound = await self.api.start()
         publish(self.options.state_dir, Endpoint(client_url(*bound), token_file, os.getpid()))
         log.info("daemon.started", fleet=fleet.name, instances=len(fleet.instances),
-                 listen=f"{bound[0]}:{bound[1]}", version=__version__)
+                 listen=f"{bound[0]}:{bound[1]}", version=__version__,
+                 ui=client_url(*bound) + "/ui/" if fleet.settings.ui else "")
         await self.daemon.start()
         keepalive = asyncio.ensure_future(self.notifier.keep_alive())
         ready_task = asyncio.ensure_future(self._announce_ready())

@@ -34,9 +34,11 @@ async def test_round_trip(store: HistoryStore) -> None:
     [entry] = await store.history("web", "prod")
     assert entry == HistoryEntry(app="web", cluster="prod", revision="rev1", started=1001.0, duration=0.5,
                                  result="succeeded", message="sync 1", trace_id=f"{1:032x}",
-                                 changes={"configured": 1, "created": 2})
+                                 changes={"configured": 1, "created": 2}, id=1)
     assert entry.as_dict()["changes"] == {"configured": 1, "created": 2}
     assert (await store.last("web", "prod")) == entry
+    assert (await store.entry("web", "prod", 1)) == entry
+    assert await store.entry("web", "other", 1) is None
 
 
 @pytest.mark.asyncio

@@ -53,7 +53,7 @@ __all__ = [
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
                 "applications", "health")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
-                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir")
+                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "ui", "tracesUrl")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
@@ -196,10 +196,21 @@ def _settings(r: Reader, node: Node | None, files: _Files) -> Settings:
     if "stateDir" in f:
         given = r.string(f["stateDir"], "settings.stateDir")
         state_dir = files.resolve(given) if given else ""
+    ui = base.ui
+    if "ui" in f:
+        got_ui = r.boolean(f["ui"], "settings.ui")
+        ui = ui if got_ui is None else got_ui
+    traces_url = ""
+    if "tracesUrl" in f:
+        traces_url = r.string(f["tracesUrl"], "settings.tracesUrl", empty=True) or ""
+        if traces_url and (not traces_url.startswith(("http://", "https://"))
+                           or "{traceId}" not in traces_url):
+            r.issue(f["tracesUrl"], "settings.tracesUrl",
+                    "must be an http:// or https:// URL containing {traceId}")
     sizes = {name: r.size(f[name], f"settings.{name}")
              for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp, state_dir=state_dir,
+                    otlp_endpoint=otlp, state_dir=state_dir, ui=ui, traces_url=traces_url,
                     max_manifest_file_size=sizes.get("maxManifestFileSize")
                     or base.max_manifest_file_size,
                     max_render_output_size=sizes.get("maxRenderOutputSize")

@@ -62,7 +62,8 @@ _COLUMNS = "app, cluster, revision, started, duration, result, message, trace_id
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One finished sync of one instance; ``started`` is epoch seconds, ``changes`` a summary."""
+    """One finished sync of one instance; ``started`` is epoch seconds, ``changes`` a summary,
+    ``id`` the store's number for it (0 until stored), unique across instances."""
 
     app: str
     cluster: str
@@ -73,6 +74,7 @@ class HistoryEntry:
     message: str
     trace_id: str
     changes: Mapping[str, Any]
+    id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -88,7 +90,7 @@ def _entry(row: tuple[Any, ...]) -> HistoryEntry:
         changes = {}
     return HistoryEntry(app=row[0], cluster=row[1], revision=row[2], started=float(row[3]),
                         duration=float(row[4]), result=row[5], message=row[6], trace_id=row[7],
-                        changes=changes if isinstance(changes, dict) else {})
+                        changes=changes if isinstance(changes, dict) else {}, id=int(row[9]))
 
 
 class HistoryStore:
@@ -156,7 +158,7 @@ class HistoryStore:
 
         def read(conn: sqlite3.Connection) -> list[HistoryEntry]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
+                f"SELECT {_COLUMNS}, id FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
                 "ORDER BY id DESC LIMIT ?", (app, cluster, limit)).fetchall()
             return [_entry(r) for r in rows]
 
@@ -165,6 +167,21 @@ class HistoryStore:
         except (sqlite3.Error, OSError) as exc:
             log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
             return []
+
+    async def entry(self, app: str, cluster: str, entry_id: int) -> HistoryEntry | None:
+        """The sync numbered ENTRY_ID of one instance, or None when it is not (or no longer) kept."""
+
+        def read(conn: sqlite3.Connection) -> HistoryEntry | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS}, id FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
+                "AND id = ?", (app, cluster, entry_id)).fetchone()
+            return _entry(row) if row else None
+
+        try:
+            return await self._run(read)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
+            return None
 
     async def last(self, app: str, cluster: str) -> HistoryEntry | None:
         """The most recent sync of one instance, or None."""

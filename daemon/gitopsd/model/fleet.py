@@ -256,6 +256,8 @@ class Settings:
     max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
     max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
     state_dir: str = ""  # absolute; "" leaves it to --state-dir and the environment
+    ui: bool = True  # the status pages under /ui
+    traces_url: str = ""  # a trace viewer's URL with ``{traceId}`` in it; "" shows no trace links
 
 
 @dataclass(frozen=True)

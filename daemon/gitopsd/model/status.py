@@ -93,6 +93,7 @@ class ErrorKind(enum.StrEnum):
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"
+    ROLLBACK_REFUSED = "RollbackRefused"
     LOCAL_CLUSTER = "LocalClusterError"
 
 
