@@ -152,3 +152,20 @@ def template_problem(text: str) -> str | None:
     if unknown:
         return f"uses unknown name(s) {', '.join(unknown)}; known: {', '.join(CONTEXT)}"
     return None
+
+
+@dataclass(frozen=True)
+class ClusterEvent:
+    """A Kubernetes Event to record in a target cluster, on an instance's inventory ConfigMap.
+
+    ``type`` is ``Normal`` or ``Warning``; ``reason`` is UpperCamelCase (``SyncSucceeded``);
+    ``action`` is what gitopsd did (``Sync``, ``SelfHeal``, ``Prune``).
+    """
+
+    app: str
+    cluster: str
+    type: str
+    reason: str
+    action: str
+    note: str
+    revision: str = ""
