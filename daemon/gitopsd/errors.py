@@ -27,7 +27,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   ├── SyncDeadline       a wave did not become healthy in time
     │   └── SyncWindowClosed   a sync window refuses this sync now
-    └── LocalClusterError      a local control plane failed to start or stop
+    ├── LocalClusterError      a local control plane failed to start or stop
+    └── NotificationError      a notification receiver refused or did not answer
 """
 
 from __future__ import annotations
@@ -163,3 +164,7 @@ class SyncWindowClosed(SyncError):
 
 class LocalClusterError(GitopsdError):
     """A local control plane could not be started or stopped."""
+
+
+class NotificationError(GitopsdError):
+    """A notification could not be delivered; the message names the service, never its address."""

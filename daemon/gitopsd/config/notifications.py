@@ -51,7 +51,7 @@ NOTIFICATION_FIELDS = ("rateLimit", "reminder", "outOfSyncAfter", "events", "ser
                        "subscriptions", "templates")
 SERVICE_FIELDS = ("name", "type", "url", "urlFile", "tokenFile", "secretFile", "host", "port",
                   "from", "to", "usernameFile", "passwordFile", "startTLS", "recipients",
-                  "sendResolved", "queueSize", "timeout")
+                  "sendResolved", "queueSize", "timeout", "retries", "retryBackoff")
 SUBSCRIPTION_FIELDS = ("triggers", "services", "recipients", "applications", "projects")
 # what each type needs: one of these fields must be set
 _NEEDS: dict[ServiceType, tuple[str, ...]] = {
@@ -155,6 +155,8 @@ def _service(r: Reader, item: Node, p: str, credential: Credential) -> Notificat
     port = r.integer(f["port"], f"{p}.port", minimum=1) if "port" in f else None
     size = r.integer(f["queueSize"], f"{p}.queueSize", minimum=1) if "queueSize" in f else None
     timeout = r.duration(f["timeout"], f"{p}.timeout") if "timeout" in f else None
+    retries = r.integer(f["retries"], f"{p}.retries", minimum=0) if "retries" in f else None
+    backoff = r.duration(f["retryBackoff"], f"{p}.retryBackoff") if "retryBackoff" in f else None
     starttls = r.boolean(f["startTLS"], f"{p}.startTLS") if "startTLS" in f else None
     resolved = r.boolean(f["sendResolved"], f"{p}.sendResolved") if "sendResolved" in f else None
     to = r.string_list(f["to"], f"{p}.to") if "to" in f else None
@@ -171,7 +173,9 @@ def _service(r: Reader, item: Node, p: str, credential: Credential) -> Notificat
         password_file=secret("passwordFile", "SMTP password file"), sender=text("from"),
         starttls=bool(starttls), recipients=tuple(to or ()) + tuple(recipients or ()),
         send_resolved=stype in _RESOLVES if resolved is None else resolved,
-        queue_size=size or defaults.queue_size, timeout=timeout or defaults.timeout)
+        queue_size=size or defaults.queue_size, timeout=timeout or defaults.timeout,
+        retries=defaults.retries if retries is None else retries,
+        retry_backoff=defaults.retry_backoff if backoff is None else backoff)
 
 
 def _subscriptions(r: Reader, node: Node | None, services: set[str]) -> tuple[Subscription, ...]:

@@ -75,6 +75,8 @@ class NotificationService:
     send_resolved: bool = True  # also tell it when a problem ends
     queue_size: int = 100
     timeout: float = 10.0
+    retries: int = 3  # further attempts after a failed one
+    retry_backoff: float = 2.0  # seconds before the first retry; doubled each time, at most 60
 
 
 @dataclass(frozen=True)
