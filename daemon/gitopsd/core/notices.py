@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from gitopsd.model.globs import glob_match
 from gitopsd.model.notifications import PROBLEMS, Notice, Notifications, Subscription, Trigger
+from gitopsd.model.status import ErrorKind
 
 __all__ = [
     "DEFAULT_TEMPLATES",
@@ -62,8 +63,9 @@ def raised(f: PassFacts) -> list[Trigger]:
     out: list[Trigger] = []
     if f.finished and f.full and f.result in ("Failed", "Stalled"):
         out.append(Trigger.SYNC_FAILED)
-        specific = {"PruneRefused": Trigger.PRUNE_REFUSED, "SignatureInvalid": Trigger.SIGNATURE_INVALID,
-                    "ClusterUnreachable": Trigger.CLUSTER_UNREACHABLE}.get(f.error)
+        specific = {ErrorKind.PRUNE_REFUSED: Trigger.PRUNE_REFUSED,
+                    ErrorKind.SIGNATURE_INVALID: Trigger.SIGNATURE_INVALID,
+                    ErrorKind.CLUSTER_UNREACHABLE: Trigger.CLUSTER_UNREACHABLE}.get(f.error)
         if specific is not None:
             out.append(specific)
     if f.finished and f.full and f.result == "Synced" and f.wrote:

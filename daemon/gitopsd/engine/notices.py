@@ -22,7 +22,7 @@ from gitopsd.core.notices import NoticeGate, PassFacts, raised, render, routes
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import EventPort, NotifyPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard
-from gitopsd.model import AppInstance, ChangeAction, Fleet, Outcome, OutcomeKind, SyncStatus
+from gitopsd.model import AppInstance, ChangeAction, ErrorKind, Fleet, Outcome, OutcomeKind, SyncStatus
 from gitopsd.model.notifications import ClusterEvent, Notice, Subscription, Trigger
 
 __all__ = ["Notices"]
@@ -191,7 +191,7 @@ def cluster_events(inst: AppInstance, outcome: Outcome, *, full: bool) -> list[C
         return [event("Normal", "DriftReverted", "SelfHeal", f"{inst.app}: {c.key} {c.action.value} "
                       f"back to {short} (changed outside gitopsd)")
                 for c in outcome.changes if c.action in (ChangeAction.CREATED, ChangeAction.CONFIGURED)]
-    if outcome.error == "PruneRefused":
+    if outcome.error == ErrorKind.PRUNE_REFUSED:
         return [event("Warning", "PruneRefused", "Prune", f"{inst.app} at {short}: {outcome.message}")]
     if outcome.kind in (OutcomeKind.FAILED, OutcomeKind.STALLED):
         return [event("Warning", "SyncFailed", "Sync",

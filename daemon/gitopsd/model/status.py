@@ -94,6 +94,7 @@ class ErrorKind(enum.StrEnum):
     SYNC_DEADLINE = "SyncDeadline"
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"
     LOCAL_CLUSTER = "LocalClusterError"
+    NOTIFICATION = "NotificationError"
 
 
 _KINDS = {kind.value: kind for kind in ErrorKind}
