@@ -39,6 +39,10 @@ DEFAULT_TEMPLATES: Mapping[Trigger, str] = {
     Trigger.SIGNATURE_INVALID: "$app on $cluster: signature of $short_revision refused: $message",
     Trigger.CLUSTER_UNREACHABLE: "$app: cluster $cluster unreachable: $message",
 }
+# failures with a trigger of their own, besides on-sync-failed
+_SPECIFIC = {ErrorKind.PRUNE_REFUSED: Trigger.PRUNE_REFUSED,
+             ErrorKind.SIGNATURE_INVALID: Trigger.SIGNATURE_INVALID,
+             ErrorKind.CLUSTER_UNREACHABLE: Trigger.CLUSTER_UNREACHABLE}
 RESOLVED_TEMPLATE = "$app on $cluster: resolved ($trigger): Synced at $short_revision, health $health"
 
 
@@ -59,13 +63,12 @@ class PassFacts:
 
 
 def raised(f: PassFacts) -> list[Trigger]:
-    """The triggers of the pass or change F (on-out-of-sync is timed: see ``NoticeGate.overdue``)."""
+    """The triggers of the pass or change F (on-out-of-sync and on-deployed are
+    decided by the engine with the gate: they depend on time and on later health)."""
     out: list[Trigger] = []
     if f.finished and f.full and f.result in ("Failed", "Stalled"):
         out.append(Trigger.SYNC_FAILED)
-        specific = {ErrorKind.PRUNE_REFUSED: Trigger.PRUNE_REFUSED,
-                    ErrorKind.SIGNATURE_INVALID: Trigger.SIGNATURE_INVALID,
-                    ErrorKind.CLUSTER_UNREACHABLE: Trigger.CLUSTER_UNREACHABLE}.get(f.error)
+        specific = {str(k): t for k, t in _SPECIFIC.items()}.get(f.error)
         if specific is not None:
             out.append(specific)
     if f.finished and f.full and f.result == "Synced" and f.wrote:
