@@ -141,10 +141,10 @@ def _service(r: Reader, item: Node, p: str, credential: Credential) -> Notificat
                 f"unknown service type '{kind}'; known: {', '.join(t.value for t in ServiceType)}")
         return None
     needs = _NEEDS[stype]
-    if not any(n in f for n in needs):
-        r.issue(item, p, f"a {stype.value} service needs {' or '.join(needs)}")
     if stype is ServiceType.SLACK and "url" in f:
         r.issue(f["url"], f"{p}.url", "a Slack webhook URL is a secret: name a file with urlFile")
+    elif not any(n in f for n in needs):
+        r.issue(item, p, f"a {stype.value} service needs {' or '.join(needs)}")
 
     def text(field: str) -> str:
         return (r.string(f[field], f"{p}.{field}") or "") if field in f else ""
