@@ -60,7 +60,8 @@ def test_a_full_section_is_read() -> None:
                                             ServiceType.EMAIL]
     assert [s.send_resolved for s in n.services] == [False, True, True, True, False]
     hook = n.service("hook")
-    assert hook is not None and (hook.retries, hook.retry_backoff, hook.secret_file) == (1, 1.0, "/s/key")
+    assert hook is not None
+    assert (hook.retries, hook.retry_backoff, hook.secret_file) == (1, 1.0, "/s/key")
     sub = n.subscriptions[0]
     assert sub.triggers == (Trigger.SYNC_FAILED, Trigger.HEALTH_DEGRADED)
     assert (sub.services, sub.applications, sub.projects) == (("ops", "pager"), ("pay-*",), ("prod",))

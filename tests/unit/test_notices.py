@@ -1,4 +1,4 @@
-"""Notification rules: triggers of a pass, once per revision, rate limit, resolve, routes, templates, payloads."""
+"""Notification rules: triggers, once per revision, rate limit, resolution, routes, templates, payloads."""
 
 from __future__ import annotations
 
@@ -127,7 +127,8 @@ def test_pagerduty_trigger_and_resolve_share_the_dedup_key() -> None:
     assert fired["dedup_key"] == ended["dedup_key"]
     assert payloads.pagerduty(replace(NOTICE, trigger=Trigger.HEALTH_DEGRADED), "", "k")["dedup_key"] != \
         fired["dedup_key"]
-    assert fired["payload"]["severity"] == "error" and "payload" not in ended
+    assert fired["payload"]["severity"] == "error"
+    assert "payload" not in ended
 
 
 def test_webhook_signature_verifies_over_the_exact_body() -> None:

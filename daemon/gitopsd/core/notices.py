@@ -95,7 +95,7 @@ class NoticeGate:
     rate_limit: float = 300.0
     reminder: float = 0.0
     _once: set[tuple[str, str, str, str]] = field(default_factory=set)
-    _last: dict[tuple[str, str, str, str, bool], float] = field(default_factory=dict)
+    _last: dict[tuple[str, str, str, str, str, bool], float] = field(default_factory=dict)
     _open: dict[tuple[str, str, Trigger], _Open] = field(default_factory=dict)
     _deployed: dict[tuple[str, str], str] = field(default_factory=dict)  # revision awaiting Healthy
 

@@ -135,9 +135,9 @@ class Notice:
         return self.trigger in PROBLEMS
 
     @property
-    def identity(self) -> tuple[str, str, str, str, bool]:
+    def identity(self) -> tuple[str, str, str, str, str, bool]:
         """What makes two notices the same event, for rate limiting (no time, no message)."""
-        return (self.app, self.cluster, self.trigger.value, self.subject, self.resolved)
+        return (self.app, self.cluster, self.trigger.value, self.revision, self.subject, self.resolved)
 
 
 # the names a message template may use, and nothing else
