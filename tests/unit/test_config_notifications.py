@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from gitopsd.config import parse_fleet
+from gitopsd.config.argocd import read_argocd_applications
 from gitopsd.config.notifications import NOTIFICATION_FIELDS, SERVICE_FIELDS, SUBSCRIPTION_FIELDS
 from gitopsd.errors import ConfigError, ConfigIssue
 from gitopsd.model.notifications import ServiceType, Trigger
@@ -119,3 +120,32 @@ def test_schema_lists_the_fields_the_loader_reads() -> None:
     assert set(defs["notificationSubscription"]["properties"]) == set(SUBSCRIPTION_FIELDS)
     errors = list(jsonschema.Draft202012Validator(SCHEMA).iter_errors(yaml.safe_load(BASE + GOOD)))
     assert errors == []
+
+
+SERVERS = "  - {name: prod, kubeconfig: /k/eu, servers: [https://kubernetes.default.svc]}"
+ARGO_FLEET = BASE.replace("  - {name: prod, kubeconfig: /k/eu}", SERVERS) + """\
+notifications:
+  services:
+    - {name: slack, type: slack, urlFile: /s/slack}
+"""
+
+
+def test_argocd_subscribe_annotations_become_the_applications_own_subscriptions() -> None:
+    """subscribe.<trigger>.<service> annotations subscribe their recipients; unknown ones are warnings."""
+    fleet = parse_fleet(ARGO_FLEET, "fleet.yaml", check_files=False)
+    doc = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+           "metadata": {"name": "web", "annotations": {
+               "notifications.argoproj.io/subscribe.on-sync-failed.slack": "ops;web-team",
+               "notifications.argoproj.io/subscribe.on-created.slack": "ops",
+               "notifications.argoproj.io/subscribe.on-deployed.teams": "ops"}},
+           "spec": {"source": {"repoURL": "https://git.example.com/org/env.git", "path": "web"},
+                    "destination": {"server": "https://kubernetes.default.svc", "namespace": "web"}}}
+    got = read_argocd_applications({"web.yaml": yaml.safe_dump(doc, sort_keys=False)}, fleet, "apps")
+    [app] = got.applications
+    [sub] = app.subscriptions
+    assert (sub.triggers, sub.services, sub.recipients) == ((Trigger.SYNC_FAILED,), ("slack",),
+                                                            ("ops", "web-team"))
+    assert sub.origin == "apps/web.yaml:6"
+    assert [(w.line, w.message.split(":")[0]) for w in got.warnings] == [(7, "ignored"), (8, "ignored")]
+    assert "on-created" in got.warnings[0].message
+    assert "teams" in got.warnings[1].message

@@ -31,10 +31,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from yaml.nodes import Node
+from yaml.nodes import MappingNode, Node, ScalarNode
 
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name
+from gitopsd.config.yamlpos import line_of
 from gitopsd.model.notifications import (
     Notifications,
     NotificationService,
@@ -44,8 +45,8 @@ from gitopsd.model.notifications import (
     template_problem,
 )
 
-__all__ = ["NOTIFICATION_FIELDS", "SERVICE_FIELDS", "SUBSCRIPTION_FIELDS", "parse_trigger",
-           "read_notifications"]
+__all__ = ["NOTIFICATION_FIELDS", "SERVICE_FIELDS", "SUBSCRIPTION_FIELDS", "annotation_subscriptions",
+           "parse_trigger", "read_notifications"]
 
 NOTIFICATION_FIELDS = ("rateLimit", "reminder", "outOfSyncAfter", "events", "services",
                        "subscriptions", "templates")
@@ -214,3 +215,41 @@ def _subscription(r: Reader, item: Node, p: str, services: set[str]) -> Subscrip
     return Subscription(triggers=tuple(triggers), services=tuple(names),
                         recipients=globs("recipients"), applications=globs("applications"),
                         projects=globs("projects"), origin=f"{file}:{line}")
+
+
+SUBSCRIBE_PREFIX = "notifications.argoproj.io/subscribe."
+
+
+def annotation_subscriptions(warn: Reader, meta: Node | None, config: Notifications
+                             ) -> tuple[Subscription, ...]:
+    """Argo CD's ``notifications.argoproj.io/subscribe.<trigger>.<service>: a;b`` annotations of an
+    Application's METADATA, as its own subscriptions. An unknown trigger or a service the fleet file
+    does not declare is a warning on WARN, and that annotation is ignored."""
+    if not isinstance(meta, MappingNode):
+        return ()
+    annotations = next((v for k, v in meta.value
+                        if isinstance(k, ScalarNode) and k.value == "annotations"), None)
+    if not isinstance(annotations, MappingNode):
+        return ()
+    out: list[Subscription] = []
+    for key, value in annotations.value:
+        name = str(key.value) if isinstance(key, ScalarNode) else ""
+        if not name.startswith(SUBSCRIBE_PREFIX):
+            continue
+        path = f"metadata.annotations.{name}"
+        trigger_name, _, service = name[len(SUBSCRIBE_PREFIX):].partition(".")
+        trigger = parse_trigger(trigger_name)
+        if trigger is None or not service:
+            warn.issue(key, path, f"ignored: gitopsd has no trigger '{trigger_name}' "
+                       f"(known: {_trigger_names()})" if service else
+                       "ignored: gitopsd needs subscribe.<trigger>.<service>")
+            continue
+        if config.service(service) is None:
+            warn.issue(key, path, f"ignored: no service named '{service}' in the fleet file's "
+                       "notifications.services")
+            continue
+        raw = str(value.value) if isinstance(value, ScalarNode) else ""
+        recipients = tuple(r.strip() for r in raw.replace(",", ";").split(";") if r.strip())
+        out.append(Subscription(triggers=(trigger,), services=(service,), recipients=recipients,
+                                origin=f"{warn.file}:{line_of(key)}"))
+    return tuple(out)
