@@ -1,4 +1,4 @@
-"""Notices from the report path on a virtual clock: timed out-of-sync, deployed after Healthy, resolution, Events."""
+"""Notices from the report path on a virtual clock: out of sync too long, deployed, resolution, Events."""
 
 from __future__ import annotations
 
@@ -103,8 +103,8 @@ async def test_deployed_waits_for_healthy_and_events_follow_each_pass() -> None:
     row.health = Health(HealthStatus.HEALTHY)
     notices.changed(inst, row)
     assert sink.told()[-1] == ("on-deployed", False)
-    repair = Outcome(OutcomeKind.SYNCED, "1 configured", "r1",
-                     ChangeSet((Change(KEY, ChangeAction.CONFIGURED, "self-heal"),)), Health(HealthStatus.HEALTHY))
+    changes = ChangeSet((Change(KEY, ChangeAction.CONFIGURED, "self-heal"),))
+    repair = Outcome(OutcomeKind.SYNCED, "1 configured", "r1", changes, Health(HealthStatus.HEALTHY))
     row = board.record(inst, repair, started=0, duration=1, full=False)
     notices.finished(inst, repair, row, full=False, trace="t2")
     assert sink.told()[-1] == ("on-drift-reverted", False)
