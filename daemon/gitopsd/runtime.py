@@ -22,6 +22,7 @@ import structlog
 from gitopsd import __version__
 from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
+from gitopsd.core.notices import NoticeGate
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
 from gitopsd.edges.git import GitSource
@@ -111,6 +112,7 @@ class Runtime:
         self.notifier = Notifier.from_env(unset_environment=True)
         self.dispatcher = Dispatcher(metrics=self.metrics)  # kept across reloads: queued notices stay
         self.events: EventRecorder | None = None
+        self.notice_gate = NoticeGate()  # what was told and which problems are open, across reloads
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
@@ -137,7 +139,8 @@ class Runtime:
                             remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
-                      windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events)
+                      windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
+                      notice_gate=self.notice_gate)
 
     async def close_clients(self) -> None:
         if self.events is not None:

@@ -124,7 +124,7 @@ def _metric(d: DaemonProc, name: str, **labels: str) -> float:
 def test_slack_pagerduty_webhook_and_events_follow_syncs_and_repairs(
         cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
     """A sync is a signed webhook and an Event; a drift revert reaches Slack; a failure opens and its fix
-    resolves one PagerDuty incident; no secret reaches the log."""
+    resolves one PagerDuty incident and one Alertmanager alert; no secret reaches the log."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
     first = repo.commit({"app/web.yaml": _cm("web", "v1")})
@@ -139,11 +139,12 @@ def test_slack_pagerduty_webhook_and_events_follow_syncs_and_repairs(
             "services": [
                 {"name": "ops", "type": "slack", "urlFile": "slack-url", "recipients": ["#ops"]},
                 {"name": "pager", "type": "pagerduty", "tokenFile": "pd-key", "url": rx.url + "/pd"},
-                {"name": "hook", "type": "webhook", "url": rx.url + "/hook", "secretFile": "hook-key"}],
+                {"name": "hook", "type": "webhook", "url": rx.url + "/hook", "secretFile": "hook-key"},
+                {"name": "am", "type": "alertmanager", "url": rx.url + "/am"}],
             "subscriptions": [
                 {"triggers": ["on-drift-reverted"], "services": ["ops"]},
                 {"triggers": ["on-sync-succeeded", "on-sync-failed"], "services": ["hook"]},
-                {"triggers": ["on-sync-failed"], "services": ["pager"], "applications": ["not*"]}]}
+                {"triggers": ["on-sync-failed"], "services": ["pager", "am"], "applications": ["not*"]}]}
         d = DaemonProc(fleet, root).start()
         try:
             d_rows = poll_until(lambda: (r := d.instance("notes", "a")) and r["revision"] == first, 60)
@@ -184,6 +185,12 @@ def test_slack_pagerduty_webhook_and_events_follow_syncs_and_repairs(
             assert ends[0].json()["dedup_key"] == fired["dedup_key"]
             assert d.instance("notes", "a")["revision"] == fixed  # type: ignore[index]
             assert len([r for r in rx.at("/pd") if r.json()["event_action"] == "trigger"]) == 1
+            alerts = poll_until(lambda: (got := [a for r in rx.at("/am/api/v2/alerts") for a in r.json()])
+                                and len(got) >= 2 and got, 20)
+            assert alerts, rx.at("/am/api/v2/alerts")
+            assert [("endsAt" in a, a["labels"]["alertname"]) for a in alerts] == [
+                (False, "GitopsdSyncFailed"), (True, "GitopsdSyncFailed")]
+            assert alerts[0]["labels"] == alerts[1]["labels"]
         finally:
             assert d.stop() == 0
         logs = d.logs()

@@ -25,6 +25,7 @@ import structlog
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
+from gitopsd.core.notices import NoticeGate
 from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
@@ -101,7 +102,7 @@ class Daemon:
                  clock: Clock | None = None, tracing: TracingPort | None = None,
                  assess: Assess = builtin_assess, windows: WindowSource | None = None,
                  wall: Callable[[], float] = time.time, notify: NotifyPort | None = None,
-                 events: EventPort | None = None) -> None:
+                 events: EventPort | None = None, notice_gate: NoticeGate | None = None) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
         self.assess = assess
@@ -115,7 +116,7 @@ class Daemon:
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
         self.notices = Notices(fleet, clock=self.clock, notify=notify, events=events, wall=wall,
-                               inventory_namespace=self.settings.inventory_namespace)
+                               inventory_namespace=self.settings.inventory_namespace, gate=notice_gate)
         self.reporter = Reporter(self.board, metrics=metrics, history=history, notices=self.notices)
         self.gate = WindowGate(windows or NoWindows(), wall=wall)  # sync windows, on the wall clock
         self.instances: dict[str, tuple[AppInstance, Application]] = {

@@ -41,7 +41,7 @@ class _Seen:
 class Notices:
     def __init__(self, fleet: Fleet, *, clock: Clock, notify: NotifyPort | None = None,
                  events: EventPort | None = None, inventory_namespace: str = "gitopsd-system",
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, gate: NoticeGate | None = None) -> None:
         self.fleet = fleet
         self.config = fleet.notifications
         self.notify = notify if self.config.subscriptions or _has_own(fleet) else None
@@ -49,7 +49,9 @@ class Notices:
         self.clock = clock
         self.wall = wall
         self.namespace = inventory_namespace
-        self.gate = NoticeGate(rate_limit=self.config.rate_limit, reminder=self.config.reminder)
+        # GATE outlives a daemon rebuilt on reload: what was told, and which problems are open
+        self.gate = gate if gate is not None else NoticeGate()
+        self.gate.rate_limit, self.gate.reminder = self.config.rate_limit, self.config.reminder
         self._seen: dict[str, _Seen] = {}
 
     @property
