@@ -45,6 +45,8 @@ METRIC_NAMES = (
     "gitopsd_task_restarts_total",
     "gitopsd_signature_invalid_total",
     "gitopsd_sync_window_active",
+    "gitopsd_notifications_total",
+    "gitopsd_kube_events_total",
 )
 
 _RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
