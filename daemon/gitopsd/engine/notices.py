@@ -22,13 +22,25 @@ from gitopsd.core.notices import NoticeGate, PassFacts, raised, render, routes
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import EventPort, NotifyPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard
-from gitopsd.model import AppInstance, ChangeAction, ErrorKind, Fleet, Outcome, OutcomeKind, SyncStatus
+from gitopsd.model import (
+    AppInstance,
+    ChangeAction,
+    ErrorKind,
+    Fleet,
+    HealthStatus,
+    Outcome,
+    OutcomeKind,
+    SyncStatus,
+)
 from gitopsd.model.notifications import ClusterEvent, Notice, Subscription, Trigger
 
 __all__ = ["Notices"]
 
 log = structlog.get_logger("gitopsd.notify")
 _TICK = 5.0  # at most this long between looks at the board for overdue and reminded problems
+# triggers of a failed pass: they name the revision that failed, not the one applied
+FAILURES = (Trigger.SYNC_FAILED, Trigger.PRUNE_REFUSED, Trigger.SIGNATURE_INVALID,
+            Trigger.CLUSTER_UNREACHABLE)
 
 
 @dataclass
@@ -101,11 +113,11 @@ class Notices:
             self._send(self._notice(inst, row, trigger, message, trace, subject), now)
         if (revision := self.gate.deployed(inst.app, inst.cluster, row.health.status.value)) is not None:
             self._send(self._notice(inst, row, Trigger.DEPLOYED, f"{revision[:12]} is Healthy", trace), now)
-        if row.sync_status is SyncStatus.OUT_OF_SYNC:
+        if row.sync_status == SyncStatus.OUT_OF_SYNC:
             seen.out_since = now if seen.out_since is None else seen.out_since
         else:
             seen.out_since = None
-        if row.sync_status is SyncStatus.SYNCED and row.health.status.value != "Degraded" \
+        if row.sync_status == SyncStatus.SYNCED and row.health.status is not HealthStatus.DEGRADED \
                 and row.last_result == OutcomeKind.SYNCED.value:
             for notice in self.gate.resolve(inst.app, inst.cluster, revision=row.revision,
                                             health=row.health.status.value, at=self.wall(), now=now):
@@ -115,7 +127,7 @@ class Notices:
     def _notice(self, inst: AppInstance, row: InstanceStatus, trigger: Trigger, message: str,
                 trace: str, subject: str = "") -> Notice:
         app = self.fleet.application(inst.app)
-        revision = row.failed_revision if trigger is Trigger.SYNC_FAILED and row.failed_revision \
+        revision = row.failed_revision if trigger in FAILURES and row.failed_revision \
             else row.last_revision or row.revision
         return Notice(trigger=trigger, fleet=self.fleet.name, app=inst.app, cluster=inst.cluster,
                       project=app.project, revision=revision, message=message[:1000],
@@ -159,7 +171,7 @@ class Notices:
             row = board.get(inst.key)
             if seen is None or row is None or seen.out_since is None:
                 continue
-            if row.sync_status is not SyncStatus.OUT_OF_SYNC:
+            if row.sync_status != SyncStatus.OUT_OF_SYNC:
                 continue
             if now - seen.out_since >= self.config.out_of_sync_after:
                 since = time.strftime("%Y-%m-%dT%H:%M:%SZ",
@@ -189,6 +201,8 @@ def cluster_events(inst: AppInstance, outcome: Outcome, *, full: bool) -> list[C
                             action=action, note=note[:1000], revision=outcome.revision)
 
     short = outcome.revision[:12]
+    if outcome.error == ErrorKind.CLUSTER_UNREACHABLE:
+        return []  # it could not be written there
     if not full:
         return [event("Normal", "DriftReverted", "SelfHeal", f"{inst.app}: {c.key} {c.action.value} "
                       f"back to {short} (changed outside gitopsd)")

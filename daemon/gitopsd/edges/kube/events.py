@@ -5,9 +5,10 @@ namespace, so ``kubectl get events -n gitopsd-system`` shows what gitopsd did
 there. An event identical (cluster, ConfigMap, reason, note) to one written
 within ``SERIES_WINDOW`` is folded into it: its ``series.count`` and
 ``series.lastObservedTime`` are patched, as client-go's recorder does, instead
-of a new object each time. ``record`` only queues; one task per recorder
-drains the queue, and an Event that cannot be written (cluster unreachable,
-RBAC) is dropped and counted: Events never hold up a sync. This module does
+of a new object each time. ``record`` only queues; one bounded queue and
+task per cluster drain them (a slow cluster delays only its own Events), and
+an Event that cannot be written (cluster unreachable, RBAC) is dropped and
+counted: Events never hold up a sync. This module does
 not decide which events happen: the engine does.
 """
 
@@ -62,22 +63,25 @@ class EventRecorder:
         self.clusters = dict(clusters)
         self.instance = instance[:128]
         self.metrics = metrics
-        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=_QUEUE)
-        self._task: asyncio.Task[None] | None = None
+        self._queues: dict[str, asyncio.Queue[_Pending]] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._series: dict[tuple[str, str, str, str, str], _Series] = {}
 
     def record(self, event: ClusterEvent, *, namespace: str, inventory: str) -> None:
+        queue = self._queues.setdefault(event.cluster, asyncio.Queue(maxsize=_QUEUE))
         try:
-            self._queue.put_nowait(_Pending(event, namespace, inventory, time.time()))
+            queue.put_nowait(_Pending(event, namespace, inventory, time.time()))
         except asyncio.QueueFull:
             self._count(event.cluster, "dropped")
             return
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._drain(), name="events")
+        task = self._tasks.get(event.cluster)
+        if task is None or task.done():
+            self._tasks[event.cluster] = asyncio.get_running_loop().create_task(
+                self._drain(queue), name=f"events/{event.cluster}")
 
-    async def _drain(self) -> None:
+    async def _drain(self, queue: asyncio.Queue[_Pending]) -> None:
         while True:
-            item = await self._queue.get()
+            item = await queue.get()
             try:
                 await self._write(item)
             except asyncio.CancelledError:
@@ -87,7 +91,7 @@ class EventRecorder:
                 _log.info("events.dropped", cluster=item.event.cluster, reason=item.event.reason,
                           error=str(e)[:300])
             finally:
-                self._queue.task_done()
+                queue.task_done()
 
     async def _write(self, item: _Pending) -> None:
         e = item.event
@@ -135,12 +139,12 @@ class EventRecorder:
 
     async def flush(self, timeout: float) -> None:
         """Wait up to TIMEOUT seconds for queued Events to be written (at shutdown)."""
-        if self._task is None or self._task.done():
-            return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
+        live = [self._queues[c].join() for c, t in self._tasks.items() if not t.done()]
+        if live:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*live), timeout)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
