@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from gitopsd.config import parse_fleet
+from gitopsd.config import parse_fleet, summary
 from gitopsd.config.argocd import read_argocd_applications
 from gitopsd.config.notifications import NOTIFICATION_FIELDS, SERVICE_FIELDS, SUBSCRIPTION_FIELDS
 from gitopsd.errors import ConfigError, ConfigIssue
@@ -149,3 +149,10 @@ def test_argocd_subscribe_annotations_become_the_applications_own_subscriptions(
     assert [(w.line, w.message.split(":")[0]) for w in got.warnings] == [(7, "ignored"), (8, "ignored")]
     assert "on-created" in got.warnings[0].message
     assert "teams" in got.warnings[1].message
+
+
+def test_check_config_summary_lists_services_and_their_triggers() -> None:
+    """The check-config summary names each service, its type and the triggers subscribed to it."""
+    text = summary(parse_fleet(BASE + GOOD, "fleet.yaml", check_files=False))
+    assert "notifications ops (slack): on-health-degraded, on-sync-failed" in text
+    assert "notifications mail (email): no subscriptions" in text

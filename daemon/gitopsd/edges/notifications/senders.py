@@ -53,6 +53,8 @@ class _Http:
     def __init__(self, service: NotificationService) -> None:
         self.service = service
         self.url = _secret(service, service.url_file, "URL") or service.url
+        if "@" in self.url.partition("://")[2].partition("/")[0]:
+            register_secret(self.url)  # credentials written into the address
         if service.type is ServiceType.PAGERDUTY and not self.url:
             self.url = PAGERDUTY_URL
         self.token = _secret(service, service.token_file, "token")
