@@ -28,7 +28,8 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── SyncDeadline       a wave did not become healthy in time
     │   ├── SyncWindowClosed   a sync window refuses this sync now
     │   └── RollbackRefused    a rollback while automated sync would undo it
-    └── LocalClusterError      a local control plane failed to start or stop
+    ├── LocalClusterError      a local control plane failed to start or stop
+    └── NotificationError      a notification receiver refused or did not answer
 """
 
 from __future__ import annotations
@@ -168,3 +169,7 @@ class RollbackRefused(SyncError):
 
 class LocalClusterError(GitopsdError):
     """A local control plane could not be started or stopped."""
+
+
+class NotificationError(GitopsdError):
+    """A notification could not be delivered; the message names the service, never its address."""

@@ -22,11 +22,14 @@ import structlog
 from gitopsd import __version__
 from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
+from gitopsd.core.notices import NoticeGate
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
+from gitopsd.edges.kube.events import EventRecorder
 from gitopsd.edges.kube.watch import watch_kind
+from gitopsd.edges.notifications import Dispatcher
 from gitopsd.edges.notify import Notifier
 from gitopsd.edges.render import Renderer
 from gitopsd.edges.sops import Decryptor
@@ -117,6 +120,9 @@ class Runtime:
         self.clients: list[KubeClient] = []
         self.api: ApiServer | None = None
         self.notifier = Notifier.from_env(unset_environment=True)
+        self.dispatcher = Dispatcher(metrics=self.metrics)  # kept across reloads: queued notices stay
+        self.events: EventRecorder | None = None
+        self.notice_gate = NoticeGate()  # what was told and which problems are open, across reloads
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
@@ -129,11 +135,13 @@ class Runtime:
         clients = {}
         for cluster in fleet.clusters:
             clients[cluster.name] = await KubeClient.connect(cluster)
-        handles = {}
+        handles, by_cluster = {}, {}
         for name, client in clients.items():
-            objects = Objects(client)
+            objects = by_cluster[name] = Objects(client)
             handles[name] = ClusterHandle(name, objects, _watch_port(objects))
         self.clients = list(clients.values())
+        self.dispatcher.configure(fleet.notifications)
+        self.events = EventRecorder(by_cluster, instance=self.identity, metrics=self.metrics)
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
                                decryptor=Decryptor.from_env())
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
@@ -141,9 +149,14 @@ class Runtime:
                             remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
-                      windows=WindowsByApp.of(fleet))
+                      windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
+                      notice_gate=self.notice_gate)
 
     async def close_clients(self) -> None:
+        if self.events is not None:
+            await self.events.flush(2.0)
+            await self.events.aclose()
+            self.events = None
         for client in self.clients:
             await client.close()
         self.clients = []
@@ -237,6 +250,8 @@ class Runtime:
         if self.daemon is not None:
             await self.daemon.stop()
         await self.api.stop()
+        await self.dispatcher.flush(5.0)
+        await self.dispatcher.aclose()
         withdraw(self.options.state_dir, os.getpid())
         await self.renderer.aclose()
         await self.close_clients()

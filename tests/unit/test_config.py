@@ -163,6 +163,8 @@ def test_example_file_parses() -> None:
     assert [s.name for s in fleet.argocd_sources] == ["platform"]
     assert [(c.group, c.kind, c.name) for c in fleet.health_checks] == [
         ("*.crossplane.io", "*", "lua:*.crossplane.io/*"), ("cert-manager.io", "Certificate", "cel")]
+    assert [s.name for s in fleet.notifications.services] == ["ops-slack", "pager"]
+    assert len(fleet.notifications.subscriptions) == 2
     ingress = next(i for i in fleet.instances if i.key == "ingress/prod-us")
     assert ingress.source.helm.release_name == "ingress-prod-us"
     assert ingress.source.helm.value_files == ("values.yaml", "values-us.yaml")

@@ -21,6 +21,7 @@ from gitopsd.config.applications import AppContext, read_applications
 from gitopsd.config.argoclaims import read_aliases, read_servers
 from gitopsd.config.health import read_health
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
+from gitopsd.config.notifications import read_notifications
 from gitopsd.config.projects import project_names, read_projects
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import (
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
-                "applications", "health")
+                "applications", "health", "notifications")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
                    "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "ui", "tracesUrl")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
@@ -156,10 +157,12 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
                      sync_timeout=settings.sync_timeout, projects=project_names(projects))
     apps, argocd_sources, instances = read_applications(r, top.get("applications"), defaults, ctx)
     health = read_health(r, top.get("health"), Path(filename).parent)
+    notifications = read_notifications(r, top.get("notifications"), files.credential)
     log.raise_if_any()
     return Fleet(name=name, clusters=clusters, repositories=repositories, applications=apps,
                  instances=instances, source_file=filename, settings=settings,
-                 argocd_sources=argocd_sources, health_checks=health, projects=projects)
+                 argocd_sources=argocd_sources, health_checks=health, projects=projects,
+                 notifications=notifications)
 
 
 def _top_level(root: Node, name: str) -> Node | None:

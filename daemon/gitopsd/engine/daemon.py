@@ -25,14 +25,25 @@ import structlog
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
+from gitopsd.core.notices import NoticeGate
 from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
 from gitopsd.engine.inspect import object_rows
 from gitopsd.engine.lease import ClusterLease, Leases
+from gitopsd.engine.notices import Notices
 from gitopsd.engine.pollers import Pollers
-from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort, NoTracing, TracingPort
+from gitopsd.engine.ports import (
+    ClusterHandle,
+    EventPort,
+    GitPort,
+    HistoryPort,
+    MetricsPort,
+    NotifyPort,
+    NoTracing,
+    TracingPort,
+)
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
@@ -92,7 +103,8 @@ class Daemon:
                  history: HistoryPort | None = None, settings: Settings | None = None,
                  clock: Clock | None = None, tracing: TracingPort | None = None,
                  assess: Assess = builtin_assess, windows: WindowSource | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, notify: NotifyPort | None = None,
+                 events: EventPort | None = None, notice_gate: NoticeGate | None = None) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
         self.assess = assess
@@ -105,7 +117,9 @@ class Daemon:
         self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
-        self.reporter = Reporter(self.board, metrics=metrics, history=history)
+        self.notices = Notices(fleet, clock=self.clock, notify=notify, events=events, wall=wall,
+                               inventory_namespace=self.settings.inventory_namespace, gate=notice_gate)
+        self.reporter = Reporter(self.board, metrics=metrics, history=history, notices=self.notices)
         self.gate = WindowGate(windows or NoWindows(), wall=wall)  # sync windows, on the wall clock
         self.instances: dict[str, tuple[AppInstance, Application]] = {
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
@@ -153,6 +167,9 @@ class Daemon:
             self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
         for n in range(self.settings.workers):
             self.supervisor.spawn(f"worker/{n}", self._worker)
+        if self.notices.timed:
+            self.supervisor.spawn("notices", functools.partial(
+                self.notices.watch_forever, self.board, lambda: [i for i, _ in self.instances.values()]))
         if any(self.gate.source.windows(i.app) for i, _ in self.instances.values()):
             self.supervisor.spawn("windows", functools.partial(
                 self.gate.refresh_forever, lambda: [i for i, _ in self.instances.values()],

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.notifications import Notifications, Subscription
 from gitopsd.model.projects import BUILTIN_DEFAULT, DEFAULT_PROJECT, Project
 from gitopsd.model.signing import VerifyPolicy
 
@@ -191,6 +192,8 @@ class Application:
     # when it leaves the fleet (or stops selecting a cluster), delete what it deployed there
     cascade_delete: bool = False
     project: str = DEFAULT_PROJECT  # the project whose rules bound what it deploys
+    # its own notification subscriptions (Argo CD's notifications.argoproj.io/subscribe.* annotations)
+    subscriptions: tuple[Subscription, ...] = ()
 
 
 @dataclass(frozen=True, order=True)
@@ -273,6 +276,7 @@ class Fleet:
     rejected_applications: tuple[RejectedApplication, ...] = ()
     health_checks: tuple[HealthCheckSpec, ...] = ()
     projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
+    notifications: Notifications = field(default_factory=Notifications)
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)

@@ -95,6 +95,7 @@ class ErrorKind(enum.StrEnum):
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"
     ROLLBACK_REFUSED = "RollbackRefused"
     LOCAL_CLUSTER = "LocalClusterError"
+    NOTIFICATION = "NotificationError"
 
 
 _KINDS = {kind.value: kind for kind in ErrorKind}
