@@ -30,7 +30,6 @@ from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
-from gitopsd.engine.inspect import object_rows
 from gitopsd.engine.lease import ClusterLease, Leases
 from gitopsd.engine.notices import Notices
 from gitopsd.engine.pollers import Pollers
@@ -47,12 +46,12 @@ from gitopsd.engine.ports import (
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
+from gitopsd.engine.requests import ROLLBACK, DaemonRequests
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
 from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
-from gitopsd.errors import RollbackRefused, SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -68,7 +67,6 @@ from gitopsd.model import (
 log = structlog.get_logger("gitopsd.daemon")
 TRIGGERS = {Priority.MANUAL: "api", Priority.DRIFT: "drift", Priority.REVISION: "poll",
             Priority.RESYNC: "resync"}
-ROLLBACK = "rollback"  # the reason of a manual sync pinned to its commit
 _WROTE = (ChangeAction.CREATED, ChangeAction.CONFIGURED, ChangeAction.UNCHANGED)  # the object exists
 
 
@@ -97,7 +95,7 @@ class _Cluster:
     reconciler: Reconciler
 
 
-class Daemon:
+class Daemon(DaemonRequests):
     def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
@@ -214,54 +212,6 @@ class Daemon:
         missing = len(self.instances) - len(self._attempted)
         return (missing <= 0, "ok" if missing <= 0 else f"{missing} instance(s) not reconciled yet")
 
-    # -- requests ---------------------------------------------------------------
-
-    def request_sync(self, app: str, cluster: str | None = None) -> list[str]:
-        keys = self._keys(app, cluster)
-        for k in keys:
-            self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
-        return keys
-
-    def rollback(self, app: str, cluster: str, revision: str) -> list[str]:
-        """A manual sync of one instance pinned to REVISION (a commit it synced before).
-
-        Refused (``RollbackRefused``) while the application syncs automatically, which would
-        return it to Git's head at once; Argo CD refuses the same."""
-        keys = self._keys(app, cluster)
-        if self.instances[keys[0]][1].sync_policy.automated:
-            raise RollbackRefused(
-                f"{app} syncs automatically and would return to Git's head at once; remove "
-                f"syncPolicy.automated from application {app} in the fleet file, reload the "
-                "daemon (systemctl reload gitopsd, or SIGHUP), then roll back")
-        for k in keys:
-            self.queue.add(k, cluster, Priority.MANUAL, reason=ROLLBACK, commit=revision)
-        return keys
-
-    def _keys(self, app: str, cluster: str | None) -> list[str]:
-        """The instances a manual sync of APP (on CLUSTER) asks for; ``KeyError`` when none,
-        ``SyncWindowClosed`` when a sync window refuses a manual sync of one of them now."""
-        keys = [k for k, (i, _) in self.instances.items()
-                if i.app == app and (cluster is None or i.cluster == cluster)]
-        if not keys:
-            raise KeyError(f"{app}/{cluster}" if cluster else app)
-        refused = [(k, c) for k in keys if (c := self.gate.closed(self.instances[k][0], manual=True))]
-        if refused:
-            raise SyncWindowClosed("; ".join(f"{k}: {c.message}" for k, c in refused))
-        return keys
-
-    async def inspect(self, app: str, cluster: str) -> dict[str, object]:
-        """INSTANCE's objects against its cluster now, read-only (``engine.inspect``);
-        ``KeyError`` for an unknown instance."""
-        key = f"{app}/{cluster}"
-        entry, handle = self.instances.get(key), self.clusters.get(cluster)
-        if entry is None or handle is None:
-            raise KeyError(key)
-        cmp = await handle.reconciler.compare(entry[0], entry[1], with_diff=True)
-        return object_rows(cmp)
-
-    def repo_push(self, repo: str) -> list[str]:
-        return self.pollers.push(self.fleet.repositories, repo)
-
     # -- workers ----------------------------------------------------------------
 
     async def _worker(self) -> None:
@@ -353,19 +303,6 @@ class Daemon:
         self.queue.done(item, requeue_after=self.settings.lease_renew, reason="lease",
                         commit=item.commit)
         return True
-
-    def status_rows(self) -> list[dict[str, object]]:
-        """The status board's rows, each with the sync windows applying to it now (``sync_windows``)."""
-        rows = []
-        labels = {c.name: dict(c.labels) for c in self.fleet.clusters}
-        for row in self.board.rows():
-            entry = self.instances.get(f"{row.app}/{row.cluster}")
-            windows = self.gate.row(entry[0]) if entry is not None else None
-            rows.append({**row.as_row(), **({"sync_windows": windows} if windows else {}),
-                         "project": entry[1].project if entry is not None else "",
-                         "automated": entry[1].sync_policy.automated if entry is not None else False,
-                         "labels": labels.get(row.cluster, {})})
-        return rows
 
     def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,
                  closed: Closed | None = None) -> None:
