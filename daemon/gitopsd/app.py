@@ -22,7 +22,7 @@ from gitopsd.core.instances import defines
 from gitopsd.core.policy.projects import scope_of
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
-from gitopsd.edges.render import Renderer, RenderRequest
+from gitopsd.edges.render import ChartFetcher, Renderer, RenderRequest
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.engine.argocd import expand_argocd_sources
@@ -75,7 +75,8 @@ class Sources:
     @classmethod
     def build(cls, fleet: Fleet, state_dir: Path, *, git_timeout: float = 30.0) -> Sources:
         git = GitSource(state_dir, timeout=git_timeout)
-        renderer = Renderer()
+        renderer = Renderer(charts=ChartFetcher(state_dir),
+                            helm_repositories=fleet.helm_repositories)
         return cls(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
                                                       decryptor=Decryptor.from_env()))
 
@@ -163,7 +164,9 @@ def oneshot_sources(fleet: Fleet, state_dir: Path, *, render_timeout: float | No
     from gitopsd.edges.render import Limits
 
     git = GitSource(state_dir, timeout=git_timeout)
-    renderer = Renderer(limits=Limits(timeout=render_timeout) if render_timeout else None)
+    limits = Limits(timeout=render_timeout) if render_timeout else None
+    renderer = Renderer(limits=limits, charts=ChartFetcher(state_dir, limits=limits),
+                        helm_repositories=fleet.helm_repositories)
     decryptor = Decryptor.from_env() if decrypt else None
     return Sources(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
                                                       decryptor=decryptor))

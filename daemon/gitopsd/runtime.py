@@ -28,7 +28,7 @@ from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notify import Notifier
-from gitopsd.edges.render import Renderer
+from gitopsd.edges.render import ChartFetcher, Renderer
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
@@ -102,7 +102,7 @@ class Runtime:
         self.metrics = Metrics()
         self.store = HistoryStore(options.state_dir)
         self.git = GitSource(options.state_dir)
-        self.renderer = Renderer()
+        self.renderer = Renderer(charts=ChartFetcher(options.state_dir))
         self.daemon: Daemon | None = None
         self.clients: list[KubeClient] = []
         self.api: ApiServer | None = None
@@ -124,6 +124,7 @@ class Runtime:
             objects = Objects(client)
             handles[name] = ClusterHandle(name, objects, _watch_port(objects))
         self.clients = list(clients.values())
+        self.renderer.helm_repositories = fleet.helm_repositories
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
                                decryptor=Decryptor.from_env())
         settings = Settings(workers=self.options.workers, resync=self.options.resync,

@@ -69,6 +69,7 @@ class AppContext:
     repositories: tuple[str, ...]
     sync_timeout: float
     projects: tuple[str, ...] = (DEFAULT_PROJECT,)  # the names an application may give as project
+    helm_repositories: tuple[str, ...] = ()
 
 
 @dataclass

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.helmrepos import HelmRepository
 from gitopsd.model.projects import BUILTIN_DEFAULT, DEFAULT_PROJECT, Project
 from gitopsd.model.signing import VerifyPolicy
 
@@ -271,12 +272,16 @@ class Fleet:
     rejected_applications: tuple[RejectedApplication, ...] = ()
     health_checks: tuple[HealthCheckSpec, ...] = ()
     projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
+    helm_repositories: tuple[HelmRepository, ...] = ()
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)
 
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)
+
+    def helm_repository(self, name: str) -> HelmRepository:
+        return next(r for r in self.helm_repositories if r.name == name)
 
     def application(self, name: str) -> Application:
         return next(a for a in self.applications if a.name == name)
