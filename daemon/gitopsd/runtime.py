@@ -28,7 +28,7 @@ from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notify import Notifier
-from gitopsd.edges.render import ChartFetcher, Renderer
+from gitopsd.edges.render import ChartFetcher, ChartSource, Renderer
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
@@ -102,7 +102,8 @@ class Runtime:
         self.metrics = Metrics()
         self.store = HistoryStore(options.state_dir)
         self.git = GitSource(options.state_dir)
-        self.renderer = Renderer(charts=ChartFetcher(options.state_dir))
+        self.charts = ChartFetcher(options.state_dir)
+        self.renderer = Renderer(charts=self.charts)
         self.daemon: Daemon | None = None
         self.clients: list[KubeClient] = []
         self.api: ApiServer | None = None
@@ -126,7 +127,7 @@ class Runtime:
         self.clients = list(clients.values())
         self.renderer.helm_repositories = fleet.helm_repositories
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
-                               decryptor=Decryptor.from_env())
+                               decryptor=Decryptor.from_env(), charts=ChartSource(self.charts))
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)

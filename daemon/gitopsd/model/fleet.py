@@ -119,12 +119,21 @@ class DirectoryParams:
 
 @dataclass(frozen=True)
 class Source:
+    """Where an application's manifests come from.
+
+    A Git source names a ``repositories`` entry in ``repo``, a ref in
+    ``target_revision`` and a directory in ``path``. A chart source (``chart``
+    set) names a ``helmRepositories`` entry in ``repo`` and the chart version
+    or range in ``target_revision`` ("" for the newest); ``path`` is unused.
+    """
+
     repo: str
     target_revision: str = "HEAD"
     path: str = "."
     helm: HelmParams = field(default_factory=HelmParams)
     directory: DirectoryParams = field(default_factory=DirectoryParams)
     refs: tuple[SourceRef, ...] = ()
+    chart: str = ""
 
 
 @dataclass(frozen=True)
@@ -282,6 +291,12 @@ class Fleet:
 
     def helm_repository(self, name: str) -> HelmRepository:
         return next(r for r in self.helm_repositories if r.name == name)
+
+    def source_url(self, source: Source) -> str:
+        """The URL SOURCE is read from: its Helm repository's for a chart, else its Git one's."""
+        if source.chart:
+            return self.helm_repository(source.repo).url
+        return self.repository(source.repo).url
 
     def application(self, name: str) -> Application:
         return next(a for a in self.applications if a.name == name)
