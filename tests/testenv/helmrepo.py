@@ -25,6 +25,11 @@ class ChartRepo:
     directory: Path
     requests: list[str]
 
+    def publish(self, chart: Path) -> None:
+        """Add CHART's package to the repository and index it again."""
+        package(chart, self.directory)
+        index(self.directory, self.url)
+
 
 def write_chart(root: Path, name: str, version: str, files: Mapping[str, str]) -> Path:
     """A chart directory NAME with a Chart.yaml at VERSION and FILES (relative paths)."""
@@ -40,6 +45,12 @@ def write_chart(root: Path, name: str, version: str, files: Mapping[str, str]) -
 def package(chart: Path, into: Path) -> None:
     """Package CHART into INTO with the real helm."""
     subprocess.run([binaries.find("helm"), "package", str(chart), "--destination", str(into)],
+                   check=True, capture_output=True, timeout=60)
+
+
+def index(directory: Path, url: str) -> None:
+    """Write DIRECTORY's index.yaml with the real helm, packages addressed under URL."""
+    subprocess.run([binaries.find("helm"), "repo", "index", str(directory), "--url", url],
                    check=True, capture_output=True, timeout=60)
 
 
@@ -81,8 +92,7 @@ def serve_charts(tmp: Path, charts: list[Path], *, username: str = "",
     context.load_cert_chain(pki.serving_cert, pki.serving_key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     url = f"https://127.0.0.1:{server.server_address[1]}"
-    subprocess.run([binaries.find("helm"), "repo", "index", str(directory), "--url", url],
-                   check=True, capture_output=True, timeout=60)
+    index(directory, url)
     thread = threading.Thread(target=functools.partial(server.serve_forever, 0.1), daemon=True)
     thread.start()
     try:

@@ -169,7 +169,10 @@ class ChartFetcher:
 async def index_problem(repo: HelmRepository, username: str, password: str) -> str:
     """Why REPO's index.yaml cannot be read with these credentials, as HTTP says it;
     "" when the reason is not an HTTP status."""
-    auth = aiohttp.BasicAuth(username, password) if username or password else None
+    headers = {}
+    if username or password:
+        token = base64.b64encode(f"{username}:{password}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
     context: ssl.SSLContext | bool = True
     if repo.insecure_skip_tls_verify:
         context = False
@@ -177,10 +180,10 @@ async def index_problem(repo: HelmRepository, username: str, password: str) -> s
         context = ssl.create_default_context(cafile=repo.ca_file)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session, \
-                session.get(f"{repo.url}/index.yaml", auth=auth, ssl=context,
+                session.get(f"{repo.url}/index.yaml", headers=headers, ssl=context,
                             allow_redirects=False) as response:
             if response.status in (401, 403):
-                refused = "were refused" if auth else "are required"
+                refused = "were refused" if headers else "are required"
                 return f"HTTP {response.status} {response.reason}: the credentials {refused}"
             if response.status >= 400:
                 return f"HTTP {response.status} {response.reason}"
