@@ -63,6 +63,8 @@ applications:
     ('{name: c, url: "http://x", usernameFile: /u, passwordFile: /p}', 7,
      "helmRepositories[0].passwordFile", "clear text"),
     ('{name: c, url: "https://x", token: /t}', 7, "helmRepositories[0].token", "unknown field"),
+    ('{name: env, url: "https://x"}', 7, "helmRepositories[0].name",
+     "already the name of a Git repository"),
 ])
 def test_bad_helm_repository_entries_name_line_and_field(entry: str, line: int, field: str,
                                                          message: str) -> None:

@@ -10,7 +10,7 @@ never puts one in a message.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
 
 from yaml.nodes import Node
@@ -44,9 +44,10 @@ def check_chart_url(url: str) -> str | None:
     return None
 
 
-def read_helm_repositories(r: Reader, node: Node | None, credential: Credential
-                           ) -> tuple[HelmRepository, ...]:
-    """The ``helmRepositories`` list at NODE, every problem reported on R."""
+def read_helm_repositories(r: Reader, node: Node | None, credential: Credential,
+                           git_names: Collection[str] = ()) -> tuple[HelmRepository, ...]:
+    """The ``helmRepositories`` list at NODE, every problem reported on R; a name may not be
+    one of GIT_NAMES (the Git repositories'), so that a name always says which kind it is."""
     if node is None:
         return ()
     out: list[HelmRepository] = []
@@ -60,6 +61,9 @@ def read_helm_repositories(r: Reader, node: Node | None, credential: Credential
         if name:
             if reason := check_name(name, "Helm repository"):
                 r.issue(f["name"], f"{p}.name", reason)
+            elif name in git_names:
+                r.issue(f["name"], f"{p}.name", f"'{name}' is already the name of a Git "
+                        "repository (repositories)")
             elif name in seen:
                 r.issue(f["name"], f"{p}.name", f"'{name}' is already the name of {seen[name]}")
             seen.setdefault(name, p)

@@ -151,7 +151,8 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     settings = _settings(r, top.get("settings"), files)
     clusters = _clusters(r, top.get("clusters"), files)
     repositories = _repositories(r, top.get("repositories"), files)
-    helm_repositories = read_helm_repositories(r, top.get("helmRepositories"), files.credential)
+    helm_repositories = read_helm_repositories(r, top.get("helmRepositories"), files.credential,
+                                               [repo.name for repo in repositories])
     projects = read_projects(r, top.get("projects"))
     ctx = AppContext(fleet=name, clusters=clusters,
                      repositories=tuple(repo.name for repo in repositories),
