@@ -157,3 +157,4 @@ async def test_refused_credentials_name_the_repository_not_the_password(
     assert "HTTP 401" in outcome.message
     assert wrong not in outcome.message
     assert "/index.yaml" in charts.requests
+

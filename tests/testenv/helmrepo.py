@@ -101,3 +101,4 @@ def serve_charts(tmp: Path, charts: list[Path], *, username: str = "",
         server.shutdown()
         server.server_close()
         thread.join()
+

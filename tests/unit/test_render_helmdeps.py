@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
 
-from gitopsd.edges.render.charts import is_exact_version
+from gitopsd.edges.render.charts import ChartFetcher, is_exact_version, write_credentials
 from gitopsd.edges.render.helmdeps import Dependency, dependencies, missing, repository_for
 from gitopsd.errors import RenderError
 from gitopsd.model.helmrepos import HelmRepository
@@ -69,3 +71,34 @@ def test_repositories_are_found_by_url_or_by_name() -> None:
 def test_exact_versions_are_told_from_ranges(version: str, exact: bool) -> None:
     """Only an exact version can be answered from the cache without asking the repository."""
     assert is_exact_version(version) is exact
+
+
+def _secrets(tmp_path: Path) -> tuple[str, str]:
+    (tmp_path / "user").write_text("robot\n")
+    (tmp_path / "pass").write_text("hunter2\n")
+    return str(tmp_path / "user"), str(tmp_path / "pass")
+
+
+def test_registry_credentials_are_written_private_for_the_registry_host(tmp_path: Path) -> None:
+    """An oci:// repository's credentials become a 0600 registry config keyed by its host."""
+    user, password = _secrets(tmp_path)
+    repo = HelmRepository("reg", "oci://reg.example.com:5000/team", username_file=user,
+                          password_file=password)
+    home = tmp_path / "home"
+    home.mkdir()
+    assert write_credentials(home, repo) == ("robot", "hunter2")
+    config = home / "registry.json"
+    assert config.stat().st_mode & 0o777 == 0o600
+    auth = json.loads(config.read_text())["auths"]["reg.example.com:5000"]["auth"]
+    assert base64.b64decode(auth) == b"robot:hunter2"
+
+
+def test_the_cache_path_of_a_repository_holds_no_credentials(tmp_path: Path) -> None:
+    """Cached packages live under a digest of the URL, the same with or without a trailing slash."""
+    fetcher = ChartFetcher(tmp_path)
+    user, password = _secrets(tmp_path)
+    a = fetcher.cache_dir(HelmRepository("a", "https://charts.example.com/x", user, password))
+    b = fetcher.cache_dir(HelmRepository("b", "https://charts.example.com/x/"))
+    assert a == b
+    assert a.parent == tmp_path / "helm" / "charts"
+    assert "charts.example.com" not in str(a)

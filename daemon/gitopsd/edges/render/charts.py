@@ -109,7 +109,7 @@ class ChartFetcher:
         work.mkdir(parents=True, exist_ok=True, mode=0o700)
         home = Path(tempfile.mkdtemp(prefix="pull-", dir=work))
         try:
-            secrets = _write_credentials(home, repo)
+            secrets = write_credentials(home, repo)
             env = _env(home)
             hide = {secrets[1]: "***"} if secrets[1] else {}
             hide.update({f"{home}/": "", str(home): "."})
@@ -221,7 +221,7 @@ def _tls_flags(repo: HelmRepository) -> list[str]:
     return flags
 
 
-def _write_credentials(home: Path, repo: HelmRepository) -> tuple[str, str]:
+def write_credentials(home: Path, repo: HelmRepository) -> tuple[str, str]:
     """The repository (or registry) configuration Helm reads, written 0600 into HOME;
     returns the user name and password written, so that messages can mask them."""
     username = _read_secret(repo.username_file, "usernameFile", repo) \
