@@ -31,7 +31,7 @@ from gitopsd.edges.kube.events import EventRecorder
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notifications import Dispatcher
 from gitopsd.edges.notify import Notifier
-from gitopsd.edges.render import Renderer
+from gitopsd.edges.render import ChartFetcher, ChartSource, Renderer
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
@@ -115,7 +115,8 @@ class Runtime:
         self.metrics = Metrics()
         self.store = HistoryStore(options.state_dir)
         self.git = GitSource(options.state_dir)
-        self.renderer = Renderer()
+        self.charts = ChartFetcher(options.state_dir)
+        self.renderer = Renderer(charts=self.charts)
         self.daemon: Daemon | None = None
         self.clients: list[KubeClient] = []
         self.api: ApiServer | None = None
@@ -142,8 +143,9 @@ class Runtime:
         self.clients = list(clients.values())
         self.dispatcher.configure(fleet.notifications)
         self.events = EventRecorder(by_cluster, instance=self.identity, metrics=self.metrics)
+        self.renderer.helm_repositories = fleet.helm_repositories
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
-                               decryptor=Decryptor.from_env())
+                               decryptor=Decryptor.from_env(), charts=ChartSource(self.charts))
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)

@@ -20,6 +20,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from gitopsd.config.applications import AppContext, read_applications
 from gitopsd.config.argoclaims import read_aliases, read_servers
 from gitopsd.config.health import read_health
+from gitopsd.config.helmrepos import read_helm_repositories
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
 from gitopsd.config.notifications import read_notifications
 from gitopsd.config.projects import project_names, read_projects
@@ -51,8 +52,8 @@ __all__ = [
     "parse_fleet",
 ]
 
-FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
-                "applications", "health", "notifications")
+FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "helmRepositories",
+                "projects", "applications", "health", "notifications")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
                    "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "ui", "tracesUrl")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
@@ -151,9 +152,12 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     settings = _settings(r, top.get("settings"), files)
     clusters = _clusters(r, top.get("clusters"), files)
     repositories = _repositories(r, top.get("repositories"), files)
+    helm_repositories = read_helm_repositories(r, top.get("helmRepositories"), files.credential,
+                                               [repo.name for repo in repositories])
     projects = read_projects(r, top.get("projects"))
     ctx = AppContext(fleet=name, clusters=clusters,
                      repositories=tuple(repo.name for repo in repositories),
+                     helm_repositories=tuple(repo.name for repo in helm_repositories),
                      sync_timeout=settings.sync_timeout, projects=project_names(projects))
     apps, argocd_sources, instances = read_applications(r, top.get("applications"), defaults, ctx)
     health = read_health(r, top.get("health"), Path(filename).parent)
@@ -162,7 +166,7 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     return Fleet(name=name, clusters=clusters, repositories=repositories, applications=apps,
                  instances=instances, source_file=filename, settings=settings,
                  argocd_sources=argocd_sources, health_checks=health, projects=projects,
-                 notifications=notifications)
+                 notifications=notifications, helm_repositories=helm_repositories)
 
 
 def _top_level(root: Node, name: str) -> Node | None:

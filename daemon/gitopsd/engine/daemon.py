@@ -259,7 +259,8 @@ class Daemon(DaemonRequests):
                 self._failed_attempt[item.key] = span.context()
         outcome = done.outcome
         self._attempted.add(item.key)
-        self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
+        if not inst.source.chart:  # chart sources are resolved at each pass, not polled
+            self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != ErrorKind.CLUSTER_UNREACHABLE)
             if outcome.error == ErrorKind.SIGNATURE_INVALID:

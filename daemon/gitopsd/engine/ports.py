@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gitopsd.model import AppInstance, HelmParams, JsonnetParams, Manifest, Repository, Revision
+from gitopsd.model.helmrepos import HelmRepository
 from gitopsd.model.notifications import ClusterEvent, Notice
 
 Obj = dict[str, Any]
@@ -89,6 +90,20 @@ class GitPort(Protocol):
 
     def stats(self, repo: Repository) -> Any:
         """Counters with ``listings`` and ``fetches`` done for REPO so far."""
+        ...
+
+
+class ChartPort(Protocol):
+    """Packaged Helm charts as sources (implemented by edges.render.ChartSource)."""
+
+    async def resolve(self, repo: HelmRepository, chart: str, version: str) -> Revision:
+        """CHART at VERSION (exact, a range, or "" for the newest) in REPO, fetched; the
+        revision's ``sha`` is ``<version>@sha256:<digest>``."""
+        ...
+
+    def materialise(self, repo: HelmRepository, chart: str,
+                    revision: Revision) -> AbstractAsyncContextManager[Path]:
+        """A directory holding the unpacked chart as ``<chart>/``, removed on exit."""
         ...
 
 

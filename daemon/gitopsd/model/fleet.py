@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.helmrepos import HelmRepository
 from gitopsd.model.notifications import Notifications, Subscription
 from gitopsd.model.projects import BUILTIN_DEFAULT, DEFAULT_PROJECT, Project
 from gitopsd.model.signing import VerifyPolicy
@@ -119,12 +120,21 @@ class DirectoryParams:
 
 @dataclass(frozen=True)
 class Source:
+    """Where an application's manifests come from.
+
+    A Git source names a ``repositories`` entry in ``repo``, a ref in
+    ``target_revision`` and a directory in ``path``. A chart source (``chart``
+    set) names a ``helmRepositories`` entry in ``repo`` and the chart version
+    or range in ``target_revision`` ("" for the newest); ``path`` is unused.
+    """
+
     repo: str
     target_revision: str = "HEAD"
     path: str = "."
     helm: HelmParams = field(default_factory=HelmParams)
     directory: DirectoryParams = field(default_factory=DirectoryParams)
     refs: tuple[SourceRef, ...] = ()
+    chart: str = ""
 
 
 @dataclass(frozen=True)
@@ -277,12 +287,22 @@ class Fleet:
     health_checks: tuple[HealthCheckSpec, ...] = ()
     projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
     notifications: Notifications = field(default_factory=Notifications)
+    helm_repositories: tuple[HelmRepository, ...] = ()
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)
 
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)
+
+    def helm_repository(self, name: str) -> HelmRepository:
+        return next(r for r in self.helm_repositories if r.name == name)
+
+    def source_url(self, source: Source) -> str:
+        """The URL SOURCE is read from: its Helm repository's for a chart, else its Git one's."""
+        if source.chart:
+            return self.helm_repository(source.repo).url
+        return self.repository(source.repo).url
 
     def application(self, name: str) -> Application:
         return next(a for a in self.applications if a.name == name)
