@@ -22,7 +22,7 @@ from gitopsd.core.instances import defines
 from gitopsd.core.policy.projects import scope_of
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
-from gitopsd.edges.render import Renderer, RenderRequest
+from gitopsd.edges.render import ChartFetcher, ChartSource, Renderer, RenderRequest
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.engine.argocd import expand_argocd_sources
@@ -75,9 +75,11 @@ class Sources:
     @classmethod
     def build(cls, fleet: Fleet, state_dir: Path, *, git_timeout: float = 30.0) -> Sources:
         git = GitSource(state_dir, timeout=git_timeout)
-        renderer = Renderer()
+        fetcher = ChartFetcher(state_dir)
+        renderer = Renderer(charts=fetcher, helm_repositories=fleet.helm_repositories)
         return cls(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
-                                                      decryptor=Decryptor.from_env()))
+                                                      decryptor=Decryptor.from_env(),
+                                                      charts=ChartSource(fetcher)))
 
     async def close(self) -> None:
         await self.renderer.aclose()
@@ -163,7 +165,10 @@ def oneshot_sources(fleet: Fleet, state_dir: Path, *, render_timeout: float | No
     from gitopsd.edges.render import Limits
 
     git = GitSource(state_dir, timeout=git_timeout)
-    renderer = Renderer(limits=Limits(timeout=render_timeout) if render_timeout else None)
+    limits = Limits(timeout=render_timeout) if render_timeout else None
+    fetcher = ChartFetcher(state_dir, limits=limits)
+    renderer = Renderer(limits=limits, charts=fetcher, helm_repositories=fleet.helm_repositories)
     decryptor = Decryptor.from_env() if decrypt else None
     return Sources(fleet, git, renderer, DesiredState(fleet, git, RenderAdapter(renderer),
-                                                      decryptor=decryptor))
+                                                      decryptor=decryptor,
+                                                      charts=ChartSource(fetcher)))

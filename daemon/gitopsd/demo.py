@@ -164,6 +164,7 @@ async def _show(runtime: Runtime, clusters: dict[str, localcluster.LocalCluster]
     else:
         print("          ... not reverted within 30s; see the logs\n")
     print("gitopsd demo is running; press Ctrl-C to stop it and remove the clusters.")
+    print(f"status page: http://{listen}/ui/  (sign in with the token in {token_file} to sync)")
     if exit_after is not None:
         await asyncio.sleep(exit_after)
         runtime.stop_event.set()

@@ -27,8 +27,10 @@ names the thing at fault; they never carry credentials or secret values.
     │   ├── InventoryError     an in-cluster inventory is unreadable or not ours
     │   ├── SyncDeadline       a wave did not become healthy in time
     │   ├── SyncWindowClosed   a sync window refuses this sync now
-    │   └── OwnedElsewhere     another daemon sharing the fleet owns the instance
-    └── LocalClusterError      a local control plane failed to start or stop
+    │   ├── OwnedElsewhere     another daemon sharing the fleet owns the instance
+    │   └── RollbackRefused    a rollback while automated sync would undo it
+    ├── LocalClusterError      a local control plane failed to start or stop
+    └── NotificationError      a notification receiver refused or did not answer
 """
 
 from __future__ import annotations
@@ -166,5 +168,13 @@ class OwnedElsewhere(SyncError):
     """Another daemon sharing the fleet owns the instance: a manual sync is for that daemon."""
 
 
+class RollbackRefused(SyncError):
+    """A rollback of an instance whose automated sync would move it back to Git's head at once."""
+
+
 class LocalClusterError(GitopsdError):
     """A local control plane could not be started or stopped."""
+
+
+class NotificationError(GitopsdError):
+    """A notification could not be delivered; the message names the service, never its address."""

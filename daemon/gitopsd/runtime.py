@@ -22,13 +22,16 @@ import structlog
 from gitopsd import __version__
 from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
+from gitopsd.core.notices import NoticeGate
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.kube import KubeClient, Objects
+from gitopsd.edges.kube.events import EventRecorder
 from gitopsd.edges.kube.watch import watch_kind
+from gitopsd.edges.notifications import Dispatcher
 from gitopsd.edges.notify import Notifier
-from gitopsd.edges.render import Renderer
+from gitopsd.edges.render import ChartFetcher, ChartSource, Renderer
 from gitopsd.edges.sops import Decryptor
 from gitopsd.edges.store import HistoryStore
 from gitopsd.edges.telemetry.logging import configure_logging, register_secret
@@ -89,6 +92,16 @@ class Backend:
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return self.daemon.request_sync(app, cluster)
 
+    async def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
+        entry = await self.runtime.store.entry(app, cluster, entry_id)
+        if entry is None:
+            raise KeyError(f"no history entry {entry_id} of {app} on cluster {cluster}")
+        keys = self.daemon.rollback(app, cluster, entry.revision)
+        return {"enqueued": keys, "revision": entry.revision}
+
+    async def inspect(self, app: str, cluster: str) -> dict[str, Any]:
+        return await self.daemon.inspect(app, cluster)
+
     def repo_push(self, repo: str, ref: str | None) -> list[str]:
         return self.daemon.repo_push(repo)
 
@@ -105,11 +118,15 @@ class Runtime:
         self.metrics = Metrics()
         self.store = HistoryStore(options.state_dir)
         self.git = GitSource(options.state_dir)
-        self.renderer = Renderer()
+        self.charts = ChartFetcher(options.state_dir)
+        self.renderer = Renderer(charts=self.charts)
         self.daemon: Daemon | None = None
         self.clients: list[KubeClient] = []
         self.api: ApiServer | None = None
         self.notifier = Notifier.from_env(unset_environment=True)
+        self.dispatcher = Dispatcher(metrics=self.metrics)  # kept across reloads: queued notices stay
+        self.events: EventRecorder | None = None
+        self.notice_gate = NoticeGate()  # what was told and which problems are open, across reloads
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
@@ -122,21 +139,29 @@ class Runtime:
         clients = {}
         for cluster in fleet.clusters:
             clients[cluster.name] = await KubeClient.connect(cluster)
-        handles = {}
+        handles, by_cluster = {}, {}
         for name, client in clients.items():
-            objects = Objects(client)
+            objects = by_cluster[name] = Objects(client)
             handles[name] = ClusterHandle(name, objects, _watch_port(objects))
         self.clients = list(clients.values())
+        self.dispatcher.configure(fleet.notifications)
+        self.events = EventRecorder(by_cluster, instance=self.identity, metrics=self.metrics)
+        self.renderer.helm_repositories = fleet.helm_repositories
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
-                               decryptor=Decryptor.from_env())
+                               decryptor=Decryptor.from_env(), charts=ChartSource(self.charts))
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
-                      windows=WindowsByApp.of(fleet))
+                      windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
+                      notice_gate=self.notice_gate)
 
     async def close_clients(self) -> None:
+        if self.events is not None:
+            await self.events.flush(2.0)
+            await self.events.aclose()
+            self.events = None
         for client in self.clients:
             await client.close()
         self.clients = []
@@ -210,11 +235,13 @@ class Runtime:
         token_file = self.options.api_token_file or self._own_token()
         self.api = ApiServer(Backend(self), host=host or "127.0.0.1", port=int(port),
                              token_file=token_file, webhook_secrets=secrets,
-                             loopback_reads=self.options.loopback_reads)
+                             loopback_reads=self.options.loopback_reads, ui=fleet.settings.ui,
+                             traces_url=fleet.settings.traces_url)
         bound = await self.api.start()
         publish(self.options.state_dir, Endpoint(client_url(*bound), token_file, os.getpid()))
         log.info("daemon.started", fleet=fleet.name, instances=len(fleet.instances),
-                 listen=f"{bound[0]}:{bound[1]}", version=__version__)
+                 listen=f"{bound[0]}:{bound[1]}", version=__version__,
+                 ui=client_url(*bound) + "/ui/" if fleet.settings.ui else "")
         await self.daemon.start()
         keepalive = asyncio.ensure_future(self.notifier.keep_alive())
         ready_task = asyncio.ensure_future(self._announce_ready())
@@ -228,6 +255,8 @@ class Runtime:
         if self.daemon is not None:
             await self.daemon.stop()
         await self.api.stop()
+        await self.dispatcher.flush(5.0)
+        await self.dispatcher.aclose()
         withdraw(self.options.state_dir, os.getpid())
         await self.renderer.aclose()
         await self.close_clients()

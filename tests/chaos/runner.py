@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -45,14 +46,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def run_trials(cluster: LocalCluster, seeds: list[int], injectors: list[list[str]], workdir: Path, *,
-               timeout: float = 90.0, keep: bool = False, hook_policy: str = "HookSucceeded") -> list[Result]:
-    """Run one trial per seed (with its injectors) on CLUSTER, sequentially."""
+               timeout: float = 90.0, keep: bool = False, hook_policy: str = "HookSucceeded",
+               after: Callable[[list[Result]], object] = lambda done: None) -> list[Result]:
+    """Run one trial per seed (with its injectors) on CLUSTER, sequentially; AFTER sees the results
+    so far once each trial ended (so an interrupted run keeps what it found)."""
     sops = SopsKit(workdir / "sops")
     (workdir / "sops").mkdir(parents=True, exist_ok=True)
     key: AgeKey = sops.key()
-    return [run_trial(seed, inj, cluster, workdir, sops, key, converge_timeout=timeout, keep=keep,
-                      hook_policy=hook_policy)
-            for seed, inj in zip(seeds, injectors, strict=True)]
+    results: list[Result] = []
+    for seed, inj in zip(seeds, injectors, strict=True):
+        results.append(run_trial(seed, inj, cluster, workdir, sops, key, converge_timeout=timeout,
+                                 keep=keep, hook_policy=hook_policy))
+        after(results)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,15 +74,20 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="gitopsd-chaos-"))
     print(f"chaos: {args.trials} trials from seed {first}; work directory {workdir}", file=sys.stderr)
     t0 = time.monotonic()
+
+    def meta() -> dict[str, object]:
+        return {"started": started, "first_seed": first, "planned": args.trials,
+                "seconds": round(time.monotonic() - t0, 1), "work_dir": str(workdir),
+                "hook_policy": args.hook_policy}
+
     cluster = localcluster.up("chaos", workdir / "plane", ready_timeout=120)
     try:
         results = run_trials(cluster, seeds, chosen, workdir, timeout=args.timeout, keep=args.keep,
-                             hook_policy=args.hook_policy)
+                             hook_policy=args.hook_policy,
+                             after=lambda done: report.write(done, args.out, meta()))
     finally:
         localcluster.down(workdir / "plane")
-    meta = {"started": started, "first_seed": first, "seconds": round(time.monotonic() - t0, 1),
-            "work_dir": str(workdir), "hook_policy": args.hook_policy}
-    json_path, md_path = report.write(results, args.out, meta)
+    json_path, md_path = report.write(results, args.out, meta())
     print(report.trials_table(results))
     print()
     print(report.by_injector(results))

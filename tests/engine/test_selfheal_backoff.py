@@ -268,3 +268,45 @@ async def test_drift_left_alone_without_the_lease_is_repaired_once_the_lease_is_
         await f.clock.advance(6.0)
         assert lease.held()
         assert f.level() == "info"
+
+
+@pytest.mark.asyncio
+async def test_many_deleted_objects_show_out_of_sync_and_come_back_through_one_full_pass() -> None:
+    """When every object of an instance is deleted at once (a cluster restored empty), the
+    instance is shown OutOfSync, a few objects are repaired alone and the rest by a full pass,
+    and it is Synced once all are back."""
+    clock = VirtualClock(1000.0)
+    cluster, git, recorder = FakeCluster(clock), FakeGit(), Recorder()
+    names = [f"cm-{n:02d}" for n in range(20)]
+    git.commit({f"app/{n}.yaml": configmap(n, {"level": "info"}) for n in names})
+    fleet = fleet_on()
+    watch = FakeWatch(cluster)
+    daemon = Daemon(fleet, {"alpha": ClusterHandle("alpha", cluster, watch)}, git,
+                    DesiredState(fleet, git, NoRenderer()), metrics=recorder, history=recorder,
+                    clock=clock, settings=Settings(resync=3600.0, health_poll=0.01))
+    keys = [ResourceKey("", "ConfigMap", "web", n) for n in names]
+    async with running(daemon):
+        for _ in range(100):
+            if recorder.of("record") and "ConfigMap" in watch.kinds:
+                break
+            await clock.advance(0.01)
+        gone = [copy.deepcopy(cluster.objects[k]) for k in keys]
+        for key, body in zip(keys, gone, strict=True):
+            await cluster.delete("v1", "ConfigMap", key.name, "web")
+            body["metadata"]["resourceVersion"] = str(int(body["metadata"]["resourceVersion"]) + 1)
+        for body in gone:
+            watch.send("DELETED", body)
+        before = len(recorder.of("set_instance"))
+        row = daemon.board.get("web/alpha")
+        assert row is not None
+        for _ in range(200):
+            await clock.advance(0.05)
+            if all(k in cluster.objects for k in keys) and row.sync_status == "Synced":
+                break
+        assert all(k in cluster.objects for k in keys)
+        assert row.sync_status == "Synced"
+        shown = [a[2] for a, _ in recorder.of("set_instance")[before:]]
+        assert "OutOfSync" in shown  # the deletions were shown before the repairs landed
+        messages = [k["message"] for _, k in recorder.of("record")[1:]]
+        assert sum("self-heal" in m for m in messages) <= 8
+        assert any("self-heal" not in m for m in messages)  # a full pass re-created the rest

@@ -260,7 +260,8 @@ class DaemonProc:
                  "--api-token-file", str(self.root / "token"),
                  "--webhook-secret-file", str(self.root / "secret"), "--resync", str(self.resync)],
                 stdout=log, stderr=subprocess.STDOUT, env=_child_env(self.extra_env))
-        assert poll_until(lambda: self.get("/healthz", auth=False) is not None, 30), self.logs()
+        # a loaded machine (the fault matrix beside other work) can take a while to import
+        assert poll_until(lambda: self.get("/healthz", auth=False) is not None, 60), self.logs()
         return self
 
     def stop(self, timeout: float = 30.0) -> int:

@@ -159,7 +159,9 @@ def test_defaults_render_read_access_and_inventory_only(helm: Helm) -> None:
     [inventory] = of_kind(docs, "Role")
     assert inventory["metadata"]["namespace"] == "gitopsd-system"
     assert {(g, r) for g, r, _ in grants(inventory)} == {("", "configmaps"),
-                                                       ("coordination.k8s.io", "leases")}
+                                                       ("coordination.k8s.io", "leases"),
+                                                       ("events.k8s.io", "events")}
+    assert {v for g, _, v in grants(inventory) if g == "events.k8s.io"} == {"create", "patch"}
     [token] = of_kind(docs, "Secret")
     assert token["type"] == "kubernetes.io/service-account-token"
     [sa] = of_kind(docs, "ServiceAccount")
@@ -423,6 +425,9 @@ def test_service_account_subject_is_authorised(cluster_a: LocalCluster,
     assert allowed(inventory, "update", "configmaps")
     assert allowed(inventory, "patch", "leases", "coordination.k8s.io")
     assert not allowed(a, "patch", "leases", "coordination.k8s.io")
+    assert allowed(inventory, "create", "events", "events.k8s.io")
+    assert allowed(inventory, "patch", "events", "events.k8s.io")
+    assert not allowed(a, "create", "events", "events.k8s.io")
     assert allowed("", "watch", "deployments", "apps")
     assert not allowed(c, "create", "configmaps")
     assert not allowed("", "list", "secrets")

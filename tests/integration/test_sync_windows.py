@@ -28,7 +28,7 @@ from tests.integration.synckit import make_fleet
 from tests.testenv.git_fixtures import RepoFactory
 
 WINDOW = 20.0  # seconds the deny window lasts
-DENY = SyncWindow(WindowKind.DENY, parse_cron("0 22 * * *"), WINDOW, applications=("web",),
+DENY = SyncWindow(WindowKind.DENY, parse_cron("0 22 * * *"), WINDOW, applications=("win-*",),
                   duration_text=f"{WINDOW:g}s")
 
 
@@ -68,19 +68,20 @@ async def test_deny_window_holds_self_heal_on_a_real_cluster_until_it_ends(
     """An edit made while a deny window is active stays, the instance shows OutOfSync with a
     SyncWindowClosed condition, a manual sync is refused, and the edit is reverted once the window ends."""
     ns = make_namespace(cluster_a)
+    app = f"win-{ns.rpartition('-')[2]}"  # the session's cluster keeps other tests' inventories
     repo = git_repos.new()
     repo.commit({"app/cm.yaml": yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
                                                "metadata": {"name": "web"}, "data": {"level": "info"}})})
-    fleet, _ = make_fleet(cluster_a, repo, app="web", path="app", namespace=ns,
+    fleet, _ = make_fleet(cluster_a, repo, app=app, path="app", namespace=ns,
                           policy=SyncPolicy(automated=True, prune=True, self_heal=True))
     sources = Sources.build(fleet, tmp_path / "state")
     client = await KubeClient.connect(fleet.clusters[0])
     objects = Objects(client)
     wall = Wall()
     daemon = Daemon(fleet, {cluster_a.name: ClusterHandle(cluster_a.name, objects, _watch_port(objects))},
-                    sources.git, sources.desired, wall=wall, windows=WindowsByApp({"web": (DENY,)}),
+                    sources.git, sources.desired, wall=wall, windows=WindowsByApp({app: (DENY,)}),
                     settings=Settings(resync=600.0, health_poll=0.2))
-    key = f"web/{cluster_a.name}"
+    key = f"{app}/{cluster_a.name}"
     path = f"/api/v1/namespaces/{ns}/configmaps/web"
 
     def level() -> str | None:
@@ -108,7 +109,7 @@ async def test_deny_window_holds_self_heal_on_a_real_cluster_until_it_ends(
         assert "deny window '0 22 * * *' (20s, UTC)" in closed[0].message
         assert row().sync_status is SyncStatus.OUT_OF_SYNC
         with pytest.raises(SyncWindowClosed):
-            daemon.request_sync("web")
+            daemon.request_sync(app)
         await asyncio.sleep(max(0.0, WINDOW - 3 - (time.monotonic() - opened)))
         assert await asyncio.to_thread(level) == "debug"  # still held, three seconds before the end
 

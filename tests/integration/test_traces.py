@@ -198,7 +198,7 @@ HOOK = {"argocd.argoproj.io/hook": "PreSync"}
 
 @pytest.mark.parametrize(("case", "failing_span", "event"), [
     ("wave", sc.SPAN_APPLY_WAVE, ("ConfigMap {ns}/taken", "belongs to application other")),
-    ("hook", "hook PreSync ConfigMap/prepare", ("ConfigMap nowhere-{ns}/prepare", "hook: ")),
+    ("hook", "hook PreSync ConfigMap/prepare", ("ConfigMap {ns}/prepare", "hook: ")),
 ])
 @pytest.mark.asyncio
 async def test_failed_step_marks_its_span_and_the_root_as_errors(
@@ -212,8 +212,7 @@ async def test_failed_step_marks_its_span_and_the_root_as_errors(
         assert status == 201
         files["app/taken.yaml"] = cm("taken", {"v": "1"}, {WAVE: "1"})
     else:
-        files["app/prepare.yaml"] = cm("prepare", {"v": "1"}, HOOK).replace(
-            "name: prepare", f"name: prepare\n  namespace: nowhere-{ns}")
+        files["app/prepare.yaml"] = cm("prepare", {"not a valid key!": "1"}, HOOK)  # 422 on apply
     repo = git_repos.new()
     head = repo.commit(files)
     app = f"failing-{ns.rpartition('-')[2]}"

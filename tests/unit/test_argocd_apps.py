@@ -174,3 +174,41 @@ def test_ignored_fields_are_warnings() -> None:
     assert sorted(w.field for w in got.warnings) == [
         "spec.revisionHistoryLimit", "spec.source.helm.version",
         "spec.source.name"]
+
+
+CHART_FLEET = FLEET.replace("applications:", """helmRepositories:
+  - {name: stable, url: "https://charts.example.com/stable"}
+  - {name: team, url: "oci://registry.example.com/team"}
+applications:""")
+
+
+@pytest.mark.parametrize(("url", "repo"), [
+    ("https://charts.example.com/stable/", "stable"),
+    ("registry.example.com/team", "team"),
+    ("oci://registry.example.com/team", "team")])
+def test_chart_source_matches_a_helm_repository_url(url: str, repo: str) -> None:
+    """source.chart with a helmRepositories URL (OCI with or without oci://) is a chart source."""
+    body = {"project": "default",
+            "source": {"repoURL": url, "chart": "podinfo", "targetRevision": "6.x",
+                       "helm": {"releaseName": "pi"}},
+            "destination": {"name": "edge", "namespace": "web"}}
+    fleet_ = parse_fleet(CHART_FLEET, "fleet.yaml", check_files=False)
+    got = read_argocd_applications({"pi.yaml": application("pi", body)}, fleet_, "o")
+    assert got.rejected == ()
+    (pi,) = got.applications
+    assert (pi.source.repo, pi.source.chart, pi.source.target_revision) == (repo, "podinfo", "6.x")
+    assert pi.source.helm.release_name == "pi"
+
+
+def test_chart_source_with_an_unknown_url_or_a_path_is_rejected() -> None:
+    """A chart repoURL no helmRepositories entry has, or a path beside chart, is refused."""
+    fleet_ = parse_fleet(CHART_FLEET, "fleet.yaml", check_files=False)
+    unknown = spec(chart="x")
+    unknown["source"] = {"repoURL": "https://elsewhere.example.com", "chart": "x"}
+    with_path = spec(chart="x")
+    with_path["source"]["repoURL"] = "https://charts.example.com/stable"
+    got = read_argocd_applications({"a.yaml": application("a", unknown),
+                                    "b.yaml": application("b", with_path)}, fleet_, "o")
+    reasons = {r.name: r.reasons for r in got.rejected}
+    assert "is not the URL of an entry of the fleet's helmRepositories" in reasons["a"][0]
+    assert "a chart source has no 'path'" in reasons["b"][0]

@@ -163,6 +163,8 @@ def test_example_file_parses() -> None:
     assert [s.name for s in fleet.argocd_sources] == ["platform"]
     assert [(c.group, c.kind, c.name) for c in fleet.health_checks] == [
         ("*.crossplane.io", "*", "lua:*.crossplane.io/*"), ("cert-manager.io", "Certificate", "cel")]
+    assert [s.name for s in fleet.notifications.services] == ["ops-slack", "pager"]
+    assert len(fleet.notifications.subscriptions) == 2
     ingress = next(i for i in fleet.instances if i.key == "ingress/prod-us")
     assert ingress.source.helm.release_name == "ingress-prod-us"
     assert ingress.source.helm.value_files == ("values.yaml", "values-us.yaml")
@@ -492,6 +494,22 @@ def test_size_limits_are_read_from_settings() -> None:
     fleet = parse_fleet(text, "fleet.yaml", check_files=False)
     assert (fleet.settings.max_manifest_file_size, fleet.settings.max_render_output_size) == (
         512 * 1024, 2_000_000)
+
+
+def test_status_page_settings() -> None:
+    """settings.ui defaults to on and settings.tracesUrl to none; both are read when given."""
+    assert (parse_fleet(BASE, "fleet.yaml", check_files=False).settings.ui, "") == (True, "")
+    text = BASE + "settings: {ui: false, tracesUrl: 'https://jaeger.example/trace/{traceId}'}\n"
+    settings = parse_fleet(text, "fleet.yaml", check_files=False).settings
+    assert (settings.ui, settings.traces_url) == (False, "https://jaeger.example/trace/{traceId}")
+
+
+def test_bad_status_page_settings_are_issues_with_their_line() -> None:
+    """A ui that is not a boolean and a tracesUrl without {traceId} are reported at line and field."""
+    text = BASE + "settings:\n  ui: sometimes\n  tracesUrl: https://jaeger.example/trace\n"
+    issues = _issues(text, check_files=False)
+    assert [(i.line, i.field) for i in issues] == [(9, "settings.ui"), (10, "settings.tracesUrl")]
+    assert "{traceId}" in issues[1].message
 
 
 def test_bad_size_limits_are_issues_with_their_line() -> None:

@@ -34,9 +34,11 @@ async def test_round_trip(store: HistoryStore) -> None:
     [entry] = await store.history("web", "prod")
     assert entry == HistoryEntry(app="web", cluster="prod", revision="rev1", started=1001.0, duration=0.5,
                                  result="succeeded", message="sync 1", trace_id=f"{1:032x}",
-                                 changes={"configured": 1, "created": 2})
+                                 changes={"configured": 1, "created": 2}, id=1)
     assert entry.as_dict()["changes"] == {"configured": 1, "created": 2}
     assert (await store.last("web", "prod")) == entry
+    assert (await store.entry("web", "prod", 1)) == entry
+    assert await store.entry("web", "other", 1) is None
 
 
 @pytest.mark.asyncio
@@ -61,6 +63,7 @@ async def test_pruned_to_keep_per_instance(store: HistoryStore) -> None:
     revisions = [e.revision for e in await store.history("web", "prod", limit=50)]
     assert revisions == ["rev11", "rev10", "rev9", "rev8", "rev7"]
     assert [e.revision for e in await store.history("db", "prod")] == ["rev100"]
+    await store.close()  # the daemon's connection holds the file exclusively
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("SELECT count(*) FROM sync_history").fetchone() == (6,)
 
@@ -77,8 +80,11 @@ async def test_survives_reopen(tmp_path: Path) -> None:
 
 @pytest.mark.asyncio
 async def test_wal_mode_and_private_file(store: HistoryStore) -> None:
-    """The database is in WAL mode and readable by its owner only."""
+    """The database is in WAL mode with its index in memory (no memory-mapped -shm file, whose
+    pages fault when the disk refuses writes), and readable by its owner only."""
     await record(store, "web", "prod", 1)
+    assert not store.path.with_name(FILENAME + "-shm").exists()
+    await store.close()
     with sqlite3.connect(store.path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert store.path.name == FILENAME
@@ -140,3 +146,18 @@ def test_keep_must_be_positive(tmp_path: Path) -> None:
     """A store that keeps nothing is refused."""
     with pytest.raises(ValueError, match="keep"):
         HistoryStore(tmp_path, keep=0)
+
+
+@pytest.mark.asyncio
+async def test_records_refused_by_the_disk_are_written_once_it_accepts_them(tmp_path: Path) -> None:
+    """Records whose write failed (the state directory in the way) are kept and written, in order,
+    with the first record after the directory is usable again."""
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # a file where the directory should be
+    async with HistoryStore(blocker, keep=5) as store:
+        assert await record(store, "web", "prod", 1) is False
+        assert await record(store, "api", "prod", 2) is False
+        blocker.unlink()
+        assert await record(store, "web", "prod", 3) is True
+        assert [e.revision for e in await store.history("web", "prod")] == ["rev3", "rev1"]
+        assert [e.revision for e in await store.history("api", "prod")] == ["rev2"]

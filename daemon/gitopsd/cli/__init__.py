@@ -17,12 +17,12 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from gitopsd.cli import daemon, desired, health, localcluster, validate
+    from gitopsd.cli import daemon, desired, health, localcluster, rollback, validate
 
     parser = argparse.ArgumentParser(prog="gitopsd", description="Pull-based GitOps for fleets of "
                                      "Kubernetes clusters.")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for module in (daemon, desired, health, validate, localcluster):
+    for module in (daemon, rollback, desired, health, validate, localcluster):
         module.register(sub)
     return parser
 

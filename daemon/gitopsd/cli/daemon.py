@@ -49,9 +49,14 @@ def _run(args: argparse.Namespace) -> int:
         resync=args.resync, loopback_reads=not args.api_reads_need_token))
 
 
-def _call(target: Target, method: str, path: str) -> Any:
-    """One API call; a call the daemon refuses for want of a token says where to get one."""
-    req = urllib.request.Request(target.server.rstrip("/") + path, method=method)  # noqa: S310
+def call_api(target: Target, method: str, path: str, body: Any = None) -> Any:
+    """One API call (BODY sent as JSON when given); a call the daemon refuses for want of a
+    token says where to get one."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(target.server.rstrip("/") + path, data=data,  # noqa: S310
+                                 method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
     token = target.token()
     if token:
         req.add_header("Authorization", f"Bearer {token}")
@@ -71,7 +76,7 @@ def _call(target: Target, method: str, path: str) -> Any:
 def _status(args: argparse.Namespace) -> int:
     target = find_daemon(args)
     try:
-        data = _call(target, "GET", "/api/v1/instances")
+        data = call_api(target, "GET", "/api/v1/instances")
     except urllib.error.URLError as e:
         raise GitopsdError(f"cannot reach the daemon at {target.server} ({target.found_by}): "
                            f"{e.reason}") from None
@@ -115,7 +120,7 @@ def _sync(args: argparse.Namespace) -> int:
         else f"/api/v1/applications/{args.app}/sync"
     target = find_daemon(args)
     try:
-        data = _call(target, "POST", path)
+        data = call_api(target, "POST", path)
         print("sync requested: " + ", ".join(data.get("enqueued", [])))
         return 0
     except urllib.error.URLError:
@@ -180,7 +185,7 @@ def _demo(args: argparse.Namespace) -> int:
                     exit_after=args.exit_after)
 
 
-def _daemon_arguments(parser: argparse.ArgumentParser) -> None:
+def daemon_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", default=os.environ.get("GITOPSD_SERVER"),
                         help="the daemon's URL (default: $GITOPSD_SERVER, else the address it "
                         "published in its state directory)")
@@ -208,7 +213,7 @@ def register(sub: Any) -> None:
     run.set_defaults(handler=_run)
 
     status = sub.add_parser("status", help="print the daemon's instance table")
-    _daemon_arguments(status)
+    daemon_arguments(status)
     status.set_defaults(handler=_status)
 
     sync = sub.add_parser("sync", help="sync an application now (through the daemon when one runs)")
@@ -217,7 +222,7 @@ def register(sub: Any) -> None:
     sync.add_argument("--prune", action="store_true", help="prune even without automated prune")
     sync.add_argument("--dry-run", action="store_true",
                       help="show what a sync would change, write nothing (exit 1 when it would)")
-    _daemon_arguments(sync)
+    daemon_arguments(sync)
     sync.set_defaults(handler=_sync)
 
     demo = sub.add_parser("demo", help="two local clusters, a demo Git repo and the daemon")

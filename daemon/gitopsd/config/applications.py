@@ -53,7 +53,9 @@ __all__ = [
 APPLICATION_FIELDS = ("name", "project", "source", "destination", "syncPolicy",
                       "ignoreDifferences", "cascadeDelete")
 DEFAULTS_FIELDS = APPLICATION_FIELDS[1:]
-SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm", "directory")
+SOURCE_FIELDS = ("repo", "targetRevision", "path", "helm", "directory", "helmRepo", "chart",
+                 "version")
+CHART_ONLY_FIELDS = ("helmRepo", "chart", "version")
 DESTINATION_FIELDS = ("clusters", "namespace")
 SELECTOR_FIELDS = ("names", "matchLabels")
 ARGOCD_ENTRY_FIELDS = ("name", "argocd")
@@ -69,6 +71,7 @@ class AppContext:
     repositories: tuple[str, ...]
     sync_timeout: float
     projects: tuple[str, ...] = (DEFAULT_PROJECT,)  # the names an application may give as project
+    helm_repositories: tuple[str, ...] = ()
 
 
 @dataclass
@@ -200,6 +203,10 @@ def _read_source(r: Reader, node: Node | None, p: str, ctx: AppContext, position
                  partial: bool) -> Source | None:
     if node is None:
         return None
+    is_chart = isinstance(node, MappingNode) and any(
+        isinstance(k, ScalarNode) and k.value in CHART_ONLY_FIELDS for k, _ in node.value)
+    if is_chart:
+        return _read_chart_source(r, node, p, ctx, positions, partial)
     f = r.mapping(node, p, SOURCE_FIELDS, required=() if partial else ("repo",))
     if f is None:
         return None
@@ -221,6 +228,37 @@ def _read_source(r: Reader, node: Node | None, p: str, ctx: AppContext, position
         source = replace(source, helm=helm)
     if "directory" in f:
         source = replace(source, directory=read_directory(r, f["directory"], f"{p}.directory"))
+    return source
+
+
+def _read_chart_source(r: Reader, node: Node, p: str, ctx: AppContext, positions: Positions,
+                       partial: bool) -> Source | None:
+    """A chart source: ``helmRepo`` (a helmRepositories name), ``chart``, ``version``
+    (exact or a range; the newest when absent) and ``helm``."""
+    f = r.mapping(node, p, SOURCE_FIELDS, required=() if partial else ("helmRepo", "chart"))
+    if f is None:
+        return None
+    for key in ("repo", "path", "targetRevision", "directory"):
+        if key in f:
+            r.issue(f[key], f"{p}.{key}", f"a chart source (helmRepo, chart) has no {key}"
+                    + ("; give the chart version in version" if key == "targetRevision" else ""))
+    repo = ""
+    if "helmRepo" in f:
+        repo = r.string(f["helmRepo"], f"{p}.helmRepo") or ""
+        if repo and repo not in ctx.helm_repositories:
+            r.issue(f["helmRepo"], f"{p}.helmRepo", f"unknown Helm repository '{repo}'"
+                    f"{suggest(repo, ctx.helm_repositories)}; declare it under helmRepositories")
+    chart = (r.string(f["chart"], f"{p}.chart") or "") if "chart" in f else ""
+    if chart and ("/" in chart or chart.startswith(".")):
+        r.issue(f["chart"], f"{p}.chart", "a chart name, not a path")
+    version = ""
+    if "version" in f:
+        version = r.string(f["version"], f"{p}.version") or ""
+        _templated(r, f["version"], f"{p}.version", "source.targetRevision", positions)
+    source = Source(repo=repo, target_revision=version, path=".", chart=chart)
+    if "helm" in f:
+        source = replace(source, helm=read_helm(r, f["helm"], f"{p}.helm", "source.helm",
+                                                positions))
     return source
 
 

@@ -31,6 +31,7 @@ from gitopsd.config.argosources import (
     read_source,
     read_sources,
 )
+from gitopsd.config.notifications import annotation_subscriptions
 from gitopsd.config.projects import project_names, read_appproject
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name, check_namespace
@@ -275,7 +276,8 @@ def _convert(r: Reader, doc: Node, fleet: Fleet, warnings: IssueLog, projects: t
     app = Application(name=name, source=source,
                       destination=Destination(ClusterSelector(names=(cluster.name,)), namespace),
                       sync_policy=policy, ignore_differences=ignore,
-                      cascade_delete=_cascades(meta), project=project)
+                      cascade_delete=_cascades(meta), project=project,
+                      subscriptions=annotation_subscriptions(warn, meta, fleet.notifications))
     _, problems = instantiate(app, cluster, fleet.name)
     anchor = spec.get("source") or spec.get("sources")
     for problem in problems:

@@ -5,8 +5,11 @@ honoured in the shape Argo CD documents for Helm: one source is rendered (the
 one with a ``path``, or the only one without ``ref``) and any number of
 ``ref:`` sources lend their files to its ``helm.valueFiles`` as
 ``$<ref>/<path>``; those become ``Source.refs``. More than one rendered source
-is refused with its reason, as are fields gitopsd cannot honour (``chart``,
-``plugin``, ``kustomize``); ``directory`` is read as the fleet file reads it. Pure: problems go to the
+is refused with its reason, as are fields gitopsd cannot honour (``plugin``,
+``kustomize``); ``directory`` is read as the fleet file reads it. A source
+with ``chart`` is a chart source: its ``repoURL`` must match a
+``helmRepositories`` entry's URL (an OCI ``repoURL`` may omit ``oci://``) and
+its ``targetRevision`` is the chart version or range. Pure: problems go to the
 ``Reader``, warnings about fields that change nothing to ``warn``.
 """
 
@@ -23,13 +26,14 @@ from gitopsd.config.argomatch import NoMatch, match_repository
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_repo_path
 from gitopsd.model.fleet import DirectoryParams, Fleet, HelmParams, Source, SourceRef
+from gitopsd.model.helmrepos import OCI_SCHEME, HelmRepository, normalized_chart_url
 
 __all__ = ["ARGO_SOURCE_FIELDS", "SOURCE_IGNORED", "SOURCE_UNSUPPORTED", "ignored_fields",
            "read_source", "read_sources"]
 
-ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm", "directory", "ref")
+ARGO_SOURCE_FIELDS = ("repoURL", "targetRevision", "path", "helm", "directory", "ref", "chart")
 SOURCE_IGNORED = ("name",)  # a label for Argo CD's UI and CLI
-SOURCE_UNSUPPORTED = ("chart", "kustomize", "plugin")
+SOURCE_UNSUPPORTED = ("kustomize", "plugin")
 _REF = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -141,6 +145,8 @@ def _read_one(r: Reader, node: Node, p: str, fleet: Fleet, warn: Reader) -> _Ite
                   unsupported=SOURCE_UNSUPPORTED, ignored=SOURCE_IGNORED)
     if f is None or "repoURL" not in f:
         return None
+    if "chart" in f:
+        return _read_chart(r, f, node, p, fleet)
     positions: Positions = {}
     repo = None
     url = r.string(f["repoURL"], f"{p}.repoURL")
@@ -175,6 +181,48 @@ def _read_one(r: Reader, node: Node, p: str, fleet: Fleet, warn: Reader) -> _Ite
                     directory=directory)
     return _Item(source, ref, rendered="path" in f or not ref, node=node, path=p,
                  positions=positions)
+
+
+def chart_repository(fleet: Fleet, url: str) -> HelmRepository | None:
+    """The helmRepositories entry whose URL is the Argo CD ``repoURL`` URL of a chart (an OCI
+    ``repoURL`` may omit ``oci://``), or None."""
+    wanted = {normalized_chart_url(url)}
+    if "://" not in url:
+        wanted.add(normalized_chart_url(OCI_SCHEME + url))
+    return next((h for h in fleet.helm_repositories if normalized_chart_url(h.url) in wanted),
+                None)
+
+
+def _read_chart(r: Reader, f: dict[str, Node], node: Node, p: str, fleet: Fleet
+                ) -> _Item | None:
+    """A source with ``chart``: the chart at ``targetRevision`` from a fleet Helm repository."""
+    positions: Positions = {}
+    ok = True
+    for key in ("path", "directory", "ref"):
+        if key in f:
+            r.issue(f[key], f"{p}.{key}", f"a chart source has no '{key}'")
+            ok = False
+    url = r.string(f["repoURL"], f"{p}.repoURL") or ""
+    chart = r.string(f["chart"], f"{p}.chart") or ""
+    if chart and ("/" in chart or chart.startswith(".")):
+        r.issue(f["chart"], f"{p}.chart", "a chart name, not a path")
+        ok = False
+    repo = chart_repository(fleet, url) if url else None
+    if url and repo is None:
+        known = ", ".join(h.url for h in fleet.helm_repositories) or "none are declared"
+        r.issue(f["repoURL"], f"{p}.repoURL", f"'{url}' is not the URL of an entry of the "
+                f"fleet's helmRepositories ({known})")
+    version = ""
+    if "targetRevision" in f:
+        version = r.string(f["targetRevision"], f"{p}.targetRevision") or ""
+        positions["source.targetRevision"] = r.where(f["targetRevision"], f"{p}.targetRevision")
+    helm = HelmParams()
+    if "helm" in f:
+        helm = read_helm(r, f["helm"], f"{p}.helm", "source.helm", positions, argocd=True)
+    if repo is None or not chart or not ok:
+        return None
+    source = Source(repo=repo.name, target_revision=version, helm=helm, chart=chart)
+    return _Item(source, "", rendered=True, node=node, path=p, positions=positions)
 
 
 def _child(node: Node | None, name: str) -> Node | None:

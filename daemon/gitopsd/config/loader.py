@@ -21,7 +21,9 @@ from gitopsd.config.applications import AppContext, read_applications
 from gitopsd.config.argoclaims import read_aliases, read_servers
 from gitopsd.config.coordination import check_coordination_cluster, parse_coordination
 from gitopsd.config.health import read_health
+from gitopsd.config.helmrepos import read_helm_repositories
 from gitopsd.config.kubeconfig import KubeconfigProblem, server_of
+from gitopsd.config.notifications import read_notifications
 from gitopsd.config.projects import project_names, read_projects
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import (
@@ -51,10 +53,11 @@ __all__ = [
     "parse_fleet",
 ]
 
-FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "projects",
-                "applications", "health")
+FLEET_FIELDS = ("fleet", "defaults", "settings", "clusters", "repositories", "helmRepositories",
+                "projects", "applications", "health", "notifications")
 SETTINGS_FIELDS = ("listen", "inventoryNamespace", "syncTimeout", "otlpEndpoint",
-                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "coordination")
+                   "maxManifestFileSize", "maxRenderOutputSize", "stateDir", "ui", "tracesUrl",
+                   "coordination")
 CLUSTER_FIELDS = ("name", "kubeconfig", "context", "labels", "bastion", "rateLimit",
                   "kubeVersion", "servers")
 BASTION_FIELDS = ("host", "port", "user", "keyFile", "knownHostsFile")
@@ -152,16 +155,21 @@ def parse_fleet(text: str, filename: str, *, check_files: bool = True) -> Fleet:
     clusters = _clusters(r, top.get("clusters"), files)
     check_coordination_cluster(r, top.get("settings"), settings.coordination, {c.name for c in clusters})
     repositories = _repositories(r, top.get("repositories"), files)
+    helm_repositories = read_helm_repositories(r, top.get("helmRepositories"), files.credential,
+                                               [repo.name for repo in repositories])
     projects = read_projects(r, top.get("projects"))
     ctx = AppContext(fleet=name, clusters=clusters,
                      repositories=tuple(repo.name for repo in repositories),
+                     helm_repositories=tuple(repo.name for repo in helm_repositories),
                      sync_timeout=settings.sync_timeout, projects=project_names(projects))
     apps, argocd_sources, instances = read_applications(r, top.get("applications"), defaults, ctx)
     health = read_health(r, top.get("health"), Path(filename).parent)
+    notifications = read_notifications(r, top.get("notifications"), files.credential)
     log.raise_if_any()
     return Fleet(name=name, clusters=clusters, repositories=repositories, applications=apps,
                  instances=instances, source_file=filename, settings=settings,
-                 argocd_sources=argocd_sources, health_checks=health, projects=projects)
+                 argocd_sources=argocd_sources, health_checks=health, projects=projects,
+                 notifications=notifications, helm_repositories=helm_repositories)
 
 
 def _top_level(root: Node, name: str) -> Node | None:
@@ -198,11 +206,23 @@ def _settings(r: Reader, node: Node | None, files: _Files) -> Settings:
     if "stateDir" in f:
         given = r.string(f["stateDir"], "settings.stateDir")
         state_dir = files.resolve(given) if given else ""
+    ui = base.ui
+    if "ui" in f:
+        got_ui = r.boolean(f["ui"], "settings.ui")
+        ui = ui if got_ui is None else got_ui
+    traces_url = ""
+    if "tracesUrl" in f:
+        traces_url = r.string(f["tracesUrl"], "settings.tracesUrl", empty=True) or ""
+        if traces_url and (not traces_url.startswith(("http://", "https://"))
+                           or "{traceId}" not in traces_url):
+            r.issue(f["tracesUrl"], "settings.tracesUrl",
+                    "must be an http:// or https:// URL containing {traceId}")
     sizes = {name: r.size(f[name], f"settings.{name}")
              for name in ("maxManifestFileSize", "maxRenderOutputSize") if name in f}
     coordination = parse_coordination(r, f["coordination"]) if "coordination" in f else None
     return Settings(listen=listen, inventory_namespace=namespace, sync_timeout=timeout,
-                    otlp_endpoint=otlp, state_dir=state_dir, coordination=coordination,
+                    otlp_endpoint=otlp, state_dir=state_dir, ui=ui, traces_url=traces_url,
+                    coordination=coordination,
                     max_manifest_file_size=sizes.get("maxManifestFileSize")
                     or base.max_manifest_file_size,
                     max_render_output_size=sizes.get("maxRenderOutputSize")

@@ -42,6 +42,11 @@ def summary(fleet: Fleet) -> str:
         members = sum(1 for a in fleet.applications if a.project == project.name)
         lines.append(f"project {project.name}: {_plural(members, 'application')}, "
                      f"{_plural(len(project.destinations), 'destination')}")
+    for service in fleet.notifications.services:
+        subs = [sub for sub in fleet.notifications.subscriptions if service.name in sub.services]
+        triggers = sorted({t.value for sub in subs for t in sub.triggers})
+        lines.append(f"notifications {service.name} ({service.type.value}): "
+                     f"{', '.join(triggers) if triggers else 'no subscriptions'}")
     for src in fleet.argocd_sources:
         lines.append(f"argocd {src.name}: Applications from "
                      f"{src.repo}@{src.target_revision}:{src.path}")

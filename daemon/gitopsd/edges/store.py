@@ -5,7 +5,9 @@ sync of an application instance, the last ``keep`` (default 20) kept per
 instance, pruned on insert. Nothing here is needed for correctness: a missing
 file means empty history, and a file that is not a database is moved aside
 (``history.sqlite3.corrupt-<epoch>``) and started afresh. A write that fails
-is logged and dropped rather than failing the sync that produced it.
+(a full or read-only disk) never fails the sync that produced it: the record
+is logged and kept in memory (up to ``BACKLOG`` records) and written with the
+next one.
 
 Blocking sqlite calls run in a worker thread (``asyncio.to_thread``) under one
 lock over one connection. The store keeps only what it is given, with the
@@ -21,6 +23,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -32,6 +35,7 @@ FILENAME = "history.sqlite3"
 DEFAULT_KEEP = 20
 DEFAULT_LIMIT = 10
 MAX_MESSAGE = 2000
+BACKLOG = 1000  # records kept in memory while the disk refuses writes
 
 T = TypeVar("T")
 
@@ -58,7 +62,8 @@ _COLUMNS = "app, cluster, revision, started, duration, result, message, trace_id
 
 @dataclass(frozen=True)
 class HistoryEntry:
-    """One finished sync of one instance; ``started`` is epoch seconds, ``changes`` a summary."""
+    """One finished sync of one instance; ``started`` is epoch seconds, ``changes`` a summary,
+    ``id`` the store's number for it (0 until stored), unique across instances."""
 
     app: str
     cluster: str
@@ -69,6 +74,7 @@ class HistoryEntry:
     message: str
     trace_id: str
     changes: Mapping[str, Any]
+    id: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field."""
@@ -84,7 +90,7 @@ def _entry(row: tuple[Any, ...]) -> HistoryEntry:
         changes = {}
     return HistoryEntry(app=row[0], cluster=row[1], revision=row[2], started=float(row[3]),
                         duration=float(row[4]), result=row[5], message=row[6], trace_id=row[7],
-                        changes=changes if isinstance(changes, dict) else {})
+                        changes=changes if isinstance(changes, dict) else {}, id=int(row[9]))
 
 
 class HistoryStore:
@@ -97,6 +103,8 @@ class HistoryStore:
         self.keep = keep
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
+        # records whose write failed (a full or read-only disk), written before the next one
+        self._backlog: deque[tuple[Any, ...]] = deque(maxlen=BACKLOG)
 
     async def record(
         self,
@@ -111,24 +119,36 @@ class HistoryStore:
         trace_id: str = "",
         changes: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Append one sync and prune the instance to the last ``keep``; False when the write failed."""
+        """Append one sync and prune the instance to the last ``keep``; False when the write failed.
+
+        A record that cannot be written now (a full or read-only disk) is kept in
+        memory, up to ``BACKLOG`` of them, and written before the next record.
+        """
         values = (app, cluster, revision, float(started), float(duration), result, message[:MAX_MESSAGE],
                   trace_id, json.dumps(dict(changes or {}), sort_keys=True, default=str))
+        batch = [*self._backlog, values]
 
         def write(conn: sqlite3.Connection) -> None:
             with conn:
-                conn.execute(f"INSERT INTO sync_history ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",  # noqa: S608
-                             values)
-                conn.execute(
-                    "DELETE FROM sync_history WHERE app = ? AND cluster = ? AND id NOT IN "
-                    "(SELECT id FROM sync_history WHERE app = ? AND cluster = ? ORDER BY id DESC LIMIT ?)",
-                    (app, cluster, app, cluster, self.keep))
+                for row in batch:
+                    conn.execute(f"INSERT INTO sync_history ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",  # noqa: S608
+                                 row)
+                for instance in dict.fromkeys((row[0], row[1]) for row in batch):
+                    conn.execute(
+                        "DELETE FROM sync_history WHERE app = ? AND cluster = ? AND id NOT IN "
+                        "(SELECT id FROM sync_history WHERE app = ? AND cluster = ? ORDER BY id DESC "
+                        "LIMIT ?)", (*instance, *instance, self.keep))
 
         try:
             await self._run(write)
         except (sqlite3.Error, OSError) as exc:
-            log.warning("history write failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
+            if len(self._backlog) == self._backlog.maxlen:
+                log.warning("history record dropped", app=self._backlog[0][0], cluster=self._backlog[0][1])
+            self._backlog.append(values)
+            log.warning("history write failed", app=app, cluster=cluster, path=str(self.path), error=str(exc),
+                        waiting=len(self._backlog))
             return False
+        self._backlog.clear()
         return True
 
     async def history(self, app: str, cluster: str, limit: int = DEFAULT_LIMIT) -> list[HistoryEntry]:
@@ -138,7 +158,7 @@ class HistoryStore:
 
         def read(conn: sqlite3.Connection) -> list[HistoryEntry]:
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
+                f"SELECT {_COLUMNS}, id FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
                 "ORDER BY id DESC LIMIT ?", (app, cluster, limit)).fetchall()
             return [_entry(r) for r in rows]
 
@@ -147,6 +167,21 @@ class HistoryStore:
         except (sqlite3.Error, OSError) as exc:
             log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
             return []
+
+    async def entry(self, app: str, cluster: str, entry_id: int) -> HistoryEntry | None:
+        """The sync numbered ENTRY_ID of one instance, or None when it is not (or no longer) kept."""
+
+        def read(conn: sqlite3.Connection) -> HistoryEntry | None:
+            row = conn.execute(
+                f"SELECT {_COLUMNS}, id FROM sync_history WHERE app = ? AND cluster = ? "  # noqa: S608
+                "AND id = ?", (app, cluster, entry_id)).fetchone()
+            return _entry(row) if row else None
+
+        try:
+            return await self._run(read)
+        except (sqlite3.Error, OSError) as exc:
+            log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
+            return None
 
     async def last(self, app: str, cluster: str) -> HistoryEntry | None:
         """The most recent sync of one instance, or None."""
@@ -199,6 +234,10 @@ class HistoryStore:
             os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
         conn = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
         try:
+            # One process owns the file. Exclusive locking keeps WAL's index in the heap instead
+            # of a memory-mapped -shm file, whose pages fault with SIGBUS when the state
+            # directory turns read-only or the disk fills.
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)

@@ -94,7 +94,7 @@ async def expand_argocd_sources(fleet: Fleet, git: GitPort,
 def _projects(fleet: Fleet, sources: list[dict[str, str]], issues: list[ConfigIssue]
               ) -> tuple[Project, ...]:
     """The AppProjects of every source; a name the fleet file or another source defines too
-    is reported at the later definition."""
+    is reported at the later definition (one file read by two entries defines it once)."""
     defined = {p.name: f"the fleet file ({p.origin})" for p in fleet.projects}
     found: list[Project] = []
     for files in sources:
@@ -104,6 +104,8 @@ def _projects(fleet: Fleet, sources: list[dict[str, str]], issues: list[ConfigIs
             issues.extend(exc.issues)
             continue
         for project in projects:
+            if defined.get(project.name) == project.origin:
+                continue
             if project.name in defined:
                 file, _, line = project.origin.rpartition(":")
                 issues.append(ConfigIssue(file, int(line) if line.isdigit() else 0, "metadata.name",

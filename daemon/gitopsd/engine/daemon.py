@@ -18,30 +18,41 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import structlog
 
 from gitopsd.core.backoff import retries_exhausted, retry_delay
 from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
+from gitopsd.core.notices import NoticeGate
 from gitopsd.core.policy.projects import cluster_scope, scope_of
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
 from gitopsd.engine.lease import ClusterLease, Leases
+from gitopsd.engine.notices import Notices
 from gitopsd.engine.pollers import Pollers
-from gitopsd.engine.ports import ClusterHandle, GitPort, HistoryPort, MetricsPort, NoTracing, TracingPort
+from gitopsd.engine.ports import (
+    ClusterHandle,
+    EventPort,
+    GitPort,
+    HistoryPort,
+    MetricsPort,
+    NotifyPort,
+    NoTracing,
+    TracingPort,
+)
 from gitopsd.engine.queue import Item, Priority, QueueClosed, WorkQueue
 from gitopsd.engine.removal import Remover, sweep_forever
 from gitopsd.engine.report import Reporter, Timing, finish_span, reconcile_span
+from gitopsd.engine.requests import ROLLBACK, DaemonRequests
 from gitopsd.engine.status import Condition, StatusBoard
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.engine.sync import Comparison, Reconciler, SyncRequest
 from gitopsd.engine.watches import Watches
 from gitopsd.engine.windows import Closed, NoWindows, WindowGate, WindowSource
 from gitopsd.engine.writers import Writers, join, membership_for
-from gitopsd.errors import OwnedElsewhere, SyncWindowClosed
 from gitopsd.model import (
     AppInstance,
     Application,
@@ -85,13 +96,14 @@ class _Cluster:
     reconciler: Reconciler
 
 
-class Daemon:
+class Daemon(DaemonRequests):
     def __init__(self, fleet: Fleet, clusters: Mapping[str, ClusterHandle], git: GitPort,
                  desired: DesiredState, *, metrics: MetricsPort | None = None,
                  history: HistoryPort | None = None, settings: Settings | None = None,
                  clock: Clock | None = None, tracing: TracingPort | None = None,
                  assess: Assess = builtin_assess, windows: WindowSource | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time, notify: NotifyPort | None = None,
+                 events: EventPort | None = None, notice_gate: NoticeGate | None = None) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
         self.assess = assess
@@ -104,7 +116,9 @@ class Daemon:
         self.queue = WorkQueue(clock=self.clock, per_cluster=self.settings.per_cluster)
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
-        self.reporter = Reporter(self.board, metrics=metrics, history=history)
+        self.notices = Notices(fleet, clock=self.clock, notify=notify, events=events, wall=wall,
+                               inventory_namespace=self.settings.inventory_namespace, gate=notice_gate)
+        self.reporter = Reporter(self.board, metrics=metrics, history=history, notices=self.notices)
         self.gate = WindowGate(windows or NoWindows(), wall=wall)  # sync windows, on the wall clock
         self.instances: dict[str, tuple[AppInstance, Application]] = {
             i.key: (i, fleet.application(i.app)) for i in fleet.instances}
@@ -159,6 +173,9 @@ class Daemon:
             self.queue.add(key, inst.cluster, Priority.REVISION, reason="start")
         for n in range(self.settings.workers):
             self.supervisor.spawn(f"worker/{n}", self._worker)
+        if self.notices.timed:
+            self.supervisor.spawn("notices", functools.partial(
+                self.notices.watch_forever, self.board, lambda: [i for i, _ in self.instances.values()]))
         if any(self.gate.source.windows(i.app) for i, _ in self.instances.values()):
             self.supervisor.spawn("windows", functools.partial(
                 self.gate.refresh_forever, lambda: [i for i, _ in self.instances.values()],
@@ -219,27 +236,6 @@ class Daemon:
         missing = len(self.instances) - len(self._attempted)
         return (missing <= 0, "ok" if missing <= 0 else f"{missing} instance(s) not reconciled yet")
 
-    # -- requests ---------------------------------------------------------------
-
-    def request_sync(self, app: str, cluster: str | None = None) -> list[str]:
-        keys = [k for k, (i, _) in self.instances.items()
-                if i.app == app and (cluster is None or i.cluster == cluster)]
-        if not keys:
-            raise KeyError(f"{app}/{cluster}" if cluster else app)
-        refused = [(k, c) for k in keys if (c := self.gate.closed(self.instances[k][0], manual=True))]
-        if refused:
-            raise SyncWindowClosed("; ".join(f"{k}: {c.message}" for k, c in refused))
-        elsewhere = self.writers.owned_elsewhere(keys)  # a shared fleet: the owners sync those
-        if len(elsewhere) == len(keys):
-            raise OwnedElsewhere("; ".join(f"{k} is owned by {o}" for k, o in elsewhere.items()))
-        keys = [k for k in keys if k not in elsewhere]
-        for k in keys:
-            self.queue.add(k, self.instances[k][0].cluster, Priority.MANUAL, reason="api")
-        return keys
-
-    def repo_push(self, repo: str) -> list[str]:
-        return self.pollers.push(self.fleet.repositories, repo)
-
     # -- workers ----------------------------------------------------------------
 
     async def _worker(self) -> None:
@@ -264,6 +260,8 @@ class Daemon:
             self.queue.done(item)
             return
         inst, app = entry
+        if ROLLBACK in item.reasons and item.commit:  # the commit itself, fetched if need be
+            inst = replace(inst, source=replace(inst.source, target_revision=item.commit))
         if self._settled(item) or self._elsewhere(item, inst):
             return
         self._full_at[item.key] = self.clock.now()
@@ -285,7 +283,8 @@ class Daemon:
                 self._failed_attempt[item.key] = span.context()
         outcome = done.outcome
         self._attempted.add(item.key)
-        self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
+        if not inst.source.chart:  # chart sources are resolved at each pass, not polled
+            self.pollers.passed(self.fleet.repository(inst.source.repo), outcome)
         if self.metrics:
             self.metrics.set_cluster_connected(inst.cluster, outcome.error != ErrorKind.CLUSTER_UNREACHABLE)
             if outcome.error == ErrorKind.SIGNATURE_INVALID:
@@ -328,17 +327,6 @@ class Daemon:
         self._attempted.add(item.key)
         self.queue.done(item, requeue_after=recheck, reason="lease", commit=item.commit)
         return True
-
-    def status_rows(self) -> list[dict[str, object]]:
-        """The status board's rows, each with the sync windows applying to it now (``sync_windows``)."""
-        rows = []
-        for row in self.board.rows():
-            entry = self.instances.get(f"{row.app}/{row.cluster}")
-            windows = self.gate.row(entry[0]) if entry is not None else None
-            owner = self.writers.owner(f"{row.app}/{row.cluster}")
-            rows.append({**row.as_row(), **({"sync_windows": windows} if windows else {}),
-                         **({"owner": owner} if owner else {})})
-        return rows
 
     def _requeue(self, item: Item, app: Application, kind: OutcomeKind, attempts: int,
                  closed: Closed | None = None) -> None:

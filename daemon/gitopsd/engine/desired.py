@@ -15,6 +15,8 @@ names (``Source.refs``, Argo CD's multi-source) at its own resolved revision,
 which is part of the cache key.
 Parsed manifests are cached per (commit, path, parameters, cluster inputs),
 so an unchanged commit is never rendered or parsed twice.
+A chart source (``Source.chart``) is resolved and unpacked through the
+ChartPort instead of Git; its revision is the chart version and digest.
 
 One application's huge source must not stall the others: a manifest file past
 ``settings.maxManifestFileSize`` is refused by its size in Git before it is
@@ -39,7 +41,7 @@ from gitopsd.config import format_size
 from gitopsd.core.buildenv import build_env, substituted
 from gitopsd.core.directory import MANIFEST_SUFFIXES, SOURCE_SUFFIXES, select_files
 from gitopsd.core.manifests import parse_files, parse_stream
-from gitopsd.engine.ports import DecryptPort, GitPort, RenderPort
+from gitopsd.engine.ports import ChartPort, DecryptPort, GitPort, RenderPort
 from gitopsd.errors import DecryptError, ManifestError, RenderError, SourceTooLarge
 from gitopsd.model import AppInstance, Fleet, Manifest, Repository, Revision, SourceLocation
 from gitopsd.model.giturls import safe_url
@@ -60,8 +62,10 @@ class DesiredState:
     def __init__(self, fleet: Fleet, git: GitPort, renderer: RenderPort, *,
                  kube_version: Callable[[str], str] | None = None,
                  cluster_scoped: ClusterScoped | None = None, cache_size: int = 512,
-                 decryptor: DecryptPort | None = None, executor: Executor | None = None) -> None:
+                 decryptor: DecryptPort | None = None, executor: Executor | None = None,
+                 charts: ChartPort | None = None) -> None:
         self.fleet = fleet
+        self.charts = charts
         self.git = git
         self.renderer = renderer
         self.kube_version = kube_version or (lambda cluster: "")
@@ -80,6 +84,10 @@ class DesiredState:
     async def resolve(self, instance: AppInstance, commit: str | None = None) -> Revision:
         """The instance's target revision; COMMIT is its head as a poll saw it, which saves a
         listing when that commit is already cached."""
+        if instance.source.chart:
+            src = instance.source
+            return await self._chart_port().resolve(self.fleet.helm_repository(src.repo),
+                                                    src.chart, src.target_revision)
         return await self.git.ensure(self.repository(instance), instance.source.target_revision, commit)
 
     def _key(self, instance: AppInstance, revision: Revision, refs: Mapping[str, str]
@@ -157,8 +165,41 @@ class DesiredState:
                 raise RenderError(f"value file {name!r}: not UTF-8 text") from None
         return out
 
+    def _chart_port(self) -> ChartPort:
+        if self.charts is None:
+            raise RenderError("chart sources are not available here")
+        return self.charts
+
+    async def _render_chart(self, instance: AppInstance, revision: Revision, kube_version: str,
+                            refs: Mapping[str, str]) -> Rendered:
+        """The manifests of a chart source at REVISION (its version and digest)."""
+        src = instance.source
+        repo = self.fleet.helm_repository(src.repo)
+        limit = self.fleet.settings.max_render_output_size
+        where = f"{repo.name}:{src.chart}@{revision.sha.partition('@')[0]}"
+        ref_files = await self._ref_files(instance, refs)
+        self.renders += 1
+        async with self._chart_port().materialise(repo, src.chart, revision) as root:
+            try:
+                text = await self.renderer.render(
+                    root, src.chart, release_name=src.helm.release_name or instance.app,
+                    namespace=instance.namespace, helm=src.helm, kube_version=kube_version,
+                    cache_key=f"chart:{repo.url}/{src.chart}@{revision.sha}", max_output=limit,
+                    ref_files=ref_files)
+            except SourceTooLarge as exc:
+                raise SourceTooLarge(f"{where}: {exc} {_setting(limit)}") from None
+        if len(text) > limit:
+            raise SourceTooLarge(f"{where}: the render output is over the limit of {limit} bytes "
+                                 f"{_setting(limit)}")
+        origin = SourceLocation(repo.name, revision.sha, src.chart)
+        return await self._offload(_parse_rendered, text, None, where, origin=origin,
+                                   default_namespace=instance.namespace,
+                                   cluster_scoped=self.cluster_scoped(instance.cluster)), ()
+
     async def _render(self, instance: AppInstance, revision: Revision,
                       kube_version: str, refs: Mapping[str, str]) -> Rendered:
+        if instance.source.chart:
+            return await self._render_chart(instance, revision, kube_version, refs)
         repo = self.repository(instance)
         settings = self.fleet.settings
         path = instance.source.path.strip("/") or "."

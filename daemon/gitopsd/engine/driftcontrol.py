@@ -7,8 +7,10 @@ comparison before a pass writes (``expect``) and of each finished pass
 here. Drift of an instance without self-heal marks it OutOfSync (Missing
 for a deleted object); with self-heal, a targeted repair is scheduled when
 the object can be repaired alone, else a full reconcile is queued at drift
-priority. A drift counts once: while its repair waits or writes, further watch
-events of the object (its controller's status writes, say) are the same drift.
+priority; so is drift beyond ``MAX_SINGLE_REPAIRS`` objects of one instance at a
+time. Until the repair landed, the instance is OutOfSync and says why. A drift
+counts once: while its repair waits or writes, further watch events of the
+object (its controller's status writes, say) are the same drift.
 Only drift that undoes a repair within moments is a fight and moves the
 self-heal backoff; a later edit is repaired at once. While a repair waits out
 the backoff, the instance is OutOfSync with the time of the next attempt. Drift
@@ -54,6 +56,9 @@ from gitopsd.model import (
 )
 
 log = structlog.get_logger("gitopsd.daemon")
+# Objects of one instance repaired one by one at a time; drift beyond them (a cluster restored
+# empty, a namespace deleted) is repaired by one full pass, which applies them together.
+MAX_SINGLE_REPAIRS = 8
 Kinds = set[tuple[str, str]]  # (apiVersion, kind)
 Slot = tuple[str, ResourceKey]  # (instance key, object)
 
@@ -179,9 +184,12 @@ class DriftController:
         delay = decision.delay
         if delay > 0:
             self._waiting(inst, key, reason, decision)
+        else:
+            self._out_of_sync(inst, key, reason, "; self-heal is repairing it")
         detector = self._detectors[inst.cluster]
         body = detector.body(key)
-        if body is not None and repairable(body, app, key):
+        if body is not None and repairable(body, app, key) and (
+                self.repairer.count(instance_key) < MAX_SINGLE_REPAIRS):
             self.repairer.schedule(inst, self._objects[inst.cluster], key, detector, delay=delay,
                                    deleted=reason == "deleted")
             if self.repairer.repairing(instance_key, key):
@@ -228,9 +236,10 @@ class DriftController:
                            reason=f"drift {key}")
         return True
 
-    def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str) -> None:
+    def _out_of_sync(self, inst: AppInstance, key: ResourceKey, reason: str, then: str = "") -> None:
         self.board.mark(inst.key, sync_status=SyncStatus.OUT_OF_SYNC, condition=Condition(
-            ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED, f"{key} {reason} outside gitopsd"))
+            ConditionType.OUT_OF_SYNC, ConditionReason.DRIFT_DETECTED,
+            f"{key} {reason} outside gitopsd{then}"))
         row = self.board.get(inst.key)
         if reason == "deleted" and row is not None:
             row.health = Health.worst([row.health, Health(HealthStatus.MISSING, f"{key} is missing")])

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from gitopsd.model import AppInstance, HelmParams, JsonnetParams, Manifest, Repository, Revision
+from gitopsd.model.helmrepos import HelmRepository
+from gitopsd.model.notifications import ClusterEvent, Notice
 
 Obj = dict[str, Any]
 
@@ -88,6 +90,20 @@ class GitPort(Protocol):
 
     def stats(self, repo: Repository) -> Any:
         """Counters with ``listings`` and ``fetches`` done for REPO so far."""
+        ...
+
+
+class ChartPort(Protocol):
+    """Packaged Helm charts as sources (implemented by edges.render.ChartSource)."""
+
+    async def resolve(self, repo: HelmRepository, chart: str, version: str) -> Revision:
+        """CHART at VERSION (exact, a range, or "" for the newest) in REPO, fetched; the
+        revision's ``sha`` is ``<version>@sha256:<digest>``."""
+        ...
+
+    def materialise(self, repo: HelmRepository, chart: str,
+                    revision: Revision) -> AbstractAsyncContextManager[Path]:
+        """A directory holding the unpacked chart as ``<chart>/``, removed on exit."""
         ...
 
 
@@ -170,6 +186,29 @@ class HistoryPort(Protocol):
     async def record(self, app: str, cluster: str, *, revision: str, started: float, duration: float,
                      result: str, message: str = "", trace_id: str = "",
                      changes: Mapping[str, Any] | None = None) -> bool: ...
+
+
+class NotifyPort(Protocol):
+    """Notification delivery (implemented by edges.notifications.Dispatcher).
+
+    ``deliver`` only queues: it never waits for a receiver, so a slow or dead
+    one cannot slow a sync or a repair.
+    """
+
+    def deliver(self, service: str, recipients: tuple[str, ...], notice: Notice, text: str) -> None:
+        """Queue NOTICE, worded TEXT, for SERVICE (to RECIPIENTS, where the service has any)."""
+        ...
+
+
+class EventPort(Protocol):
+    """Kubernetes Events in target clusters (implemented by edges.kube.events.EventRecorder).
+
+    ``record`` only queues, like ``NotifyPort.deliver``.
+    """
+
+    def record(self, event: ClusterEvent, *, namespace: str, inventory: str) -> None:
+        """Record EVENT on the ConfigMap INVENTORY in NAMESPACE of the event's cluster."""
+        ...
 
 
 AttrValue = str | int | float | bool

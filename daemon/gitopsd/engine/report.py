@@ -8,7 +8,7 @@ record. A self-heal repair re-applies single objects, so it cannot settle a
 revision a full pass failed on (``finished(full=False)``, the board keeps
 it). Changes of an instance's status between passes (health seen by the
 watches, drift without self-heal) go out through ``changed`` so the metrics
-follow the board. This module decides nothing about what to do next
+and notifications follow the board. This module decides nothing about what to do next
 (requeue, retry, repair): that is the daemon's and the drift controller's.
 """
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from gitopsd.engine.notices import Notices
 from gitopsd.engine.ports import HistoryPort, MetricsPort, SpanPort, Step, TracingPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard, sync_result
 from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
@@ -57,10 +58,11 @@ def finish_span(span: SpanPort, outcome: Outcome) -> str:
 
 class Reporter:
     def __init__(self, board: StatusBoard, *, metrics: MetricsPort | None = None,
-                 history: HistoryPort | None = None) -> None:
+                 history: HistoryPort | None = None, notices: Notices | None = None) -> None:
         self.board = board
         self.metrics = metrics
         self.history = history
+        self.notices = notices
 
     async def finished(self, inst: AppInstance, outcome: Outcome, timing: Timing, *, trigger: str,
                        trace: str, full: bool = False, settled: bool = True) -> InstanceStatus:
@@ -74,8 +76,10 @@ class Reporter:
                  revision=outcome.revision[:12], **applied, sync_status=row.sync_status.value,
                  seconds=round(timing.duration, 3), trigger=trigger, message=outcome.message[:300],
                  trace_id=trace)
+        if self.notices is not None:
+            self.notices.finished(inst, outcome, row, full=full, trace=trace)
         if self.metrics:
-            self.changed(inst)
+            self._follow(inst)
             self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
             self.metrics.reconcile_finished(inst.cluster, timing.duration)
         if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
@@ -86,7 +90,13 @@ class Reporter:
         return row
 
     def changed(self, inst: AppInstance) -> None:
-        """The board's row for INST changed between passes: the metrics follow it."""
+        """The board's row for INST changed between passes: the metrics and notifications follow it."""
+        row = self.board.get(inst.key)
+        if self.notices is not None and row is not None:
+            self.notices.changed(inst, row)
+        self._follow(inst)
+
+    def _follow(self, inst: AppInstance) -> None:
         row = self.board.get(inst.key)
         if self.metrics and row is not None:
             self.metrics.set_instance(inst.app, inst.cluster, row.sync_status, row.health.status.value)

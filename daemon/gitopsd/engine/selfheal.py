@@ -193,6 +193,10 @@ class Repairer:
     def pending(self) -> int:
         return len(self._tasks)
 
+    def count(self, instance_key: str) -> int:
+        """Repairs of the instance's objects that wait or write now."""
+        return sum(1 for (ik, _), t in self._tasks.items() if ik == instance_key and not t.done())
+
     def others(self, instance_key: str, besides: ResourceKey) -> bool:
         """True while a repair of another object of the instance waits or writes."""
         return any(ik == instance_key and k != besides and not t.done()

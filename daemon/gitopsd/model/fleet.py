@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitopsd.model.healthchecks import HealthCheckSpec
+from gitopsd.model.helmrepos import HelmRepository
+from gitopsd.model.notifications import Notifications, Subscription
 from gitopsd.model.projects import BUILTIN_DEFAULT, DEFAULT_PROJECT, Project
 from gitopsd.model.signing import VerifyPolicy
 
@@ -118,12 +120,21 @@ class DirectoryParams:
 
 @dataclass(frozen=True)
 class Source:
+    """Where an application's manifests come from.
+
+    A Git source names a ``repositories`` entry in ``repo``, a ref in
+    ``target_revision`` and a directory in ``path``. A chart source (``chart``
+    set) names a ``helmRepositories`` entry in ``repo`` and the chart version
+    or range in ``target_revision`` ("" for the newest); ``path`` is unused.
+    """
+
     repo: str
     target_revision: str = "HEAD"
     path: str = "."
     helm: HelmParams = field(default_factory=HelmParams)
     directory: DirectoryParams = field(default_factory=DirectoryParams)
     refs: tuple[SourceRef, ...] = ()
+    chart: str = ""
 
 
 @dataclass(frozen=True)
@@ -191,6 +202,8 @@ class Application:
     # when it leaves the fleet (or stops selecting a cluster), delete what it deployed there
     cascade_delete: bool = False
     project: str = DEFAULT_PROJECT  # the project whose rules bound what it deploys
+    # its own notification subscriptions (Argo CD's notifications.argoproj.io/subscribe.* annotations)
+    subscriptions: tuple[Subscription, ...] = ()
 
 
 @dataclass(frozen=True, order=True)
@@ -269,6 +282,8 @@ class Settings:
     max_manifest_file_size: int = MAX_MANIFEST_FILE_SIZE  # bytes of one manifest file in Git
     max_render_output_size: int = MAX_RENDER_OUTPUT_SIZE  # bytes of one application's manifests
     state_dir: str = ""  # absolute; "" leaves it to --state-dir and the environment
+    ui: bool = True  # the status pages under /ui
+    traces_url: str = ""  # a trace viewer's URL with ``{traceId}`` in it; "" shows no trace links
     coordination: Coordination | None = None  # None: one daemon, one Lease per cluster
 
 
@@ -285,12 +300,23 @@ class Fleet:
     rejected_applications: tuple[RejectedApplication, ...] = ()
     health_checks: tuple[HealthCheckSpec, ...] = ()
     projects: tuple[Project, ...] = ()  # declared projects; ``default`` is built in unless declared
+    notifications: Notifications = field(default_factory=Notifications)
+    helm_repositories: tuple[HelmRepository, ...] = ()
 
     def cluster(self, name: str) -> Cluster:
         return next(c for c in self.clusters if c.name == name)
 
     def repository(self, name: str) -> Repository:
         return next(r for r in self.repositories if r.name == name)
+
+    def helm_repository(self, name: str) -> HelmRepository:
+        return next(r for r in self.helm_repositories if r.name == name)
+
+    def source_url(self, source: Source) -> str:
+        """The URL SOURCE is read from: its Helm repository's for a chart, else its Git one's."""
+        if source.chart:
+            return self.helm_repository(source.repo).url
+        return self.repository(source.repo).url
 
     def application(self, name: str) -> Application:
         return next(a for a in self.applications if a.name == name)

@@ -93,8 +93,10 @@ class ErrorKind(enum.StrEnum):
     INVENTORY = "InventoryError"
     SYNC_DEADLINE = "SyncDeadline"
     SYNC_WINDOW_CLOSED = "SyncWindowClosed"
+    ROLLBACK_REFUSED = "RollbackRefused"
     OWNED_ELSEWHERE = "OwnedElsewhere"
     LOCAL_CLUSTER = "LocalClusterError"
+    NOTIFICATION = "NotificationError"
 
 
 _KINDS = {kind.value: kind for kind in ErrorKind}

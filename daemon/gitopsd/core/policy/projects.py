@@ -213,7 +213,7 @@ def scope_of(fleet: Fleet, instance: AppInstance, app: Application) -> Scope:
     """INSTANCE's scope in FLEET. A project the fleet does not know (the loader reports that)
     becomes an empty one that forbids everything: an unknown project never means unrestricted."""
     project = fleet.project(app.project) or Project(app.project)
-    return Scope(project, fleet.cluster(instance.cluster), fleet.repository(instance.source.repo).url,
+    return Scope(project, fleet.cluster(instance.cluster), fleet.source_url(instance.source),
                  instance.namespace)
 
 

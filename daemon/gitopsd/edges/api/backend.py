@@ -45,6 +45,21 @@ class ApiBackend(Protocol):
         """
         ...
 
+    def rollback(self, app: str, cluster: str, entry_id: int) -> Row | Awaitable[Row]:
+        """A manual sync of one instance pinned to the revision of its history entry ENTRY_ID.
+
+        Returns ``{"enqueued": [...], "revision": sha}``; raises ``KeyError`` for an unknown
+        instance or entry, ``RollbackRefused`` while the application syncs automatically and
+        ``SyncWindowClosed`` when a sync window refuses it now.
+        """
+        ...
+
+    def inspect(self, app: str, cluster: str) -> Row | Awaitable[Row]:
+        """One instance's objects against its cluster now, read-only: ``revision``, ``summary``
+        and ``objects`` (wave, group, kind, namespace, name, sync, health, message and the
+        masked ``diff``); raises ``KeyError`` for an unknown instance."""
+        ...
+
     def repo_push(self, repo_url_or_name: str, ref: str | None) -> Sequence[str] | Awaitable[Sequence[str]]:
         """Poll the matching repositories now; returns their names, empty when none match."""
         ...

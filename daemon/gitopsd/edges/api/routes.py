@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
-from gitopsd.errors import OwnedElsewhere, SyncWindowClosed
+from gitopsd.errors import OwnedElsewhere, RollbackRefused, SyncWindowClosed
 
 from .backend import ApiBackend, Row, resolve
 
@@ -63,6 +63,8 @@ class ApiRoutes:
             web.get("/api/v1/members", self.list_members, name="api.members"),
             web.post("/api/v1/instances/{app}/{cluster}/sync", self.sync_instance, name="api.sync_instance"),
             web.post("/api/v1/applications/{app}/sync", self.sync_application, name="api.sync_application"),
+            web.post("/api/v1/instances/{app}/{cluster}/rollback", self.rollback_instance,
+                     name="api.rollback_instance"),
         ]
 
     async def _rows(self) -> Sequence[Row]:
@@ -99,6 +101,30 @@ class ApiRoutes:
     async def sync_application(self, request: web.Request) -> web.Response:
         """Enqueue a sync of an application on every cluster it targets."""
         return await self._sync(request.match_info["app"], None)
+
+    async def rollback_instance(self, request: web.Request) -> web.Response:
+        """Sync one instance to the revision of its history entry ``{"id": N}``; 202 with the keys
+        and revision, 404 for an unknown instance or entry, 409 while automated sync is on or a
+        sync window refuses it."""
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body must be JSON: {\"id\": <history entry id>}")
+        entry_id = body.get("id") if isinstance(body, dict) else None
+        if not isinstance(entry_id, int) or isinstance(entry_id, bool):
+            return _error(400, "the body must be JSON: {\"id\": <history entry id>}")
+        try:
+            result = await resolve(self._backend.rollback(app, cluster, entry_id))
+        except KeyError as exc:
+            return _error(404, _unknown(exc))
+        except RollbackRefused as exc:
+            return _error(409, f"rollback refused: {exc}")
+        except SyncWindowClosed as exc:
+            return _error(409, f"rollback refused by a sync window: {exc}")
+        log.info("rollback requested", app=app, cluster=cluster, entry=entry_id,
+                 revision=result.get("revision"))
+        return web.json_response(dict(result), status=202)
 
     async def _sync(self, app: str, cluster: str | None) -> web.Response:
         try:

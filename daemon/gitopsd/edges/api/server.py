@@ -5,7 +5,8 @@ ask the backend; ``/api/v1/...`` needs ``Authorization: Bearer <token>`` with
 the token read from a file at start (no token file configured: every API call
 answers 403), except that with ``loopback_reads`` a GET that carries no
 credentials and comes straight from a loopback address (no proxy header) may
-read; ``/webhooks/...`` are verified by signature (see ``webhooks``).
+read; ``/webhooks/...`` are verified by signature (see ``webhooks``); with
+``ui``, the status pages under ``/ui`` (see ``gitopsd.edges.ui``).
 Errors are JSON ``{"error": ...}``. Logs name the method, path and status,
 never a header, a query string or a body. The server holds no daemon state and
 must not import the engine: everything it knows comes through ``ApiBackend``.
@@ -84,6 +85,8 @@ class ApiServer:
         client_max_size: int = DEFAULT_MAX_BODY,
         shutdown_timeout: float = SHUTDOWN_TIMEOUT,
         loopback_reads: bool = False,
+        ui: bool = False,
+        traces_url: str = "",
     ) -> None:
         self._backend = backend
         self._host = host
@@ -96,6 +99,8 @@ class ApiServer:
         self._runner: web.AppRunner | None = None
         self._address: tuple[str, int] | None = None
         self._loopback_reads = loopback_reads
+        self._ui = ui
+        self._traces_url = traces_url
 
     @property
     def address(self) -> tuple[str, int] | None:
@@ -111,6 +116,13 @@ class ApiServer:
         app.router.add_get("/metrics", self._metrics, name="metrics")
         app.router.add_routes(ApiRoutes(self._backend).routes())
         app.router.add_routes(WebhookHandlers(self._backend, self._secrets).routes())
+        if self._ui:
+            from gitopsd.edges.ui import UiRoutes
+
+            pages = UiRoutes(self._backend, token=lambda: self._token, traces_url=self._traces_url,
+                             may_read=lambda r: self._loopback_reads and _local_read(r))
+            app.router.add_routes(pages.routes())
+            app.on_shutdown.append(pages.shutdown)
         return app
 
     async def start(self) -> tuple[str, int]:
@@ -156,8 +168,8 @@ class ApiServer:
             return response
         except web.HTTPException as exc:
             status = exc.status
-            if exc.status < 400:
-                raise
+            if exc.status < 400 or exc.content_type == "text/html":
+                raise  # a redirect, or a page the status pages made for the error
             headers = {k: v for k, v in exc.headers.items() if k in ("Allow", "WWW-Authenticate")}
             return _error(exc.status, exc.reason, headers)
         except Exception as exc:

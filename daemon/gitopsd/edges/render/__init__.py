@@ -7,6 +7,8 @@ package produces text only; turning it into manifests is ``core``'s job.
 """
 
 from gitopsd.edges.render.cache import CacheStats, RenderCache, cache_key
+from gitopsd.edges.render.charts import ChartFetcher, PulledChart
+from gitopsd.edges.render.chartsource import ChartSource
 from gitopsd.edges.render.renderer import Renderer, RenderStats
 from gitopsd.edges.render.request import (
     Rendered,
@@ -18,7 +20,10 @@ from gitopsd.edges.render.runner import Limits, run_tool
 
 __all__ = [
     "CacheStats",
+    "ChartFetcher",
+    "ChartSource",
     "Limits",
+    "PulledChart",
     "RenderCache",
     "RenderRequest",
     "RenderStats",

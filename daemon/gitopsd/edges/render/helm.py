@@ -6,9 +6,10 @@ where the value files come first (relative to the chart directory, inside the
 tree, or ``$<ref>/<path>`` files of another source whose text the caller
 gives), the application's inline values next, and parameters last, so
 parameters win over values as they do in Argo CD. Helm gets private
-cache/config/data homes and no plugins; ``helm dependency build`` is never run,
-so a chart must carry its dependencies in ``charts/``. This module builds the
-command line and the values file; it must not parse the output.
+cache/config/data homes and no plugins. Dependencies missing from ``charts/``
+are pulled by ``helmdeps`` into a private copy of the chart when the renderer
+has a ``ChartFetcher``; without one a chart must carry them. This module
+builds the command line and the values file; it must not parse the output.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from typing import Any
 
 import yaml
 
+from gitopsd.edges.render.charts import ChartFetcher
+from gitopsd.edges.render.helmdeps import complete_chart
 from gitopsd.edges.render.request import Rendered, RendererKind
 from gitopsd.edges.render.runner import Limits, run_tool
 from gitopsd.errors import RenderError
 from gitopsd.model import HelmParameter, HelmParams
+from gitopsd.model.helmrepos import HelmRepository
 
 LABEL = "helm template"
 _MISSING_DEPENDENCY = "missing in charts/ directory"
@@ -117,8 +121,12 @@ async def render_helm(
     params: HelmParams,
     limits: Limits,
     ref_files: Mapping[str, str] | None = None,
+    fetcher: ChartFetcher | None = None,
+    repositories: tuple[HelmRepository, ...] = (),
 ) -> Rendered:
-    """Run ``helm template`` for the chart ``chart`` (the real path of ``rel`` in ``tree``)."""
+    """Run ``helm template`` for the chart ``chart`` (the real path of ``rel`` in ``tree``);
+    with FETCHER, dependencies missing from ``charts/`` are pulled first (REPOSITORIES
+    give their credentials)."""
     if not release:
         raise RenderError(f"helm chart {rel!r} needs a release name")
     with tempfile.TemporaryDirectory(prefix="gitopsd-helm-") as tmp:
@@ -126,17 +134,20 @@ async def render_helm(
         value_files = resolve_value_files(tree, chart, rel, params.value_files, ref_files, home)
         if params.values:
             value_files.append(_write_values(home, params.values))
-        argv = helm_argv(binary, release, chart, namespace=namespace,
+        rendered = chart
+        if fetcher is not None:
+            rendered = await complete_chart(fetcher, binary, repositories, tree, chart, rel, home)
+        argv = helm_argv(binary, release, rendered, namespace=namespace,
                          kube_version=kube_version, value_files=value_files,
                          parameters=params.parameters)
         try:
             text = await run_tool(
-                argv, label=LABEL, subject=rel, home=home, env=helm_env(home), cwd=chart,
-                limits=limits, replacements={f"{tree}/": "", str(tree): "."})
+                argv, label=LABEL, subject=rel, home=home, env=helm_env(home), cwd=rendered,
+                limits=limits, replacements={f"{rendered}/": "", f"{tree}/": "", str(tree): "."})
         except RenderError as exc:
             if _MISSING_DEPENDENCY in str(exc):
                 raise RenderError(
-                    f"{exc}\ngitopsd does not download chart dependencies: "
+                    f"{exc}\nthis renderer does not download chart dependencies: "
                     "commit them in the chart's charts/ directory") from None
             raise
     return Rendered(text=text, files=None, renderer=RendererKind.HELM.value)

@@ -21,6 +21,7 @@ from types import MappingProxyType
 
 from gitopsd.edges import binaries
 from gitopsd.edges.render.cache import CacheKey, RenderCache, cache_key
+from gitopsd.edges.render.charts import ChartFetcher
 from gitopsd.edges.render.helm import render_helm
 from gitopsd.edges.render.jsonnet import render_jsonnet
 from gitopsd.edges.render.kustomize import render_kustomize
@@ -36,6 +37,7 @@ from gitopsd.edges.render.request import (
 from gitopsd.edges.render.runner import Limits
 from gitopsd.errors import RenderError
 from gitopsd.model import JsonnetParams
+from gitopsd.model.helmrepos import HelmRepository
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,9 @@ class Renderer:
     """Renders source paths to YAML streams, with caching and guarded tool runs.
 
     ``kustomize`` and ``helm`` are explicit binary paths; when None they are
-    looked up with ``gitopsd.edges.binaries.find`` at render time.
+    looked up with ``gitopsd.edges.binaries.find`` at render time. With
+    ``charts``, Helm dependencies missing from a chart's ``charts/`` are pulled
+    (``helm_repositories`` give credentials); without, such a chart fails.
     """
 
     def __init__(
@@ -77,7 +81,11 @@ class Renderer:
         kustomize: str | None = None,
         helm: str | None = None,
         default_kube_version: str = binaries.K8S_VERSION,
+        charts: ChartFetcher | None = None,
+        helm_repositories: tuple[HelmRepository, ...] = (),
     ) -> None:
+        self.charts = charts
+        self.helm_repositories = helm_repositories
         self.cache = cache if cache is not None else RenderCache()
         self.limits = limits or Limits()
         self.default_kube_version = default_kube_version
@@ -184,4 +192,5 @@ class Renderer:
                 binary, plan.tree, plan.target, plan.rel, release=plan.release,
                 namespace=plan.namespace, kube_version=plan.kube_version,
                 params=plan.request.helm, limits=plan.limits,
-                ref_files=plan.request.ref_files)
+                ref_files=plan.request.ref_files, fetcher=self.charts,
+                repositories=self.helm_repositories)

@@ -45,6 +45,8 @@ METRIC_NAMES = (
     "gitopsd_task_restarts_total",
     "gitopsd_signature_invalid_total",
     "gitopsd_sync_window_active",
+    "gitopsd_notifications_total",
+    "gitopsd_kube_events_total",
 )
 
 _RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -108,6 +110,16 @@ class Metrics:
             "gitopsd_sync_window_active",
             "1 while a sync window of this kind applying to the application is active.",
             ["app", "kind"], registry=r)
+        self._notifications = Counter(
+            "gitopsd_notifications_total",
+            "Notifications by service and result: sent, failed (an attempt that did not reach the "
+            "receiver, retried), dropped (given up after the retries, or the queue was full).",
+            ["service", "type", "result"], registry=r)
+        self._events = Counter(
+            "gitopsd_kube_events_total",
+            "Kubernetes Events recorded in target clusters by result: created, updated (a series "
+            "counted on), dropped.",
+            ["cluster", "result"], registry=r)
         self._lock = threading.Lock()
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
@@ -191,6 +203,14 @@ class Metrics:
     def task_restarted(self, task: str) -> None:
         """Count a restart of the supervised task named TASK."""
         self._restarts.labels(task).inc()
+
+    def notification(self, service: str, type_: str, result: str) -> None:
+        """Count one notification to SERVICE (of TYPE_) that was sent, failed or dropped."""
+        self._notifications.labels(service, type_, result).inc()
+
+    def kube_event(self, cluster: str, result: str) -> None:
+        """Count one Kubernetes Event on CLUSTER that was created, updated or dropped."""
+        self._events.labels(cluster, result).inc()
 
     # -- exposition -----------------------------------------------------------
 

@@ -1,0 +1,160 @@
+"""Helm repositories against a real API server: chart dependencies pulled from a served chart
+repository, charts as sources, and refused credentials reported without the password."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gitopsd.app import Sources, connect_cluster
+from gitopsd.engine.sync import SyncRequest
+from gitopsd.localcluster import LocalCluster
+from gitopsd.model import (
+    AppInstance,
+    Application,
+    Cluster,
+    ClusterSelector,
+    Destination,
+    Fleet,
+    Outcome,
+    OutcomeKind,
+    Repository,
+    Source,
+    SyncPolicy,
+)
+from gitopsd.model.helmrepos import HelmRepository
+from tests.testenv.helmrepo import ChartRepo, serve_charts, write_chart
+
+PASSWORD = "s3cret-chart-pass"
+CM = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {name}
+data:
+  chart: "{{{{ .Chart.Name }}}}-{{{{ .Chart.Version }}}}"
+  greeting: "{{{{ .Values.greeting }}}}"
+"""
+
+
+@pytest.fixture
+def charts(tmp_path: Path) -> Iterator[ChartRepo]:
+    """A chart repository with basic auth holding lib 1.0.0 and 1.1.0 and web 0.1.0."""
+    src = tmp_path / "charts-src"
+    made = [write_chart(src / f"lib-{v}", "lib", v, {
+        "templates/cm.yaml": CM.format(name="lib"), "values.yaml": "greeting: from-lib\n"})
+        for v in ("1.0.0", "1.1.0")]
+    made.append(write_chart(src / "web-0.1.0", "web", "0.1.0", {
+        "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
+    with serve_charts(tmp_path / "served", made, username="deployer", password=PASSWORD) as repo:
+        yield repo
+
+
+def _helm_repo(tmp_path: Path, repo: ChartRepo, password: str = PASSWORD) -> HelmRepository:
+    (tmp_path / "user").write_text("deployer\n")
+    (tmp_path / "password").write_text(password + "\n")
+    return HelmRepository(name="charts", url=repo.url, username_file=str(tmp_path / "user"),
+                          password_file=str(tmp_path / "password"), ca_file=str(repo.ca_file))
+
+
+def _fleet(cluster: LocalCluster, source: Source, ns: str, helm_repo: HelmRepository,
+           git_url: str = "") -> tuple[Fleet, Application]:
+    app = Application(name=f"app-{ns}", source=source,
+                      destination=Destination(ClusterSelector(names=(cluster.name,)), ns),
+                      sync_policy=SyncPolicy(automated=True, prune=True))
+    repos = (Repository(name="env", url=git_url),) if git_url else ()
+    fleet = Fleet(name="testfleet", clusters=(Cluster(name=cluster.name,
+                                                      kubeconfig=str(cluster.kubeconfig),
+                                                      server=cluster.server),),
+                  repositories=repos, applications=(app,),
+                  instances=(AppInstance(app.name, cluster.name, source, ns),),
+                  helm_repositories=(helm_repo,))
+    return fleet, app
+
+
+async def _sync(cluster: LocalCluster, fleet: Fleet, app: Application, state: Path) -> Outcome:
+    sources = Sources.build(fleet, state)
+    conn = await connect_cluster(fleet, cluster.name, sources, health_poll=0.2)
+    try:
+        done = await conn.reconciler.reconcile(fleet.instances[0], app, SyncRequest())
+        return done.outcome
+    finally:
+        await conn.close()
+        await sources.close()
+
+
+def _data(cluster: LocalCluster, ns: str, name: str) -> dict[str, Any]:
+    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
+    assert status == 200, f"{name}: {status} {body}"
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+@pytest.mark.asyncio
+async def test_a_dependency_from_the_chart_repository_renders_and_syncs(
+        cluster_a: LocalCluster, make_namespace, git_repos, charts: ChartRepo,
+        tmp_path: Path) -> None:
+    """A chart in Git whose dependency is only in the chart repository syncs both charts'
+    objects, at the version Chart.lock pins rather than the newest the range allows."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    chart_yaml = ("apiVersion: v2\nname: app\nversion: 0.3.0\ndependencies:\n"
+                  f"  - {{name: lib, version: '^1.0.0', repository: '{charts.url}/'}}\n")
+    lock = (f"dependencies:\n- {{name: lib, version: 1.0.0, repository: '{charts.url}/'}}\n"
+            "digest: sha256:0\ngenerated: '2026-01-01T00:00:00Z'\n")
+    repo.commit({"app/Chart.yaml": chart_yaml, "app/Chart.lock": lock,
+                 "app/values.yaml": "greeting: hi\nlib: {greeting: from-parent}\n",
+                 "app/templates/cm.yaml": CM.format(name="app")})
+    source = Source(repo="env", target_revision="main", path="app")
+    fleet, app = _fleet(cluster_a, source, ns, _helm_repo(tmp_path, charts), repo.file_url)
+    outcome = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert _data(cluster_a, ns, "app") == {"chart": "app-0.3.0", "greeting": "hi"}
+    assert _data(cluster_a, ns, "lib") == {"chart": "lib-1.0.0", "greeting": "from-parent"}
+    cached = sorted(p.name for p in (tmp_path / "state" / "helm" / "charts").rglob("*.tgz"))
+    assert cached == ["lib-1.0.0.tgz"]
+    for path in (tmp_path / "state").rglob("*"):
+        assert PASSWORD not in str(path)
+        assert not path.is_file() or PASSWORD.encode() not in path.read_bytes()
+
+
+@pytest.mark.asyncio
+async def test_a_chart_source_syncs_and_follows_its_range(
+        cluster_a: LocalCluster, make_namespace, charts: ChartRepo, tmp_path: Path) -> None:
+    """A chart source syncs the newest version its range allows, and a version published
+    later that the range allows is picked up by the next sync."""
+    ns = make_namespace(cluster_a)
+    source = Source(repo="charts", target_revision="~0.1.0", chart="web")
+    source = replace(source, helm=replace(source.helm, values={"greeting": "inline"}))
+    fleet, app = _fleet(cluster_a, source, ns, _helm_repo(tmp_path, charts))
+    first = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert first.kind is OutcomeKind.SYNCED, first.message
+    assert first.revision.startswith("0.1.0@sha256:")
+    assert _data(cluster_a, ns, "web") == {"chart": "web-0.1.0", "greeting": "inline"}
+    charts.publish(write_chart(tmp_path / "later", "web", "0.1.1", {
+        "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
+    second = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert second.kind is OutcomeKind.SYNCED, second.message
+    assert second.revision.startswith("0.1.1@sha256:")
+    assert _data(cluster_a, ns, "web") == {"chart": "web-0.1.1", "greeting": "inline"}
+
+
+@pytest.mark.asyncio
+async def test_refused_credentials_name_the_repository_not_the_password(
+        cluster_a: LocalCluster, make_namespace, charts: ChartRepo, tmp_path: Path) -> None:
+    """A wrong password fails the sync with a message naming the repository and the HTTP
+    refusal, and the password appears nowhere in it."""
+    ns = make_namespace(cluster_a)
+    wrong = "not-the-" + PASSWORD
+    source = Source(repo="charts", target_revision="0.1.0", chart="web")
+    fleet, app = _fleet(cluster_a, source, ns, _helm_repo(tmp_path, charts, wrong))
+    outcome = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert outcome.kind is not OutcomeKind.SYNCED
+    assert f"Helm repository 'charts' ({charts.url})" in outcome.message
+    assert "HTTP 401" in outcome.message
+    assert wrong not in outcome.message
+    assert "/index.yaml" in charts.requests
+

@@ -1,0 +1,148 @@
+"""The HTTP server's status pages and rollback endpoint over real sockets, with an in-test backend.
+
+A real ``ApiServer`` on 127.0.0.1: the pages are off unless asked for, reads
+without a session follow the API's loopback rule, and the rollback endpoint
+turns the backend's refusals into the right HTTP answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from gitopsd.edges.api import ApiServer
+from gitopsd.errors import RollbackRefused
+
+TOKEN = "tok-ui-5d0c8e2b"
+ROW = {"app": "web", "cluster": "prod", "sync_status": "Synced", "health": "Healthy", "revision": "r1",
+       "last_sync": {"result": "Synced", "started": 1.7e9, "message": "", "trace_id": ""}, "conditions": []}
+
+
+@dataclass
+class Backend:
+    """Answers the server's questions from ROW; rollback refuses app ``auto``."""
+
+    rollbacks: list[tuple[str, str, int]] = field(default_factory=list)
+
+    def instances(self) -> list[dict[str, Any]]:
+        return [ROW]
+
+    def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
+        return []
+
+    def request_sync(self, app: str, cluster: str | None) -> list[str]:
+        return [f"{app}/{cluster}"]
+
+    def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
+        if app == "auto":
+            raise RollbackRefused("auto syncs automatically")
+        if entry_id != 7:
+            raise KeyError(f"no history entry {entry_id}")
+        self.rollbacks.append((app, cluster, entry_id))
+        return {"enqueued": [f"{app}/{cluster}"], "revision": "r0"}
+
+    def inspect(self, app: str, cluster: str) -> dict[str, Any]:
+        return {"revision": "r1", "summary": "1 InSync", "objects": []}
+
+    def repo_push(self, repo: str, ref: str | None) -> list[str]:
+        return []
+
+    def ready(self) -> tuple[bool, str]:
+        return True, "ok"
+
+    def metrics(self) -> tuple[bytes, str]:
+        return b"", "text/plain"
+
+
+Start = Callable[..., Any]
+
+
+@pytest_asyncio.fixture
+async def serve(tmp_path: Path) -> AsyncIterator[Start]:
+    """Start servers with a token file on free ports; stop them afterwards."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    servers: list[ApiServer] = []
+
+    async def start(**options: Any) -> str:
+        server = ApiServer(Backend(), host="127.0.0.1", port=0, token_file=str(token_file), **options)
+        host, port = await server.start()
+        servers.append(server)
+        return f"http://{host}:{port}"
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_pages_are_off_unless_enabled(serve: Start) -> None:
+    """Without ``ui`` (settings.ui: false) there is no /ui at all."""
+    base = await serve(loopback_reads=True)
+    async with aiohttp.ClientSession() as s, s.get(base + "/ui/") as resp:
+        assert resp.status == 404
+
+
+@pytest.mark.asyncio
+async def test_reads_follow_the_api_rule_or_a_session(serve: Start) -> None:
+    """With loopback reads refused a page sends to sign-in; after signing in it is shown."""
+    base = await serve(ui=True, loopback_reads=False)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:  # cookies for an IP
+        async with s.get(base + "/ui/", allow_redirects=False) as resp:
+            assert (resp.status, resp.headers["Location"]) == (303, "/ui/login")
+        async with s.post(base + "/ui/login", data={"token": TOKEN}, allow_redirects=False) as resp:
+            assert resp.status == 303
+        async with s.get(base + "/ui/") as resp:
+            assert resp.status == 200
+            assert 'id="row:web/prod"' in await resp.text()
+
+
+@pytest.mark.asyncio
+async def test_an_unknown_instance_is_a_404_page(serve: Start) -> None:
+    """A page of an instance the daemon does not know is a 404 HTML page naming it, escaped."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s, s.get(base + "/ui/instances/%3Cb%3E/prod") as resp:
+        assert resp.status == 404
+        assert resp.content_type == "text/html"
+        assert "No instance &lt;b&gt; on cluster prod" in await resp.text()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("app", "body", "status"), [
+    ("web", {"id": 7}, 202), ("web", {"id": 8}, 404), ("auto", {"id": 7}, 409),
+    ("web", {"id": "7"}, 400), ("web", [], 400),
+])
+async def test_rollback_endpoint(serve: Start, app: str, body: Any, status: int) -> None:
+    """POST .../rollback answers 202, 404 for an unknown entry, 409 when refused, 400 for a bad body."""
+    base = await serve(ui=True)
+    async with aiohttp.ClientSession() as s, s.post(
+            f"{base}/api/v1/instances/{app}/prod/rollback", json=body,
+            headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+        assert resp.status == status, await resp.text()
+        if status == 202:
+            assert (await resp.json())["revision"] == "r0"
+
+
+@pytest.mark.asyncio
+async def test_open_event_stream_does_not_hold_up_stopping(tmp_path: Path) -> None:
+    """A browser's open /ui/events stream ends when the server stops, well within its drain time."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    server = ApiServer(Backend(), host="127.0.0.1", port=0, token_file=str(token_file), ui=True,
+                       loopback_reads=True, shutdown_timeout=30)
+    host, port = await server.start()
+    async with aiohttp.ClientSession() as s, s.get(f"http://{host}:{port}/ui/events") as resp:
+        first = await resp.content.readline()
+        assert json.loads(first.decode()[len("data: "):])["id"] == "row:web/prod"
+        started = time.monotonic()
+        await asyncio.wait_for(server.stop(), 10)
+        assert time.monotonic() - started < 5
