@@ -130,7 +130,8 @@ class Daemon(DaemonRequests):
             renew=self.settings.lease_renew) for name, handle in clusters.items()})
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing, writable=self.leases.writable, assess=assess,
+                                     tracing=self.tracing, writable=self.leases.writable,
+                                     lapsed=self.leases.lapsed, assess=assess,
                                      windows=self.gate)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)

@@ -68,6 +68,7 @@ class DriftController:
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
                  metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
                  writable: Callable[[str], bool] = lambda cluster: True,
+                 lapsed: Callable[[str], bool] = lambda cluster: False,
                  assess: Assess = builtin_assess, windows: WindowGate | None = None) -> None:
         self.fleet = fleet
         self.assess = assess
@@ -78,6 +79,7 @@ class DriftController:
         self.clock = clock
         self.metrics = metrics
         self.writable = writable  # whether this daemon may write to a cluster (holds its Lease)
+        self.lapsed = lapsed  # whether its Lease lapsed with no other holder (it repairs later)
         self.windows = windows  # sync windows: self-heal writes only while they allow automated syncs
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
                                  tracing=tracing, on_finished=self._repaired, writable=writable,
@@ -177,7 +179,9 @@ class DriftController:
             self._out_of_sync(inst, key, reason)
             return
         if not self.writable(inst.cluster):
-            return  # the daemon holding the cluster's Lease repairs it
+            if self.lapsed(inst.cluster):  # this daemon repairs it once it holds the Lease again
+                self._out_of_sync(inst, key, reason, "; repaired once the cluster's Lease is held again")
+            return  # else the daemon holding the cluster's Lease repairs it
         if self._window_stops(inst, key, reason):
             return
         decision = self._next_repair(inst, key)
