@@ -243,8 +243,8 @@ async def test_edit_while_the_last_repair_is_still_being_reported_is_repaired() 
 
 @pytest.mark.asyncio
 async def test_drift_left_alone_without_the_lease_is_repaired_once_the_lease_is_back() -> None:
-    """An object deleted while the Lease had lapsed (the API server was away) is left alone then,
-    and re-created by the pass that follows the Lease's return."""
+    """An object deleted while the Lease had lapsed (the API server was away) is shown OutOfSync
+    and left alone then, and re-created by the pass that follows the Lease's return."""
     f = Fleet()
     lease = f.daemon.leases.by_cluster["alpha"]
     async with running(f.daemon):
@@ -264,10 +264,14 @@ async def test_drift_left_alone_without_the_lease_is_repaired_once_the_lease_is_
         f.watch.send("DELETED", gone)
         await f.clock.advance(1.0)
         assert KEY not in f.cluster.objects  # no write without the Lease
+        row = f.daemon.board.get("web/alpha")
+        assert row is not None
+        assert row.sync_status == "OutOfSync"  # the loss is shown while it waits
         f.cluster.get = real_get  # type: ignore[method-assign]
         await f.clock.advance(6.0)
         assert lease.held()
         assert f.level() == "info"
+        assert row.sync_status == "Synced"
 
 
 @pytest.mark.asyncio

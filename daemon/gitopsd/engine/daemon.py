@@ -136,7 +136,8 @@ class Daemon(DaemonRequests):
         self.writers = Writers(self.leases, self.membership)
         self.drift = DriftController(fleet=fleet.name, instances=self.instances, queue=self.queue,
                                      reporter=self.reporter, clock=self.clock, metrics=metrics,
-                                     tracing=self.tracing, writable=self.writers.writable, assess=assess,
+                                     tracing=self.tracing, writable=self.writers.writable,
+                                     lapsed=self.writers.lapsed, assess=assess,
                                      windows=self.gate)
         self.watches = Watches(fleet=fleet.name, supervisor=self.supervisor, drift=self.drift,
                                board=self.board, instances=self.instances, metrics=metrics)

@@ -68,6 +68,7 @@ class DriftController:
                  queue: WorkQueue, reporter: Reporter, clock: Clock,
                  metrics: MetricsPort | None = None, tracing: TracingPort | None = None,
                  writable: Callable[[AppInstance], bool] = lambda inst: True,
+                 lapsed: Callable[[AppInstance], bool] = lambda inst: False,
                  assess: Assess = builtin_assess, windows: WindowGate | None = None) -> None:
         self.fleet = fleet
         self.assess = assess
@@ -78,6 +79,7 @@ class DriftController:
         self.clock = clock
         self.metrics = metrics
         self.writable = writable  # whether this daemon may write for an instance (Lease, ownership)
+        self.lapsed = lapsed  # whether it may not only until its own Lease is back (it repairs later)
         self.windows = windows  # sync windows: self-heal writes only while they allow automated syncs
         self.repairer = Repairer(clock=clock, queue=queue, reporter=reporter, held=self, fleet=fleet,
                                  tracing=tracing, on_finished=self._repaired, writable=writable,
@@ -177,7 +179,9 @@ class DriftController:
             self._out_of_sync(inst, key, reason)
             return
         if not self.writable(inst):
-            return  # the daemon holding the cluster's Lease (or owning the instance) repairs it
+            if self.lapsed(inst):  # this daemon repairs it once it may write there again
+                self._out_of_sync(inst, key, reason, "; repaired once this daemon's Lease is held again")
+            return  # else the daemon holding the cluster's Lease (or owning the instance) repairs it
         if self._window_stops(inst, key, reason):
             return
         decision = self._next_repair(inst, key)

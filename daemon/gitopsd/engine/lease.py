@@ -170,6 +170,12 @@ class Leases:
         lease = self.by_cluster.get(cluster)
         return lease is None or lease.held()
 
+    def lapsed(self, cluster: str) -> bool:
+        """True while this daemon cannot write to CLUSTER although no other daemon holds its
+        Lease (renewals failed: the cluster was away): it writes there again once it is back."""
+        lease = self.by_cluster.get(cluster)
+        return lease is not None and not lease.held() and lease.holder in ("", lease.identity)
+
     def holder(self, cluster: str) -> str:
         lease = self.by_cluster.get(cluster)
         return lease.holder if lease is not None else ""

@@ -89,6 +89,14 @@ class Writers:
             return self.membership.acts_on(inst.key)
         return self.leases.writable(inst.cluster)
 
+    def lapsed(self, inst: AppInstance) -> bool:
+        """True while this daemon may not write for INST although it is the one to (its own Lease
+        is not fresh, or it waits for a previous owner to let go): it repairs once it may."""
+        m = self.membership
+        if m is not None:
+            return m.owner(inst.key) == m.identity and not m.acts_on(inst.key)
+        return self.leases.lapsed(inst.cluster)
+
     def sweeps(self, cluster: str) -> bool:
         """Whether this daemon may remove the applications that left the fleet on CLUSTER."""
         if self.membership is not None:
