@@ -1,4 +1,5 @@
-"""Unit tests for core.inventory: tracking ids, stamping, ownership, inventory ConfigMaps, pruning."""
+"""Unit tests for core.inventory and core.ownership: tracking ids, stamping, ownership, inventory
+ConfigMaps, rebuilding and pruning."""
 
 from __future__ import annotations
 
@@ -14,17 +15,14 @@ from gitopsd.core.inventory import (
     INVENTORY_KEY,
     Inventory,
     InventoryEntry,
-    Ownership,
-    OwnershipState,
     inventory_name,
-    ownership,
     parse_tracking_id,
     prune_candidates,
-    recover,
     stamp,
     tracking_id,
 )
 from gitopsd.core.marks import APP_ANNOTATION, FLEET_LABEL, TRACKING_ANNOTATION
+from gitopsd.core.ownership import Ownership, OwnershipState, ownership, recover
 from gitopsd.errors import InventoryError
 from gitopsd.model import Manifest, ResourceKey
 

@@ -8,8 +8,8 @@ for ours). The set of objects each application instance owns is kept in a
 ConfigMap ``gitopsd-inv-<app>`` in the target cluster, so that pruning stays
 correct when the management host loses its local state.
 
-This module builds and reads those marks and that ConfigMap as plain values,
-and rebuilds a lost inventory from the live objects that carry the marks. It
+This module builds and reads those marks and that ConfigMap as plain values
+(``core.ownership`` judges the marks and rebuilds a lost inventory from them). It
 never talks to a cluster and never decides to delete anything: it only says
 which inventory entries are no longer desired.
 """
@@ -17,7 +17,6 @@ which inventory entries are no longer desired.
 from __future__ import annotations
 
 import copy
-import enum
 import hashlib
 import json
 import re
@@ -120,64 +119,6 @@ def stamp(body: Mapping[str, Any], *, fleet: str, app: str, key: ResourceKey) ->
                            TRACKING_ANNOTATION: value}
     result["metadata"] = meta
     return result
-
-
-# --- ownership -------------------------------------------------------------
-
-class OwnershipState(enum.Enum):
-    """Whose an existing object is, as far as gitopsd may act on it."""
-
-    ABSENT = "Absent"        # no live object: gitopsd may create it
-    OURS = "Ours"            # our tracking id (and fleet): gitopsd may change and prune it
-    FOREIGN = "Foreign"      # another application's or fleet's: never touched
-    UNTRACKED = "Untracked"  # no (valid) tracking id for this object: adoptable, unless shared
-                             # resources must fail
-
-
-@dataclass(frozen=True)
-class Ownership:
-    """An ownership verdict: the state, the owner when foreign, and a one-line reason."""
-
-    state: OwnershipState
-    owner: str = ""
-    reason: str = ""
-
-    def writable(self, *, fail_on_shared_resource: bool) -> bool:
-        """True when gitopsd may apply to the object (``FailOnSharedResource`` as given)."""
-        if self.state is OwnershipState.UNTRACKED:
-            return not fail_on_shared_resource
-        return self.state in (OwnershipState.ABSENT, OwnershipState.OURS)
-
-
-def ownership(live: Mapping[str, Any] | None, *, fleet: str, app: str,
-              key: ResourceKey) -> Ownership:
-    """Who owns the live object at ``key``, seen from application ``app`` of ``fleet``.
-
-    A tracking id that names another object (the annotation was copied along
-    with the object) marks nothing: such an object is untracked. A tracking id
-    for this object from another application, or another fleet's label, makes
-    it foreign.
-    """
-    if live is None:
-        return Ownership(OwnershipState.ABSENT)
-    raw = objects.annotations(live).get(TRACKING_ANNOTATION)
-    parsed = parse_tracking_id(raw) if isinstance(raw, str) else None
-    if parsed is None:
-        reason = "no tracking id" if raw is None else "unreadable tracking id"
-        return Ownership(OwnershipState.UNTRACKED, reason=f"{key}: {reason}")
-    owner_app, owner_key = parsed
-    if owner_key != key:
-        return Ownership(OwnershipState.UNTRACKED,
-                         reason=f"{key}: tracking id names another object ({owner_key})")
-    owner_fleet = objects.labels(live).get(FLEET_LABEL)
-    if owner_fleet not in (None, fleet):
-        owner = f"{owner_app} (fleet {owner_fleet})"
-        return Ownership(OwnershipState.FOREIGN, owner,
-                         f"{key} belongs to application {owner}")
-    if owner_app != app:
-        return Ownership(OwnershipState.FOREIGN, owner_app,
-                         f"{key} belongs to application {owner_app}")
-    return Ownership(OwnershipState.OURS, app)
 
 
 # --- inventory -------------------------------------------------------------
@@ -384,20 +325,6 @@ class Inventory:
             return cls.from_text(text)
         except InventoryError as exc:
             raise InventoryError(f"inventory ConfigMap {name}: {exc}") from None
-
-
-def recover(live: Iterable[Mapping[str, Any]], *, fleet: str, app: str) -> Inventory:
-    """The inventory of ``app`` rebuilt from ``live`` objects (those carrying ``fleet``'s label):
-    every one that is the application's by a tracking id naming itself. Hooks are left out,
-    as ``from_manifests`` leaves them out."""
-    entries = []
-    for obj in live:
-        annotations = objects.annotations(obj)
-        if not objects.name(obj) or any(a in annotations for a in HOOK_ANNOTATIONS):
-            continue
-        if ownership(obj, fleet=fleet, app=app, key=ResourceKey.of(obj)).state is OwnershipState.OURS:
-            entries.append(InventoryEntry.of(obj))
-    return Inventory.of(entries)
 
 
 # --- pruning ---------------------------------------------------------------

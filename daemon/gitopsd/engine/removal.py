@@ -40,10 +40,9 @@ from gitopsd.core.inventory import (
     TRACKING_ANNOTATION,
     Inventory,
     InventoryEntry,
-    OwnershipState,
-    ownership,
     parse_tracking_id,
 )
+from gitopsd.core.ownership import OwnershipState, ownership
 from gitopsd.core.plan import Permission, live_deletion_options
 from gitopsd.core.plan.hooks import deletion_hook_types, read_hook, read_wave
 from gitopsd.core.policy.projects import Scope

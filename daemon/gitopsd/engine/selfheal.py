@@ -33,8 +33,8 @@ from typing import Any, Protocol
 import structlog
 
 from gitopsd.core.diff.normalize import rules_for
-from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.core.marks import HASH_ANNOTATION
+from gitopsd.core.ownership import OwnershipState, ownership
 from gitopsd.core.plan import object_options, parse_app_options
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.ports import ClusterPort, NoTracing, Step, TracingPort

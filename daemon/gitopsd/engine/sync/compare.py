@@ -29,17 +29,9 @@ from typing import Any
 from gitopsd.core import health as healthmod
 from gitopsd.core.diff import DiffState, ObjectDiff, diff_objects, drifted
 from gitopsd.core.health.custom import Assess
-from gitopsd.core.inventory import (
-    Inventory,
-    InventoryEntry,
-    Ownership,
-    OwnershipState,
-    inventory_name,
-    ownership,
-    recover,
-    stamp,
-)
+from gitopsd.core.inventory import Inventory, InventoryEntry, inventory_name, stamp
 from gitopsd.core.marks import APP_ANNOTATION, HASH_ANNOTATION, fleet_selector
+from gitopsd.core.ownership import Ownership, OwnershipState, ownership, recover
 from gitopsd.core.plan import Preconditions
 from gitopsd.core.plan.hooks import HookRole, read_hook
 from gitopsd.engine.ports import ClusterPort, Obj

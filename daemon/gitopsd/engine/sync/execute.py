@@ -32,8 +32,8 @@ from gitopsd.core import health as healthmod
 from gitopsd.core.diff.normalize import rules_for
 from gitopsd.core.diff.respect import respect_ignored
 from gitopsd.core.health.custom import Assess
-from gitopsd.core.inventory import OwnershipState, ownership
 from gitopsd.core.managedfields import upgraded
+from gitopsd.core.ownership import OwnershipState, ownership
 from gitopsd.core.plan import Plan, SkipReason, SyncTask, TaskAction
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lifecycle import Lifecycle, Target, reason
