@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gitopsd.core.policy.globs import glob_match, negatable_match
+from gitopsd.core.policy.globs import negatable_match
 from gitopsd.core.policy.projects import (
     check_instance,
     destination_permitted,
@@ -15,6 +15,7 @@ from gitopsd.core.policy.projects import (
 )
 from gitopsd.model import Cluster, Manifest, ResourceKey
 from gitopsd.model.fleet import Fleet
+from gitopsd.model.globs import glob_match
 from gitopsd.model.projects import BUILTIN_DEFAULT, GroupKind, Project, ProjectDestination
 
 PROD = Cluster(name="prod-eu", kubeconfig="", server="https://10.0.0.1:6443",

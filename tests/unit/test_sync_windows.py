@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gitopsd.core.globs import glob_match
 from gitopsd.core.policy.windows import WindowTarget, applies, evaluate, is_active
 from gitopsd.model.cron import parse_cron
+from gitopsd.model.globs import glob_match
 from gitopsd.model.windows import SyncWindow, WindowKind
 
 UTC = dt.UTC

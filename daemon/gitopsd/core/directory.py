@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gitopsd.model.fleet import DirectoryParams
-from gitopsd.model.globs import GlobError, glob_match
+from gitopsd.model.globs import glob_match
 
 __all__ = [
     "JSONNET_SUFFIX",
@@ -74,13 +74,6 @@ def _looks_like_manifest(name: str) -> bool:
     return bool(dot) and ext in _TEMPLATE_SUFFIXES and stem.endswith(MANIFEST_SUFFIXES)
 
 
-def _matches(pattern: str, relative: str) -> bool:
-    try:
-        return glob_match(pattern, relative)
-    except GlobError:
-        return False  # as Argo CD: a pattern that does not compile matches nothing
-
-
 def select_files(files: Mapping[str, bytes], base: str, params: DirectoryParams,
                  where: str = "") -> DirectoryFiles:
     """The files of FILES (repository-relative path -> content) that the directory source at
@@ -106,9 +99,9 @@ def select_files(files: Mapping[str, bytes], base: str, params: DirectoryParams,
                 warnings.append(f"{prefix}{name} is not read: gitopsd reads .yaml, .yml, .json "
                                 "and .jsonnet files; render it into one of these")
             continue
-        if params.exclude and _matches(params.exclude, relative):
+        if params.exclude and glob_match(params.exclude, relative):
             continue
-        if params.include and not _matches(params.include, relative):
+        if params.include and not glob_match(params.include, relative):
             continue
         if SKIP_MARKER in files[name]:
             continue

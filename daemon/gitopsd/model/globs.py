@@ -1,12 +1,15 @@
-"""Argo CD's glob patterns, as used by ``directory.include`` and ``directory.exclude``.
+"""Argo CD's glob patterns (the gobwas/glob syntax), for every place gitopsd matches names.
 
-Argo CD matches these with gobwas/glob and no separators, so ``*`` (and
-``**``) match any run of characters, ``/`` included; ``?`` matches one
-character; ``[abc]``, ``[a-z]`` and ``[!abc]`` are character classes;
-``{a,b}`` matches either alternative (alternatives may hold patterns and
-nest); ``\\`` makes the next character literal. A pattern matches the whole
-path. This module compiles a pattern into a regular expression; it must not
-know which files a source holds (``core.directory`` decides that).
+``directory.include``/``exclude``, AppProject fields, sync window selectors
+and notification subscriptions all use this one dialect: ``*`` matches any run
+of characters (within one segment when SEPARATORS are given; ``**`` crosses
+them), ``?`` one character (not a separator), ``[abc]``, ``[a-z]`` and
+``[!abc]`` are character classes, ``{a,b}`` matches either alternative
+(alternatives may hold patterns and nest), and ``\\`` makes the next
+character literal. A pattern matches the whole text, case-sensitively; one
+that does not compile matches nothing, and ``*`` alone matches everything, as
+in Argo CD. This module compiles patterns into regular expressions; it must
+not know what the strings name.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ class GlobError(ValueError):
 
 
 class _Parser:
-    def __init__(self, pattern: str) -> None:
+    def __init__(self, pattern: str, separators: str = "") -> None:
         self.text = pattern
         self.pos = 0
+        self.one = f"[^{re.escape(separators)}]" if separators else "."
 
     def fail(self, message: str) -> GlobError:
         return GlobError(f"glob {self.text!r}: {message}")
@@ -38,11 +42,13 @@ class _Parser:
                 return "".join(out)
             self.pos += 1
             if ch == "*":
+                stars = 1
                 while self.pos < len(self.text) and self.text[self.pos] == "*":
                     self.pos += 1
-                out.append(".*")
+                    stars += 1
+                out.append(".*" if stars > 1 else f"{self.one}*")
             elif ch == "?":
-                out.append(".")
+                out.append(self.one)
             elif ch == "[":
                 out.append(self.char_class())
             elif ch == "{":
@@ -93,12 +99,18 @@ class _Parser:
         return "[" + ("^" if negate else "") + "".join(parts) + "]"
 
 
-@lru_cache(maxsize=256)
-def compile_glob(pattern: str) -> re.Pattern[str]:
+@lru_cache(maxsize=1024)
+def compile_glob(pattern: str, separators: str = "") -> re.Pattern[str]:
     """PATTERN as a compiled regular expression matching whole strings; GlobError if invalid."""
-    return re.compile(_Parser(pattern).sequence(0), re.DOTALL)
+    return re.compile(_Parser(pattern, separators).sequence(0), re.DOTALL)
 
 
-def glob_match(pattern: str, text: str) -> bool:
-    """Whether TEXT matches PATTERN as a whole (Argo CD's ``glob.Match``)."""
-    return compile_glob(pattern).fullmatch(text) is not None
+def glob_match(pattern: str, text: str, separators: str = "") -> bool:
+    """Whether TEXT matches PATTERN as a whole (Argo CD's ``glob.Match``); a PATTERN that is
+    exactly ``*`` matches everything, separators or not, and an invalid one matches nothing."""
+    if pattern == "*":
+        return True
+    try:
+        return compile_glob(pattern, separators).fullmatch(text) is not None
+    except GlobError:
+        return False

@@ -30,9 +30,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from gitopsd.core.policy.globs import glob_match, is_denial, negatable_match
+from gitopsd.core.policy.globs import is_denial, negatable_match
 from gitopsd.model.fleet import AppInstance, Application, Cluster, Fleet
 from gitopsd.model.giturls import repository_identity, safe_url
+from gitopsd.model.globs import glob_match
 from gitopsd.model.projects import GroupKind, Project, ProjectDestination
 from gitopsd.model.resources import Manifest, ResourceKey, SourceLocation
 

@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from gitopsd.core.globs import glob_match
 from gitopsd.core.policy.windowtime import last_start, next_start, open_until
+from gitopsd.model.globs import glob_match
 from gitopsd.model.windows import SyncWindow, WindowKind
 
 __all__ = ["WindowTarget", "WindowVerdict", "applies", "evaluate", "is_active", "next_transition"]
