@@ -58,6 +58,7 @@ def test_scale_edits_seconds_apart_are_each_reverted_at_once(cluster_w: LocalClu
     """Three ``kubectl scale`` edits of a managed Deployment two seconds apart are each reverted
     within a second, although its controller writes status after every one."""
     ns = make_namespace(cluster_w)
+    app = f"web-{ns.rpartition('-')[2]}"  # the session's cluster keeps other tests' inventories
     repo = git_repos.new()
     web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
@@ -67,14 +68,14 @@ def test_scale_edits_seconds_apart_are_each_reverted_at_once(cluster_w: LocalClu
                         "containers": [{"name": "c", "image": "registry.invalid/web:1"}]}}}}
     repo.commit({"app/web.yaml": yaml.safe_dump(web)})
     d = DaemonProc(fleet_doc([("w", cluster_w.kubeconfig, {})], str(repo.path), poll="30s",
-                             apps=[_app("web", ns)]), daemon_root, resync=600).start()
+                             apps=[_app(app, ns)]), daemon_root, resync=600).start()
     path = f"/apis/apps/v1/namespaces/{ns}/deployments/web"
 
     def replicas() -> int:
         return int(((_get(cluster_w, path) or {}).get("spec") or {}).get("replicas", -1))
 
     try:
-        assert poll_until(lambda: (d.instance("web", "w") or {}).get("health") == "Healthy", 60), d.logs()
+        assert poll_until(lambda: (d.instance(app, "w") or {}).get("health") == "Healthy", 60), d.logs()
         took = []
         for n in range(3):
             status, _ = cluster_w.request("PATCH", f"{path}/scale?fieldManager=kubectl-scale",
@@ -86,7 +87,7 @@ def test_scale_edits_seconds_apart_are_each_reverted_at_once(cluster_w: LocalClu
             took.append(time.monotonic() - t0)
             time.sleep(2.0)
         assert max(took) < 1.0, took
-        row = d.instance("web", "w") or {}
+        row = d.instance(app, "w") or {}
         assert "SelfHealFight" not in [c["type"] for c in row["conditions"]]
     finally:
         assert d.stop() == 0
@@ -143,14 +144,15 @@ def test_object_self_heal_recreated_still_follows_git(cluster_a: LocalCluster, m
     """A ConfigMap and a Service deleted and re-created by self-heal take a later Git change that
     removes a key and changes a port."""
     ns = make_namespace(cluster_a)
+    app = f"web-{ns.rpartition('-')[2]}"  # the session's cluster keeps other tests' inventories
     repo = git_repos.new()
     repo.commit({"app/c.yaml": _cm("c", {"value": "desired", "extra": "x"}),
                  "app/svc.yaml": _svc([("http", 80), ("metrics", 9090)])})
     d = DaemonProc(fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
-                             apps=[_app("web", ns)]), daemon_root).start()
+                             apps=[_app(app, ns)]), daemon_root).start()
     cm_path, svc_path = f"/api/v1/namespaces/{ns}/configmaps/c", f"/api/v1/namespaces/{ns}/services/web"
     try:
-        assert poll_until(lambda: (d.instance("web", "a") or {}).get("sync_status") == "Synced", 30), d.logs()
+        assert poll_until(lambda: (d.instance(app, "a") or {}).get("sync_status") == "Synced", 30), d.logs()
         uids = {p: (_get(cluster_a, p) or {})["metadata"]["uid"] for p in (cm_path, svc_path)}
         for p in (cm_path, svc_path):
             assert cluster_a.request("DELETE", p)[0] == 200
@@ -162,7 +164,7 @@ def test_object_self_heal_recreated_still_follows_git(cluster_a: LocalCluster, m
             assert ("gitopsd", "Update") not in managers
         sha = repo.commit({"app/c.yaml": _cm("c", {"value": "desired"}),
                            "app/svc.yaml": _svc([("http", 8080), ("metrics", 9090)])})
-        assert poll_until(lambda: (r := d.instance("web", "a")) and r["revision"] == sha
+        assert poll_until(lambda: (r := d.instance(app, "a")) and r["revision"] == sha
                           and r["sync_status"] == "Synced", 30), d.logs()
         assert (_get(cluster_a, cm_path) or {})["data"] == {"value": "desired"}
         ports = (_get(cluster_a, svc_path) or {})["spec"]["ports"]
