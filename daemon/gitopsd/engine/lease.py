@@ -53,6 +53,18 @@ def micro_time() -> str:
     return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+async def create_in_namespace(cluster: ClusterPort, body: Obj, namespace: str) -> None:
+    """Create BODY in NAMESPACE, creating the namespace first when it is missing (a cluster
+    restored empty has none)."""
+    try:
+        await cluster.create(body)
+    except ApiError as e:
+        if e.status != 404:
+            raise
+        await cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        await cluster.create(body)
+
+
 class ClusterLease:
     def __init__(self, objects_: ClusterPort, *, cluster: str, fleet: str, namespace: str, identity: str,
                  clock: Clock, duration: float = 15.0, renew: float = 5.0) -> None:
@@ -150,14 +162,7 @@ class ClusterLease:
         return True
 
     async def _create(self, body: dict[str, Any]) -> None:
-        try:
-            await self.objects.create(body)
-        except ApiError as e:
-            if e.status != 404:
-                raise
-            await self.objects.apply({"apiVersion": "v1", "kind": "Namespace",
-                                      "metadata": {"name": self.namespace}})
-            await self.objects.create(body)
+        await create_in_namespace(self.objects, body, self.namespace)
 
 
 class Leases:

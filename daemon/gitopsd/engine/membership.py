@@ -42,7 +42,7 @@ import structlog
 
 from gitopsd.core.shards import assign
 from gitopsd.engine.clock import Clock
-from gitopsd.engine.lease import API_VERSION, micro_time
+from gitopsd.engine.lease import API_VERSION, create_in_namespace, micro_time
 from gitopsd.engine.ports import ClusterPort, Obj
 from gitopsd.errors import ApiError, GitopsdError
 from gitopsd.model import objects
@@ -228,11 +228,4 @@ class Membership:
         return True
 
     async def _create(self, body: dict[str, Any]) -> None:
-        try:
-            await self.objects.create(body)
-        except ApiError as e:
-            if e.status != 404:
-                raise
-            await self.objects.apply({"apiVersion": "v1", "kind": "Namespace",
-                                      "metadata": {"name": self.namespace}})
-            await self.objects.create(body)
+        await create_in_namespace(self.objects, body, self.namespace)
