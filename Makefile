@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg
+.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg prometheus
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -33,6 +33,13 @@ gpg:
 	@command -v gpg >/dev/null 2>&1 || $(SUDO) apt-get install -y gpg \
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gpg; }
 
+# Prometheus and promtool check the alert rules and run the dashboard's queries
+# against a real daemon's metrics; installed from Debian only when missing
+# (without recommends: no node exporter comes along).
+prometheus:
+	@command -v promtool >/dev/null 2>&1 || $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus; }
+
 demo: venv binaries
 	$(BIN)/gitopsd demo
 
@@ -41,7 +48,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv binaries gpg lint
+test: venv binaries gpg prometheus lint
 	$(BIN)/pytest
 
 unit: venv

@@ -295,22 +295,39 @@ def test_alerts_cover_the_failure_modes_with_real_metrics(helm: Helm) -> None:
         assert alert["annotations"]["summary"], name
 
 
+def test_chart_renders_the_plain_rule_file_unchanged_by_default(helm: Helm) -> None:
+    """With default values the PrometheusRule's groups are exactly those of rules/gitopsd.rules.yaml."""
+    [rule] = of_kind(render(helm, OBS_CHART), "PrometheusRule")
+    plain = yaml.safe_load((OBS_CHART / "rules" / "gitopsd.rules.yaml").read_text())
+    assert rule["spec"]["groups"] == plain["groups"]
+
+
 def test_observability_values_are_applied(helm: Helm) -> None:
-    """Thresholds, rule labels and the scrape job come from values; the dashboard can be turned off."""
+    """Per-alert overrides, severities, rule labels and the scrape job come from values; the dashboard
+    can be turned off; an override of an alert that does not exist stops the render."""
+    plain = {r["alert"]: r for g in yaml.safe_load((OBS_CHART / "rules" / "gitopsd.rules.yaml")
+                                                   .read_text())["groups"] for r in g["rules"]}
     docs = render(helm, OBS_CHART, {
         "dashboard.enabled": False,
         "prometheusRule.labels": {"release": "kube-prometheus-stack"},
         "prometheusRule.job": "gitopsd-mgmt",
-        "prometheusRule.thresholds.queueDepth": 7,
-        "prometheusRule.thresholds.clusterDisconnectedFor": "2m",
+        "prometheusRule.severity.critical": "page",
+        "prometheusRule.rules": {"GitopsdQueueBacklog": {"expr": "gitopsd_queue_depth > 7"},
+                                 "GitopsdClusterDisconnected": {"for": "2m", "labels": {"team": "infra"}}},
     })
     assert not of_kind(docs, "ConfigMap")
     [rule] = of_kind(docs, "PrometheusRule")
     assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     alerts = {r["alert"]: r for g in rule["spec"]["groups"] for r in g["rules"]}
     assert alerts["GitopsdQueueBacklog"]["expr"] == "gitopsd_queue_depth > 7"
-    assert alerts["GitopsdClusterDisconnected"]["for"] == "2m"
+    assert alerts["GitopsdQueueBacklog"]["for"] == plain["GitopsdQueueBacklog"]["for"]
+    disconnected = alerts["GitopsdClusterDisconnected"]
+    assert (disconnected["for"], disconnected["labels"]) == ("2m", {"severity": "page", "team": "infra"})
+    assert disconnected["expr"] == plain["GitopsdClusterDisconnected"]["expr"]
     assert 'job="gitopsd-mgmt"' in alerts["GitopsdDown"]["expr"]
+    assert 'job="gitopsd"' not in alerts["GitopsdDown"]["expr"]
+    assert alerts["GitopsdSyncFailing"] == plain["GitopsdSyncFailing"]
+    assert "no such alert" in render_fails(helm, OBS_CHART, {"prometheusRule.rules": {"GitopsdNope": {"for": "1m"}}})
 
 
 def test_readme_documents_every_span_and_attribute() -> None:

@@ -16,8 +16,9 @@ HELM_VERSION=v3.21.4
 KUSTOMIZE_VERSION=v5.8.1
 SOPS_VERSION=v3.13.2
 AGE_VERSION=v1.3.2
+JAEGER_VERSION=v1.75.0
 
-STAMP="k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION kustomize=$KUSTOMIZE_VERSION sops=$SOPS_VERSION age=$AGE_VERSION"
+STAMP="k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION kustomize=$KUSTOMIZE_VERSION sops=$SOPS_VERSION age=$AGE_VERSION jaeger=$JAEGER_VERSION"
 ROOT=${GITOPSD_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitopsd/testenv}
 DEST="$ROOT/k8s-${K8S_VERSION#v}-linux-amd64"
 WORK="$ROOT/work"
@@ -82,6 +83,17 @@ build_etcd() {
   go build -trimpath -ldflags "-s -w" -o "$DEST/etcd" go.etcd.io/etcd/server/v3
 }
 
+# Jaeger's collector-based binary (OTLP in, in-memory storage, query API): the
+# trace tests look a sync's trace up through it. Its web UI assets are not in
+# the module, so only the HTTP API is served.
+build_jaeger() {
+  local dir="$WORK/jaeger"
+  rm -rf "$dir" && mkdir -p "$dir" && cd "$dir"
+  go mod init local/jaegerbin
+  go get "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION"
+  go build -trimpath -ldflags "-s -w" -o "$DEST/jaeger" github.com/jaegertracing/jaeger/cmd/jaeger
+}
+
 goinstall() { GOBIN="$DEST" go install -trimpath -ldflags "-s -w ${2:-}" "$1"; }
 
 t_all=$SECONDS
@@ -100,6 +112,7 @@ fi
 [[ -x "$DEST/kustomize" ]] || step "kustomize $KUSTOMIZE_VERSION" goinstall "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 [[ -x "$DEST/sops" ]] || step "sops $SOPS_VERSION" goinstall "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
 [[ -x "$DEST/age" && -x "$DEST/age-keygen" ]] || step "age $AGE_VERSION" goinstall "filippo.io/age/cmd/...@$AGE_VERSION"
+[[ -x "$DEST/jaeger" ]] || step "jaeger $JAEGER_VERSION" build_jaeger
 echo "$STAMP" >"$DEST/.stamp"
 say "all binaries ready in $DEST after $((SECONDS - t_all))s"
 echo "$DEST"

@@ -77,8 +77,8 @@ def test_values_and_labels() -> None:
     m.sync_finished("guestbook", "prod-eu", SyncResult.SUCCEEDED)
     m.git_request("platform", "ls-remote", ok=False)
     m.drift_detected("guestbook", "prod-eu", count=3)
-    assert samples(m, "gitopsd_app_sync_total") == [
-        ({"app": "guestbook", "cluster": "prod-eu", "phase": "Succeeded"}, 2.0)]
+    assert sorted((s[0]["phase"], s[1]) for s in samples(m, "gitopsd_app_sync_total")) == [
+        ("Error", 0.0), ("Failed", 0.0), ("Succeeded", 2.0)]
     assert samples(m, "gitopsd_drift_events_total") == [({"app": "guestbook", "cluster": "prod-eu"}, 4.0)]
     git = samples(m, "gitopsd_git_requests_total")
     assert sorted((s[0]["request_type"], s[0]["result"]) for s in git) == [
@@ -99,6 +99,23 @@ def test_app_info_keeps_one_series_per_instance() -> None:
     assert info == [("prod-eu", "Synced", "Healthy", 1.0), ("prod-us", "Synced", "Healthy", 1.0)]
     m.remove_instance("guestbook", "prod-us")
     assert [s[0]["cluster"] for s in samples(m, "gitopsd_app_info")] == ["prod-eu"]
+
+
+def test_an_instance_and_a_cluster_start_their_counters_at_zero() -> None:
+    """A new instance has zero series for each sync phase, drift and fights, and a new cluster for
+    watch reconnects, so increase() sees their first event; removing them drops those series."""
+    m = Metrics(process_metrics=False)
+    m.set_instance("guestbook", "prod-eu", SyncStatus.SYNCED, "Healthy")
+    m.set_cluster_connected("prod-eu", True)
+    zero = {"gitopsd_app_sync_total": len(SyncResult), "gitopsd_drift_events_total": 1,
+            "gitopsd_selfheal_fights_total": 1, "gitopsd_watch_reconnects_total": 1}
+    for name, count in zero.items():
+        got = samples(m, name)
+        assert [v for _, v in got] == [0.0] * count, name
+    m.remove_instance("guestbook", "prod-eu")
+    m.remove_cluster("prod-eu")
+    for name in zero:
+        assert samples(m, name) == [], name
 
 
 def test_enum_statuses_use_their_values() -> None:

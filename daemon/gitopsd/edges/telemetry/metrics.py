@@ -8,6 +8,11 @@ Labels stay low-cardinality: application, cluster, repository and task names
 from the fleet file, and small fixed vocabularies (status, result, request
 type). Revisions, object names and error messages must never become labels;
 they belong in traces and logs.
+
+An instance's counters (syncs by phase, drift, self-heal fights) and a
+cluster's watch reconnects start at 0 as soon as the instance or cluster is
+known, so ``increase()`` counts their first event and dashboards show a
+series before anything happened.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gitopsd.model.status import SyncResult
 
 __all__ = ["GIT_REQUEST_TYPES", "METRIC_NAMES", "Metrics"]
 
@@ -135,6 +142,11 @@ class Metrics:
                 return
             if old is not None:
                 self._app_info.remove(*old)
+            else:
+                for phase in SyncResult:
+                    self._app_sync.labels(app, cluster, phase.value)
+                self._drift.labels(app, cluster)
+                self._fights.labels(app, cluster)
             self._app_info.labels(*labels).set(1)
             self._info_labels[(app, cluster)] = labels
 
@@ -144,6 +156,10 @@ class Metrics:
             old = self._info_labels.pop((app, cluster), None)
             if old is not None:
                 self._app_info.remove(*old)
+                for phase in SyncResult:
+                    self._app_sync.remove(app, cluster, phase.value)
+                self._drift.remove(app, cluster)
+                self._fights.remove(app, cluster)
 
     def sync_finished(self, app: str, cluster: str, result: str | enum.Enum) -> None:
         """Count one finished sync of APP on CLUSTER; RESULT is its phase (a ``SyncResult``)."""
@@ -195,10 +211,12 @@ class Metrics:
     def set_cluster_connected(self, cluster: str, connected: bool) -> None:
         """Set whether CLUSTER's API server is reachable (1) or not (0)."""
         self._cluster_up.labels(cluster).set(1 if connected else 0)
+        self._watch_reconnects.labels(cluster)
 
     def remove_cluster(self, cluster: str) -> None:
-        """Forget CLUSTER's connection status (it left the fleet)."""
+        """Forget CLUSTER's connection status and reconnect count (it left the fleet)."""
         self._cluster_up.remove(cluster)
+        self._watch_reconnects.remove(cluster)
 
     def task_restarted(self, task: str) -> None:
         """Count a restart of the supervised task named TASK."""
