@@ -327,7 +327,8 @@ def test_observability_values_are_applied(helm: Helm) -> None:
     assert 'job="gitopsd-mgmt"' in alerts["GitopsdDown"]["expr"]
     assert 'job="gitopsd"' not in alerts["GitopsdDown"]["expr"]
     assert alerts["GitopsdSyncFailing"] == plain["GitopsdSyncFailing"]
-    assert "no such alert" in render_fails(helm, OBS_CHART, {"prometheusRule.rules": {"GitopsdNope": {"for": "1m"}}})
+    unknown = {"prometheusRule.rules": {"GitopsdNope": {"for": "1m"}}}
+    assert "no such alert" in render_fails(helm, OBS_CHART, unknown)
 
 
 def test_readme_documents_every_span_and_attribute() -> None:
