@@ -8,87 +8,20 @@ its fleet file, its API and its metrics.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
-from aiohttp import web
 
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, free_port, poll_until, value
+from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, poll_until, value
+from tests.integration.receivers import Receiver
 
 HMAC_KEY = "hook-signing-key-for-tests-3b9e"
 ROUTING_KEY = "pd-routing-key-for-tests-77aa1c"
 SLACK_PATH = "/services/T000/B000/slack-secret-path-5d2f"
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Receiver:
-    """An aiohttp server on loopback that keeps every request and answers STATUS."""
-
-    port: int
-    status: int = 200
-    requests: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def at(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.requests if r.path == path]
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        body = await request.read()
-        with self.lock:
-            self.requests.append(Received(request.path, dict(request.headers), body))
-        return web.Response(status=self.status, text="{}")
-
-    @classmethod
-    @contextmanager
-    def running(cls) -> Iterator[Receiver]:
-        receiver = cls(free_port())
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        app = web.Application()
-        app.router.add_route("POST", "/{tail:.*}", receiver._handle)
-        runner = web.AppRunner(app)
-
-        async def start() -> None:
-            await runner.setup()
-            await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
-            started.set()
-
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        asyncio.run_coroutine_threadsafe(start(), loop).result(10)
-        assert started.is_set()
-        try:
-            yield receiver
-        finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
 
 
 def _cm(name: str, v: str) -> str:
