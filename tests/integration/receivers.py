@@ -58,8 +58,9 @@ class Receiver:
 
     @classmethod
     @contextmanager
-    def running(cls) -> Iterator[Receiver]:
-        receiver = cls(free_port())
+    def running(cls, port: int | None = None) -> Iterator[Receiver]:
+        """A receiver on PORT (a free one when None) until the block ends; then the port refuses."""
+        receiver = cls(port or free_port())
         loop = asyncio.new_event_loop()
         started = threading.Event()
         app = web.Application()
