@@ -30,6 +30,7 @@ from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.events import EventRecorder
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notifications import Dispatcher
+from gitopsd.edges.notifications.incidents import IncidentFile
 from gitopsd.edges.notify import Notifier
 from gitopsd.edges.render import ChartFetcher, ChartSource, Renderer
 from gitopsd.edges.sops import Decryptor
@@ -127,6 +128,7 @@ class Runtime:
         self.dispatcher = Dispatcher(metrics=self.metrics)  # kept across reloads: queued notices stay
         self.events: EventRecorder | None = None
         self.notice_gate = NoticeGate()  # what was told and which problems are open, across reloads
+        self.incidents = IncidentFile(options.state_dir)  # ... and the open ones across restarts
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
@@ -155,7 +157,7 @@ class Runtime:
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
                       windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
-                      notice_gate=self.notice_gate)
+                      notice_gate=self.notice_gate, incidents=self.incidents)
 
     async def close_clients(self) -> None:
         if self.events is not None:

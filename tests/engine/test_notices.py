@@ -130,3 +130,44 @@ async def test_a_failure_is_told_once_per_revision_and_its_specific_trigger_too(
         await clock.advance(400)
     assert sink.told() == [("on-sync-failed", False), ("on-prune-refused", False)]
     assert [(e.type, e.reason) for e, _, _ in sink.events] == [("Warning", "PruneRefused")] * 3
+
+
+@dataclass
+class Kept:
+    """An in-memory incident port: what a state directory would hold between two runs."""
+
+    saved: list[list[Notice]] = field(default_factory=list)
+
+    def load(self) -> list[Notice]:
+        return list(self.saved[-1]) if self.saved else []
+
+    def save(self, notices: list[Notice]) -> None:
+        self.saved.append(list(notices))
+
+
+@pytest.mark.asyncio
+async def test_an_incident_opened_before_a_restart_is_resolved_after_it() -> None:
+    """Open problems go to the incident port when they open and close; a new Notices (a restarted
+    daemon) takes them back, does not tell the same failure again, and resolves them on recovery."""
+    kept = Kept()
+    clock, sink = VirtualClock(), Sink()
+    notices, board = _notices(clock, sink)
+    notices = Notices(notices.fleet, clock=clock, notify=sink, wall=lambda: 1.0, incidents=kept)
+    inst = fleet_on().instances[0]
+    failed = Outcome(OutcomeKind.FAILED, "apply failed", "r2", health=Health(HealthStatus.HEALTHY))
+    row = board.record(inst, failed, started=0, duration=1)
+    notices.finished(inst, failed, row, full=True, trace="t")
+    assert sink.told() == [("on-sync-failed", False)]
+    assert [[n.trigger for n in s] for s in kept.saved] == [[Trigger.SYNC_FAILED]]
+
+    sink2, board2 = Sink(), StatusBoard()
+    restarted = Notices(notices.fleet, clock=clock, notify=sink2, wall=lambda: 2.0, incidents=kept)
+    row = board2.record(inst, failed, started=0, duration=1)
+    restarted.finished(inst, failed, row, full=True, trace="t")
+    assert sink2.told() == []
+    row = board2.record(inst, _synced(revision="r3"), started=0, duration=1)
+    restarted.finished(inst, _synced(revision="r3"), row, full=True, trace="t")
+    resolved = [n for _, n, _ in sink2.notices if n.resolved]
+    assert [(n.trigger, n.app, n.cluster, n.fleet) for n in resolved] == [
+        (Trigger.SYNC_FAILED, inst.app, inst.cluster, notices.fleet.name)]
+    assert kept.saved[-1] == []

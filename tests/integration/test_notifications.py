@@ -164,3 +164,52 @@ def test_a_dead_receiver_is_retried_then_dropped_while_syncs_go_on(
             assert len(rx.at("/down")) == 6
         finally:
             assert d.stop() == 0
+
+
+def test_an_incident_opened_before_a_restart_is_resolved_after_it(
+        cluster_a: LocalCluster, make_namespace, git_repos, tmp_path: Path) -> None:
+    """A PagerDuty incident triggered before a daemon restart is not triggered again by the restarted
+    daemon and is resolved with the same dedup key once the fix syncs; the state directory keeps no
+    secret."""
+    ns = make_namespace(cluster_a)
+    app = f"incident-{ns.rpartition('-')[2]}"
+    repo = git_repos.new()
+    first = repo.commit({"app/web.yaml": _cm("web", "v1")})
+    root = tmp_path / "daemon"
+    root.mkdir()
+    with Receiver.running() as rx:
+        (root / "pd-key").write_text(ROUTING_KEY + "\n")
+        fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
+                          apps=[{**_app(ns), "name": app}])
+        fleet["notifications"] = {
+            "services": [{"name": "pager", "type": "pagerduty", "tokenFile": "pd-key",
+                          "url": rx.url + "/pd"}],
+            "subscriptions": [{"triggers": ["on-sync-failed"], "services": ["pager"]}]}
+        d = DaemonProc(fleet, root).start()
+        try:
+            assert poll_until(lambda: (r := d.instance(app, "a")) and r["revision"] == first, 60), \
+                d.logs()[-3000:]
+            bad = repo.commit({"app/web.yaml": _cm("Bad_Name", "v2")})
+            assert poll_until(lambda: rx.at("/pd"), 60), d.logs()[-3000:]
+        finally:
+            assert d.stop() == 0
+        [fired] = [r.json() for r in rx.at("/pd")]
+        assert fired["event_action"] == "trigger"
+
+        d.start()
+        try:
+            failed_again = poll_until(lambda: (r := d.instance(app, "a")) and r["failed_revision"] == bad, 60)
+            assert failed_again, (d.instance(app, "a"), d.logs()[-3000:])
+            fixed = repo.commit({"app/web.yaml": _cm("web", "v3")})
+            ends = poll_until(lambda: [r.json() for r in rx.at("/pd")
+                                       if r.json()["event_action"] == "resolve"], 60)
+            assert ends, (d.instance(app, "a"), d.logs()[-3000:])
+            assert [e["dedup_key"] for e in ends] == [fired["dedup_key"]]
+            assert d.instance(app, "a")["revision"] == fixed  # type: ignore[index]
+            assert [r.json()["event_action"] for r in rx.at("/pd")] == ["trigger", "resolve"]
+        finally:
+            assert d.stop() == 0
+    kept = [p for p in (root / "state").rglob("*") if p.is_file()]
+    assert any(p.name == "open-incidents.json" for p in kept)
+    for path in kept:
+        assert ROUTING_KEY.encode() not in path.read_bytes(), path

@@ -5,7 +5,9 @@ pass or status change, ``NoticeGate`` keeps each (instance, trigger, revision)
 to one notice, holds back identical notices within the rate limit, remembers
 open problems (to resolve them, and to remind while they last), ``routes``
 matches subscriptions, and ``render`` fills a template from a fixed context.
-The clock is an argument. This module sends nothing and reads no file.
+The open problems can be listed and restored, so that a restarted daemon
+resolves an incident it opened before. The clock is an argument. This module
+sends nothing and reads no file.
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class NoticeGate:
     _last: dict[tuple[str, str, str, str, str, bool], float] = field(default_factory=dict)
     _open: dict[tuple[str, str, Trigger], _Open] = field(default_factory=dict)
     _deployed: dict[tuple[str, str], str] = field(default_factory=dict)  # revision awaiting Healthy
+    version: int = 0  # counts changes of the open problems, so a caller knows when to keep them
+    restored: bool = False  # whether open problems kept from an earlier run were taken back
 
     def admit(self, notice: Notice, now: float) -> bool:
         """Whether NOTICE goes out at NOW (monotonic seconds); an admitted problem is open."""
@@ -112,8 +116,25 @@ class NoticeGate:
             self._once.add(once)
         self._last[notice.identity] = now
         if notice.trigger in PROBLEMS and not notice.resolved:
-            self._open.setdefault((notice.app, notice.cluster, notice.trigger), _Open(notice, now, now))
+            key = (notice.app, notice.cluster, notice.trigger)
+            if key not in self._open:
+                self._open[key] = _Open(notice, now, now)
+                self.version += 1
         return True
+
+    def open_notices(self) -> list[Notice]:
+        """The notices of the problems open now, as they were first told."""
+        return [entry.notice for entry in self._open.values()]
+
+    def restore(self, notices: Iterable[Notice], now: float) -> None:
+        """Take back problems a previous run left open: they resolve and remind as if told at NOW,
+        and each is not told again for the same revision."""
+        self.restored = True
+        for notice in notices:
+            if notice.trigger not in PROBLEMS or notice.resolved:
+                continue
+            self._open.setdefault((notice.app, notice.cluster, notice.trigger), _Open(notice, now, now))
+            self._once.add((notice.app, notice.cluster, notice.trigger.value, notice.revision))
 
     def resolve(self, app: str, cluster: str, *, revision: str, health: str, at: float,
                 now: float) -> list[Notice]:
@@ -126,6 +147,7 @@ class NoticeGate:
             out.append(replace(problem, resolved=True, revision=revision, health=health, at=at,
                                sync_status="Synced", reminder=False))
             self._last[out[-1].identity] = now
+            self.version += 1
         return out
 
     def is_open(self, app: str, cluster: str, trigger: Trigger) -> bool:
@@ -156,6 +178,7 @@ class NoticeGate:
         """APP left CLUSTER: nothing of it stays open."""
         for key in [k for k in self._open if k[:2] == (app, cluster)]:
             del self._open[key]
+            self.version += 1
         self._deployed.pop((app, cluster), None)
 
 

@@ -38,6 +38,7 @@ from gitopsd.engine.ports import (
     EventPort,
     GitPort,
     HistoryPort,
+    IncidentPort,
     MetricsPort,
     NotifyPort,
     NoTracing,
@@ -103,7 +104,8 @@ class Daemon(DaemonRequests):
                  clock: Clock | None = None, tracing: TracingPort | None = None,
                  assess: Assess = builtin_assess, windows: WindowSource | None = None,
                  wall: Callable[[], float] = time.time, notify: NotifyPort | None = None,
-                 events: EventPort | None = None, notice_gate: NoticeGate | None = None) -> None:
+                 events: EventPort | None = None, notice_gate: NoticeGate | None = None,
+                 incidents: IncidentPort | None = None) -> None:
         self.fleet = fleet
         self.tracing = tracing or NoTracing()
         self.assess = assess
@@ -117,7 +119,8 @@ class Daemon(DaemonRequests):
         self.supervisor = Supervisor(clock=self.clock, on_restart=self._restarted)
         self.board = StatusBoard()
         self.notices = Notices(fleet, clock=self.clock, notify=notify, events=events, wall=wall,
-                               inventory_namespace=self.settings.inventory_namespace, gate=notice_gate)
+                               inventory_namespace=self.settings.inventory_namespace, gate=notice_gate,
+                               incidents=incidents)
         self.reporter = Reporter(self.board, metrics=metrics, history=history, notices=self.notices)
         self.gate = WindowGate(windows or NoWindows(), wall=wall)  # sync windows, on the wall clock
         self.instances: dict[str, tuple[AppInstance, Application]] = {

@@ -4,8 +4,10 @@ The ``Reporter`` calls ``finished`` for every finished pass (a full sync or a
 self-heal repair) and ``changed`` when an instance's row changes between
 passes; ``watch_forever`` raises on-out-of-sync once an instance has been out
 of sync for ``outOfSyncAfter`` and re-sends open problems every ``reminder``.
-Which notices go out is ``core.notices``'; this module only orders the steps
-and hands notices and Events to ports that queue them. It never waits for a
+Which notices go out is ``core.notices``'; this module only orders the steps,
+hands notices and Events to ports that queue them, and hands the open
+problems to the incident port whenever they change (and takes them back from
+it once, at start). It never waits for a
 receiver and never lets a notification error reach a sync.
 """
 
@@ -20,7 +22,7 @@ import structlog
 from gitopsd.core.inventory import inventory_name
 from gitopsd.core.notices import NoticeGate, PassFacts, raised, render, routes
 from gitopsd.engine.clock import Clock
-from gitopsd.engine.ports import EventPort, NotifyPort
+from gitopsd.engine.ports import EventPort, IncidentPort, NotifyPort
 from gitopsd.engine.status import InstanceStatus, StatusBoard
 from gitopsd.model import (
     AppInstance,
@@ -53,7 +55,8 @@ class _Seen:
 class Notices:
     def __init__(self, fleet: Fleet, *, clock: Clock, notify: NotifyPort | None = None,
                  events: EventPort | None = None, inventory_namespace: str = "gitopsd-system",
-                 wall: Callable[[], float] = time.time, gate: NoticeGate | None = None) -> None:
+                 wall: Callable[[], float] = time.time, gate: NoticeGate | None = None,
+                 incidents: IncidentPort | None = None) -> None:
         self.fleet = fleet
         self.config = fleet.notifications
         self.notify = notify if self.config.subscriptions or _has_own(fleet) else None
@@ -64,6 +67,10 @@ class Notices:
         # GATE outlives a daemon rebuilt on reload: what was told, and which problems are open
         self.gate = gate if gate is not None else NoticeGate()
         self.gate.rate_limit, self.gate.reminder = self.config.rate_limit, self.config.reminder
+        self.incidents = incidents
+        if incidents is not None and not self.gate.restored:
+            self.gate.restore(incidents.load(), self.clock.now())
+        self._saved = self.gate.version
         self._seen: dict[str, _Seen] = {}
 
     @property
@@ -123,6 +130,13 @@ class Notices:
                                             health=row.health.status.value, at=self.wall(), now=now):
                 self._route(notice)
         seen.revision, seen.health = row.revision, row.health.status.value
+        self._keep()
+
+    def _keep(self) -> None:
+        """Hand the open problems to the incident port if they changed since it last had them."""
+        if self.incidents is not None and self.gate.version != self._saved:
+            self._saved = self.gate.version
+            self.incidents.save(self.gate.open_notices())
 
     def _notice(self, inst: AppInstance, row: InstanceStatus, trigger: Trigger, message: str,
                 trace: str, subject: str = "") -> Notice:
@@ -179,6 +193,7 @@ class Notices:
                 self._send(self._notice(inst, row, Trigger.OUT_OF_SYNC, since, row.last_trace_id), now)
         for notice in self.gate.reminders(now, self.wall()):
             self._route(notice)
+        self._keep()
 
     async def watch_forever(self, board: StatusBoard, instances: Callable[[], list[AppInstance]]) -> None:
         """``tick`` every few seconds (often enough for the shortest outOfSyncAfter), forever."""

@@ -188,6 +188,14 @@ class HistoryPort(Protocol):
                      changes: Mapping[str, Any] | None = None) -> bool: ...
 
 
+class IncidentPort(Protocol):
+    """Open problems kept across restarts (implemented by edges.notifications.incidents.IncidentFile),
+    so an incident opened before a restart is resolved after it."""
+
+    def load(self) -> list[Notice]: ...
+    def save(self, notices: Sequence[Notice]) -> None: ...
+
+
 class NotifyPort(Protocol):
     """Notification delivery (implemented by edges.notifications.Dispatcher).
 
