@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.bench import managed
+from tests.bench import bench_notify, managed
 from tests.bench.context import Context
 from tests.bench.daemonrun import Daemon
 from tests.bench.observe import Observer, Target, drift_series, edit_and_time, summarise
@@ -169,6 +169,8 @@ def rows(ctx: Context, result: dict[str, Any]) -> list[dict[str, Any]]:
                                                                 if repeat["failures"] else ""),
                        seconds(repeat["p99"]), target="<= 1 s",
                        met=bool(repeat["failures"] == 0 and repeat["p99"] <= 1.0)))
+    if result.get("notify"):
+        out += bench_notify.rows(ctx, result["notify"])
     fight = result.get("fight")
     if fight:
         waits = fight["waits"]

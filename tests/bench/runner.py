@@ -28,6 +28,7 @@ from tests.bench import (
     bench_isolation,
     bench_memory,
     bench_noop,
+    bench_notify,
     machine,
     managed,
     report,
@@ -169,6 +170,9 @@ class Run:
                     ctx, fleet, observer, pool.take(size.drift_changes)))
                 if got_l:
                     drift["lua"] = got_l
+                got_n = await self.attempt("drift", bench_notify.notify_series(ctx, fleet, observer))
+                if got_n:
+                    drift["notify"] = got_n
                 got_f = await self.attempt("drift", bench_drift.floor_series(
                     ctx, observer, pool.take(size.drift_changes), ctx.run_dir / "reverter"))
                 if got_f:

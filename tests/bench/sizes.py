@@ -29,6 +29,7 @@ class Size:
     repeat_edits: int = 10   # edits of one object, 3 s apart, each timed to its revert
     fight_repairs: int = 4   # repairs of one object that the benchmark undoes at once
     edit_timeout: float = 30.0
+    notify_drifts: int = 300  # distinct objects edited once each, every revert told to a webhook
     poll_interval: float = 5.0
     note: str = ""
 
@@ -60,5 +61,5 @@ QUICK = Size("quick", drift_apps=10, drift_objects=20, drift_changes=40, isolati
 TINY = Size("tiny", drift_apps=2, drift_objects=5, drift_changes=2, isolation_changes=2,
             commit_iterations=1, commit_objects=3, cold_apps=2, cold_objects=3,
             memory_apps=(1, 2), unmanaged=20, resync=5.0, noop_resyncs=1, gap=0.1,
-            edit_timeout=20.0, repeat_edits=2, fight_repairs=3)
+            edit_timeout=20.0, repeat_edits=2, fight_repairs=3, notify_drifts=2)
 SIZES = {s.name: s for s in (FULL, QUICK, TINY)}

@@ -26,6 +26,7 @@ FIGURES = [
     ("drift", ("gitopsd", "p99")), ("drift", ("floor", "p99")),
     ("drift", ("gitopsd", "daemon_cpu_seconds_per_edit")), ("drift", ("floor", "reverter", "applies")),
     ("drift", ("repeat", "p99")), ("drift", ("fight", "waits")), ("drift", ("lua", "p99")),
+    ("drift", ("notify", "receiver", "p95")), ("drift", ("notify", "revert", "p95")),
     ("commit", ("floor", "applied", "p95")), ("commit", ("webhook", "applied", "p95")),
     ("commit", ("polling", "applied", "p95")), ("commit", ("polling", "rolled_back", "p95")),
     ("cold", ("gitopsd_seconds",)), ("cold", ("kubectl_seconds",)),
