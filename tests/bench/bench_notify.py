@@ -33,8 +33,14 @@ def with_webhook(fleet: dict[str, Any], url: str) -> dict[str, Any]:
         "subscriptions": [{"triggers": ["on-drift-reverted"], "services": ["bench-hook"]}]}}
 
 
-def _subject(t: Target) -> tuple[str, str, str]:
-    return (t.app, t.cluster, f"{t.kind} {t.namespace}/{t.name}")
+def _subject(t: Target) -> tuple[str, str, str, str]:
+    return (t.app, t.cluster, t.kind, f"{t.namespace}/{t.name}")
+
+
+def _told(body: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The object a notice names: its subject is ``Kind[.group] namespace/name``."""
+    kind, _, where = body["subject"].partition(" ")
+    return (body["app"], body["cluster"], kind.partition(".")[0], where)
 
 
 async def notify_series(ctx: Context, fleet: dict[str, Any], observer: Observer) -> dict[str, Any]:
@@ -46,7 +52,7 @@ async def notify_series(ctx: Context, fleet: dict[str, Any], observer: Observer)
                                                resync=ctx.size.resync)
         try:
             ctx.log(f"drift: {n} edits, each told to a loopback webhook")
-            edited: dict[tuple[str, str, str], float] = {}
+            edited: dict[tuple[str, str, str, str], float] = {}
             reverts: list[float | None] = []
             for i, t in enumerate(targets):
                 edited[_subject(t)] = time.time()
@@ -58,10 +64,10 @@ async def notify_series(ctx: Context, fleet: dict[str, Any], observer: Observer)
                 await asyncio.sleep(0.2)
         finally:
             await daemon.stop()
-        arrivals: dict[tuple[str, str, str], float] = {}
+        arrivals: dict[tuple[str, str, str, str], float] = {}
         for req in rx.at("/hook"):
             body = json.loads(req.body)
-            key = (body["app"], body["cluster"], body["subject"])
+            key = _told(body)
             if body["trigger"] == "on-drift-reverted" and key in edited:
                 arrivals.setdefault(key, req.at)
     latencies = [arrivals[k] - at for k, at in edited.items() if k in arrivals]
