@@ -28,8 +28,8 @@ from tests.integration.daemonproc import FLEET, DaemonProc, fleet_doc, free_port
 from tests.integration.receivers import Received, Receiver
 from tests.testenv.git_fixtures import RepoFactory
 
-EDITS = 100  # per condition
-BLOCK = 10  # edits in a row under one condition
+EDITS = 300  # per condition
+BLOCK = 5  # edits in a row under one condition
 RETRIES = 2
 
 
