@@ -1,0 +1,103 @@
+"""A local OCI registry for tests: the CNCF distribution ``registry`` binary on a loopback port,
+plain HTTP and no auth, storing blobs in a temporary directory; charts are pushed into it with
+the real ``helm push``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from gitopsd.edges import binaries
+from gitopsd.localcluster.processes import free_port
+from tests.testenv.helmrepo import package
+
+CONFIG = """\
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: {storage}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+@dataclass(frozen=True)
+class OciRegistry:
+    """A running registry: its ``host:port`` and the Helm home its pushes use."""
+
+    host: str
+    home: Path
+
+    @property
+    def charts_url(self) -> str:
+        """The ``oci://`` repository that ``push`` puts charts under."""
+        return f"oci://{self.host}/charts"
+
+    def push(self, chart: Path) -> None:
+        """Package CHART and push it to ``charts_url`` with the real helm, over plain HTTP."""
+        out = self.home / "packages"
+        out.mkdir(parents=True, exist_ok=True)
+        before = set(out.glob("*.tgz"))
+        package(chart, out)
+        (tgz,) = set(out.glob("*.tgz")) - before
+        helm = binaries.find("helm")
+        subprocess.run([helm, "push", str(tgz), self.charts_url, "--plain-http"], check=True,
+                       capture_output=True, timeout=60, env=_helm_env(self.home))
+
+
+def _helm_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELM_")}
+    env.update(HELM_CACHE_HOME=str(home / "cache"), HELM_CONFIG_HOME=str(home / "config"),
+               HELM_DATA_HOME=str(home / "data"), HELM_REGISTRY_CONFIG=str(home / "registry.json"))
+    return env
+
+
+def _answers(host: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as resp:  # noqa: S310
+            return int(resp.status) == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+@contextmanager
+def serve_registry(tmp: Path, *, timeout: float = 30.0) -> Iterator[OciRegistry]:
+    """Run the registry on a free 127.0.0.1 port with storage under TMP until the block ends."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = tmp / "config.yml"
+    config.write_text(CONFIG.format(storage=tmp / "storage", port=port))
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp), "OTEL_TRACES_EXPORTER": "none"}
+    log = (tmp / "registry.log").open("wb")
+    proc = subprocess.Popen([binaries.find("registry"), "serve", str(config)], env=env,
+                            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+    host = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while not _answers(host):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the registry did not answer on {host}: "
+                                   f"{(tmp / 'registry.log').read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        yield OciRegistry(host, tmp / "helm")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
