@@ -1,11 +1,20 @@
 """A local OCI registry for tests: the CNCF distribution ``registry`` binary on a loopback port,
 plain HTTP and no auth, storing blobs in a temporary directory; charts are pushed into it with
-the real ``helm push``."""
+the real ``helm push``.
+
+Clients reach it through a small TCP relay that closes, and counts, every connection opening
+with a TLS handshake, so a client that tries HTTPS first (as Helm 3 does before falling back
+to HTTP) fails there as it would against a registry that only speaks HTTP and as Helm 4
+does without ``--plain-http``.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -34,12 +43,14 @@ http:
 """
 
 
-@dataclass(frozen=True)
+@dataclass
 class OciRegistry:
-    """A running registry: its ``host:port`` and the Helm home its pushes use."""
+    """A running registry: the relay's ``host:port``, the Helm home its pushes use, and how
+    many connections opened with a TLS handshake."""
 
     host: str
     home: Path
+    tls_attempts: int = 0
 
     @property
     def charts_url(self) -> str:
@@ -67,10 +78,52 @@ def _helm_env(home: Path) -> dict[str, str]:
 
 def _answers(host: str) -> bool:
     try:
-        with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://{host}/v2/", timeout=2) as resp:
             return int(resp.status) == 200
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return False
+
+
+_TLS_HANDSHAKE = 0x16
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
+        pass  # the other direction closed the connection
+    finally:
+        for s in (src, dst):
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+        src.close()
+
+
+def _connect(conn: socket.socket, upstream: str, registry: OciRegistry) -> None:
+    """Join CONN to UPSTREAM both ways, unless it opens with a TLS handshake."""
+    try:
+        first = conn.recv(1, socket.MSG_PEEK)
+        if not first or first[0] == _TLS_HANDSHAKE:
+            registry.tls_attempts += bool(first)
+            conn.close()
+            return
+        host, port = upstream.rsplit(":", 1)
+        back = socket.create_connection((host, int(port)))
+    except OSError:
+        conn.close()
+        return
+    threading.Thread(target=_pipe, args=(back, conn), daemon=True).start()
+    _pipe(conn, back)
+
+
+def _relay(listener: socket.socket, upstream: str, registry: OciRegistry) -> None:
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        threading.Thread(target=_connect, args=(conn, upstream, registry), daemon=True).start()
 
 
 @contextmanager
@@ -92,7 +145,13 @@ def serve_registry(tmp: Path, *, timeout: float = 30.0) -> Iterator[OciRegistry]
                 raise RuntimeError(f"the registry did not answer on {host}: "
                                    f"{(tmp / 'registry.log').read_text(errors='replace')[-2000:]}")
             time.sleep(0.1)
-        yield OciRegistry(host, tmp / "helm")
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            registry = OciRegistry(f"127.0.0.1:{listener.getsockname()[1]}", tmp / "helm")
+            relay = threading.Thread(target=_relay, args=(listener, host, registry), daemon=True)
+            relay.start()
+            yield registry
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
     finally:
         proc.terminate()
         try:

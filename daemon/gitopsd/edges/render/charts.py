@@ -114,7 +114,8 @@ class ChartFetcher:
             env = _env(home)
             hide = {secrets[1]: "***"} if secrets[1] else {}
             hide.update({f"{home}/": "", str(home): "."})
-            subject = f"{chart} {version or '(newest)'}"
+            subject = f"chart {chart} version {version}" if version else \
+                f"chart {chart} (newest version)"
             flags = _tls_flags(repo)
             if repo.oci:
                 ref = f"{repo.url.rstrip('/')}/{chart}"
