@@ -223,16 +223,19 @@ async def test_a_registry_without_tls_needs_plain_http(
     assert status == 404
 
 
-def _argo_chart_app(name: str, registry: OciRegistry, chart: str, version: str, ns: str
-                    ) -> str:
-    """An Argo CD Application whose source is CHART at VERSION from REGISTRY's ``charts``,
-    its ``repoURL`` written without a scheme as Argo CD's OCI Helm sources are."""
+def _argo_chart_app(name: str, registry: OciRegistry, chart: str, version: str, ns: str, *,
+                    native: bool = False) -> str:
+    """An Argo CD Application whose source is CHART at VERSION from REGISTRY's ``charts``:
+    ``repoURL`` without a scheme beside ``chart`` (Argo CD's Helm OCI source), or when NATIVE
+    ``oci://.../CHART`` with ``path: .`` (Argo CD's OCI source)."""
+    source: dict[str, Any] = {"repoURL": f"{registry.host}/charts", "chart": chart}
+    if native:
+        source = {"repoURL": f"{registry.charts_url}/{chart}", "path": "."}
     return yaml.safe_dump({
         "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
         "metadata": {"name": name, "namespace": "argocd"},
         "spec": {"project": "default",
-                 "source": {"repoURL": f"{registry.host}/charts", "chart": chart,
-                            "targetRevision": version,
+                 "source": {**source, "targetRevision": version,
                             "helm": {"valuesObject": {"greeting": name}}},
                  "destination": {"name": "a", "namespace": ns},
                  "syncPolicy": {"automated": {"prune": True}}}})
@@ -242,13 +245,14 @@ def test_chart_sources_from_the_oci_registry_sync_and_a_missing_version_fails_al
         cluster_a: LocalCluster, make_namespace, git_repos, registry: OciRegistry,
         tmp_path: Path) -> None:
     """An Argo CD chart source and a fleet chart source from the registry deploy their charts,
-    while an Application asking for a version the registry lacks fails with a message naming
-    the repository, the chart and the version."""
+    while an Application (in Argo CD's native OCI form) asking for a version the registry
+    lacks fails with a message naming the repository, the chart and the version."""
     ns = make_namespace(cluster_a)
     web, gone, lib = f"{ns}-web", f"{ns}-gone", f"{ns}-lib"
     repo = git_repos.new()
     repo.commit({"argo/web.yaml": _argo_chart_app(web, registry, "web", "0.1.0", ns),
-                 "argo/gone.yaml": _argo_chart_app(gone, registry, "web", "9.9.9", ns)})
+                 "argo/gone.yaml": _argo_chart_app(gone, registry, "web", "9.9.9", ns,
+                                                   native=True)})
     fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s", apps=[
         {"name": "argo", "argocd": {"repo": "env", "targetRevision": "main", "path": "argo"}},
         {"name": lib, "source": {"helmRepo": "lab", "chart": "lib", "version": "^1.0.0"},
