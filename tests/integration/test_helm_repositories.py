@@ -5,6 +5,7 @@ reported without the password."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -68,6 +69,15 @@ def registry(tmp_path: Path) -> Iterator[OciRegistry]:
             running.push(write_chart(src / f"lib-{v}", "lib", v, {
                 "templates/cm.yaml": CM.format(name="lib"), "values.yaml": "greeting: lib\n"}))
         running.push(write_chart(src / "web-0.1.0", "web", "0.1.0", {
+            "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
+        yield running
+
+
+@pytest.fixture
+def secure_registry(tmp_path: Path) -> Iterator[OciRegistry]:
+    """An HTTPS OCI registry with basic auth on loopback holding web 0.1.0 under ``charts``."""
+    with serve_registry(tmp_path / "secure-registry", secure=True) as running:
+        running.push(write_chart(tmp_path / "secure-src", "web", "0.1.0", {
             "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
         yield running
 
@@ -286,3 +296,51 @@ def test_chart_sources_from_the_oci_registry_sync_and_a_missing_version_fails_al
 def _maybe(cluster: LocalCluster, ns: str, name: str) -> dict[str, Any] | None:
     status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
     return dict(body["data"]) if status == 200 else None
+
+
+def test_registry_credentials_reach_the_registry_and_nowhere_else(
+        cluster_a: LocalCluster, make_namespace, secure_registry: OciRegistry,
+        tmp_path: Path) -> None:
+    """A chart source from an HTTPS registry with basic auth syncs with the entry's credentials,
+    one with a wrong password fails naming its repository, and neither password is in the
+    daemon's log, its state directory or a status message."""
+    ns = make_namespace(cluster_a)
+    wrong = "not-" + secure_registry.password
+    files = tmp_path / "creds"
+    files.mkdir()
+    (files / "user").write_text(secure_registry.username + "\n")
+    (files / "good").write_text(secure_registry.password + "\n")
+    (files / "bad").write_text(wrong + "\n")
+    entry = {"url": secure_registry.charts_url, "usernameFile": str(files / "user"),
+             "caFile": str(secure_registry.ca_file)}
+    good, bad = f"{ns}-good", f"{ns}-bad"
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(tmp_path), apps=[
+        {"name": name, "source": {"helmRepo": repo, "chart": "web", "version": "0.1.0"},
+         "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
+         "syncPolicy": {"automated": {"prune": True}}}
+        for name, repo in ((good, "private"), (bad, "refused"))])
+    fleet["repositories"] = []
+    fleet["helmRepositories"] = [{"name": "private", **entry, "passwordFile": str(files / "good")},
+                                 {"name": "refused", **entry, "passwordFile": str(files / "bad")}]
+    d = DaemonProc(fleet, tmp_path / "daemon").start()
+    try:
+        assert poll_until(lambda: _maybe(cluster_a, ns, "web"), 60), d.logs()
+
+        def failed() -> str:
+            row = d.instance(bad, "a") or {}
+            return str((row.get("last_sync") or {}).get("message") or "")
+        message = poll_until(failed, 60)
+        assert message, d.logs()
+        assert f"Helm repository 'refused' ({secure_registry.charts_url})" in message
+        assert "chart web version 0.1.0" in message
+        assert "401" in message
+        assert (d.instance(good, "a") or {}).get("sync_status") == "Synced"
+        rows = json.dumps(d.get("/api/v1/instances"))
+    finally:
+        assert d.stop() == 0
+    for secret in (secure_registry.password, wrong):
+        assert secret not in rows
+        assert secret not in d.logs()
+        for path in (tmp_path / "daemon" / "state").rglob("*"):
+            assert secret not in str(path)
+            assert not path.is_file() or secret.encode() not in path.read_bytes()
