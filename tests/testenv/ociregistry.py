@@ -5,10 +5,10 @@ By default it speaks plain HTTP with no auth. A secure one serves HTTPS (a test 
 for basic auth against an htpasswd file that the registry provisions itself with the user
 ``docker`` and a random password, which it logs once and this module reads from that log.
 
-A plain registry is reached through a small TCP relay that closes, and counts, every connection opening
-with a TLS handshake, so a client that tries HTTPS first (as Helm 3 does before falling back
-to HTTP) fails there as it would against a registry that only speaks HTTP and as Helm 4
-does without ``--plain-http``.
+A plain registry is reached through a small TCP relay that closes, and counts, every
+connection opening with a TLS handshake. Helm 3 without ``--plain-http`` tries HTTPS and then
+falls back to HTTP by itself; through the relay it fails instead, as Helm 4 does, so a test
+passes only when gitopsd asks for plain HTTP.
 """
 
 from __future__ import annotations

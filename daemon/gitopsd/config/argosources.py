@@ -12,8 +12,8 @@ with ``chart`` is a chart source: its ``repoURL`` must match a
 its ``targetRevision`` is the chart version or range. Argo CD's OCI source, an
 ``oci://`` ``repoURL`` naming the chart itself with ``path: .``, is the same
 chart source when the registry path above the chart is such an entry. Pure:
-problems go to the
-``Reader``, warnings about fields that change nothing to ``warn``.
+problems go to the ``Reader``, warnings about fields that change nothing to
+``warn``.
 """
 
 from __future__ import annotations
