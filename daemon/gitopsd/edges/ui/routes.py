@@ -41,7 +41,9 @@ FAILED_LOGIN_DELAY = 0.5
 _HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; script-src {SCRIPT_SOURCE}; "
                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with its own
+    # form posts, which the same-origin check must refuse (a sign-in from the page then fails)
+    "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
 }
 
 log = structlog.get_logger(__name__)
