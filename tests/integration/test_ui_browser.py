@@ -86,6 +86,11 @@ def row(page: Page, app: str) -> Any:
     return page.locator(f'[id="row:{app}/a"]')
 
 
+def sync_of(page: Page, app: str) -> Any:
+    """The sync cell of APP's row: the fourth column (application, cluster, project, sync)."""
+    return row(page, app).locator("td").nth(3)
+
+
 @pytest.mark.asyncio
 async def test_overview_lists_instances_and_shows_a_drift_live(
         cluster_a: LocalCluster, kube_a: client.ApiClient, make_namespace, git_repos, git_client_key,
@@ -105,7 +110,7 @@ async def test_overview_lists_instances_and_shows_a_drift_live(
         await page.goto(f"http://127.0.0.1:{d.port}/ui/")
         for app in ("browser-auto", "browser-live"):
             await expect(row(page, app).locator("td").first).to_have_text(app)
-        sync_cell = row(page, "browser-live").locator('[data-f="sync"]')
+        sync_cell = sync_of(page, "browser-live")
         await expect(sync_cell).to_have_text("Synced")
         await keep_screenshot(page, "overview", capsys)
         await page.evaluate("window.keptSinceLoad = true")
@@ -177,7 +182,7 @@ async def test_sync_without_the_token_is_refused(
                            == "OutOfSync"), d.logs()
         await page.goto(base + "/ui/")
         guard = row(page, "browser-guard")
-        await expect(guard.locator('[data-f="sync"]')).to_have_text("OutOfSync")
+        await expect(sync_of(page, "browser-guard")).to_have_text("OutOfSync")
         await expect(guard.get_by_role("button", name="Sync")).to_have_count(0)
         refused = await page.request.post(base + "/ui/instances/browser-guard/a/sync",
                                           form={"csrf": "forged"}, max_redirects=0)

@@ -2,7 +2,8 @@
 
 A real ``ApiServer`` on 127.0.0.1: the pages are off unless asked for, reads
 without a session follow the API's loopback rule, and the rollback endpoint
-turns the backend's refusals into the right HTTP answers.
+turns the backend's refusals into the right HTTP answers; the overview of a
+large fleet is sent compressed within its page-weight budget.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,8 @@ import pytest_asyncio
 
 from gitopsd.edges.api import ApiServer
 from gitopsd.errors import RollbackRefused
+from tests.bench.bench_ui import Backend as BenchBackend
+from tests.bench.bench_ui import rows as bench_rows
 
 TOKEN = "tok-ui-5d0c8e2b"
 ROW = {"app": "web", "cluster": "prod", "sync_status": "Synced", "health": "Healthy", "revision": "r1",
@@ -146,3 +150,32 @@ async def test_open_event_stream_does_not_hold_up_stopping(tmp_path: Path) -> No
         started = time.monotonic()
         await asyncio.wait_for(server.stop(), 10)
         assert time.monotonic() - started < 5
+
+
+PAGE_WEIGHT_LIMIT = 150_000  # bytes on the wire of the overview at 1,000 instances (issue 19)
+
+
+@pytest.mark.asyncio
+async def test_overview_of_a_thousand_instances_weighs_under_150_kb_on_the_wire() -> None:
+    """Asked for as a browser asks, the overview of 1,000 instances comes compressed in under
+    150 KB and still holds every row; a client that accepts no encoding gets plain HTML."""
+    data = bench_rows(1000)
+    server = ApiServer(BenchBackend(data), host="127.0.0.1", port=0, ui=True,  # type: ignore[arg-type]
+                       loopback_reads=True)
+    host, port = await server.start()
+    try:
+        async with aiohttp.ClientSession(auto_decompress=False) as s:
+            async with s.get(f"http://{host}:{port}/ui/",
+                             headers={"Accept-Encoding": "gzip, deflate, br"}) as resp:
+                wire = await resp.read()
+                encoding = resp.headers.get("Content-Encoding")
+            async with s.get(f"http://{host}:{port}/ui/", headers={"Accept-Encoding": "identity"}) as resp:
+                plain = await resp.read()
+                assert "Content-Encoding" not in resp.headers
+    finally:
+        await server.stop()
+    assert encoding in ("gzip", "deflate")
+    assert len(wire) < PAGE_WEIGHT_LIMIT, len(wire)
+    html = (zlib.decompress(wire, wbits=47) if encoding == "gzip" else zlib.decompress(wire)).decode()
+    assert html.encode() == plain
+    assert html.count('<tr id="row:') == len(data)

@@ -50,8 +50,14 @@ log = structlog.get_logger(__name__)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
-                        headers=_HEADERS)
+    """A page, compressed when the client accepts it (the overview of 1,000 instances is about
+    half a megabyte of HTML and a tenth of that gzipped). A page that holds a CSRF token is
+    only ever sent to a same-site request, the session cookie being SameSite=Strict, so a
+    cross-site page cannot measure its compressed size against what it reflects."""
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                            headers=_HEADERS)
+    response.enable_compression()
+    return response
 
 
 def _see(location: str) -> web.HTTPSeeOther:
