@@ -38,10 +38,10 @@ class Backend:
     rollbacks: list[tuple[str, str, int]] = field(default_factory=list)
 
     def instances(self) -> list[dict[str, Any]]:
-        return [ROW]
+        return [ROW, {**ROW, "app": "auto"}]
 
     def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
-        return []
+        return [{"id": 7, "revision": "r0", "started": 1.7e9, "duration": 1.0, "result": "Synced"}]
 
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return [f"{app}/{cluster}"]
@@ -179,3 +179,50 @@ async def test_overview_of_a_thousand_instances_weighs_under_150_kb_on_the_wire(
     html = (zlib.decompress(wire, wbits=47) if encoding == "gzip" else zlib.decompress(wire)).decode()
     assert html.encode() == plain
     assert html.count('<tr id="row:') == len(data)
+
+
+@pytest.mark.asyncio
+async def test_rollback_button_needs_a_session_and_is_refused_while_automated(tmp_path: Path) -> None:
+    """The history page's Roll back button posts with the session's CSRF token: without it nothing
+    rolls back, an automated application's refusal is shown with its reason, and a manual one is
+    rolled back to the entry."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    backend = Backend()
+    server = ApiServer(backend, host="127.0.0.1", port=0, token_file=str(token_file), ui=True,  # type: ignore[arg-type]
+                       loopback_reads=True)
+    host, port = await server.start()
+    base = f"http://{host}:{port}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            async with s.get(base + "/ui/instances/web/prod/history") as resp:
+                assert "Roll back</button>" not in await resp.text()  # read-only without a session
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": "x", "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 403
+            async with s.post(base + "/ui/login", data={"token": TOKEN}, allow_redirects=False) as resp:
+                assert resp.status == 303
+            async with s.get(base + "/ui/instances/web/prod/history") as resp:
+                page = await resp.text()
+            assert 'name="id" value="7">Roll back</button>' in page
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": "0" * 64, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 403
+            assert backend.rollbacks == []
+
+            async with s.post(base + "/ui/instances/auto/prod/rollback", data={"csrf": csrf, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 409
+                assert "Rollback refused: auto syncs automatically" in await resp.text()
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": csrf, "id": "8"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 404
+                assert "No history entry 8." in await resp.text()
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": csrf, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 303
+                assert resp.headers["Location"] == "/ui/instances/web/prod/history?rolledback=1"
+            assert backend.rollbacks == [("web", "prod", 7)]
+    finally:
+        await server.stop()

@@ -23,7 +23,7 @@ from aiohttp import web
 
 from gitopsd.edges.api.auth import secret_equals
 from gitopsd.edges.api.backend import ApiBackend, Row, resolve
-from gitopsd.errors import GitopsdError, SyncWindowClosed
+from gitopsd.errors import GitopsdError, RollbackRefused, SyncWindowClosed
 
 from .instance import diff_page, history_page, instance_page, login_page
 from .layout import esc, page
@@ -116,6 +116,7 @@ class UiRoutes:
             web.get("/ui/instances/{app}/{cluster}/diff", self.diff, name="ui.diff"),
             web.get("/ui/instances/{app}/{cluster}/history", self.history, name="ui.history"),
             web.post("/ui/instances/{app}/{cluster}/sync", self.sync, name="ui.sync"),
+            web.post("/ui/instances/{app}/{cluster}/rollback", self.rollback, name="ui.rollback"),
         ]
 
     # -- who is asking ----------------------------------------------------------------
@@ -178,13 +179,15 @@ class UiRoutes:
         inspected, error = await self._inspect(app, cluster)
         return _html(diff_page(app, cluster, inspected, error=error, signed_in=signed_in, csrf=csrf))
 
-    async def history(self, request: web.Request) -> web.Response:
+    async def history(self, request: web.Request, *, flash: str = "", status: int = 200) -> web.Response:
         signed_in, csrf = self._viewer(request)
         app, cluster = request.match_info["app"], request.match_info["cluster"]
         await self._row(app, cluster)
         entries = await resolve(self._backend.history(app, cluster, HISTORY_SHOWN))
+        if not flash and request.query.get("rolledback"):
+            flash = "Rollback requested."
         return _html(history_page(app, cluster, entries, traces_url=self._traces_url,
-                                  signed_in=signed_in, csrf=csrf))
+                                  signed_in=signed_in, csrf=csrf, flash=flash), status=status)
 
     # -- signing in and syncing -------------------------------------------------------
 
@@ -217,16 +220,45 @@ class UiRoutes:
         response.del_cookie(COOKIE, path="/ui")
         return response
 
-    async def sync(self, request: web.Request) -> web.StreamResponse:
-        app, cluster = request.match_info["app"], request.match_info["cluster"]
+    async def _signed_form(self, request: web.Request, action: str) -> Mapping[str, Any] | None:
+        """The posted form when it comes from this server's page in a session with its CSRF token;
+        None (logged, without the token) otherwise."""
         form = await request.post()
         csrf = form.get("csrf")
         sid = request.cookies.get(COOKIE)
-        given = csrf if isinstance(csrf, str) else None
-        if not _same_origin(request) or not self.sessions.csrf_ok(sid, given):
-            log.warning("ui sync refused", app=app, cluster=cluster, peer=request.remote,
-                        reason="no session" if not self.sessions.valid(sid) else "bad csrf or origin")
+        if _same_origin(request) and self.sessions.csrf_ok(sid, csrf if isinstance(csrf, str) else None):
+            return form
+        log.warning(f"ui {action} refused", app=request.match_info["app"],
+                    cluster=request.match_info["cluster"], peer=request.remote,
+                    reason="no session" if not self.sessions.valid(sid) else "bad csrf or origin")
+        return None
+
+    async def rollback(self, request: web.Request) -> web.StreamResponse:
+        """Roll one instance back to the revision of the history entry posted as ``id``."""
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        form = await self._signed_form(request, "rollback")
+        if form is None:
             return _html(login_page(), status=403)
+        given = str(form.get("id", ""))
+        if not given.isdigit():
+            return await self.history(request, flash="Choose a history entry to roll back to.", status=400)
+        try:
+            result = await resolve(self._backend.rollback(app, cluster, int(given)))
+        except KeyError:  # an unknown instance is answered by the history page itself
+            return await self.history(request, flash=f"No history entry {given}.", status=404)
+        except RollbackRefused as exc:
+            return await self.history(request, flash=f"Rollback refused: {exc}", status=409)
+        except SyncWindowClosed as exc:
+            return await self.history(request, flash=f"Rollback refused by a sync window: {exc}", status=409)
+        log.info("rollback requested", app=app, cluster=cluster, entry=int(given),
+                 revision=result.get("revision"), via="ui")
+        raise _see(request.rel_url.raw_path.removesuffix("/rollback") + "/history?rolledback=1")
+
+    async def sync(self, request: web.Request) -> web.StreamResponse:
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        if await self._signed_form(request, "sync") is None:
+            return _html(login_page(), status=403)
+        sid = request.cookies.get(COOKIE)
         try:
             keys = await resolve(self._backend.request_sync(app, cluster))
         except KeyError:
