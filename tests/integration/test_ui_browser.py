@@ -208,3 +208,50 @@ async def test_sync_without_the_token_is_refused(
         assert await until(lambda: value(cluster_a, ns, "guarded") == "first"), d.logs()
     finally:
         assert d.stop() == 0
+
+
+async def sign_in(page: Page, base: str, token: str) -> None:
+    await page.goto(base + "/ui/login")
+    await page.locator('input[name="token"]').fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+@pytest.mark.asyncio
+async def test_rollback_button_rolls_back_and_is_refused_while_automated(
+        cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts,
+        tmp_path: Path, browser_page: tuple[Page, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    """Signed in, the history page's Roll back button syncs a manual instance back to an older
+    entry's revision, and for an automated one shows the refusal with how to turn automation off."""
+    page, errors = browser_page
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"back/c.yaml": cm("back", "first"), "keep/c.yaml": cm("keep", "1")})
+    first = repo.head()
+    d = start(tmp_path, cluster_a, repo, git_client_key, git_known_hosts,
+              [application("browser-back", "back", ns, {}), application("browser-keep", "keep", ns, AUTO)])
+    base = f"http://127.0.0.1:{d.port}"
+    try:
+        await sync_via_api(d, "browser-back", first)
+        second = repo.commit({"back/c.yaml": cm("back", "second")})
+        assert await until(lambda: (d.instance("browser-back", "a") or {}).get("sync_status")
+                           == "OutOfSync"), d.logs()
+        await sync_via_api(d, "browser-back", second)
+        assert value(cluster_a, ns, "back") == "second"
+        assert await until(lambda: (d.instance("browser-keep", "a") or {}).get("sync_status") == "Synced")
+
+        await sign_in(page, base, d.token)
+        await page.goto(base + "/ui/instances/browser-back/a/history")
+        older = page.locator("tr", has=page.locator(f'code[title="{first}"]'))
+        await keep_screenshot(page, "history", capsys)
+        await older.get_by_role("button", name="Roll back").click()
+        await expect(page.locator(".flash")).to_have_text("Rollback requested.")
+        assert await until(lambda: value(cluster_a, ns, "back") == "first"), d.logs()
+
+        await page.goto(base + "/ui/instances/browser-keep/a/history")
+        await page.get_by_role("button", name="Roll back").first.click()
+        await expect(page.locator(".flash")).to_contain_text("Rollback refused")
+        await expect(page.locator(".flash")).to_contain_text("syncPolicy.automated")
+        assert errors == [] or all("409" in e for e in errors)  # the refusal page is answered 409
+    finally:
+        assert d.stop() == 0
