@@ -86,6 +86,9 @@ class Backend:
     def instances(self) -> list[dict[str, Any]]:
         return self.daemon.status_rows()
 
+    def clusters(self) -> list[dict[str, Any]]:
+        return self.daemon.cluster_rows()
+
     def members(self) -> list[dict[str, Any]]:
         return self.daemon.writers.members()
 

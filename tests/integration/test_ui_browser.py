@@ -4,8 +4,9 @@ A real ``gitopsd run`` process syncs a Git repository served over SSH into the
 local control plane, and Chromium (``/usr/bin/chromium``, installed by ``make
 chromium``; Playwright never downloads a browser here) loads the pages with
 their script and style as a user would. Screenshots of the overview and of an
-instance page are kept in ``tests/artifacts/`` (git-ignored) and their paths
-printed. A missing Chromium fails these tests: it never skips them.
+instance page (and of the history and clusters pages) are kept in
+``tests/artifacts/`` (git-ignored) and their paths printed. A missing
+Chromium fails these tests: it never skips them.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ async def test_overview_lists_instances_and_shows_a_drift_live(
         git_known_hosts, tmp_path: Path, browser_page: tuple[Page, list[str]],
         capsys: pytest.CaptureFixture[str]) -> None:
     """The overview lists every instance; a live edit turns the row's sync cell OutOfSync and a sync
-    from elsewhere turns it Synced again, both through the event stream, the page never reloaded."""
+    from elsewhere turns it Synced again, both through the event stream, the page never reloaded;
+    the clusters page shows the cluster reachable and watched."""
     page, errors = browser_page
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
@@ -125,6 +127,13 @@ async def test_overview_lists_instances_and_shows_a_drift_live(
         assert value(cluster_a, ns, "live") == "from-git"
         assert await page.evaluate("window.keptSinceLoad") is True  # the same document all along
         assert errors == []  # the script ran: no Content-Security-Policy or script error
+
+        await page.get_by_role("link", name="Clusters").click()
+        cluster = page.locator('[id="cluster:a"]')
+        await expect(cluster.locator("td").nth(1)).to_have_text("Reachable")
+        await expect(cluster.locator("td").nth(2)).to_contain_text("1 kind watched")
+        await expect(cluster.locator("td").nth(3)).to_have_text("2")
+        await keep_screenshot(page, "clusters", capsys)
     finally:
         assert d.stop() == 0
 

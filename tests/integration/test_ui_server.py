@@ -46,6 +46,13 @@ class Backend:
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return [f"{app}/{cluster}"]
 
+    def clusters(self) -> list[dict[str, Any]]:
+        return [{"cluster": "prod", "server": "https://10.0.0.1:6443", "labels": {"env": "prod"},
+                 "bastion": "ops@jump.example:2222", "instances": 2, "watched": 3, "failing": 1,
+                 "reachable": False, "message": "connection refused <retrying>"},
+                {"cluster": "new", "server": "", "labels": {}, "bastion": "", "instances": 0,
+                 "watched": 0, "failing": 0, "reachable": None, "message": ""}]
+
     def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
         if app == "auto":
             raise RollbackRefused("auto syncs automatically")
@@ -226,3 +233,25 @@ async def test_rollback_button_needs_a_session_and_is_refused_while_automated(tm
             assert backend.rollbacks == [("web", "prod", 7)]
     finally:
         await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_clusters_page_shows_reachability_watches_and_bastion(serve: Start) -> None:
+    """The clusters page shows each cluster's reachability, failing watches (escaped), bastion and
+    labels, linked to the overview filtered to that cluster; every page's header links to it."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base + "/ui/clusters") as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        async with s.get(base + "/ui/") as resp:
+            assert 'href="/ui/clusters"' in await resp.text()
+    prod = page[page.index('id="cluster:prod"'):page.index('id="cluster:new"')]
+    assert 'href="/ui/?cluster=prod"' in prod
+    assert ">Unreachable<" in prod
+    assert "3 kinds watched, 1 failing: connection refused &lt;retrying&gt;" in prod
+    assert "ops@jump.example:2222" in prod
+    assert "env=prod" in prod
+    new = page[page.index('id="cluster:new"'):]
+    assert ">Unknown<" in new
+    assert ">direct<" in new

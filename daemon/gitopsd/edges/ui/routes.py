@@ -25,6 +25,7 @@ from gitopsd.edges.api.auth import secret_equals
 from gitopsd.edges.api.backend import ApiBackend, Row, resolve
 from gitopsd.errors import GitopsdError, RollbackRefused, SyncWindowClosed
 
+from .clusters import clusters_page
 from .instance import diff_page, history_page, instance_page, login_page
 from .layout import esc, page
 from .overview import FILTERS, SCRIPT_SOURCE, cells, overview, row_id
@@ -109,6 +110,7 @@ class UiRoutes:
             web.get("/ui", self.root, name="ui.root"),
             web.get("/ui/", self.fleet, name="ui.fleet"),
             web.get("/ui/events", self.events, name="ui.events"),
+            web.get("/ui/clusters", self.clusters, name="ui.clusters"),
             web.get("/ui/login", self.login_form, name="ui.login_form"),
             web.post("/ui/login", self.login, name="ui.login"),
             web.post("/ui/logout", self.logout, name="ui.logout"),
@@ -161,6 +163,11 @@ class UiRoutes:
         rows = await resolve(self._backend.instances())
         flash = "Sync requested." if request.query.get("synced") else ""
         return _html(overview(rows, filters, signed_in=signed_in, csrf=csrf, flash=flash))
+
+    async def clusters(self, request: web.Request) -> web.Response:
+        signed_in, csrf = self._viewer(request)
+        rows = await resolve(self._backend.clusters())
+        return _html(clusters_page(rows, signed_in=signed_in, csrf=csrf))
 
     async def instance(self, request: web.Request) -> web.Response:
         signed_in, csrf = self._viewer(request)
