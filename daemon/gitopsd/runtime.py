@@ -93,7 +93,15 @@ class Backend:
         return self.daemon.writers.members()
 
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
-        return [e.as_dict() for e in await self.runtime.history.history(app, cluster, limit)]
+        rows = [e.as_dict() for e in await self.runtime.history.history(app, cluster, limit)]
+        for row in rows:
+            row.update(await self.commit(app, cluster, row["revision"]))
+        return rows
+
+    async def commit(self, app: str, cluster: str, revision: str) -> dict[str, str]:
+        entry = self.daemon.instances.get(f"{app}/{cluster}")
+        repos = [r for r in self.daemon.fleet.repositories if entry and r.name == entry[0].source.repo]
+        return await self.runtime.git.describe(repos[0], revision) if repos and revision else {}
 
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return self.daemon.request_sync(app, cluster)

@@ -46,6 +46,9 @@ class Backend:
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return [f"{app}/{cluster}"]
 
+    def commit(self, app: str, cluster: str, revision: str) -> dict[str, str]:
+        return {"subject": "Raise <replicas>", "author": "Ann"} if revision == "r1" else {}
+
     def clusters(self) -> list[dict[str, Any]]:
         return [{"cluster": "prod", "server": "https://10.0.0.1:6443", "labels": {"env": "prod"},
                  "bastion": "ops@jump.example:2222", "instances": 2, "watched": 3, "failing": 1,
@@ -255,3 +258,14 @@ async def test_clusters_page_shows_reachability_watches_and_bastion(serve: Start
     new = page[page.index('id="cluster:new"'):]
     assert ">Unknown<" in new
     assert ">direct<" in new
+
+
+@pytest.mark.asyncio
+async def test_instance_page_shows_the_applied_commit_escaped(serve: Start) -> None:
+    """The instance page names the applied revision's commit subject and author, escaped."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s, s.get(base + "/ui/instances/web/prod") as resp:
+        assert resp.status == 200
+        page = await resp.text()
+    assert 'r1</code> Raise &lt;replicas&gt; <span class="msg">by Ann</span>' in page
+    assert "<replicas>" not in page

@@ -31,6 +31,10 @@ class ApiBackend(Protocol):
         this daemon (``self``) and how many instances it owns."""
         ...
 
+    def commit(self, app: str, cluster: str, revision: str) -> Row | Awaitable[Row]:
+        """``subject`` and ``author`` of REVISION in the instance's Git repository; {} when unknown."""
+        ...
+
     def clusters(self) -> Sequence[Row] | Awaitable[Sequence[Row]]:
         """The fleet's clusters: cluster, server, labels, bastion (``user@host:port``, "" when
         direct), instances, and the watches' state: watched, failing, reachable (None before any

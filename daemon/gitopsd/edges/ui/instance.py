@@ -62,7 +62,16 @@ def _conditions(row: Row) -> str:
             + "</table>")
 
 
-def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, error: str = "",
+def _commit(revision: object, commit: Row) -> str:
+    """A revision with its commit's subject and author, when the repository cache knows them."""
+    if not commit.get("subject"):
+        return short(revision)
+    return (f"{short(revision)} {esc(commit.get('subject'))} "
+            f'<span class="msg">by {esc(commit.get("author", ""))}</span>')
+
+
+def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, commit: Row | None = None,
+                  error: str = "",
                   traces_url: str = "", signed_in: bool, csrf: str = "", flash: str = "") -> str:
     """One instance: status, conditions, last sync's changes, objects by wave, links."""
     app, cluster = str(row["app"]), str(row["cluster"])
@@ -79,7 +88,7 @@ def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, er
             f"<tr><th>Health</th><td>{badge(row.get('health'))} "
             f"{esc(row.get('health_message', ''))}</td></tr>"
             f"<tr><th>Project</th><td>{esc(row.get('project', ''))}</td></tr>"
-            f"<tr><th>Revision applied</th><td>{short(row.get('revision'))}</td></tr>"
+            f"<tr><th>Revision applied</th><td>{_commit(row.get('revision'), commit or {})}</td></tr>"
             f"<tr><th>Failed revision</th><td>{short(row.get('failed_revision'))}</td></tr>"
             f"<tr><th>Last sync</th><td>{badge(last.get('result') or '-')} {esc(when(last.get('started')))} "
             f"at {short(last.get('revision'))}: {esc(last.get('message', ''))}</td></tr>"
@@ -119,7 +128,7 @@ def history_page(app: str, cluster: str, history: Sequence[Row], *, traces_url: 
                  signed_in: bool, csrf: str = "", flash: str = "") -> str:
     """The kept syncs of one instance, newest first; signed in, each with a Roll back button."""
     rows = "".join(
-        f"<tr><td>{esc(h.get('id'))}</td><td>{short(h.get('revision'))}</td>"
+        f"<tr><td>{esc(h.get('id'))}</td><td>{_commit(h.get('revision'), h)}</td>"
         f"<td>{esc(when(h.get('started')))}</td>"
         f"<td>{float(h.get('duration') or 0):.1f}s</td><td>{badge(h.get('result'))}</td>"
         f'<td class="msg">{esc(h.get("message", ""))}</td>'

@@ -175,8 +175,10 @@ class UiRoutes:
         row = await self._row(app, cluster)
         inspected, error = await self._inspect(app, cluster)
         history = await resolve(self._backend.history(app, cluster, 1))
+        commit = await resolve(self._backend.commit(app, cluster, str(row.get("revision") or "")))
         flash = "Sync requested." if request.query.get("synced") else ""
-        return _html(instance_page(row, inspected, history, error=error, traces_url=self._traces_url,
+        return _html(instance_page(row, inspected, history, commit=commit, error=error,
+                                   traces_url=self._traces_url,
                                    signed_in=signed_in, csrf=csrf, flash=flash))
 
     async def diff(self, request: web.Request) -> web.Response:
