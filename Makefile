@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg
+.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg chromium
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -33,6 +33,13 @@ gpg:
 	@command -v gpg >/dev/null 2>&1 || $(SUDO) apt-get install -y gpg \
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gpg; }
 
+# Chromium runs the browser tests of the status pages (test_ui_browser.py), headless
+# and driven by Playwright; installed from Debian only when missing, so that
+# Playwright never downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y chromium \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
 demo: venv binaries
 	$(BIN)/gitopsd demo
 
@@ -41,7 +48,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv binaries gpg lint
+test: venv binaries gpg chromium lint
 	$(BIN)/pytest
 
 unit: venv
