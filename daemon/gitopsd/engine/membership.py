@@ -43,7 +43,7 @@ import structlog
 from gitopsd.core.shards import assign
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lease import API_VERSION, create_in_namespace, micro_time
-from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.engine.ports import ClusterPort, MetricsPort, Obj
 from gitopsd.errors import ApiError, GitopsdError
 from gitopsd.model import objects
 
@@ -67,7 +67,9 @@ class _Seen:
 class Membership:
     def __init__(self, objects_: ClusterPort, *, fleet: str, namespace: str, identity: str, clock: Clock,
                  items: Callable[[], Mapping[str, float]], duration: float = 15.0, renew: float = 5.0,
-                 epsilon: float = 0.25, pins: Mapping[str, str] | None = None) -> None:
+                 epsilon: float = 0.25, pins: Mapping[str, str] | None = None,
+                 metrics: MetricsPort | None = None,
+                 counted: Callable[[str], bool] = lambda _item: True) -> None:
         self.objects = objects_
         self.fleet = fleet
         self.namespace = namespace
@@ -78,6 +80,8 @@ class Membership:
         self.renew = renew
         self.epsilon = epsilon
         self.pins = dict(pins or {})
+        self.metrics = metrics
+        self.counted = counted  # the items metrics count as instances (not the removal sweeps)
         self.name = member_lease_name(fleet, identity)
         self.on_gained: Callable[[list[str]], None] | None = None  # items this member now acts on
         self.on_lost: Callable[[list[str]], None] | None = None  # items another member now owns
@@ -124,7 +128,13 @@ class Membership:
         continuous = self.valid()
         if not continuous:
             self._act_from.clear()  # a lapsed right is earned again, item by item
-        if not await self._renew():
+        try:
+            renewed = await self._renew()
+        except GitopsdError:
+            self._renewed(started, ok=False)
+            raise
+        self._renewed(started, ok=renewed)
+        if not renewed:
             self._lapse()
             return False
         listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
@@ -149,6 +159,10 @@ class Membership:
                                       propagation="Background")
         except GitopsdError as e:
             log.warning("membership.release_failed", error=str(e))
+
+    def _renewed(self, started: float, *, ok: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.lease_renewed(self.clock.now() - started, ok)
 
     def _lapse(self) -> None:
         self._valid_until = -math.inf
@@ -197,11 +211,23 @@ class Membership:
             log.info("membership.changed", members=live,
                      owned=sum(1 for m in new.values() if m == self.identity))
         lost = sorted(i for i, m in self.assignment.items() if m == self.identity and new.get(i) != m)
+        if self.metrics is not None:
+            self._count(self.assignment, new, lost, len(live))
         self.assignment, self.members = new, tuple(live)
         if gained and self.on_gained is not None:
             self.on_gained(gained)
         if lost and self.on_lost is not None:
             self.on_lost(lost)
+
+    def _count(self, old: Mapping[str, str], new: Mapping[str, str], lost: list[str], live: int) -> None:
+        """Members seen, instances owned, and instances whose owner changed to or from this member
+        since the last recomputation (not those first seen, nor a lapsed right earned again)."""
+        assert self.metrics is not None
+        me = self.identity
+        gained = [i for i, m in new.items() if m == me and old.get(i, me) != me and self.counted(i)]
+        self.metrics.set_members(live, sum(1 for i, m in new.items() if m == me and self.counted(i)))
+        self.metrics.handed_over("gained", len(gained))
+        self.metrics.handed_over("lost", sum(1 for i in lost if i in new and self.counted(i)))
 
     async def _renew(self) -> bool:
         live = await self.objects.get(API_VERSION, "Lease", self.name, self.namespace)
