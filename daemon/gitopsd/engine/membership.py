@@ -17,6 +17,12 @@ renewed and recomputed. An instance gained from a member that is still live
 first, the time the previous owner needs to see the change; one gained from a
 dead or departed member is acted on at once.
 
+Leases of dead members are collected: the first live member (in sorted order)
+deletes a Lease that has kept one resourceVersion for ``COLLECT_AFTER`` times
+its duration, on the condition that it still has that resourceVersion, so a
+member that renewed meanwhile (it came back) keeps its Lease; one that comes
+back after the deletion creates it again at its next renewal.
+
 Members agree only if they share out the same items (the same fleet file, the
 same Argo CD Applications read). Each publishes a digest of what it shares
 out on its Lease; while the live members' digests differ (a fleet file rolled
@@ -50,6 +56,7 @@ from gitopsd.model import objects
 log = structlog.get_logger("gitopsd.membership")
 MEMBER_LABEL = "gitopsd.io/member-of"  # value: the fleet
 INPUTS_ANNOTATION = "gitopsd.io/assignment-inputs"  # digest of the items, weights, pins and bound
+COLLECT_AFTER = 4.0  # a Lease unchanged this many of its durations is deleted
 
 
 def member_lease_name(fleet: str, identity: str) -> str:
@@ -62,6 +69,7 @@ class _Seen:
     inputs: str
     version: str
     since: float  # this daemon's clock when the Lease was first seen at VERSION
+    duration: float  # its leaseDurationSeconds
 
 
 class Membership:
@@ -140,6 +148,8 @@ class Membership:
         listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
                                            label_selector=f"{MEMBER_LABEL}={self.fleet}")
         live = self._live(listed, started)
+        if live[0] == self.identity:
+            await self._collect(started)
         inputs = self.inputs()
         agreed = all(s.inputs == inputs for s in self._seen.values() if s.identity in live)
         if agreed != self.agreed:
@@ -182,12 +192,31 @@ class Membership:
             seen = self._seen.get(name)
             if seen is None or seen.version != version:
                 inputs = str((lease["metadata"].get("annotations") or {}).get(INPUTS_ANNOTATION) or "")
-                self._seen[name] = seen = _Seen(identity, inputs, version, now)
-            duration = float(spec.get("leaseDurationSeconds") or self.duration)
-            if now - seen.since < duration:
+                duration = float(spec.get("leaseDurationSeconds") or self.duration)
+                self._seen[name] = seen = _Seen(identity, inputs, version, now, duration)
+            if now - seen.since < seen.duration:
                 live.add(identity)
         self._seen = {n: s for n, s in self._seen.items() if n in names}
         return sorted(live)
+
+    async def _collect(self, now: float) -> None:
+        """Delete the Leases of members dead for ``COLLECT_AFTER`` of their durations, each only while
+        it still has the resourceVersion seen."""
+        for name, seen in sorted(self._seen.items()):
+            if now - seen.since < COLLECT_AFTER * seen.duration:
+                continue
+            try:
+                deleted = await self.objects.delete(API_VERSION, "Lease", name, self.namespace,
+                                                    propagation="Background", resource_version=seen.version)
+            except GitopsdError as e:
+                log.warning("membership.collect_failed", lease=name, error=str(e))
+                return
+            del self._seen[name]  # deleted, or renewed or deleted by someone else: read afresh
+            if deleted:
+                log.info("membership.collected", lease=name, member=seen.identity,
+                         unchanged_seconds=round(now - seen.since, 1))
+                if self.metrics is not None:
+                    self.metrics.member_leases_collected(1)
 
     def _recompute(self, live: list[str], *, continuous: bool) -> None:
         now = self.clock.now()
