@@ -137,6 +137,8 @@ class Metrics:
         self._handovers = Counter(
             "gitopsd_member_handovers_total", "Application instances this member gained from or lost to "
             "other members of the shared fleet.", ["direction"], registry=r)
+        for direction in HANDOVER_DIRECTIONS:
+            self._handovers.labels(direction)
         self._renew_failures = Counter(
             "gitopsd_member_lease_renew_failures_total",
             "Renewals of this member's Lease that failed (the coordination cluster did not answer, or "
