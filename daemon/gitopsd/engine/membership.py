@@ -2,7 +2,7 @@
 
 With ``settings.coordination`` every daemon keeps a member Lease
 ``gitopsd-<fleet>-member-<hash of its identity>`` in one cluster and renews it
-every ``renew`` seconds. The members are the Leases not yet dead: a Lease is
+every ``renew`` seconds, and reads the others' halfway between renewals too. The members are the Leases not yet dead: a Lease is
 dead once it has kept one resourceVersion for its ``leaseDurationSeconds`` by
 this daemon's own clock (clocks of hosts are never compared), or when it is
 gone (a member that stops deletes its Lease). Every member computes the same
@@ -124,11 +124,12 @@ class Membership:
 
     async def run(self) -> None:
         while True:
-            try:
-                await self.step()
-            except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
-                log.warning("membership.error", error=str(e))
-            await self.clock.sleep(self.renew)
+            for call in (self.step, self.look):
+                try:
+                    await call()
+                except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
+                    log.warning("membership.error", error=str(e))
+                await self.clock.sleep(self.renew / 2)
 
     async def step(self) -> bool:
         """Renew this member's Lease, read the others', recompute; True when this member may act."""
@@ -145,10 +146,26 @@ class Membership:
         if not renewed:
             self._lapse()
             return False
+        await self._observe(started, continuous=continuous, renewed=True)
+        self._valid_until = started + self.margin
+        return self.valid()
+
+    async def look(self) -> None:
+        """Between renewals, read the others' Leases and recompute, so that the instances of a
+        member that left are taken over within half a renewal interval; nothing while this
+        member's own right has lapsed (the next renewal comes first)."""
+        if self.valid():
+            await self._observe(self.clock.now(), continuous=True, renewed=False)
+
+    async def _observe(self, started: float, *, continuous: bool, renewed: bool) -> None:
+        """Read the member Leases and recompute; right after a renewal (RENEWED), also collect
+        the Leases of long-dead members."""
         listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
                                            label_selector=f"{MEMBER_LABEL}={self.fleet}")
+        if not renewed and not self.valid():
+            return  # the right lapsed while listing: the next renewal recomputes
         live = self._live(listed, started)
-        if live[0] == self.identity:
+        if renewed and live[0] == self.identity:
             await self._collect(started)
         inputs = self.inputs()
         agreed = all(s.inputs == inputs for s in self._seen.values() if s.identity in live)
@@ -158,8 +175,6 @@ class Membership:
                         "members share out different items (fleet files differ): plain rendezvous")
         self.agreed = agreed
         self._recompute(live, continuous=continuous)
-        self._valid_until = started + self.margin
-        return self.valid()
 
     async def release(self) -> None:
         """Stop acting at once, then delete this member's Lease so the others take over now."""
