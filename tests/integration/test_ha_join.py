@@ -52,8 +52,8 @@ def _agreed(daemons: list[DaemonProc]) -> dict[str, str] | None:
 def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
         cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts,
         tmp_path: Path) -> None:
-    """Watched from a member that stays, the join moves some instances to the newcomer only, none twice,
-    at most half of them, and every object stays in place."""
+    """Watched from a member that stays, the join moves at most half of the instances, most of them to
+    the newcomer, none twice, and every object stays in place."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
     repo.commit({f"app{i}/c.yaml": yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
@@ -89,9 +89,11 @@ def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
         moved = {app for app in after if after[app] != before[app]}
         assert moved, (before, after)
         assert len(moved) <= APPS // 2, moved  # a quarter, within the load bound's slack
-        assert {after[app] for app in moved} == {newcomer}
+        # the load bound shrinks with a fourth member, so an instance may also move between the
+        # others; most go to the newcomer
+        assert sum(after[app] == newcomer for app in moved) * 2 > len(moved), (moved, after)
         assert set(changes) == moved
-        assert all(owners == [newcomer] for owners in changes.values()), changes
+        assert all(len(owners) == 1 for owners in changes.values()), changes
         assert all(value(cluster_a, ns, f"c{i}") == "v" for i in range(APPS))
         print(f"{len(moved)} of {APPS} instances moved to the fourth member")
     finally:
