@@ -4,8 +4,9 @@ With ``settings.coordination`` every daemon keeps a member Lease
 ``gitopsd-<fleet>-member-<hash of its identity>`` in one cluster and renews it
 every ``renew`` seconds, and reads the others' halfway between renewals too.
 The members are the Leases not yet dead: a Lease is dead once it has kept one
-resourceVersion for its ``leaseDurationSeconds`` by this daemon's own clock (clocks of hosts are never compared), or when it is
-gone (a member that stops deletes its Lease). Every member computes the same
+resourceVersion for its ``leaseDurationSeconds`` by this daemon's own clock
+(clocks of hosts are never compared), or when it is gone (a member that stops
+deletes its Lease). Every member computes the same
 assignment (``core.shards``) from the sorted member set.
 
 Fencing: a member acts on an instance only while its own Lease was renewed
