@@ -2,7 +2,8 @@
 
 With ``settings.coordination`` every daemon keeps a member Lease
 ``gitopsd-<fleet>-member-<hash of its identity>`` in one cluster and renews it
-every ``renew`` seconds, and reads the others' halfway between renewals too.
+every ``renew`` seconds, and reads the others' between renewals too (every
+second, and at least halfway).
 The members are the Leases not yet dead: a Lease is dead once it has kept one
 resourceVersion for its ``leaseDurationSeconds`` by this daemon's own clock
 (clocks of hosts are never compared), or when it is gone (a member that stops
@@ -58,6 +59,7 @@ log = structlog.get_logger("gitopsd.membership")
 MEMBER_LABEL = "gitopsd.io/member-of"  # value: the fleet
 INPUTS_ANNOTATION = "gitopsd.io/assignment-inputs"  # digest of the items, weights, pins and bound
 COLLECT_AFTER = 4.0  # a Lease unchanged this many of its durations is deleted
+LOOK_EVERY = 1.0  # seconds at most between two reads of the member Leases (at least twice a renewal)
 
 
 def member_lease_name(fleet: str, identity: str) -> str:
@@ -124,13 +126,14 @@ class Membership:
                 and self._act_from.get(item, math.inf) <= now)
 
     async def run(self) -> None:
+        reads = max(2, math.ceil(self.renew / LOOK_EVERY))  # per renewal interval, the renewal's included
         while True:
-            for call in (self.step, self.look):
+            for call in (self.step, *[self.look] * (reads - 1)):
                 try:
                     await call()
                 except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
                     log.warning("membership.error", error=str(e))
-                await self.clock.sleep(self.renew / 2)
+                await self.clock.sleep(self.renew / reads)
 
     async def step(self) -> bool:
         """Renew this member's Lease, read the others', recompute; True when this member may act."""
@@ -153,8 +156,8 @@ class Membership:
 
     async def look(self) -> None:
         """Between renewals, read the others' Leases and recompute, so that the instances of a
-        member that left are taken over within half a renewal interval; nothing while this
-        member's own right has lapsed (the next renewal comes first)."""
+        member that left are taken over within ``LOOK_EVERY`` (at most half a renewal interval);
+        nothing while this member's own right has lapsed (the next renewal comes first)."""
         if self.valid():
             await self._observe(self.clock.now(), continuous=True, renewed=False)
 
