@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg prometheus
+.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg prometheus chromium
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -33,6 +33,13 @@ gpg:
 	@command -v gpg >/dev/null 2>&1 || $(SUDO) apt-get install -y gpg \
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y gpg; }
 
+# Chromium runs the browser tests of the status pages (test_ui_browser.py), headless
+# and driven by Playwright; installed from Debian only when missing, so that
+# Playwright never downloads a browser of its own.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || $(SUDO) apt-get install -y chromium \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
 # Prometheus and promtool check the alert rules and run the dashboard's queries
 # against a real daemon's metrics; installed from Debian only when missing
 # (without recommends: no node exporter comes along).
@@ -48,7 +55,7 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: venv binaries gpg prometheus lint
+test: venv binaries gpg chromium prometheus lint
 	$(BIN)/pytest
 
 unit: venv

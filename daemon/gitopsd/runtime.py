@@ -22,12 +22,15 @@ import structlog
 from gitopsd import __version__
 from gitopsd.app import RenderAdapter, health_checks
 from gitopsd.config import load_fleet
+from gitopsd.core.inventory import inventory_name
 from gitopsd.core.notices import NoticeGate
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
 from gitopsd.edges.git import GitSource
+from gitopsd.edges.history import MirroredHistory
 from gitopsd.edges.kube import KubeClient, Objects
 from gitopsd.edges.kube.events import EventRecorder
+from gitopsd.edges.kube.history import ClusterHistory
 from gitopsd.edges.kube.watch import watch_kind
 from gitopsd.edges.notifications import Dispatcher
 from gitopsd.edges.notifications.incidents import IncidentFile
@@ -84,17 +87,28 @@ class Backend:
     def instances(self) -> list[dict[str, Any]]:
         return self.daemon.status_rows()
 
+    def clusters(self) -> list[dict[str, Any]]:
+        return self.daemon.cluster_rows()
+
     def members(self) -> list[dict[str, Any]]:
         return self.daemon.writers.members()
 
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
-        return [e.as_dict() for e in await self.runtime.store.history(app, cluster, limit)]
+        rows = [e.as_dict() for e in await self.runtime.history.history(app, cluster, limit)]
+        for row in rows:
+            row.update(await self.commit(app, cluster, row["revision"]))
+        return rows
+
+    async def commit(self, app: str, cluster: str, revision: str) -> dict[str, str]:
+        entry = self.daemon.instances.get(f"{app}/{cluster}")
+        repos = [r for r in self.daemon.fleet.repositories if entry and r.name == entry[0].source.repo]
+        return await self.runtime.git.describe(repos[0], revision) if repos and revision else {}
 
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return self.daemon.request_sync(app, cluster)
 
     async def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
-        entry = await self.runtime.store.entry(app, cluster, entry_id)
+        entry = await self.runtime.history.entry(app, cluster, entry_id)
         if entry is None:
             raise KeyError(f"no history entry {entry_id} of {app} on cluster {cluster}")
         keys = self.daemon.rollback(app, cluster, entry.revision)
@@ -118,6 +132,7 @@ class Runtime:
         self.options = options
         self.metrics = Metrics()
         self.store = HistoryStore(options.state_dir)
+        self.history = MirroredHistory(self.store)  # mirrored into the clusters once they are built
         self.git = GitSource(options.state_dir)
         self.charts = ChartFetcher(options.state_dir)
         self.renderer = Renderer(charts=self.charts)
@@ -148,18 +163,24 @@ class Runtime:
         self.clients = list(clients.values())
         self.dispatcher.configure(fleet.notifications)
         self.events = EventRecorder(by_cluster, instance=self.identity, metrics=self.metrics)
+        self.history.cluster = ClusterHistory(by_cluster, namespace=fleet.settings.inventory_namespace,
+                                              name=inventory_name)
         self.renderer.helm_repositories = fleet.helm_repositories
         desired = DesiredState(fleet, self.git, RenderAdapter(self.renderer),
                                decryptor=Decryptor.from_env(), charts=ChartSource(self.charts))
         settings = Settings(workers=self.options.workers, resync=self.options.resync,
                             inventory_namespace=fleet.settings.inventory_namespace,
                             remove_orphans=self.complete, identity=self.identity)
-        return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.store,
+        return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.history,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
                       windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
                       notice_gate=self.notice_gate, incidents=self.incidents)
 
     async def close_clients(self) -> None:
+        if self.history.cluster is not None:
+            await self.history.cluster.flush(2.0)
+            await self.history.cluster.aclose()
+            self.history.cluster = None
         if self.events is not None:
             await self.events.flush(2.0)
             await self.events.aclose()
@@ -187,6 +208,9 @@ class Runtime:
             await old.stop(handover=False)  # a reload: the next daemon renews the same member Lease
         await self.close_clients()
         self.daemon = await self.build(fleet)
+        if old is not None:  # the registry outlives the daemon: drop the series of instances that left
+            for inst in set(old.fleet.instances) - set(fleet.instances):
+                self.metrics.remove_instance(inst.app, inst.cluster)
         await self.daemon.start()
 
     async def reload(self) -> None:

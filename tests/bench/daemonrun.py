@@ -116,7 +116,7 @@ class Daemon:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gitopsd run exited with {self.proc.returncode}; read {self.log_file}")
-            if await self._get("/healthz") is not None:
+            if await self.get("/healthz") is not None:
                 return self
             await asyncio.sleep(0.1)
         raise RuntimeError(f"gitopsd run did not answer /healthz within 60s; read {self.log_file}")
@@ -135,7 +135,7 @@ class Daemon:
             self.proc.kill()
             return await asyncio.to_thread(self.proc.wait)
 
-    async def _get(self, path: str) -> Any:
+    async def get(self, path: str) -> Any:
         assert self._session is not None
         try:
             async with self._session.get(f"http://127.0.0.1:{self.port}{path}",
@@ -163,7 +163,7 @@ class Daemon:
                                                            "Content-Type": "application/json"})
 
     async def rows(self) -> list[dict[str, Any]]:
-        data = await self._get("/api/v1/instances")
+        data = await self.get("/api/v1/instances")
         return list((data or {}).get("instances", [])) if isinstance(data, dict) else []
 
     async def sync_app(self, app: str, cluster: str | None = None) -> int:

@@ -8,6 +8,7 @@ a reader can find the object and the fault: ``git_content``, ``foreign_untouched
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -184,18 +185,37 @@ def no_secret_leak(env: Env, _: dict[str, Any]) -> list[str]:
     return out
 
 
-def single_writer(env: Env, _: dict[str, Any]) -> list[str]:
-    """A second daemon on the same fleet (waiting for the Lease) synced nothing, by history and log."""
+def _log_events(d: DaemonProc) -> list[tuple[float, dict[str, Any]]]:
+    """A daemon's JSON log lines with their time as epoch seconds."""
     out = []
-    for d in env.others:
-        done = [ln for ln in d.logs().splitlines() if '"reconcile.done"' in ln and '"Synced"' in ln]
-        if done:
-            out.append(f"second daemon {d.root.name} logged a sync: {done[0][:300]}")
-        for app in env.plan.apps:
-            wrote = [h for h in history(d, app.name, env.cluster.name) if h.get("applied") or
-                     h.get("pruned") or h.get("result") == "Synced"]
-            if wrote:
-                out.append(f"second daemon {d.root.name} synced {app.name}: {json.dumps(wrote[0])[:300]}")
+    for line in d.logs().splitlines():
+        try:
+            event = json.loads(line)
+            at = datetime.datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+        except (ValueError, KeyError, TypeError):
+            continue
+        out.append((at.timestamp(), event))
+    return out
+
+
+def single_writer(env: Env, _: dict[str, Any]) -> list[str]:
+    """Every sync pass was started by the daemon that last acquired the Lease: a second daemon
+    syncs nothing while the first holds it, and only after a takeover once the first's Lease
+    lapsed (its API server away past the Lease's duration)."""
+    daemons = env.all_daemons()
+    logs = {d.root.name: _log_events(d) for d in daemons}
+    acquired = sorted((at, name) for name, events in logs.items() for at, e in events
+                      if e.get("event") == "lease.acquired")
+    out = []
+    for name, events in logs.items():
+        for at, e in events:
+            if e.get("event") != "reconcile.done" or e.get("outcome") != "Synced":
+                continue
+            start = at - float(e.get("seconds") or 0.0)
+            holders = [holder for when, holder in acquired if when <= start]
+            if not holders or holders[-1] != name:
+                out.append(f"{name} started a sync of {e.get('app')} while "
+                           f"{holders[-1] if holders else 'nobody'} held the Lease: {json.dumps(e)[:300]}")
     return out
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gitopsd.engine.clock import VirtualClock
@@ -152,3 +154,29 @@ async def test_members_that_share_out_different_items_still_never_both_act() -> 
     extra = [i for i in more if i not in ITEMS]
     assert all(_acting(members, i) in ([], ["host-c:/state"]) for i in extra)
     assert any(members[2].acts_on(i) for i in extra)
+
+
+@pytest.mark.asyncio
+async def test_running_members_take_over_a_released_member_between_renewals() -> None:
+    """Members that run read the others' Leases every second between renewals too, so a member that
+    stops cleanly is replaced within about a second, never with two members acting."""
+    clock, cluster = VirtualClock(), FakeCluster()
+    members = [_member(cluster, clock, f"host-{c}:/state") for c in "ab"]
+    tasks = [asyncio.ensure_future(m.run()) for m in members]
+    try:
+        for _ in range(40):
+            await clock.advance(0.5)
+        staying, leaving = members
+        await clock.advance(1.2)  # just after a renewal: the next one is 2.8 s away
+        theirs = [i for i in ITEMS if leaving.acts_on(i)]
+        assert theirs
+        tasks[1].cancel()
+        await leaving.release()
+        for _ in range(2):
+            await clock.advance(0.5)
+            assert all(len(_acting(members, i)) <= 1 for i in ITEMS)
+        assert all(staying.acts_on(i) for i in theirs)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

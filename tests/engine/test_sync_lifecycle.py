@@ -196,6 +196,23 @@ async def test_before_hook_creation_waits_for_the_previous_hook_to_go() -> None:
 
 
 @pytest.mark.asyncio
+async def test_a_hook_left_without_before_hook_creation_is_applied_over() -> None:
+    """With HookSucceeded only, this application's hook object that still holds the name (its
+    create's answer was lost) is applied over and followed, not created again into a 409."""
+    clock = VirtualClock()
+    cluster = _cluster(clock)
+    key = _hook_key("Job")
+    body = _hook("Job", policy="HookSucceeded")
+    cluster.put({**stamp(body, fleet=FLEET, app="web", key=key), "status": HOOK_STATUSES["Job"][0]})
+    cluster.script_status("Job", HOOK_STATUSES["Job"][1], after_reads=2)
+    outcome = await _sync(clock, cluster, [body, _configmap("app")])
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert [(e.verb, e.detail) for e in cluster.log if e.key == key] == [
+        ("apply", ""), ("delete", "Background"), ("gone", "")]
+    assert key not in cluster.objects
+
+
+@pytest.mark.asyncio
 @pytest.mark.parametrize(("outcome_index", "policy", "deleted"), [
     (1, "HookSucceeded", True), (2, "HookSucceeded", False),
     (1, "HookFailed", False), (2, "HookFailed", True)])

@@ -119,6 +119,12 @@ def test_three_members_split_fail_over_and_fence(
         moved = per_member[_identity(b)]
         assert {after_kill[app] for app in moved} <= survivors
         assert failover <= DURATION + 2 * RENEW + 6, failover  # detection, one step, a pass
+        # a and c write different revisions: had both kept writing for one instance, its value and
+        # resourceVersion would change again
+        settled = {i: _version(cluster_a, ns, f"c{i}") for i in range(APPS)}
+        time.sleep(2 * RENEW)
+        assert {i: _version(cluster_a, ns, f"c{i}") for i in range(APPS)} == settled
+        assert _values(cluster_a, ns) == {app: want[o] for app, o in after_kill.items()}  # none pruned
 
         # SIGSTOP c past its Lease: a takes everything and writes "new" where c wrote "old"
         os.kill(c.proc.pid, signal.SIGSTOP)

@@ -1,14 +1,18 @@
 """Helm repositories against a real API server: chart dependencies pulled from a served chart
-repository, charts as sources, and refused credentials reported without the password."""
+repository and from a local OCI registry, charts as sources (fleet and Argo CD forms), a chart
+version missing from the registry failing only its application, and refused credentials
+reported without the password."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gitopsd.app import Sources, connect_cluster
 from gitopsd.engine.sync import SyncRequest
@@ -27,7 +31,9 @@ from gitopsd.model import (
     SyncPolicy,
 )
 from gitopsd.model.helmrepos import HelmRepository
+from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until
 from tests.testenv.helmrepo import ChartRepo, serve_charts, write_chart
+from tests.testenv.ociregistry import OciRegistry, serve_registry
 
 PASSWORD = "s3cret-chart-pass"
 CM = """apiVersion: v1
@@ -51,6 +57,29 @@ def charts(tmp_path: Path) -> Iterator[ChartRepo]:
         "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
     with serve_charts(tmp_path / "served", made, username="deployer", password=PASSWORD) as repo:
         yield repo
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Iterator[OciRegistry]:
+    """A plain-HTTP OCI registry on loopback holding lib 1.0.0 and 1.1.0 and web 0.1.0 under
+    ``charts``, pushed with the real helm."""
+    with serve_registry(tmp_path / "registry") as running:
+        src = tmp_path / "oci-src"
+        for v in ("1.0.0", "1.1.0"):
+            running.push(write_chart(src / f"lib-{v}", "lib", v, {
+                "templates/cm.yaml": CM.format(name="lib"), "values.yaml": "greeting: lib\n"}))
+        running.push(write_chart(src / "web-0.1.0", "web", "0.1.0", {
+            "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
+        yield running
+
+
+@pytest.fixture
+def secure_registry(tmp_path: Path) -> Iterator[OciRegistry]:
+    """An HTTPS OCI registry with basic auth on loopback holding web 0.1.0 under ``charts``."""
+    with serve_registry(tmp_path / "secure-registry", secure=True) as running:
+        running.push(write_chart(tmp_path / "secure-src", "web", "0.1.0", {
+            "templates/cm.yaml": CM.format(name="web"), "values.yaml": "greeting: default\n"}))
+        yield running
 
 
 def _helm_repo(tmp_path: Path, repo: ChartRepo, password: str = PASSWORD) -> HelmRepository:
@@ -158,3 +187,160 @@ async def test_refused_credentials_name_the_repository_not_the_password(
     assert wrong not in outcome.message
     assert "/index.yaml" in charts.requests
 
+
+
+@pytest.mark.asyncio
+async def test_a_dependency_from_the_oci_registry_renders_and_syncs(
+        cluster_a: LocalCluster, make_namespace, git_repos, registry: OciRegistry,
+        tmp_path: Path) -> None:
+    """A chart in Git whose dependency's repository is an oci:// registry path syncs both
+    charts' objects, the dependency at the newest version its range allows."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    chart_yaml = ("apiVersion: v2\nname: app\nversion: 0.4.0\ndependencies:\n"
+                  f"  - {{name: lib, version: '~1.0.0 || ~1.1.0', "
+                  f"repository: '{registry.charts_url}'}}\n")
+    repo.commit({"app/Chart.yaml": chart_yaml,
+                 "app/values.yaml": "greeting: hi\nlib: {greeting: from-parent}\n",
+                 "app/templates/cm.yaml": CM.format(name="app")})
+    source = Source(repo="env", target_revision="main", path="app")
+    lab = HelmRepository(name="lab", url=registry.charts_url, plain_http=True)
+    fleet, app = _fleet(cluster_a, source, ns, lab, repo.file_url)
+    outcome = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert outcome.kind is OutcomeKind.SYNCED, outcome.message
+    assert _data(cluster_a, ns, "app") == {"chart": "app-0.4.0", "greeting": "hi"}
+    assert _data(cluster_a, ns, "lib") == {"chart": "lib-1.1.0", "greeting": "from-parent"}
+    cached = sorted(p.name for p in (tmp_path / "state" / "helm" / "charts").rglob("*.tgz"))
+    assert cached == ["lib-1.1.0.tgz"]
+    assert registry.tls_attempts == 0
+
+
+@pytest.mark.asyncio
+async def test_a_registry_without_tls_needs_plain_http(
+        cluster_a: LocalCluster, make_namespace, registry: OciRegistry, tmp_path: Path) -> None:
+    """The same registry entry without plainHTTP is tried over TLS only, and the failure names
+    the repository and the chart version asked for."""
+    ns = make_namespace(cluster_a)
+    source = Source(repo="lab", target_revision="0.1.0", chart="web")
+    lab = HelmRepository(name="lab", url=registry.charts_url)
+    fleet, app = _fleet(cluster_a, source, ns, lab)
+    outcome = await _sync(cluster_a, fleet, app, tmp_path / "state")
+    assert outcome.kind is not OutcomeKind.SYNCED
+    assert f"Helm repository 'lab' ({registry.charts_url})" in outcome.message
+    assert "chart web version 0.1.0" in outcome.message
+    assert registry.tls_attempts > 0
+    status, _ = cluster_a.request("GET", f"/api/v1/namespaces/{ns}/configmaps/web")
+    assert status == 404
+
+
+def _argo_chart_app(name: str, registry: OciRegistry, chart: str, version: str, ns: str, *,
+                    native: bool = False) -> str:
+    """An Argo CD Application whose source is CHART at VERSION from REGISTRY's ``charts``:
+    ``repoURL`` without a scheme beside ``chart`` (Argo CD's Helm OCI source), or when NATIVE
+    ``oci://.../CHART`` with ``path: .`` (Argo CD's OCI source)."""
+    source: dict[str, Any] = {"repoURL": f"{registry.host}/charts", "chart": chart}
+    if native:
+        source = {"repoURL": f"{registry.charts_url}/{chart}", "path": "."}
+    return yaml.safe_dump({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"project": "default",
+                 "source": {**source, "targetRevision": version,
+                            "helm": {"valuesObject": {"greeting": name}}},
+                 "destination": {"name": "a", "namespace": ns},
+                 "syncPolicy": {"automated": {"prune": True}}}})
+
+
+def test_chart_sources_from_the_oci_registry_sync_and_a_missing_version_fails_alone(
+        cluster_a: LocalCluster, make_namespace, git_repos, registry: OciRegistry,
+        tmp_path: Path) -> None:
+    """An Argo CD chart source and a fleet chart source from the registry deploy their charts,
+    while an Application (in Argo CD's native OCI form) asking for a version the registry
+    lacks fails with a message naming the repository, the chart and the version."""
+    ns = make_namespace(cluster_a)
+    web, gone, lib = f"{ns}-web", f"{ns}-gone", f"{ns}-lib"
+    repo = git_repos.new()
+    repo.commit({"argo/web.yaml": _argo_chart_app(web, registry, "web", "0.1.0", ns),
+                 "argo/gone.yaml": _argo_chart_app(gone, registry, "web", "9.9.9", ns,
+                                                   native=True)})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s", apps=[
+        {"name": "argo", "argocd": {"repo": "env", "targetRevision": "main", "path": "argo"}},
+        {"name": lib, "source": {"helmRepo": "lab", "chart": "lib", "version": "^1.0.0"},
+         "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
+         "syncPolicy": {"automated": {"prune": True}}}])
+    fleet["helmRepositories"] = [{"name": "lab", "url": registry.charts_url, "plainHTTP": True}]
+    d = DaemonProc(fleet, tmp_path / "daemon").start()
+    try:
+        def deployed() -> bool:
+            return (_maybe(cluster_a, ns, "web") == {"chart": "web-0.1.0", "greeting": web}
+                    and _maybe(cluster_a, ns, "lib") == {"chart": "lib-1.1.0", "greeting": "lib"})
+        assert poll_until(deployed, 90), d.logs()
+
+        def failed() -> dict[str, Any] | None:
+            row = d.instance(gone, "a")
+            return row if row and (row.get("last_sync") or {}).get("message") else None
+        row = poll_until(failed, 60)
+        assert row is not None, d.logs()
+        message = row["last_sync"]["message"]
+        assert row["last_sync"]["result"] != "Synced"
+        assert f"Helm repository 'lab' ({registry.charts_url})" in message
+        assert "chart web version 9.9.9" in message
+        assert "not found" in message
+        assert (d.instance(web, "a") or {}).get("sync_status") == "Synced"
+        assert (d.instance(lib, "a") or {}).get("revision", "").startswith("1.1.0@sha256:")
+        assert registry.tls_attempts == 0
+    finally:
+        assert d.stop() == 0
+
+
+def _maybe(cluster: LocalCluster, ns: str, name: str) -> dict[str, Any] | None:
+    status, body = cluster.request("GET", f"/api/v1/namespaces/{ns}/configmaps/{name}")
+    return dict(body["data"]) if status == 200 else None
+
+
+def test_registry_credentials_reach_the_registry_and_nowhere_else(
+        cluster_a: LocalCluster, make_namespace, secure_registry: OciRegistry,
+        tmp_path: Path) -> None:
+    """A chart source from an HTTPS registry with basic auth syncs with the entry's credentials,
+    one with a wrong password fails naming its repository, and neither password is in the
+    daemon's log, its state directory or a status message."""
+    ns = make_namespace(cluster_a)
+    wrong = "not-" + secure_registry.password
+    files = tmp_path / "creds"
+    files.mkdir()
+    (files / "user").write_text(secure_registry.username + "\n")
+    (files / "good").write_text(secure_registry.password + "\n")
+    (files / "bad").write_text(wrong + "\n")
+    entry = {"url": secure_registry.charts_url, "usernameFile": str(files / "user"),
+             "caFile": str(secure_registry.ca_file)}
+    good, bad = f"{ns}-good", f"{ns}-bad"
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(tmp_path), apps=[
+        {"name": name, "source": {"helmRepo": repo, "chart": "web", "version": "0.1.0"},
+         "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
+         "syncPolicy": {"automated": {"prune": True}}}
+        for name, repo in ((good, "private"), (bad, "refused"))])
+    fleet["repositories"] = []
+    fleet["helmRepositories"] = [{"name": "private", **entry, "passwordFile": str(files / "good")},
+                                 {"name": "refused", **entry, "passwordFile": str(files / "bad")}]
+    d = DaemonProc(fleet, tmp_path / "daemon").start()
+    try:
+        assert poll_until(lambda: _maybe(cluster_a, ns, "web"), 60), d.logs()
+
+        def failed() -> str:
+            row = d.instance(bad, "a") or {}
+            return str((row.get("last_sync") or {}).get("message") or "")
+        message = poll_until(failed, 60)
+        assert message, d.logs()
+        assert f"Helm repository 'refused' ({secure_registry.charts_url})" in message
+        assert "chart web version 0.1.0" in message
+        assert "401" in message
+        assert (d.instance(good, "a") or {}).get("sync_status") == "Synced"
+        rows = json.dumps(d.get("/api/v1/instances"))
+    finally:
+        assert d.stop() == 0
+    for secret in (secure_registry.password, wrong):
+        assert secret not in rows
+        assert secret not in d.logs()
+        for path in (tmp_path / "daemon" / "state").rglob("*"):
+            assert secret not in str(path)
+            assert not path.is_file() or secret.encode() not in path.read_bytes()

@@ -42,7 +42,8 @@ def app(name: str, path: str, ns: str, **extra: Any) -> dict[str, Any]:
 def test_removed_application_cascades_only_when_asked(cluster_a: LocalCluster, make_namespace, git_repos,
                                                       tmp_path: Path) -> None:
     """cascadeDelete deletes what the application still owns (wave by wave); Delete=false,
-    taken-over objects, applications without it and applications still in the fleet stay."""
+    taken-over objects, applications without it and applications still in the fleet stay, and the
+    metrics forget the applications that left."""
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
     repo.commit({
@@ -89,6 +90,8 @@ def test_removed_application_cascades_only_when_asked(cluster_a: LocalCluster, m
         assert "not this application's" in done["summary"]
         assert any(e["event"] == "removal.orphaned" and e["app"] == "left" for e in events)
         assert all(e.get("app") != "stays" for e in events)
+        info = [ln for ln in d.get("/metrics", auth=False).splitlines() if ln.startswith("gitopsd_app_info{")]
+        assert [ln.split('"')[1] for ln in info] == ["stays"], info
     finally:
         assert d.stop() == 0
 

@@ -91,7 +91,8 @@ def test_pages_list_instances_objects_and_mask_secrets(
     ns = make_namespace(cluster_a)
     repo = git_repos.new()
     repo.commit({"auto/first.yaml": cm("first", "one", wave=-1), "auto/second.yaml": cm("second", "two", 2),
-                 "manual/s.yaml": secret("creds", OLD_SECRET), "manual/c.yaml": cm("plain", "x")})
+                 "manual/s.yaml": secret("creds", OLD_SECRET), "manual/c.yaml": cm("plain", "x")},
+                message="Start the fleet")
     d = start(tmp_path, cluster_a, ns, repo, git_client_key, git_known_hosts)
     try:
         synced = poll_until(lambda: (d.instance("auto", "a") or {}).get("sync_status") == "Synced", 60)
@@ -112,6 +113,8 @@ def test_pages_list_instances_objects_and_mask_secrets(
 
         status, _, inst = request(d, "GET", "/ui/instances/auto/a")
         assert status == 200
+        assert "Start the fleet <span" in inst  # the applied commit's subject and author
+        assert "by gitopsd tests" in inst
         waves = [int(w) for w in re.findall(r"<h3>Wave (-?\d+)</h3>", inst)]
         assert waves == [-1, 2]
         assert inst.index(">first<") < inst.index("Wave 2") < inst.index(">second<")
@@ -232,7 +235,7 @@ def test_history_rollback_and_revert(
     d = start(tmp_path, cluster_a, ns, repo, git_client_key, git_known_hosts)
     try:
         sync_manual(d, first)
-        second = repo.commit({"manual/c.yaml": cm("m", "second")})
+        second = repo.commit({"manual/c.yaml": cm("m", "second")}, message="Bump m to second\n\nWhy.")
         assert poll_until(lambda: (d.instance("manual", "a") or {}).get("sync_status") == "OutOfSync", 60)
         sync_manual(d, second)
         assert value(cluster_a, ns, "m") == "second"
@@ -240,7 +243,9 @@ def test_history_rollback_and_revert(
         out = cli(d, "history", "manual", "--cluster", "a")
         assert out.returncode == 0, out.stderr
         header, *lines = out.stdout.splitlines()
-        assert header.split()[:3] == ["ID", "REVISION", "STARTED"]
+        assert header.split()[:4] == ["ID", "REVISION", "SUBJECT", "STARTED"]
+        assert "Bump m to second" in lines[0]  # the commit's subject, not its body
+        assert "Why." not in out.stdout
         entries = {line.split()[1]: int(line.split()[0]) for line in lines}
         assert list(entries) == [second[:12], first[:12]]
 

@@ -2,7 +2,8 @@
 
 A real ``ApiServer`` on 127.0.0.1: the pages are off unless asked for, reads
 without a session follow the API's loopback rule, and the rollback endpoint
-turns the backend's refusals into the right HTTP answers.
+turns the backend's refusals into the right HTTP answers; the overview of a
+large fleet is sent compressed within its page-weight budget.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,8 @@ import pytest_asyncio
 
 from gitopsd.edges.api import ApiServer
 from gitopsd.errors import RollbackRefused
+from tests.bench.bench_ui import Backend as BenchBackend
+from tests.bench.bench_ui import rows as bench_rows
 
 TOKEN = "tok-ui-5d0c8e2b"
 ROW = {"app": "web", "cluster": "prod", "sync_status": "Synced", "health": "Healthy", "revision": "r1",
@@ -34,13 +38,23 @@ class Backend:
     rollbacks: list[tuple[str, str, int]] = field(default_factory=list)
 
     def instances(self) -> list[dict[str, Any]]:
-        return [ROW]
+        return [ROW, {**ROW, "app": "auto"}]
 
     def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
-        return []
+        return [{"id": 7, "revision": "r0", "started": 1.7e9, "duration": 1.0, "result": "Synced"}]
 
     def request_sync(self, app: str, cluster: str | None) -> list[str]:
         return [f"{app}/{cluster}"]
+
+    def commit(self, app: str, cluster: str, revision: str) -> dict[str, str]:
+        return {"subject": "Raise <replicas>", "author": "Ann"} if revision == "r1" else {}
+
+    def clusters(self) -> list[dict[str, Any]]:
+        return [{"cluster": "prod", "server": "https://10.0.0.1:6443", "labels": {"env": "prod"},
+                 "bastion": "ops@jump.example:2222", "instances": 2, "watched": 3, "failing": 1,
+                 "reachable": False, "message": "connection refused <retrying>"},
+                {"cluster": "new", "server": "", "labels": {}, "bastion": "", "instances": 0,
+                 "watched": 0, "failing": 0, "reachable": None, "message": ""}]
 
     def rollback(self, app: str, cluster: str, entry_id: int) -> dict[str, Any]:
         if app == "auto":
@@ -146,3 +160,112 @@ async def test_open_event_stream_does_not_hold_up_stopping(tmp_path: Path) -> No
         started = time.monotonic()
         await asyncio.wait_for(server.stop(), 10)
         assert time.monotonic() - started < 5
+
+
+PAGE_WEIGHT_LIMIT = 150_000  # bytes on the wire of the overview at 1,000 instances (issue 19)
+
+
+@pytest.mark.asyncio
+async def test_overview_of_a_thousand_instances_weighs_under_150_kb_on_the_wire() -> None:
+    """Asked for as a browser asks, the overview of 1,000 instances comes compressed in under
+    150 KB and still holds every row; a client that accepts no encoding gets plain HTML."""
+    data = bench_rows(1000)
+    server = ApiServer(BenchBackend(data), host="127.0.0.1", port=0, ui=True,  # type: ignore[arg-type]
+                       loopback_reads=True)
+    host, port = await server.start()
+    try:
+        async with aiohttp.ClientSession(auto_decompress=False) as s:
+            async with s.get(f"http://{host}:{port}/ui/",
+                             headers={"Accept-Encoding": "gzip, deflate, br"}) as resp:
+                wire = await resp.read()
+                encoding = resp.headers.get("Content-Encoding")
+            async with s.get(f"http://{host}:{port}/ui/", headers={"Accept-Encoding": "identity"}) as resp:
+                plain = await resp.read()
+                assert "Content-Encoding" not in resp.headers
+    finally:
+        await server.stop()
+    assert encoding in ("gzip", "deflate")
+    assert len(wire) < PAGE_WEIGHT_LIMIT, len(wire)
+    html = (zlib.decompress(wire, wbits=47) if encoding == "gzip" else zlib.decompress(wire)).decode()
+    assert html.encode() == plain
+    assert html.count('<tr id="row:') == len(data)
+
+
+@pytest.mark.asyncio
+async def test_rollback_button_needs_a_session_and_is_refused_while_automated(tmp_path: Path) -> None:
+    """The history page's Roll back button posts with the session's CSRF token: without it nothing
+    rolls back, an automated application's refusal is shown with its reason, and a manual one is
+    rolled back to the entry."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    backend = Backend()
+    server = ApiServer(backend, host="127.0.0.1", port=0, token_file=str(token_file), ui=True,  # type: ignore[arg-type]
+                       loopback_reads=True)
+    host, port = await server.start()
+    base = f"http://{host}:{port}"
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
+            async with s.get(base + "/ui/instances/web/prod/history") as resp:
+                assert "Roll back</button>" not in await resp.text()  # read-only without a session
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": "x", "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 403
+            async with s.post(base + "/ui/login", data={"token": TOKEN}, allow_redirects=False) as resp:
+                assert resp.status == 303
+            async with s.get(base + "/ui/instances/web/prod/history") as resp:
+                page = await resp.text()
+            assert 'name="id" value="7">Roll back</button>' in page
+            csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": "0" * 64, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 403
+            assert backend.rollbacks == []
+
+            async with s.post(base + "/ui/instances/auto/prod/rollback", data={"csrf": csrf, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 409
+                assert "Rollback refused: auto syncs automatically" in await resp.text()
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": csrf, "id": "8"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 404
+                assert "No history entry 8." in await resp.text()
+            async with s.post(base + "/ui/instances/web/prod/rollback", data={"csrf": csrf, "id": "7"},
+                              allow_redirects=False) as resp:
+                assert resp.status == 303
+                assert resp.headers["Location"] == "/ui/instances/web/prod/history?rolledback=1"
+            assert backend.rollbacks == [("web", "prod", 7)]
+    finally:
+        await server.stop()
+
+
+@pytest.mark.asyncio
+async def test_clusters_page_shows_reachability_watches_and_bastion(serve: Start) -> None:
+    """The clusters page shows each cluster's reachability, failing watches (escaped), bastion and
+    labels, linked to the overview filtered to that cluster; every page's header links to it."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base + "/ui/clusters") as resp:
+            assert resp.status == 200
+            page = await resp.text()
+        async with s.get(base + "/ui/") as resp:
+            assert 'href="/ui/clusters"' in await resp.text()
+    prod = page[page.index('id="cluster:prod"'):page.index('id="cluster:new"')]
+    assert 'href="/ui/?cluster=prod"' in prod
+    assert ">Unreachable<" in prod
+    assert "3 kinds watched, 1 failing: connection refused &lt;retrying&gt;" in prod
+    assert "ops@jump.example:2222" in prod
+    assert "env=prod" in prod
+    new = page[page.index('id="cluster:new"'):]
+    assert ">Unknown<" in new
+    assert ">direct<" in new
+
+
+@pytest.mark.asyncio
+async def test_instance_page_shows_the_applied_commit_escaped(serve: Start) -> None:
+    """The instance page names the applied revision's commit subject and author, escaped."""
+    base = await serve(ui=True, loopback_reads=True)
+    async with aiohttp.ClientSession() as s, s.get(base + "/ui/instances/web/prod") as resp:
+        assert resp.status == 200
+        page = await resp.text()
+    assert 'r1</code> Raise &lt;replicas&gt; <span class="msg">by Ann</span>' in page
+    assert "<replicas>" not in page

@@ -16,9 +16,10 @@ HELM_VERSION=v3.21.4
 KUSTOMIZE_VERSION=v5.8.1
 SOPS_VERSION=v3.13.2
 AGE_VERSION=v1.3.2
+REGISTRY_VERSION=v3.1.2
 JAEGER_VERSION=v1.75.0
 
-STAMP="k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION kustomize=$KUSTOMIZE_VERSION sops=$SOPS_VERSION age=$AGE_VERSION jaeger=$JAEGER_VERSION"
+STAMP="k8s=$K8S_VERSION etcd=$ETCD_VERSION kwok=$KWOK_VERSION helm=$HELM_VERSION kustomize=$KUSTOMIZE_VERSION sops=$SOPS_VERSION age=$AGE_VERSION registry=$REGISTRY_VERSION jaeger=$JAEGER_VERSION"
 ROOT=${GITOPSD_TESTENV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitopsd/testenv}
 DEST="$ROOT/k8s-${K8S_VERSION#v}-linux-amd64"
 WORK="$ROOT/work"
@@ -112,6 +113,9 @@ fi
 [[ -x "$DEST/kustomize" ]] || step "kustomize $KUSTOMIZE_VERSION" goinstall "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 [[ -x "$DEST/sops" ]] || step "sops $SOPS_VERSION" goinstall "github.com/getsops/sops/v3/cmd/sops@$SOPS_VERSION"
 [[ -x "$DEST/age" && -x "$DEST/age-keygen" ]] || step "age $AGE_VERSION" goinstall "filippo.io/age/cmd/...@$AGE_VERSION"
+# The CNCF distribution registry: the local OCI registry the Helm OCI tests push charts to.
+[[ -x "$DEST/registry" ]] || step "registry $REGISTRY_VERSION" \
+  goinstall "github.com/distribution/distribution/v3/cmd/registry@$REGISTRY_VERSION"
 [[ -x "$DEST/jaeger" ]] || step "jaeger $JAEGER_VERSION" build_jaeger
 echo "$STAMP" >"$DEST/.stamp"
 say "all binaries ready in $DEST after $((SECONDS - t_all))s"

@@ -212,3 +212,43 @@ def test_chart_source_with_an_unknown_url_or_a_path_is_rejected() -> None:
     reasons = {r.name: r.reasons for r in got.rejected}
     assert "is not the URL of an entry of the fleet's helmRepositories" in reasons["a"][0]
     assert "a chart source has no 'path'" in reasons["b"][0]
+
+
+@pytest.mark.parametrize("path", [None, ".", "./"])
+def test_an_oci_source_naming_its_chart_is_a_chart_source(path: str | None) -> None:
+    """Argo CD's OCI source (repoURL oci://<registry path>/<chart>, path '.') is the chart
+    from the helmRepositories entry of its registry path."""
+    source: dict[str, Any] = {"repoURL": "oci://registry.example.com/team/podinfo/",
+                              "targetRevision": "6.5.0", "helm": {"releaseName": "pi"}}
+    if path is not None:
+        source["path"] = path
+    body = {"project": "default", "source": source,
+            "destination": {"name": "edge", "namespace": "web"}}
+    fleet_ = parse_fleet(CHART_FLEET, "fleet.yaml", check_files=False)
+    got = read_argocd_applications({"pi.yaml": application("pi", body)}, fleet_, "o")
+    assert got.rejected == ()
+    (pi,) = got.applications
+    assert (pi.source.repo, pi.source.chart, pi.source.target_revision) == (
+        "team", "podinfo", "6.5.0")
+    assert pi.source.helm.release_name == "pi"
+
+
+@pytest.mark.parametrize(("source", "field", "message"), [
+    ({"repoURL": "oci://registry.example.com/team/podinfo", "path": "deploy"},
+     "spec.source.path", "its path must be '.'"),
+    ({"repoURL": "oci://registry.example.com"}, "spec.source.repoURL", "names no chart"),
+    ({"repoURL": "oci://registry.example.com/other/podinfo"}, "spec.source.repoURL",
+     "'oci://registry.example.com/other' is not the URL of an entry"),
+    ({"repoURL": "oci://registry.example.com/team/podinfo", "ref": "values"},
+     "spec.source.ref", "an OCI chart source has no 'ref'"),
+])
+def test_an_oci_source_gitopsd_cannot_render_is_rejected(source: dict[str, Any], field: str,
+                                                         message: str) -> None:
+    """An OCI source with a sub-path, without a chart, from an undeclared registry path or
+    lending its files as a ref is refused with its field and reason."""
+    body = {"project": "default", "source": {"targetRevision": "1.0.0", **source},
+            "destination": {"name": "edge", "namespace": "web"}}
+    fleet_ = parse_fleet(CHART_FLEET, "fleet.yaml", check_files=False)
+    got = read_argocd_applications({"a.yaml": application("a", body)}, fleet_, "o")
+    (rejected,) = got.rejected
+    assert any(f": {field}: " in r and message in r for r in rejected.reasons), rejected.reasons

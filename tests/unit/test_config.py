@@ -39,6 +39,7 @@ from gitopsd.config.appspec import (
     RETRY_FIELDS,
     SYNC_POLICY_FIELDS,
 )
+from gitopsd.config.helmrepos import HELM_REPOSITORY_FIELDS
 from gitopsd.config.loader import (
     BASTION_FIELDS,
     CLUSTER_FIELDS,
@@ -658,6 +659,7 @@ def _props(pointer: str) -> set[str]:
     ("/$defs/ignoreDifference", IGNORE_DIFFERENCE_FIELDS),
     ("/$defs/argocdEntry", ARGOCD_ENTRY_FIELDS),
     ("/$defs/argocdEntry/properties/argocd", ARGOCD_SOURCE_FIELDS),
+    ("/$defs/helmRepository", HELM_REPOSITORY_FIELDS),
 ])
 def test_schema_names_the_fields_the_loader_accepts(pointer: str, fields: tuple[str, ...]
                                                     ) -> None:

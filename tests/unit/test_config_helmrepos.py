@@ -65,6 +65,14 @@ applications:
     ('{name: c, url: "https://x", token: /t}', 7, "helmRepositories[0].token", "unknown field"),
     ('{name: env, url: "https://x"}', 7, "helmRepositories[0].name",
      "already the name of a Git repository"),
+    ('{name: c, url: "http://x", plainHTTP: true}', 7, "helmRepositories[0].plainHTTP",
+     "for oci:// registries"),
+    ('{name: c, url: "oci://x/y", plainHTTP: true, usernameFile: /u, passwordFile: /p}', 7,
+     "helmRepositories[0].plainHTTP", "clear text over plain HTTP"),
+    ('{name: c, url: "oci://x/y", plainHTTP: true, caFile: /ca.pem}', 7,
+     "helmRepositories[0].plainHTTP", "caFile would not apply"),
+    ('{name: c, url: "oci://x/y", plainHTTP: yes-please}', 7, "helmRepositories[0].plainHTTP",
+     "boolean"),
 ])
 def test_bad_helm_repository_entries_name_line_and_field(entry: str, line: int, field: str,
                                                          message: str) -> None:
@@ -103,3 +111,15 @@ def test_chart_urls_match_by_url_or_longest_oci_prefix() -> None:
     assert find_helm_repository(repos, "oci://reg.example.com/team/lib") is repos[2]
     assert find_helm_repository(repos, "oci://reg.example.com/other/lib") is repos[1]
     assert find_helm_repository(repos, "https://charts.example.com") is None
+
+
+def test_plain_http_marks_an_oci_registry() -> None:
+    """``plainHTTP: true`` on an oci:// entry is read onto the repository; without it, TLS."""
+    text = BASE + """\
+helmRepositories:
+  - {name: lab, url: "oci://127.0.0.1:5000/charts", plainHTTP: true}
+  - {name: tls, url: "oci://127.0.0.1:5001/charts", plainHTTP: false}
+"""
+    lab, tls = parse_fleet(text, "fleet.yaml", check_files=False).helm_repositories
+    assert (lab.oci, lab.plain_http) == (True, True)
+    assert tls.plain_http is False

@@ -133,19 +133,31 @@ async def test_deleted_file_means_empty_history(tmp_path: Path) -> None:
 
 
 @pytest.mark.asyncio
-async def test_unwritable_state_dir_drops_records(tmp_path: Path) -> None:
-    """When the state directory cannot hold the file, record() reports False and history is empty."""
+async def test_unwritable_state_dir_keeps_records_in_memory(tmp_path: Path) -> None:
+    """When the state directory cannot hold the file, record() reports False and history still
+    shows the record, unnumbered, from memory only."""
     blocker = tmp_path / "file"
     blocker.write_text("")
     async with HistoryStore(blocker / "state") as store:
         assert await record(store, "web", "prod", 1) is False
+        assert [(e.revision, e.id) for e in await store.history("web", "prod")] == [("rev1", 0)]
+        assert await store.history("api", "prod") == []
+    async with HistoryStore(blocker / "state") as store:
         assert await store.history("web", "prod") == []
 
 
-def test_keep_must_be_positive(tmp_path: Path) -> None:
-    """A store that keeps nothing is refused."""
-    with pytest.raises(ValueError, match="keep"):
-        HistoryStore(tmp_path, keep=0)
+@pytest.mark.asyncio
+async def test_a_read_writes_the_records_the_disk_refused_once_it_takes_them(tmp_path: Path) -> None:
+    """Records refused by the disk are written by the first read after the directory is usable
+    again, with no record after them."""
+    blocker = tmp_path / "state"
+    blocker.write_text("")  # a file where the directory should be
+    async with HistoryStore(blocker, keep=5) as store:
+        assert await record(store, "web", "prod", 1) is False
+        blocker.unlink()
+        assert [(e.revision, e.id > 0) for e in await store.history("web", "prod")] == [("rev1", True)]
+    async with HistoryStore(blocker, keep=5) as store:
+        assert [e.revision for e in await store.history("web", "prod")] == ["rev1"]
 
 
 @pytest.mark.asyncio

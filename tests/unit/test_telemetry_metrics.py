@@ -35,6 +35,10 @@ def exercise_every_metric(m: Metrics) -> None:
     m.task_restarted("poller:platform")
     m.signature_invalid("platform", "guestbook", "prod-eu")
     m.set_sync_window_active("guestbook", "deny", True)
+    m.set_members(3, 8)
+    m.handed_over("gained", 2)
+    m.lease_renewed(0.02, ok=False)
+    m.member_leases_collected(1)
 
 
 EXPECTED_NAMES = [
@@ -42,7 +46,10 @@ EXPECTED_NAMES = [
     "gitopsd_drift_events_total", "gitopsd_selfheal_fights_total", "gitopsd_queue_depth",
     "gitopsd_queue_wait_seconds", "gitopsd_git_requests_total", "gitopsd_watch_reconnects_total",
     "gitopsd_cluster_connection_status", "gitopsd_task_restarts_total",
-    "gitopsd_signature_invalid_total", "gitopsd_sync_window_active",
+    "gitopsd_signature_invalid_total", "gitopsd_sync_window_active", "gitopsd_members",
+    "gitopsd_member_instances_owned", "gitopsd_member_handovers_total",
+    "gitopsd_member_lease_renew_failures_total", "gitopsd_member_lease_renew_duration_seconds",
+    "gitopsd_member_leases_collected_total",
 ]
 
 
@@ -172,3 +179,23 @@ def test_sync_window_gauge_follows_each_kind() -> None:
         ({"app": "web", "kind": "allow"}, 0.0), ({"app": "web", "kind": "deny"}, 1.0)]
     m.set_sync_window_active("web", "deny", False)
     assert ({"app": "web", "kind": "deny"}, 0.0) in samples(m, "gitopsd_sync_window_active")
+
+
+def test_membership_metrics_count_handovers_and_failed_renewals() -> None:
+    """Handovers are counted by direction, only failed renewals count as failures, every renewal is timed."""
+    m = Metrics(process_metrics=False)
+    m.handed_over("gained", 3)
+    m.handed_over("lost", 1)
+    m.handed_over("lost", 0)
+    m.lease_renewed(0.01, ok=True)
+    m.lease_renewed(0.3, ok=False)
+    m.set_members(2, 5)
+    m.set_members(1, 9)
+    assert sorted(samples(m, "gitopsd_member_handovers_total"), key=lambda s: s[0]["direction"]) == [
+        ({"direction": "gained"}, 3.0), ({"direction": "lost"}, 1.0)]
+    assert samples(m, "gitopsd_member_lease_renew_failures_total") == [({}, 1.0)]
+    assert samples(m, "gitopsd_member_lease_renew_duration_seconds_count") == [({}, 2.0)]
+    assert samples(m, "gitopsd_members") == [({}, 1.0)]
+    assert samples(m, "gitopsd_member_instances_owned") == [({}, 9.0)]
+    with pytest.raises(ValueError, match="gained"):
+        m.handed_over("stolen", 1)

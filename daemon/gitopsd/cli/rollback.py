@@ -61,9 +61,9 @@ def _history(args: argparse.Namespace) -> int:
         data = _get(target, _instance_path(args.app, cluster) + f"?limit={args.limit}")
         if len(clusters) > 1:
             print(("\n" if n else "") + f"{args.app} on {cluster}:")
-        header = ("ID", "REVISION", "STARTED (UTC)", "DURATION", "RESULT", "MESSAGE")
+        header = ("ID", "REVISION", "SUBJECT", "STARTED (UTC)", "DURATION", "RESULT", "MESSAGE")
         table = [header] + [
-            (str(h.get("id", "")), str(h["revision"])[:12] or "-",
+            (str(h.get("id", "")), str(h["revision"])[:12] or "-", str(h.get("subject") or "-")[:50],
              time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(h["started"])), f"{h['duration']:.1f}s",
              h["result"], str(h["message"]).splitlines()[0][:80] if h["message"] else "")
             for h in data.get("history", [])]

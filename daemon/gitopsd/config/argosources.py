@@ -9,8 +9,11 @@ is refused with its reason, as are fields gitopsd cannot honour (``plugin``,
 ``kustomize``); ``directory`` is read as the fleet file reads it. A source
 with ``chart`` is a chart source: its ``repoURL`` must match a
 ``helmRepositories`` entry's URL (an OCI ``repoURL`` may omit ``oci://``) and
-its ``targetRevision`` is the chart version or range. Pure: problems go to the
-``Reader``, warnings about fields that change nothing to ``warn``.
+its ``targetRevision`` is the chart version or range. Argo CD's OCI source, an
+``oci://`` ``repoURL`` naming the chart itself with ``path: .``, is the same
+chart source when the registry path above the chart is such an entry. Pure:
+problems go to the ``Reader``, warnings about fields that change nothing to
+``warn``.
 """
 
 from __future__ import annotations
@@ -150,6 +153,8 @@ def _read_one(r: Reader, node: Node, p: str, fleet: Fleet, warn: Reader) -> _Ite
     positions: Positions = {}
     repo = None
     url = r.string(f["repoURL"], f"{p}.repoURL")
+    if url is not None and url.strip().lower().startswith(OCI_SCHEME):
+        return _read_oci_chart(r, f, node, p, fleet, url.strip())
     if url is not None:
         try:
             repo = match_repository(url, fleet.repositories)
@@ -196,7 +201,6 @@ def chart_repository(fleet: Fleet, url: str) -> HelmRepository | None:
 def _read_chart(r: Reader, f: dict[str, Node], node: Node, p: str, fleet: Fleet
                 ) -> _Item | None:
     """A source with ``chart``: the chart at ``targetRevision`` from a fleet Helm repository."""
-    positions: Positions = {}
     ok = True
     for key in ("path", "directory", "ref"):
         if key in f:
@@ -207,6 +211,35 @@ def _read_chart(r: Reader, f: dict[str, Node], node: Node, p: str, fleet: Fleet
     if chart and ("/" in chart or chart.startswith(".")):
         r.issue(f["chart"], f"{p}.chart", "a chart name, not a path")
         ok = False
+    return _chart_item(r, f, node, p, fleet, url, chart, ok)
+
+
+def _read_oci_chart(r: Reader, f: dict[str, Node], node: Node, p: str, fleet: Fleet,
+                    url: str) -> _Item | None:
+    """Argo CD's OCI source: ``repoURL`` ``oci://<registry path>/<chart>``, ``path: .``; the
+    registry path must be a fleet Helm repository and the artifact a Helm chart."""
+    ok = True
+    for key in ("directory", "ref"):
+        if key in f:
+            r.issue(f[key], f"{p}.{key}", f"an OCI chart source has no '{key}'")
+            ok = False
+    if "path" in f and (r.string(f["path"], f"{p}.path") or ".").strip("/") not in (".", ""):
+        r.issue(f["path"], f"{p}.path", "gitopsd renders an OCI source as the Helm chart it "
+                "holds; its path must be '.'")
+        ok = False
+    registry, _, chart = url[len(OCI_SCHEME):].rstrip("/").rpartition("/")
+    if not registry or not chart:
+        r.issue(f["repoURL"], f"{p}.repoURL", f"'{url}' names no chart: an OCI source's "
+                "repoURL is oci://<registry>/<path>/<chart>")
+        return None
+    return _chart_item(r, f, node, p, fleet, OCI_SCHEME + registry, chart, ok)
+
+
+def _chart_item(r: Reader, f: dict[str, Node], node: Node, p: str, fleet: Fleet, url: str,
+                chart: str, ok: bool) -> _Item | None:
+    """The chart source for CHART from the fleet Helm repository at URL, at ``targetRevision``
+    and with ``helm``; None (with the problem reported) when URL is no entry's."""
+    positions: Positions = {}
     repo = chart_repository(fleet, url) if url else None
     if url and repo is None:
         known = ", ".join(h.url for h in fleet.helm_repositories) or "none are declared"

@@ -3,7 +3,8 @@
 Each entry has a ``name`` (how ``chart:`` sources name it), a ``url``
 (``https://``/``http://`` for a chart repository with an ``index.yaml``,
 ``oci://host/path`` for a registry), and optional ``usernameFile``,
-``passwordFile``, ``caFile`` and ``insecureSkipTLSVerify``. This module checks
+``passwordFile``, ``caFile``, ``insecureSkipTLSVerify`` and, for a registry
+that speaks HTTP without TLS, ``plainHTTP``. This module checks
 the entries and names the credential files; it never reads a credential and
 never puts one in a message.
 """
@@ -17,10 +18,10 @@ from yaml.nodes import Node
 
 from gitopsd.config.reader import Reader
 from gitopsd.config.rules import check_name
-from gitopsd.model.helmrepos import HelmRepository
+from gitopsd.model.helmrepos import OCI_SCHEME, HelmRepository
 
 HELM_REPOSITORY_FIELDS = ("name", "url", "usernameFile", "passwordFile", "caFile",
-                          "insecureSkipTLSVerify")
+                          "insecureSkipTLSVerify", "plainHTTP")
 _SCHEMES = ("https", "http", "oci")
 
 Credential = Callable[[Node, str, str], str]
@@ -82,8 +83,27 @@ def read_helm_repositories(r: Reader, node: Node | None, credential: Credential,
         insecure = False
         if "insecureSkipTLSVerify" in f:
             insecure = bool(r.boolean(f["insecureSkipTLSVerify"], f"{p}.insecureSkipTLSVerify"))
+        plain = False
+        if "plainHTTP" in f:
+            plain = bool(r.boolean(f["plainHTTP"], f"{p}.plainHTTP"))
+            if plain and (reason := _plain_http_problem(url, f)):
+                r.issue(f["plainHTTP"], f"{p}.plainHTTP", reason)
         out.append(HelmRepository(
             name=name, url=url.rstrip("/"), username_file=files.get("usernameFile", ""),
             password_file=files.get("passwordFile", ""), ca_file=files.get("caFile", ""),
-            insecure_skip_tls_verify=insecure))
+            insecure_skip_tls_verify=insecure, plain_http=plain))
     return tuple(out)
+
+
+def _plain_http_problem(url: str, fields: Collection[str]) -> str | None:
+    """Why ``plainHTTP: true`` cannot go with URL and the entry's other FIELDS, or None."""
+    if url and not url.startswith(OCI_SCHEME):
+        return ("plainHTTP is for oci:// registries; a chart repository's URL says http:// "
+                "or https:// itself")
+    if "passwordFile" in fields:
+        return "a password would travel in clear text over plain HTTP; serve the registry " \
+               "over https"
+    tls = [key for key in ("caFile", "insecureSkipTLSVerify") if key in fields]
+    if tls:
+        return f"plain HTTP uses no TLS, so {' and '.join(tls)} would not apply"
+    return None

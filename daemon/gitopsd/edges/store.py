@@ -6,8 +6,8 @@ instance, pruned on insert. Nothing here is needed for correctness: a missing
 file means empty history, and a file that is not a database is moved aside
 (``history.sqlite3.corrupt-<epoch>``) and started afresh. A write that fails
 (a full or read-only disk) never fails the sync that produced it: the record
-is logged and kept in memory (up to ``BACKLOG`` records) and written with the
-next one.
+is logged and kept in memory (up to ``BACKLOG`` records), shown by reads, and
+written with the next record or read the disk takes.
 
 Blocking sqlite calls run in a worker thread (``asyncio.to_thread``) under one
 lock over one connection. The store keeps only what it is given, with the
@@ -126,8 +126,19 @@ class HistoryStore:
         """
         values = (app, cluster, revision, float(started), float(duration), result, message[:MAX_MESSAGE],
                   trace_id, json.dumps(dict(changes or {}), sort_keys=True, default=str))
-        batch = [*self._backlog, values]
+        try:
+            await self._write([*self._backlog, values])
+        except (sqlite3.Error, OSError) as exc:
+            if len(self._backlog) == self._backlog.maxlen:
+                log.warning("history record dropped", app=self._backlog[0][0], cluster=self._backlog[0][1])
+            self._backlog.append(values)
+            log.warning("history write failed", app=app, cluster=cluster, path=str(self.path), error=str(exc),
+                        waiting=len(self._backlog))
+            return False
+        self._backlog.clear()
+        return True
 
+    async def _write(self, batch: list[tuple[Any, ...]]) -> None:
         def write(conn: sqlite3.Connection) -> None:
             with conn:
                 for row in batch:
@@ -139,20 +150,23 @@ class HistoryStore:
                         "(SELECT id FROM sync_history WHERE app = ? AND cluster = ? ORDER BY id DESC "
                         "LIMIT ?)", (*instance, *instance, self.keep))
 
+        await self._run(write)
+
+    async def _flush(self) -> None:
+        """Write the records the disk refused before, if it takes them now."""
+        if not self._backlog:
+            return
+        batch = list(self._backlog)
         try:
-            await self._run(write)
-        except (sqlite3.Error, OSError) as exc:
-            if len(self._backlog) == self._backlog.maxlen:
-                log.warning("history record dropped", app=self._backlog[0][0], cluster=self._backlog[0][1])
-            self._backlog.append(values)
-            log.warning("history write failed", app=app, cluster=cluster, path=str(self.path), error=str(exc),
-                        waiting=len(self._backlog))
-            return False
-        self._backlog.clear()
-        return True
+            await self._write(batch)
+        except (sqlite3.Error, OSError):
+            return
+        for _ in batch:
+            self._backlog.popleft()
 
     async def history(self, app: str, cluster: str, limit: int = DEFAULT_LIMIT) -> list[HistoryEntry]:
-        """The last LIMIT syncs of one instance, newest first (in the order they were recorded)."""
+        """The last LIMIT syncs of one instance, newest first (in the order they were recorded),
+        those the disk refused so far included (with ``id`` 0)."""
         if limit <= 0:
             return []
 
@@ -162,11 +176,14 @@ class HistoryStore:
                 "ORDER BY id DESC LIMIT ?", (app, cluster, limit)).fetchall()
             return [_entry(r) for r in rows]
 
+        await self._flush()
+        waiting = [_entry((*row, 0)) for row in reversed(self._backlog) if (row[0], row[1]) == (app, cluster)]
         try:
-            return await self._run(read)
+            stored = await self._run(read)
         except (sqlite3.Error, OSError) as exc:
             log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
-            return []
+            stored = []
+        return (waiting + stored)[:limit]
 
     async def entry(self, app: str, cluster: str, entry_id: int) -> HistoryEntry | None:
         """The sync numbered ENTRY_ID of one instance, or None when it is not (or no longer) kept."""

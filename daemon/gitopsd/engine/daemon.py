@@ -131,7 +131,8 @@ class Daemon(DaemonRequests):
         # a shared fleet (settings.coordination) splits instances between members instead of
         # giving each cluster to one daemon
         self.membership = membership_for(fleet, {n: h.objects for n, h in clusters.items()},
-                                         identity=self.settings.identity, clock=self.clock)
+                                         identity=self.settings.identity, clock=self.clock,
+                                         metrics=metrics)
         self.leases = Leases({} if self.membership else {name: ClusterLease(
             handle.objects, cluster=name, fleet=fleet.name, namespace=self.settings.inventory_namespace,
             identity=self.settings.identity, clock=self.clock, duration=self.settings.lease_duration,

@@ -205,6 +205,8 @@ class Lifecycle:
 
         PREVIOUS is the object that held the hook's name when the caller read it (None: there
         was none, so nothing is deleted first); left UNREAD, the name is deleted whoever holds it.
+        Without BeforeHookCreation, a PREVIOUS that was read is applied over and followed as
+        this run's hook rather than created again.
         """
         target = Target.of(body)
         run = HookRun(target.key, HookState(HookPhase.FAILED, "not run"))
@@ -219,7 +221,12 @@ class Lifecycle:
                 if other is not None:
                     raise ApiError(f"hook {target.key} was created again by someone else while the "
                                    "previous one was being deleted", status=409)
-            run.created = await self.cluster.create(body)
+            if isinstance(previous, Mapping) and DeletePolicy.BEFORE_HOOK_CREATION not in policies:
+                # kept by its delete policy, or created by a request whose answer was lost: the
+                # application's object that holds the name is applied over, as Argo CD does
+                run.created = await self.cluster.apply(body)
+            else:
+                run.created = await self.cluster.create(body)
             # a generateName hook has its name only now
             run.key = replace(target.key, name=str((run.created.get("metadata") or {}).get("name")
                                                    or target.key.name))

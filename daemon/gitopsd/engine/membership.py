@@ -2,10 +2,12 @@
 
 With ``settings.coordination`` every daemon keeps a member Lease
 ``gitopsd-<fleet>-member-<hash of its identity>`` in one cluster and renews it
-every ``renew`` seconds. The members are the Leases not yet dead: a Lease is
-dead once it has kept one resourceVersion for its ``leaseDurationSeconds`` by
-this daemon's own clock (clocks of hosts are never compared), or when it is
-gone (a member that stops deletes its Lease). Every member computes the same
+every ``renew`` seconds, and reads the others' between renewals too (every
+second, and at least halfway).
+The members are the Leases not yet dead: a Lease is dead once it has kept one
+resourceVersion for its ``leaseDurationSeconds`` by this daemon's own clock
+(clocks of hosts are never compared), or when it is gone (a member that stops
+deletes its Lease). Every member computes the same
 assignment (``core.shards``) from the sorted member set.
 
 Fencing: a member acts on an instance only while its own Lease was renewed
@@ -16,6 +18,12 @@ renewed and recomputed. An instance gained from a member that is still live
 (a newcomer taking its share, a member coming back) waits ``1.5 * renew``
 first, the time the previous owner needs to see the change; one gained from a
 dead or departed member is acted on at once.
+
+Leases of dead members are collected: the first live member (in sorted order)
+deletes a Lease that has kept one resourceVersion for ``COLLECT_AFTER`` times
+its duration, on the condition that it still has that resourceVersion, so a
+member that renewed meanwhile (it came back) keeps its Lease; one that comes
+back after the deletion creates it again at its next renewal.
 
 Members agree only if they share out the same items (the same fleet file, the
 same Argo CD Applications read). Each publishes a digest of what it shares
@@ -43,13 +51,15 @@ import structlog
 from gitopsd.core.shards import assign
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lease import API_VERSION, create_in_namespace, micro_time
-from gitopsd.engine.ports import ClusterPort, Obj
+from gitopsd.engine.ports import ClusterPort, MetricsPort, Obj
 from gitopsd.errors import ApiError, GitopsdError
 from gitopsd.model import objects
 
 log = structlog.get_logger("gitopsd.membership")
 MEMBER_LABEL = "gitopsd.io/member-of"  # value: the fleet
 INPUTS_ANNOTATION = "gitopsd.io/assignment-inputs"  # digest of the items, weights, pins and bound
+COLLECT_AFTER = 4.0  # a Lease unchanged this many of its durations is deleted
+LOOK_EVERY = 1.0  # seconds at most between two reads of the member Leases (at least twice a renewal)
 
 
 def member_lease_name(fleet: str, identity: str) -> str:
@@ -62,12 +72,15 @@ class _Seen:
     inputs: str
     version: str
     since: float  # this daemon's clock when the Lease was first seen at VERSION
+    duration: float  # its leaseDurationSeconds
 
 
 class Membership:
     def __init__(self, objects_: ClusterPort, *, fleet: str, namespace: str, identity: str, clock: Clock,
                  items: Callable[[], Mapping[str, float]], duration: float = 15.0, renew: float = 5.0,
-                 epsilon: float = 0.25, pins: Mapping[str, str] | None = None) -> None:
+                 epsilon: float = 0.25, pins: Mapping[str, str] | None = None,
+                 metrics: MetricsPort | None = None,
+                 counted: Callable[[str], bool] = lambda _item: True) -> None:
         self.objects = objects_
         self.fleet = fleet
         self.namespace = namespace
@@ -78,6 +91,8 @@ class Membership:
         self.renew = renew
         self.epsilon = epsilon
         self.pins = dict(pins or {})
+        self.metrics = metrics
+        self.counted = counted  # the items metrics count as instances (not the removal sweeps)
         self.name = member_lease_name(fleet, identity)
         self.on_gained: Callable[[list[str]], None] | None = None  # items this member now acts on
         self.on_lost: Callable[[list[str]], None] | None = None  # items another member now owns
@@ -111,12 +126,14 @@ class Membership:
                 and self._act_from.get(item, math.inf) <= now)
 
     async def run(self) -> None:
+        reads = max(2, math.ceil(self.renew / LOOK_EVERY))  # per renewal interval, the renewal's included
         while True:
-            try:
-                await self.step()
-            except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
-                log.warning("membership.error", error=str(e))
-            await self.clock.sleep(self.renew)
+            for call in (self.step, *[self.look] * (reads - 1)):
+                try:
+                    await call()
+                except GitopsdError as e:  # the coordination cluster does not answer: the right lapses
+                    log.warning("membership.error", error=str(e))
+                await self.clock.sleep(self.renew / reads)
 
     async def step(self) -> bool:
         """Renew this member's Lease, read the others', recompute; True when this member may act."""
@@ -124,12 +141,36 @@ class Membership:
         continuous = self.valid()
         if not continuous:
             self._act_from.clear()  # a lapsed right is earned again, item by item
-        if not await self._renew():
+        try:
+            renewed = await self._renew()
+        except GitopsdError:
+            self._renewed(started, ok=False)
+            raise
+        self._renewed(started, ok=renewed)
+        if not renewed:
             self._lapse()
             return False
+        await self._observe(started, continuous=continuous, renewed=True)
+        self._valid_until = started + self.margin
+        return self.valid()
+
+    async def look(self) -> None:
+        """Between renewals, read the others' Leases and recompute, so that the instances of a
+        member that left are taken over within ``LOOK_EVERY`` (at most half a renewal interval);
+        nothing while this member's own right has lapsed (the next renewal comes first)."""
+        if self.valid():
+            await self._observe(self.clock.now(), continuous=True, renewed=False)
+
+    async def _observe(self, started: float, *, continuous: bool, renewed: bool) -> None:
+        """Read the member Leases and recompute; right after a renewal (RENEWED), also collect
+        the Leases of long-dead members."""
         listed = await self.objects.select(API_VERSION, "Lease", namespace=self.namespace,
                                            label_selector=f"{MEMBER_LABEL}={self.fleet}")
+        if not renewed and not self.valid():
+            return  # the right lapsed while listing: the next renewal recomputes
         live = self._live(listed, started)
+        if renewed and live[0] == self.identity:
+            await self._collect(started)
         inputs = self.inputs()
         agreed = all(s.inputs == inputs for s in self._seen.values() if s.identity in live)
         if agreed != self.agreed:
@@ -138,8 +179,6 @@ class Membership:
                         "members share out different items (fleet files differ): plain rendezvous")
         self.agreed = agreed
         self._recompute(live, continuous=continuous)
-        self._valid_until = started + self.margin
-        return self.valid()
 
     async def release(self) -> None:
         """Stop acting at once, then delete this member's Lease so the others take over now."""
@@ -149,6 +188,10 @@ class Membership:
                                       propagation="Background")
         except GitopsdError as e:
             log.warning("membership.release_failed", error=str(e))
+
+    def _renewed(self, started: float, *, ok: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.lease_renewed(self.clock.now() - started, ok)
 
     def _lapse(self) -> None:
         self._valid_until = -math.inf
@@ -168,12 +211,31 @@ class Membership:
             seen = self._seen.get(name)
             if seen is None or seen.version != version:
                 inputs = str((lease["metadata"].get("annotations") or {}).get(INPUTS_ANNOTATION) or "")
-                self._seen[name] = seen = _Seen(identity, inputs, version, now)
-            duration = float(spec.get("leaseDurationSeconds") or self.duration)
-            if now - seen.since < duration:
+                duration = float(spec.get("leaseDurationSeconds") or self.duration)
+                self._seen[name] = seen = _Seen(identity, inputs, version, now, duration)
+            if now - seen.since < seen.duration:
                 live.add(identity)
         self._seen = {n: s for n, s in self._seen.items() if n in names}
         return sorted(live)
+
+    async def _collect(self, now: float) -> None:
+        """Delete the Leases of members dead for ``COLLECT_AFTER`` of their durations, each only while
+        it still has the resourceVersion seen."""
+        for name, seen in sorted(self._seen.items()):
+            if now - seen.since < COLLECT_AFTER * seen.duration:
+                continue
+            try:
+                deleted = await self.objects.delete(API_VERSION, "Lease", name, self.namespace,
+                                                    propagation="Background", resource_version=seen.version)
+            except GitopsdError as e:
+                log.warning("membership.collect_failed", lease=name, error=str(e))
+                return
+            del self._seen[name]  # deleted, or renewed or deleted by someone else: read afresh
+            if deleted:
+                log.info("membership.collected", lease=name, member=seen.identity,
+                         unchanged_seconds=round(now - seen.since, 1))
+                if self.metrics is not None:
+                    self.metrics.member_leases_collected(1)
 
     def _recompute(self, live: list[str], *, continuous: bool) -> None:
         now = self.clock.now()
@@ -197,11 +259,23 @@ class Membership:
             log.info("membership.changed", members=live,
                      owned=sum(1 for m in new.values() if m == self.identity))
         lost = sorted(i for i, m in self.assignment.items() if m == self.identity and new.get(i) != m)
+        if self.metrics is not None:
+            self._count(self.assignment, new, lost, len(live))
         self.assignment, self.members = new, tuple(live)
         if gained and self.on_gained is not None:
             self.on_gained(gained)
         if lost and self.on_lost is not None:
             self.on_lost(lost)
+
+    def _count(self, old: Mapping[str, str], new: Mapping[str, str], lost: list[str], live: int) -> None:
+        """Members seen, instances owned, and instances whose owner changed to or from this member
+        since the last recomputation (not those first seen, nor a lapsed right earned again)."""
+        assert self.metrics is not None
+        me = self.identity
+        gained = [i for i, m in new.items() if m == me and old.get(i, me) != me and self.counted(i)]
+        self.metrics.set_members(live, sum(1 for i, m in new.items() if m == me and self.counted(i)))
+        self.metrics.handed_over("gained", len(gained))
+        self.metrics.handed_over("lost", sum(1 for i in lost if i in new and self.counted(i)))
 
     async def _renew(self) -> bool:
         live = await self.objects.get(API_VERSION, "Lease", self.name, self.namespace)

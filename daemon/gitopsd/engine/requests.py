@@ -21,6 +21,7 @@ from gitopsd.model import AppInstance, Application, Fleet
 
 if TYPE_CHECKING:
     from gitopsd.engine.daemon import _Cluster
+    from gitopsd.engine.watches import Watches
 
 ROLLBACK = "rollback"  # the reason of a manual sync pinned to its commit
 
@@ -34,6 +35,7 @@ class DaemonRequests:
     instances: dict[str, tuple[AppInstance, Application]]
     clusters: Mapping[str, _Cluster]
     writers: Writers
+    watches: Watches
 
     def request_sync(self, app: str, cluster: str | None = None) -> list[str]:
         keys = self._keys(app, cluster)
@@ -84,6 +86,17 @@ class DaemonRequests:
 
     def repo_push(self, repo: str) -> list[str]:
         return self.pollers.push(self.fleet.repositories, repo)
+
+    def cluster_rows(self) -> list[dict[str, object]]:
+        """Each cluster of the fleet: labels, the bastion it is reached through (no key file),
+        its instances and its watches' state."""
+        rows = []
+        for c in self.fleet.clusters:
+            jump = f"{c.bastion.user}@{c.bastion.host}:{c.bastion.port}" if c.bastion else ""
+            count = sum(1 for i, _ in self.instances.values() if i.cluster == c.name)
+            rows.append({"cluster": c.name, "server": c.server, "labels": dict(c.labels), "bastion": jump,
+                         "instances": count, **self.watches.state(c.name)})
+        return rows
 
     def status_rows(self) -> list[dict[str, object]]:
         """The status board's rows, each with the sync windows applying to it now (``sync_windows``)."""

@@ -99,3 +99,14 @@ class Watches:
             serving = [c for task, c in failing.items() if c.type is ConditionType.CLUSTER_UNREACHABLE
                        or self._task_kind.get(task) in owned]
             self.board.replace([key], FAILURES, min(serving, key=lambda c: c.type, default=None))
+
+    def state(self, cluster: str) -> dict[str, object]:
+        """CLUSTER's watches for the status pages: kinds watched, how many fail, whether the
+        cluster answers (None before any watch ran) and the first failure's message."""
+        failing = self._failing.get(cluster, {})
+        first = min(failing.values(), key=lambda c: c.type, default=None)
+        watched = len(self._watched.get(cluster, ()))
+        unreachable = any(c.type is ConditionType.CLUSTER_UNREACHABLE for c in failing.values())
+        return {"watched": watched, "failing": len(failing),
+                "reachable": None if not watched else not unreachable,
+                "message": first.message if first is not None else ""}

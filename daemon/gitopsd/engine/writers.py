@@ -21,7 +21,7 @@ import structlog
 from gitopsd.engine.clock import Clock
 from gitopsd.engine.lease import Leases
 from gitopsd.engine.membership import Membership
-from gitopsd.engine.ports import ClusterPort
+from gitopsd.engine.ports import ClusterPort, MetricsPort
 from gitopsd.engine.supervisor import Supervisor
 from gitopsd.errors import GitopsdError
 from gitopsd.model import AppInstance, Fleet
@@ -54,7 +54,7 @@ def pins_of(fleet: Fleet) -> dict[str, str]:
 
 
 def membership_for(fleet: Fleet, clusters: Mapping[str, ClusterPort], *, identity: str,
-                   clock: Clock) -> Membership | None:
+                   clock: Clock, metrics: MetricsPort | None = None) -> Membership | None:
     """The membership of this daemon when the fleet is shared, else None (the loader has checked
     that the coordination cluster is one of the fleet's)."""
     coordination = fleet.settings.coordination
@@ -64,7 +64,8 @@ def membership_for(fleet: Fleet, clusters: Mapping[str, ClusterPort], *, identit
     return Membership(clusters[coordination.cluster], fleet=fleet.name, namespace=coordination.namespace,
                       identity=identity, clock=clock, items=lambda: items,
                       duration=coordination.lease_duration, renew=coordination.renew_interval,
-                      epsilon=coordination.epsilon, pins=pins_of(fleet))
+                      epsilon=coordination.epsilon, pins=pins_of(fleet), metrics=metrics,
+                      counted=lambda item: not item.startswith(removals_item("")))
 
 
 async def join(membership: Membership, supervisor: Supervisor,

@@ -2,6 +2,7 @@
 
 A Helm repository is either an HTTP(S) chart repository (an ``index.yaml``
 beside the packaged charts) or an OCI registry path (``oci://host/path``).
+A registry without TLS (a loopback or lab registry) is marked ``plain_http``.
 Chart dependencies and ``chart:`` sources name them by URL or by name; the
 credentials are file names, never their contents. Nothing here reads files.
 """
@@ -23,6 +24,7 @@ class HelmRepository:
     password_file: str = ""
     ca_file: str = ""
     insecure_skip_tls_verify: bool = False
+    plain_http: bool = False
 
     @property
     def oci(self) -> bool:

@@ -31,6 +31,16 @@ class ApiBackend(Protocol):
         this daemon (``self``) and how many instances it owns."""
         ...
 
+    def commit(self, app: str, cluster: str, revision: str) -> Row | Awaitable[Row]:
+        """``subject`` and ``author`` of REVISION in the instance's Git repository; {} when unknown."""
+        ...
+
+    def clusters(self) -> Sequence[Row] | Awaitable[Sequence[Row]]:
+        """The fleet's clusters: cluster, server, labels, bastion (``user@host:port``, "" when
+        direct), instances, and the watches' state: watched, failing, reachable (None before any
+        watch ran), message."""
+        ...
+
     def history(self, app: str, cluster: str, limit: int) -> Sequence[Row] | Awaitable[Sequence[Row]]:
         """The last ``limit`` syncs of one instance, newest first."""
         ...

@@ -184,6 +184,22 @@ class GitSource:
             raise GitError(f"path {clean} is a directory in {repo.name} at {sha[:12]}")
         return files[clean]
 
+    async def describe(self, repo: Repository, sha: str) -> dict[str, str]:
+        """``subject`` and ``author`` (name) of commit SHA as the local cache has it, for people to
+        read; {} when the cache does not hold it. Never fetches."""
+        if not is_full_sha(sha):
+            return {}
+        cache = self._cache(repo)
+
+        def run() -> dict[str, str]:
+            commit = cache.open()[sha.lower()].peel(pygit2.Commit)
+            return {"subject": commit.message.strip().split("\n", 1)[0][:200], "author": commit.author.name}
+
+        try:
+            return await self._blocking(run)
+        except (pygit2.GitError, KeyError, ValueError, OSError):
+            return {}
+
     @asynccontextmanager
     async def materialise(self, repo: Repository, sha: str,
                           path: str = ".") -> AsyncIterator[Path]:

@@ -2,13 +2,14 @@
 
 A chart is pulled with the real ``helm`` binary (``helm repo update`` then
 ``helm pull`` for an HTTP(S) repository, ``helm pull oci://...`` for a
-registry), so version ranges resolve exactly as Helm resolves them. Each pull
-runs through the guarded runner (timeout, scrubbed environment) in a private
-Helm home under the state directory whose credential files exist only for
-that run. Pulled packages are kept in ``<state>/helm/charts/<repository
-digest>/<chart>-<version>.tgz``: per chart name and version, never per
-commit, and never with a credential in the path or the file. This module
-must not render charts or read a chart's content beyond its file name.
+registry, with ``--plain-http`` for one marked ``plain_http``), so version
+ranges resolve exactly as Helm resolves them. Each pull runs through the
+guarded runner (timeout, scrubbed environment) in a private Helm home under
+the state directory whose credential files exist only for that run. Pulled
+packages are kept in ``<state>/helm/charts/<repository
+digest>/<chart>-<version>.tgz``: per chart name and version, never per commit,
+and never with a credential in the path or the file. This module must not
+render charts or read a chart's content beyond its file name.
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ class ChartFetcher:
             env = _env(home)
             hide = {secrets[1]: "***"} if secrets[1] else {}
             hide.update({f"{home}/": "", str(home): "."})
-            subject = f"{chart} {version or '(newest)'}"
+            subject = f"chart {chart} version {version}" if version else \
+                f"chart {chart} (newest version)"
             flags = _tls_flags(repo)
             if repo.oci:
                 ref = f"{repo.url.rstrip('/')}/{chart}"
@@ -213,7 +215,8 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _tls_flags(repo: HelmRepository) -> list[str]:
-    flags = []
+    """Helm's transport flags for an OCI pull from REPO."""
+    flags = ["--plain-http"] if repo.plain_http else []
     if repo.ca_file:
         flags += ["--ca-file", repo.ca_file]
     if repo.insecure_skip_tls_verify:

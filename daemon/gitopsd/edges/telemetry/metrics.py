@@ -34,7 +34,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from gitopsd.model.status import SyncResult
 
-__all__ = ["GIT_REQUEST_TYPES", "METRIC_NAMES", "Metrics"]
+__all__ = ["GIT_REQUEST_TYPES", "HANDOVER_DIRECTIONS", "METRIC_NAMES", "Metrics"]
 
 GIT_REQUEST_TYPES = ("ls-remote", "fetch")
 
@@ -54,10 +54,18 @@ METRIC_NAMES = (
     "gitopsd_sync_window_active",
     "gitopsd_notifications_total",
     "gitopsd_kube_events_total",
+    "gitopsd_members",
+    "gitopsd_member_instances_owned",
+    "gitopsd_member_handovers_total",
+    "gitopsd_member_lease_renew_failures_total",
+    "gitopsd_member_lease_renew_duration_seconds",
+    "gitopsd_member_leases_collected_total",
 )
 
 _RECONCILE_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _QUEUE_WAIT_BUCKETS = (0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0)
+_RENEW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+HANDOVER_DIRECTIONS = ("gained", "lost")
 
 
 def _label(value: str | enum.Enum) -> str:
@@ -127,6 +135,28 @@ class Metrics:
             "Kubernetes Events recorded in target clusters by result: created, updated (a series "
             "counted on), dropped.",
             ["cluster", "result"], registry=r)
+        self._members = Gauge(
+            "gitopsd_members", "Live members of the shared fleet as this member last saw them "
+            "(itself included).", registry=r)
+        self._owned = Gauge(
+            "gitopsd_member_instances_owned", "Application instances this member owns in the shared fleet.",
+            registry=r)
+        self._handovers = Counter(
+            "gitopsd_member_handovers_total", "Application instances this member gained from or lost to "
+            "other members of the shared fleet.", ["direction"], registry=r)
+        for direction in HANDOVER_DIRECTIONS:
+            self._handovers.labels(direction)
+        self._renew_failures = Counter(
+            "gitopsd_member_lease_renew_failures_total",
+            "Renewals of this member's Lease that failed (the coordination cluster did not answer, or "
+            "the Lease was written meanwhile).", registry=r)
+        self._renew_seconds = Histogram(
+            "gitopsd_member_lease_renew_duration_seconds",
+            "Time one renewal of this member's Lease took, failed or not.", buckets=_RENEW_BUCKETS,
+            registry=r)
+        self._collected = Counter(
+            "gitopsd_member_leases_collected_total",
+            "Leases of dead members this member deleted from the coordination cluster.", registry=r)
         self._lock = threading.Lock()
         self._info_labels: dict[tuple[str, str], tuple[str, str, str, str]] = {}
 
@@ -229,6 +259,31 @@ class Metrics:
     def kube_event(self, cluster: str, result: str) -> None:
         """Count one Kubernetes Event on CLUSTER that was created, updated or dropped."""
         self._events.labels(cluster, result).inc()
+
+    # -- a shared fleet ---------------------------------------------------------
+
+    def set_members(self, members: int, owned: int) -> None:
+        """Set how many live members this member sees and how many instances it owns."""
+        self._members.set(members)
+        self._owned.set(owned)
+
+    def handed_over(self, direction: str, count: int) -> None:
+        """Count COUNT instances this member ``gained`` or ``lost``."""
+        if direction not in HANDOVER_DIRECTIONS:
+            raise ValueError(f"handover direction must be one of {HANDOVER_DIRECTIONS}, got {direction!r}")
+        if count > 0:
+            self._handovers.labels(direction).inc(count)
+
+    def lease_renewed(self, seconds: float, ok: bool) -> None:
+        """Observe one renewal of this member's Lease that took SECONDS; count it when it failed."""
+        self._renew_seconds.observe(max(0.0, seconds))
+        if not ok:
+            self._renew_failures.inc()
+
+    def member_leases_collected(self, count: int) -> None:
+        """Count COUNT Leases of dead members deleted."""
+        if count > 0:
+            self._collected.inc(count)
 
     # -- exposition -----------------------------------------------------------
 

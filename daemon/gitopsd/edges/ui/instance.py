@@ -62,7 +62,16 @@ def _conditions(row: Row) -> str:
             + "</table>")
 
 
-def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, error: str = "",
+def _commit(revision: object, commit: Row) -> str:
+    """A revision with its commit's subject and author, when the repository cache knows them."""
+    if not commit.get("subject"):
+        return short(revision)
+    return (f"{short(revision)} {esc(commit.get('subject'))} "
+            f'<span class="msg">by {esc(commit.get("author", ""))}</span>')
+
+
+def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, commit: Row | None = None,
+                  error: str = "",
                   traces_url: str = "", signed_in: bool, csrf: str = "", flash: str = "") -> str:
     """One instance: status, conditions, last sync's changes, objects by wave, links."""
     app, cluster = str(row["app"]), str(row["cluster"])
@@ -79,7 +88,7 @@ def instance_page(row: Row, inspected: Row | None, history: Sequence[Row], *, er
             f"<tr><th>Health</th><td>{badge(row.get('health'))} "
             f"{esc(row.get('health_message', ''))}</td></tr>"
             f"<tr><th>Project</th><td>{esc(row.get('project', ''))}</td></tr>"
-            f"<tr><th>Revision applied</th><td>{short(row.get('revision'))}</td></tr>"
+            f"<tr><th>Revision applied</th><td>{_commit(row.get('revision'), commit or {})}</td></tr>"
             f"<tr><th>Failed revision</th><td>{short(row.get('failed_revision'))}</td></tr>"
             f"<tr><th>Last sync</th><td>{badge(last.get('result') or '-')} {esc(when(last.get('started')))} "
             f"at {short(last.get('revision'))}: {esc(last.get('message', ''))}</td></tr>"
@@ -108,21 +117,35 @@ def diff_page(app: str, cluster: str, inspected: Row | None, *, error: str = "",
     return page(f"diff {app}/{cluster}", body, signed_in=signed_in, csrf=csrf)
 
 
+def _rollback_button(entry: Row) -> str:
+    """A Roll back button posting the table's form (and its one CSRF field) with this entry's id."""
+    if not entry.get("revision"):
+        return ""
+    return f'<button type="submit" name="id" value="{esc(entry.get("id"))}">Roll back</button>'
+
+
 def history_page(app: str, cluster: str, history: Sequence[Row], *, traces_url: str = "",
-                 signed_in: bool, csrf: str = "") -> str:
-    """The kept syncs of one instance, newest first."""
+                 signed_in: bool, csrf: str = "", flash: str = "") -> str:
+    """The kept syncs of one instance, newest first; signed in, each with a Roll back button."""
     rows = "".join(
-        f"<tr><td>{esc(h.get('id'))}</td><td>{short(h.get('revision'))}</td>"
+        f"<tr><td>{esc(h.get('id'))}</td><td>{_commit(h.get('revision'), h)}</td>"
         f"<td>{esc(when(h.get('started')))}</td>"
         f"<td>{float(h.get('duration') or 0):.1f}s</td><td>{badge(h.get('result'))}</td>"
         f'<td class="msg">{esc(h.get("message", ""))}</td>'
-        f'<td>{_trace(h.get("trace_id"), traces_url)}</td></tr>'
+        f'<td>{_trace(h.get("trace_id"), traces_url)}</td>'
+        + (f"<td>{_rollback_button(h)}</td>" if signed_in else "") + "</tr>"
         for h in history)
+    table = ("<table><tr><th>ID</th><th>Revision</th><th>Started (UTC)</th><th>Duration</th><th>Result</th>"
+             f"<th>Message</th><th>Trace</th>{'<th></th>' if signed_in else ''}</tr>{rows}</table>")
+    if signed_in:
+        table = (f'<form method="post" action="{href("instances", app, cluster, "rollback")}">'
+                 f'<input type="hidden" name="csrf" value="{esc(csrf)}">{table}</form>')
+    note = f'<p class="flash">{esc(flash)}</p>' if flash else ""
     body = (f'<h1>History of <a href="{href("instances", app, cluster)}">'
-            f"{esc(app)} on {esc(cluster)}</a></h1>"
-            "<p>Roll back with <code>gitopsd rollback APP ID --cluster CLUSTER</code>.</p>"
-            "<table><tr><th>ID</th><th>Revision</th><th>Started (UTC)</th><th>Duration</th><th>Result</th>"
-            f"<th>Message</th><th>Trace</th></tr>{rows}</table>")
+            f"{esc(app)} on {esc(cluster)}</a></h1>{note}"
+            "<p>Roll back with <code>gitopsd rollback APP ID --cluster CLUSTER</code>"
+            f"{' or a Roll back button' if signed_in else ''}: refused while the application "
+            f"syncs automatically.</p>{table}")
     return page(f"history {app}/{cluster}", body, signed_in=signed_in, csrf=csrf)
 
 

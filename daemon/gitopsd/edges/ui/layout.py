@@ -25,8 +25,8 @@ th,td{border-bottom:1px solid #e3e6ea;padding:.35em .6em;text-align:left;vertica
 th{background:#eef0f3;font-weight:600}code,pre{font:12px ui-monospace,monospace}
 pre{background:#fff;border:1px solid #e3e6ea;padding:.6em;overflow:auto}
 .b{display:inline-block;border-radius:3px;padding:0 .45em;font-size:12px;color:#fff;background:#7a828c}
-.Synced,.Healthy,.succeeded,.InSync{background:#1f883d}.OutOfSync,.Missing,.Extraneous{background:#bf8700}
-.Degraded,.failed,.stalled{background:#cf222e}.Progressing,.Suspended{background:#0969da}
+.Synced,.Healthy,.succeeded,.InSync,.Reachable{background:#1f883d}.OutOfSync,.Missing,.Extraneous{background:#bf8700}
+.Degraded,.failed,.stalled,.Unreachable{background:#cf222e}.Progressing,.Suspended{background:#0969da}
 .counts span{margin-right:1em}form.inline{display:inline}
 .filters input,.filters select{margin-right:.5em}.msg{color:#57606a;max-width:40em}
 .flash{background:#fff8c5;border:1px solid #d4a72c;padding:.5em;margin-bottom:1em}
@@ -86,5 +86,5 @@ def page(title: str, body: str, *, signed_in: bool, csrf: str = "", script: str 
             f"<title>{esc(title)} · gitopsd</title>"
             '<meta name="viewport" content="width=device-width,initial-scale=1">'
             f"<style>{_STYLE}</style></head><body><header>"
-            '<a href="/ui/"><b>gitopsd</b></a><span class="grow"></span>'
+            '<a href="/ui/"><b>gitopsd</b></a><a href="/ui/clusters">Clusters</a><span class="grow"></span>'
             f"{account}</header><main>{body}</main>{tail}</body></html>")

@@ -2,9 +2,11 @@
 
 The row cells are rendered by ``cells`` both for the page and for the live
 updates (``/ui/events`` sends the same escaped cell HTML), so a cell looks the
-same whether it came with the page or later. Filtering is by ``status`` (a sync
-status or health), ``project``, ``app``, ``cluster`` and ``label`` (``key=value``
-of the cluster's labels). This module formats only; it must not reach the daemon.
+same whether it came with the page or later. Rows stay compact (a fleet of
+1,000 instances is one page): the live fields are named once, in the table's
+header, and the script finds a row's cell by its column. Filtering is by
+``status`` (a sync status or health), ``project``, ``app``, ``cluster`` and
+``label`` (``key=value`` of the cluster's labels). This module formats only; it must not reach the daemon.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ from .layout import badge, esc, href, page, short, when
 __all__ = ["FILTERS", "SCRIPT_SOURCE", "cells", "matches", "overview", "row_id"]
 
 FILTERS = ("status", "project", "app", "cluster", "label")
+# the cells that live updates replace, in column order, with their headings ("message" is last)
+_LIVE = (("sync", "Sync"), ("health", "Health"), ("revision", "Revision"), ("last", "Last sync"),
+         ("message", "Message"))
 
 _SCRIPT = """
-if(window.EventSource){const es=new EventSource('/ui/events');
+if(window.EventSource){const col={};
+document.querySelectorAll('th[data-f]').forEach(function(th){col[th.dataset.f]=th.cellIndex;});
+const es=new EventSource('/ui/events');
 es.onmessage=function(e){const r=JSON.parse(e.data);const tr=document.getElementById(r.id);
-if(!tr)return;for(const f in r.cells){const td=tr.querySelector('[data-f="'+f+'"]');
-if(td)td.innerHTML=r.cells[f];}};}
+if(!tr)return;for(const f in r.cells){const td=tr.cells[col[f]];if(td)td.innerHTML=r.cells[f];}};}
 """
 # the Content-Security-Policy source that allows exactly this script and no other
 SCRIPT_SOURCE = "'sha256-" + base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode() + "'"
@@ -94,8 +100,9 @@ def overview(rows: Sequence[Mapping[str, Any]], filters: Mapping[str, str], *,
              signed_in: bool, csrf: str = "", flash: str = "") -> str:
     """The overview page of ROWS (all of them, for the counts) shown through FILTERS."""
     shown = [r for r in rows if matches(r, filters)]
-    head = ("<tr><th>Application</th><th>Cluster</th><th>Project</th><th>Sync</th><th>Health</th>"
-            "<th>Revision</th><th>Last sync</th><th>Message</th>"
+    # the live fields are named once, in the header; the script finds a row's cell by column
+    head = ("<tr><th>Application</th><th>Cluster</th><th>Project</th>"
+            + "".join(f'<th data-f="{f}">{title}</th>' for f, title in _LIVE)
             + ("<th></th>" if signed_in else "") + "</tr>")
     body = []
     for r in shown:
@@ -104,8 +111,7 @@ def overview(rows: Sequence[Mapping[str, Any]], filters: Mapping[str, str], *,
         body.append(
             f'<tr id="{esc(row_id(r))}"><td><a href="{href("instances", app, cluster)}">{esc(app)}</a></td>'
             f"<td>{esc(cluster)}</td><td>{esc(r.get('project', ''))}</td>"
-            + "".join(f'<td data-f="{f}"{" class=msg" if f == "message" else ""}>{c[f]}</td>'
-                      for f in ("sync", "health", "revision", "last", "message"))
+            + "".join(f"<td>{c[f]}</td>" for f, _ in _LIVE[:-1]) + f"<td class=msg>{c['message']}</td>"
             + (f"<td>{_sync_button(r)}</td>" if signed_in else "") + "</tr>")
     note = f'<p class="flash">{esc(flash)}</p>' if flash else ""
     table = f"<table>{head}{''.join(body)}</table>"

@@ -23,8 +23,9 @@ from aiohttp import web
 
 from gitopsd.edges.api.auth import secret_equals
 from gitopsd.edges.api.backend import ApiBackend, Row, resolve
-from gitopsd.errors import GitopsdError, SyncWindowClosed
+from gitopsd.errors import GitopsdError, RollbackRefused, SyncWindowClosed
 
+from .clusters import clusters_page
 from .instance import diff_page, history_page, instance_page, login_page
 from .layout import esc, page
 from .overview import FILTERS, SCRIPT_SOURCE, cells, overview, row_id
@@ -41,15 +42,23 @@ FAILED_LOGIN_DELAY = 0.5
 _HEADERS = {
     "Content-Security-Policy": f"default-src 'none'; style-src 'unsafe-inline'; script-src {SCRIPT_SOURCE}; "
                                "connect-src 'self'; form-action 'self'; frame-ancestors 'none'",
-    "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
+    # same-origin, not no-referrer: under no-referrer a browser sends "Origin: null" with its own
+    # form posts, which the same-origin check must refuse (a sign-in from the page then fails)
+    "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
 }
 
 log = structlog.get_logger(__name__)
 
 
 def _html(text: str, status: int = 200) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
-                        headers=_HEADERS)
+    """A page, compressed when the client accepts it (the overview of 1,000 instances is about
+    half a megabyte of HTML and a tenth of that gzipped). A page that holds a CSRF token is
+    only ever sent to a same-site request, the session cookie being SameSite=Strict, so a
+    cross-site page cannot measure its compressed size against what it reflects."""
+    response = web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                            headers=_HEADERS)
+    response.enable_compression()
+    return response
 
 
 def _see(location: str) -> web.HTTPSeeOther:
@@ -101,6 +110,7 @@ class UiRoutes:
             web.get("/ui", self.root, name="ui.root"),
             web.get("/ui/", self.fleet, name="ui.fleet"),
             web.get("/ui/events", self.events, name="ui.events"),
+            web.get("/ui/clusters", self.clusters, name="ui.clusters"),
             web.get("/ui/login", self.login_form, name="ui.login_form"),
             web.post("/ui/login", self.login, name="ui.login"),
             web.post("/ui/logout", self.logout, name="ui.logout"),
@@ -108,6 +118,7 @@ class UiRoutes:
             web.get("/ui/instances/{app}/{cluster}/diff", self.diff, name="ui.diff"),
             web.get("/ui/instances/{app}/{cluster}/history", self.history, name="ui.history"),
             web.post("/ui/instances/{app}/{cluster}/sync", self.sync, name="ui.sync"),
+            web.post("/ui/instances/{app}/{cluster}/rollback", self.rollback, name="ui.rollback"),
         ]
 
     # -- who is asking ----------------------------------------------------------------
@@ -153,14 +164,21 @@ class UiRoutes:
         flash = "Sync requested." if request.query.get("synced") else ""
         return _html(overview(rows, filters, signed_in=signed_in, csrf=csrf, flash=flash))
 
+    async def clusters(self, request: web.Request) -> web.Response:
+        signed_in, csrf = self._viewer(request)
+        rows = await resolve(self._backend.clusters())
+        return _html(clusters_page(rows, signed_in=signed_in, csrf=csrf))
+
     async def instance(self, request: web.Request) -> web.Response:
         signed_in, csrf = self._viewer(request)
         app, cluster = request.match_info["app"], request.match_info["cluster"]
         row = await self._row(app, cluster)
         inspected, error = await self._inspect(app, cluster)
         history = await resolve(self._backend.history(app, cluster, 1))
+        commit = await resolve(self._backend.commit(app, cluster, str(row.get("revision") or "")))
         flash = "Sync requested." if request.query.get("synced") else ""
-        return _html(instance_page(row, inspected, history, error=error, traces_url=self._traces_url,
+        return _html(instance_page(row, inspected, history, commit=commit, error=error,
+                                   traces_url=self._traces_url,
                                    signed_in=signed_in, csrf=csrf, flash=flash))
 
     async def diff(self, request: web.Request) -> web.Response:
@@ -170,13 +188,15 @@ class UiRoutes:
         inspected, error = await self._inspect(app, cluster)
         return _html(diff_page(app, cluster, inspected, error=error, signed_in=signed_in, csrf=csrf))
 
-    async def history(self, request: web.Request) -> web.Response:
+    async def history(self, request: web.Request, *, flash: str = "", status: int = 200) -> web.Response:
         signed_in, csrf = self._viewer(request)
         app, cluster = request.match_info["app"], request.match_info["cluster"]
         await self._row(app, cluster)
         entries = await resolve(self._backend.history(app, cluster, HISTORY_SHOWN))
+        if not flash and request.query.get("rolledback"):
+            flash = "Rollback requested."
         return _html(history_page(app, cluster, entries, traces_url=self._traces_url,
-                                  signed_in=signed_in, csrf=csrf))
+                                  signed_in=signed_in, csrf=csrf, flash=flash), status=status)
 
     # -- signing in and syncing -------------------------------------------------------
 
@@ -209,16 +229,45 @@ class UiRoutes:
         response.del_cookie(COOKIE, path="/ui")
         return response
 
-    async def sync(self, request: web.Request) -> web.StreamResponse:
-        app, cluster = request.match_info["app"], request.match_info["cluster"]
+    async def _signed_form(self, request: web.Request, action: str) -> Mapping[str, Any] | None:
+        """The posted form when it comes from this server's page in a session with its CSRF token;
+        None (logged, without the token) otherwise."""
         form = await request.post()
         csrf = form.get("csrf")
         sid = request.cookies.get(COOKIE)
-        given = csrf if isinstance(csrf, str) else None
-        if not _same_origin(request) or not self.sessions.csrf_ok(sid, given):
-            log.warning("ui sync refused", app=app, cluster=cluster, peer=request.remote,
-                        reason="no session" if not self.sessions.valid(sid) else "bad csrf or origin")
+        if _same_origin(request) and self.sessions.csrf_ok(sid, csrf if isinstance(csrf, str) else None):
+            return form
+        log.warning(f"ui {action} refused", app=request.match_info["app"],
+                    cluster=request.match_info["cluster"], peer=request.remote,
+                    reason="no session" if not self.sessions.valid(sid) else "bad csrf or origin")
+        return None
+
+    async def rollback(self, request: web.Request) -> web.StreamResponse:
+        """Roll one instance back to the revision of the history entry posted as ``id``."""
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        form = await self._signed_form(request, "rollback")
+        if form is None:
             return _html(login_page(), status=403)
+        given = str(form.get("id", ""))
+        if not given.isdigit():
+            return await self.history(request, flash="Choose a history entry to roll back to.", status=400)
+        try:
+            result = await resolve(self._backend.rollback(app, cluster, int(given)))
+        except KeyError:  # an unknown instance is answered by the history page itself
+            return await self.history(request, flash=f"No history entry {given}.", status=404)
+        except RollbackRefused as exc:
+            return await self.history(request, flash=f"Rollback refused: {exc}", status=409)
+        except SyncWindowClosed as exc:
+            return await self.history(request, flash=f"Rollback refused by a sync window: {exc}", status=409)
+        log.info("rollback requested", app=app, cluster=cluster, entry=int(given),
+                 revision=result.get("revision"), via="ui")
+        raise _see(request.rel_url.raw_path.removesuffix("/rollback") + "/history?rolledback=1")
+
+    async def sync(self, request: web.Request) -> web.StreamResponse:
+        app, cluster = request.match_info["app"], request.match_info["cluster"]
+        if await self._signed_form(request, "sync") is None:
+            return _html(login_page(), status=403)
+        sid = request.cookies.get(COOKIE)
         try:
             keys = await resolve(self._backend.request_sync(app, cluster))
         except KeyError:

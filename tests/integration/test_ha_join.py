@@ -1,0 +1,104 @@
+"""A fourth ``gitopsd run`` joins three sharing a fleet: about a quarter of the instances move, each once."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gitopsd.localcluster import LocalCluster
+from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until, value
+
+APPS = 16
+DURATION, RENEW = 8.0, 2.0
+
+
+def _fleet(ns: str, repo: Any, key: Path, known: Path, cluster: LocalCluster) -> dict[str, Any]:
+    apps = [{"name": f"join{i}", "source": {"repo": "env", "targetRevision": "main", "path": f"app{i}"},
+             "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
+             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}} for i in range(APPS)]
+    doc = fleet_doc([("a", cluster.kubeconfig, {})], repo.ssh_url, key_file=key, known_hosts=known,
+                    poll="5s", apps=apps)
+    doc["settings"] = {"coordination": {"cluster": "a", "namespace": ns, "leaseDuration": f"{DURATION:g}s",
+                                        "renewInterval": f"{RENEW:g}s"}}
+    return doc
+
+
+def _identity(d: DaemonProc) -> str:
+    return f"{socket.gethostname()}:{(d.root / 'state').resolve()}"
+
+
+def _owners(d: DaemonProc) -> dict[str, str] | None:
+    rows = (d.get("/api/v1/instances") or {}).get("instances")
+    if not rows or len(rows) != APPS or not all(r.get("owner") for r in rows):
+        return None
+    return {r["app"]: r["owner"] for r in rows}
+
+
+def _agreed(daemons: list[DaemonProc], owning: str = "") -> dict[str, str] | None:
+    """The owners every daemon of DAEMONS agrees on, once they all see each other (and OWNING, when
+    named, owns some instance)."""
+    ids = {_identity(d) for d in daemons}
+    views = [_owners(d) for d in daemons]
+    members = [{m["identity"] for m in (d.get("/api/v1/members") or {}).get("members", [])} for d in daemons]
+    first = views[0]
+    if first is None or any(v != first for v in views) or any(m != ids for m in members):
+        return None
+    return first if set(first.values()) <= ids and (not owning or owning in first.values()) else None
+
+
+def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
+        cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts,
+        tmp_path: Path) -> None:
+    """Watched from a member that stays, the join moves at most half of the instances, most of them to
+    the newcomer, none twice, and every object stays in place."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({f"app{i}/c.yaml": yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap",
+                                                    "metadata": {"name": f"c{i}"}, "data": {"value": "v"}})
+                 for i in range(APPS)})
+    doc = _fleet(ns, repo, git_client_key, git_known_hosts, cluster_a)
+    daemons = [DaemonProc(doc, tmp_path / n).start() for n in ("a", "b", "c")]
+    try:
+        before = poll_until(lambda: _agreed(daemons), 90, 0.5)
+        assert before is not None, daemons[0].logs()[-3000:]
+        assert poll_until(lambda: all(value(cluster_a, ns, f"c{i}") == "v" for i in range(APPS)), 60, 0.5)
+        changes: dict[str, list[str]] = {}
+        last = dict(before)
+        stop = threading.Event()
+
+        def follow() -> None:  # the owners as member a sees them, every 0.2 s
+            while not stop.is_set():
+                now = _owners(daemons[0])
+                for app, owner in (now or {}).items():
+                    if last[app] != owner:
+                        changes.setdefault(app, []).append(owner)
+                        last[app] = owner
+                time.sleep(0.2)
+        watcher = threading.Thread(target=follow, daemon=True)
+        watcher.start()
+        daemons.append(DaemonProc(doc, tmp_path / "d").start())
+        after = poll_until(lambda: _agreed(daemons, _identity(daemons[3])), 90, 0.5)
+        time.sleep(2 * RENEW)  # any late second move would show by now
+        stop.set()
+        watcher.join(5)
+        assert after is not None, daemons[3].logs()[-3000:]
+        newcomer = _identity(daemons[3])
+        moved = {app for app in after if after[app] != before[app]}
+        assert moved, (before, after)
+        assert len(moved) <= APPS // 2, moved  # a quarter, within the load bound's slack
+        # the load bound shrinks with a fourth member, so an instance may also move between the
+        # others; most go to the newcomer
+        assert sum(after[app] == newcomer for app in moved) * 2 > len(moved), (moved, after)
+        assert set(changes) == moved
+        assert all(len(owners) == 1 for owners in changes.values()), changes
+        assert all(value(cluster_a, ns, f"c{i}") == "v" for i in range(APPS))
+        print(f"{len(moved)} of {APPS} instances moved to the fourth member")
+    finally:
+        for d in daemons:
+            if d.proc is not None and d.proc.poll() is None:
+                d.stop()
