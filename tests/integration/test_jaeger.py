@@ -44,7 +44,11 @@ def test_a_syncs_trace_is_found_in_jaeger_by_its_trace_id(
         row = daemon.wait_synced(app, cluster_a.name, head)
         trace_id = row["last_sync"]["trace_id"]
         assert len(trace_id) == 32
-        trace = wait_for(lambda: jaeger.trace(trace_id), 30, f"trace {trace_id} in Jaeger")
+        def complete() -> dict[str, Any] | None:
+            # children end, and are exported, before their root: wait for the root too
+            trace = jaeger.trace(trace_id)
+            return trace if trace and any(not s.get("references") for s in trace["spans"]) else None
+        trace = wait_for(complete, 30, f"trace {trace_id} with its root span in Jaeger")
         status, services = jaeger.get("/api/services")
         assert daemon.terminate(30) == 0
     assert status == 200
