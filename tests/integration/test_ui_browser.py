@@ -253,7 +253,7 @@ async def test_rollback_button_rolls_back_and_is_refused_while_automated(
         await page.goto(base + "/ui/instances/browser-back/a/history")
         older = page.locator("tr", has=page.locator(f'code[title="{first}"]'))
         await keep_screenshot(page, "history", capsys)
-        await older.get_by_role("button", name="Roll back").click()
+        await older.first.get_by_role("button", name="Roll back").click()
         await expect(page.locator(".flash")).to_have_text("Rollback requested.")
         assert await until(lambda: value(cluster_a, ns, "back") == "first"), d.logs()
 
