@@ -24,7 +24,9 @@ Check = Callable[[Env, dict[str, Any]], list[str]]
 
 
 def converge(env: Env, revision: str, timeout: float) -> tuple[float | None, str]:
-    """Seconds until every instance of the first daemon is Synced and Healthy at REVISION (None: never)."""
+    """Seconds until every instance is Synced and Healthy at REVISION (None: never), as told by
+    the daemon that holds the Lease: the first one, or a second one that took over after the
+    first's Lease lapsed (the first then only says LeaseHeldElsewhere)."""
     daemon = env.daemon
     assert daemon is not None
     t0 = time.monotonic()
@@ -33,14 +35,19 @@ def converge(env: Env, revision: str, timeout: float) -> tuple[float | None, str
         if daemon.proc is not None and daemon.proc.poll() is not None:
             tail = daemon.logs().strip().splitlines()[-1:] or [""]
             return None, f"the daemon exited with {daemon.proc.returncode}: {tail[0][:300]}"
-        data = daemon.get("/api/v1/instances")
-        rows = (data or {}).get("instances", []) if isinstance(data, dict) else []
-        if len(rows) == len(env.plan.apps) and all(
-                r["sync_status"] == "Synced" and r["health"] == "Healthy" and r["revision"] == revision
-                for r in rows):
-            return time.monotonic() - t0, ""
-        last = "; ".join(f"{r['app']}: {r['sync_status']} {r['health']} {str(r.get('revision'))[:8]} "
-                         f"{str(r.get('last_sync', {}).get('message'))[:160]}" for r in rows)
+        for d in env.all_daemons():
+            data = d.get("/api/v1/instances")
+            rows = (data or {}).get("instances", []) if isinstance(data, dict) else []
+            if any(c.get("type") == "LeaseHeldElsewhere" for r in rows for c in r.get("conditions") or []):
+                continue
+            if len(rows) == len(env.plan.apps) and all(
+                    r["sync_status"] == "Synced" and r["health"] == "Healthy" and r["revision"] == revision
+                    for r in rows):
+                return time.monotonic() - t0, ""
+            if d is daemon or rows:
+                last = f"{d.root.name}: " + "; ".join(
+                    f"{r['app']}: {r['sync_status']} {r['health']} {str(r.get('revision'))[:8]} "
+                    f"{str(r.get('last_sync', {}).get('message'))[:160]}" for r in rows)
         time.sleep(0.5)
     metrics = daemon.get("/metrics", auth=False)
     git = [ln for ln in str(metrics).splitlines() if ln.startswith("gitopsd_git_requests_total")]
@@ -128,8 +135,9 @@ def history(daemon: DaemonProc, app: str, cluster: str) -> list[dict[str, Any]]:
 def hook_once(env: Env, recorded: dict[str, Any]) -> list[str]:
     """The PreSync hook was created at most once per sync operation.
 
-    Sync operations are the entries of the daemon's history that got past the
-    hook phase (those that applied anything or reported Synced), plus one per
+    Sync operations are the entries of the daemons' histories that got past the
+    hook phase (those that applied anything or reported Synced; a second daemon
+    has some only after a takeover), plus one per
     daemon kill (an operation cut short leaves no history entry, and running
     its hook again in the next operation is what Argo CD does after a restart
     without a persisted operation). Hook creations are the distinct uids a
@@ -141,7 +149,7 @@ def hook_once(env: Env, recorded: dict[str, Any]) -> list[str]:
         return []
     out = []
     for app in env.plan.apps:
-        entries = history(env.daemon, app.name, env.cluster.name)
+        entries = [h for d in env.all_daemons() for h in history(d, app.name, env.cluster.name)]
         operations = sum(1 for h in entries if h.get("result") in ("Synced", "Failed", "Error")
                          or h.get("applied"))
         uids = recorded["hook_uids"].get(app.name, [])
