@@ -7,7 +7,7 @@
 # no-op; the cold build time of each peer is kept beside its binaries.
 #
 # Usage: tests/peers/build.sh [flux|argocd]...   prints the peer directory on stdout
-#        (no argument: every peer). Run each peer under the shared build lock:
+#        (no argument: every peer; "dir": only print it). Run each peer under the shared build lock:
 #        flock /tmp/gitopsd-heavy.lock tests/peers/build.sh flux
 # Env:   GITOPSD_PEERS_CACHE   cache root (default ~/.cache/gitopsd/peers)
 set -euo pipefail
@@ -92,6 +92,8 @@ build() {
   say "built $peer in $((SECONDS - t0))s"
 }
 
+# "dir" only prints where the peers are (or would be) built.
+[[ "${1:-}" == dir ]] && { echo "$DEST"; exit 0; }
 peers=("$@")
 [[ ${#peers[@]} -gt 0 ]] || peers=(flux argocd)
 for p in "${peers[@]}"; do build "$p"; done

@@ -39,7 +39,7 @@ def parse_cgi(raw: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         self.server.requests += 1
 
     def do_GET(self) -> None:
