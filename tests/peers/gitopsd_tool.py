@@ -6,6 +6,7 @@ repository (the smart-HTTP URL every tool reads) and one application.
 
 from __future__ import annotations
 
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,6 @@ class Gitopsd:
     namespace = "peer-gitopsd"
 
     def __init__(self, root: Path, kubeconfig: Path) -> None:
-        from importlib.metadata import version
-
         self.version = version("gitopsd")
         self.root = root
         self.kubeconfig = kubeconfig

@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     result, code = asyncio.run(run(args))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "peers.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
-    text = table.markdown(result)
+    text = table.markdown(result) + "\n" + table.knobs(result)
     (args.out / "peers.md").write_text(text)
     print(text)
     for name, r in result["tools"].items():

@@ -78,3 +78,19 @@ def markdown(result: dict[str, Any]) -> str:
             cells.append(text or "n/a")
         out.append("| " + " | ".join([measure, *cells]) + " |")
     return "\n".join(out) + "\n"
+
+
+def knobs(result: dict[str, Any]) -> str:
+    """Per tool: the version run and every setting changed from its defaults (fastest and defaults phases)."""
+    out = []
+    for key, label in COLUMNS:
+        r = result["tools"].get(key) or {}
+        if "version" not in r:
+            continue
+        out.append(f"- **{label} {r['version']}**:")
+        for name, value in r["knobs"].items():
+            out.append(f"  - `{name}`: {value}")
+        dropped = sorted(set(r["knobs"]) - set(r.get("knobs_defaults", r["knobs"])))
+        if dropped:
+            out.append(f"  - defaults phase: without {', '.join(f'`{d}`' for d in dropped)}")
+    return "\n".join(out) + "\n"
