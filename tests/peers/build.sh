@@ -6,8 +6,9 @@
 # that `go install pkg@version` refuses. A stamp per peer makes a second run a
 # no-op; the cold build time of each peer is kept beside its binaries.
 #
-# Usage: tests/peers/build.sh [flux|argocd]...   prints the peer directory on stdout
-#        (no argument: every peer; "dir": only print it). Run each peer under the shared build lock:
+# Usage: tests/peers/build.sh [flux|argocd]...   prints each peer's directory on stdout
+#        (no argument: every peer); tests/peers/build.sh dir PEER only prints it.
+#        Run each peer under the shared build lock:
 #        flock /tmp/gitopsd-heavy.lock tests/peers/build.sh flux
 # Env:   GITOPSD_PEERS_CACHE   cache root (default ~/.cache/gitopsd/peers)
 set -euo pipefail
@@ -15,10 +16,16 @@ set -euo pipefail
 # flux2 v2.9.5 (its latest release) pairs source-controller and
 # kustomize-controller v1.9.5.
 FLUX_VERSION=v1.9.5
-ARGOCD_VERSION=v3.5.8
+# The v3.5 line cannot be resolved from the proxy here: its in-tree gitops-engine
+# (github.com/argoproj/argo-cd/gitops-engine) is required at an unresolvable
+# version, and the proxy refuses every pseudo-version of that path (403).
+ARGOCD_VERSION=v3.6.2
+ARGOCD_GO=go1.27.3
+
+# A served version for each requirement the proxy refuses here (403).
+FLUX_REFUSED=(github.com/fluxcd/pkg/artifact=github.com/fluxcd/pkg/artifact@v0.18.0)
 
 ROOT=${GITOPSD_PEERS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gitopsd/peers}
-DEST="$ROOT/flux-${FLUX_VERSION#v}-argocd-${ARGOCD_VERSION#v}-linux-amd64"
 WORK="$ROOT/work"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-buildvcs=false
 say() { echo "peers: $*" >&2; }
@@ -48,53 +55,60 @@ wrapper() {
 }
 
 build_flux() {
-  local c
+  local c r
   for c in source-controller kustomize-controller; do
     wrapper "$c" "github.com/fluxcd/$c@$FLUX_VERSION"
+    for r in "${FLUX_REFUSED[@]}"; do go mod edit -replace="$r"; done
     go get "github.com/fluxcd/$c@$FLUX_VERSION"
     go build -trimpath -tags netgo,osusergo,static_build -ldflags "-s -w" -o "$DEST/$c" "github.com/fluxcd/$c"
   done
 }
 
 build_argocd() {
-  local mod=github.com/argoproj/argo-cd/v3 hash engine
+  local mod=github.com/argoproj/argo-cd/v3
+  # From v3.6 the nested gitops-engine module is tagged (gitops-engine/vX.Y.Z) and
+  # served by the proxy; argo-cd's go line (1.27) needs the proxy's newer toolchain.
+  export GOTOOLCHAIN=$ARGOCD_GO
   wrapper argocd "$mod@$ARGOCD_VERSION"
-  # The gitops-engine version argo-cd requires resolves to an old standalone
-  # repository; its nested module at the release commit is what the release
-  # was built with (argoproj/argo-cd#27725).
-  hash=$(go mod download -json "$mod@$ARGOCD_VERSION" | jq -r .Origin.Hash)
-  engine=$(go list -m -json "github.com/argoproj/argo-cd/gitops-engine@${hash:0:12}" | jq -r .Version)
-  say "argocd $ARGOCD_VERSION is commit $hash; gitops-engine $engine"
-  go mod edit -replace="github.com/argoproj/argo-cd/gitops-engine=github.com/argoproj/argo-cd/gitops-engine@$engine"
   go get "$mod/cmd@$ARGOCD_VERSION"
   go build -trimpath -ldflags "-s -w -X $mod/common.version=${ARGOCD_VERSION#v}" -o "$DEST/argocd" "$mod/cmd"
   ln -sf argocd "$DEST/argocd-application-controller"
   ln -sf argocd "$DEST/argocd-repo-server"
 }
 
-build() {
-  local peer=$1 want stamp="$DEST/.stamp-$1" log="$ROOT/build-$1.log" t0=$SECONDS
-  case $peer in
-    flux) want="source-controller=$FLUX_VERSION kustomize-controller=$FLUX_VERSION" ;;
-    argocd) want="argo-cd=$ARGOCD_VERSION" ;;
-    *) say "unknown peer $peer (flux or argocd)"; exit 64 ;;
+dest() {
+  case $1 in
+    flux) echo "$ROOT/flux-${FLUX_VERSION#v}-linux-amd64" ;;
+    argocd) echo "$ROOT/argocd-${ARGOCD_VERSION#v}-linux-amd64" ;;
+    *) say "unknown peer $1 (flux or argocd)"; exit 64 ;;
   esac
-  [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && return 0
+}
+
+build() {
+  local peer=$1 want log="$ROOT/build-$1.log" t0=$SECONDS rc=0
+  DEST=$(dest "$peer")
+  case $peer in
+    flux) want="source-controller=$FLUX_VERSION kustomize-controller=$FLUX_VERSION ${FLUX_REFUSED[*]}" ;;
+    argocd) want="argo-cd=$ARGOCD_VERSION go=$ARGOCD_GO" ;;
+  esac
+  [[ -f "$DEST/.stamp" && "$(cat "$DEST/.stamp")" == "$want" ]] && return 0
   mkdir -p "$DEST" "$WORK"
   say "building $peer ($want); log in $log"
-  if ! ( "build_$peer" ) >"$log" 2>&1; then
+  # In the background so that errexit holds inside the build functions.
+  "build_$peer" >"$log" 2>&1 &
+  wait $! || rc=$?
+  if [[ $rc != 0 ]]; then
     say "building $peer failed; the last lines of $log:"
     tail -n 30 "$log" >&2
     exit 2
   fi
-  echo "$((SECONDS - t0))" >"$DEST/.buildtime-$peer"
-  echo "$want" >"$stamp"
-  say "built $peer in $((SECONDS - t0))s"
+  echo "$((SECONDS - t0))" >"$DEST/.buildtime"
+  echo "$want" >"$DEST/.stamp"
+  say "built $peer in $((SECONDS - t0))s into $DEST"
 }
 
-# "dir" only prints where the peers are (or would be) built.
-[[ "${1:-}" == dir ]] && { echo "$DEST"; exit 0; }
+# "dir PEER" only prints where PEER is (or would be) built.
+if [[ "${1:-}" == dir ]]; then dest "${2:?dir needs a peer}"; exit 0; fi
 peers=("$@")
 [[ ${#peers[@]} -gt 0 ]] || peers=(flux argocd)
-for p in "${peers[@]}"; do build "$p"; done
-echo "$DEST"
+for p in "${peers[@]}"; do build "$p"; echo "$DEST"; done

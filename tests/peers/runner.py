@@ -52,16 +52,18 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def peers_dir() -> Path:
-    done = subprocess.run([str(HERE / "build.sh"), "dir"], capture_output=True, text=True, check=True)
+def peer_dir(peer: str) -> Path:
+    done = subprocess.run([str(HERE / "build.sh"), "dir", peer], capture_output=True, text=True, check=True)
     return Path(done.stdout.strip())
 
 
-def built(directory: Path, peer: str) -> str:
-    """The version line of PEER's build stamp; raises with the build log's tail when it is missing."""
-    stamp = directory / f".stamp-{peer}"
+def built(directory: Path, peer: str) -> tuple[str, int | None]:
+    """PEER's version and cold build seconds; raises with the build log's tail when it is not built."""
+    stamp = directory / ".stamp"
     if stamp.exists():
-        return stamp.read_text().strip()
+        took = directory / ".buildtime"
+        return (stamp.read_text().split()[0].split("=")[1],
+                int(took.read_text()) if took.exists() else None)
     log = directory.parent / f"build-{peer}.log"
     tail = log.read_text().splitlines()[-15:] if log.exists() else ["no build log"]
     raise RuntimeError(f"{peer} is not built ({stamp} missing); build log tail:\n" + "\n".join(tail))
@@ -72,14 +74,15 @@ def modcache() -> Path:
                                check=True).stdout.strip())
 
 
-def make_tool(name: str, run_dir: Path, kubeconfig: Path) -> Tool:
+def make_tool(name: str, run_dir: Path, kubeconfig: Path) -> tuple[Tool, int | None]:
+    """The tool NAME and its cold build seconds (None for gitopsd, which is not compiled)."""
     if name == "gitopsd":
-        return Gitopsd(run_dir / "gitopsd", kubeconfig)
-    bins = peers_dir()
-    version = built(bins, name).split()[0].split("=")[1]
+        return Gitopsd(run_dir / "gitopsd", kubeconfig), None
+    bins = peer_dir(name)
+    version, took = built(bins, name)
     if name == "flux":
-        return Flux(run_dir / "flux", kubeconfig, bins, modcache(), version)
-    return ArgoCD(run_dir / "argocd", kubeconfig, bins, modcache(), version)
+        return Flux(run_dir / "flux", kubeconfig, bins, modcache(), version), took
+    return ArgoCD(run_dir / "argocd", kubeconfig, bins, modcache(), version), took
 
 
 def log(message: str, t0: float = time.monotonic()) -> None:
@@ -178,8 +181,9 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
         for name in args.only:
             log(f"{name}: starting")
             try:
-                tool = make_tool(name, run_dir, cluster.kubeconfig)
-                result["tools"][name] = await run_tool(tool, args, kube, observer, repo, url)
+                tool, took = make_tool(name, run_dir, cluster.kubeconfig)
+                result["tools"][name] = {"build_seconds": took,
+                                         **await run_tool(tool, args, kube, observer, repo, url)}
             except Exception as e:  # recorded; the other tools still run
                 failed = True
                 result["tools"][name] = {**result["tools"].get(name, {}), "error": f"{type(e).__name__}: {e}"}

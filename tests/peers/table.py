@@ -87,7 +87,8 @@ def knobs(result: dict[str, Any]) -> str:
         r = result["tools"].get(key) or {}
         if "version" not in r:
             continue
-        out.append(f"- **{label} {r['version']}**:")
+        took = f" (cold build {r['build_seconds']} s)" if r.get("build_seconds") else ""
+        out.append(f"- **{label} {r['version']}**{took}:")
         for name, value in r["knobs"].items():
             out.append(f"  - `{name}`: {value}")
         dropped = sorted(set(r["knobs"]) - set(r.get("knobs_defaults", r["knobs"])))
