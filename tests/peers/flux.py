@@ -50,7 +50,7 @@ class Flux:
     def knobs(self, settings: Settings) -> dict[str, str]:
         out = {"GitRepository.spec.interval": f"{settings.poll:g}s",
                "Kustomization.spec.interval": f"{settings.poll:g}s",
-               "--interval-jitter-percentage (source-controller)": "0 (default 5)",
+               "--interval-jitter-percentage (both controllers)": "0 (default 5)",
                "--storage-addr / --storage-adv-addr / metrics / health": "127.0.0.1 ports",
                "Kustomization.spec.wait": "false (no health checks)"}
         if settings.fast:
@@ -93,7 +93,7 @@ class Flux:
             str(self.bin_dir / "kustomize-controller"),
             f"--metrics-addr=127.0.0.1:{free_port()}",
             f"--health-addr=127.0.0.1:{health['kustomize-controller']}",
-            "--log-level=info"], env)
+            "--interval-jitter-percentage=0", "--log-level=info"], env)
         for port in health.values():
             await wait_http(f"http://127.0.0.1:{port}/readyz", self.procs)
 
