@@ -46,6 +46,8 @@ class Flux:
         self.modcache = modcache
         self.version = version
         self.procs = Processes(root / "logs")
+        # Kept across restarts: the GitRepository's artifact URL names it until the next new artifact.
+        self.storage = f"127.0.0.1:{free_port()}"
 
     def knobs(self, settings: Settings) -> dict[str, str]:
         out = {"GitRepository.spec.interval": f"{settings.poll:g}s",
@@ -81,7 +83,8 @@ class Flux:
 
     async def start(self, settings: Settings) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "RUNTIME_NAMESPACE": SYSTEM}
-        storage = f"127.0.0.1:{free_port()}"
+        (self.root / "data").mkdir(parents=True, exist_ok=True)
+        storage = self.storage
         health = {"source-controller": free_port(), "kustomize-controller": free_port()}
         self.procs.spawn("source-controller", [
             str(self.bin_dir / "source-controller"), f"--storage-path={self.root / 'data'}",
