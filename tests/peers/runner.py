@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,7 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
             except Exception as e:  # recorded; the other tools still run
                 failed = True
                 result["tools"][name] = {**result["tools"].get(name, {}), "error": f"{type(e).__name__}: {e}"}
-                log(f"{name} FAILED: {e}")
+                log(f"{name} FAILED: {traceback.format_exc()}")
     finally:
         await observer.stop()
         await kube.close()

@@ -103,7 +103,7 @@ async def wait_established(kube: Kube, crd_names: list[str], timeout: float = 60
         while True:
             _, crd = await kube.request(
                 "GET", f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{name}")
-            conds = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions", [])}
+            conds = {c["type"]: c["status"] for c in (crd.get("status") or {}).get("conditions") or []}
             if conds.get("Established") == "True":
                 break
             if time.monotonic() > deadline:
