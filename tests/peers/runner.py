@@ -131,7 +131,10 @@ async def run_tool(tool: Tool, args: argparse.Namespace, kube: Kube, observer: O
         await measure.until_applied(observer, tool.namespace, args.objects, timeout=3 * args.poll + 15)
         await tool.stop()
         await tool.start(defaults)
+        # Past the reconcile every tool makes on start; edits then land at spread-out points of a cycle.
+        await asyncio.sleep(args.poll + 3)
         out["drift_default"] = await measure.drift(observer, kube, default_t, poke_drift,
+                                                   gap=0.37 * args.poll,
                                                    timeout=4 * args.poll + 60, serial0=1000)
         log(f"{tool.name}: drift (defaults) {table.triple(out['drift_default'])}")
     finally:
