@@ -51,7 +51,6 @@ class ArgoCD:
         p = f"{settings.poll:g}s"
         out = {"--app-resync": f"{p} (default 120s)", "--app-resync-jitter": "0 (default 60s)",
                "--revision-cache-expiration (repo-server)": "1s (default 3m), so each resync reads the ref",
-               "--disable-tls / --repo-server-plaintext": "loopback only",
                "syncOptions": "ServerSideApply=true (as Flux and gitopsd apply)"}
         if settings.fast:
             out["--self-heal-timeout-seconds"] = "0 (default 5)"
@@ -103,7 +102,7 @@ class ArgoCD:
         self.procs.spawn("argocd-repo-server", [
             str(self.bin_dir / "argocd-repo-server"), "--address", "127.0.0.1", "--port", str(repo_port),
             "--metrics-address", "127.0.0.1", "--metrics-port", str(repo_metrics),
-            "--redis", f"127.0.0.1:{r_port}", "--disable-tls", "--revision-cache-expiration", "1s"],
+            "--redis", f"127.0.0.1:{r_port}", "--revision-cache-expiration", "1s"],
             {**env, "ARGOCD_BINARY_NAME": "argocd-repo-server"})
         heal = (["--self-heal-timeout-seconds", "0", "--self-heal-backoff-timeout-seconds", "0"]
                 if settings.fast else [])
@@ -111,7 +110,7 @@ class ArgoCD:
             str(self.bin_dir / "argocd-application-controller"), "--kubeconfig", str(self.kubeconfig),
             "--namespace", SYSTEM, "--redis", f"127.0.0.1:{r_port}",
             "--repo-server", f"127.0.0.1:{repo_port}",
-            "--repo-server-plaintext", "--metrics-port", str(ctl_metrics),
+            "--metrics-port", str(ctl_metrics),
             "--app-resync", str(int(settings.poll)), "--app-resync-jitter", "0", *heal],
             {**env, "ARGOCD_BINARY_NAME": "argocd-application-controller", "ARGOCD_FAKE_IN_CLUSTER": "true",
              "KUBECONFIG": str(self.kubeconfig)})
