@@ -93,9 +93,14 @@ class ArgoCD:
         for d in scratch.values():
             d.mkdir(parents=True, exist_ok=True)
         r_port, repo_port, repo_metrics, ctl_metrics = free_port(), free_port(), free_port(), free_port()
-        # The repo-server runs the signature wrapper its image ships, read here from the module cache.
-        hack = self.modcache / f"github.com/argoproj/argo-cd/v3@{self.version}/hack"
-        env = {**os.environ, "PATH": f"{self.bin_dir}:{hack}:{os.environ.get('PATH', '')}",
+        # The repo-server runs the signature wrapper its image ships; module zips drop the
+        # executable bit, so a one-line launcher runs the module cache's copy with sh.
+        wrapper = self.modcache / f"github.com/argoproj/argo-cd/v3@{self.version}/hack/git-verify-wrapper.sh"
+        launcher = scratch["tmp"].parent / "bin" / "git-verify-wrapper.sh"
+        launcher.parent.mkdir(parents=True, exist_ok=True)
+        launcher.write_text(f'#!/bin/sh\nexec sh {wrapper} "$@"\n')
+        launcher.chmod(0o755)
+        env = {**os.environ, "PATH": f"{self.bin_dir}:{launcher.parent}:{os.environ.get('PATH', '')}",
                "ARGOCD_TLS_DATA_PATH": str(scratch["tls"]), "ARGOCD_SSH_DATA_PATH": str(scratch["ssh"]),
                "ARGOCD_GNUPGHOME": str(scratch["gnupg"]), "ARGOCD_GPG_ENABLED": "false",
                "TMPDIR": str(scratch["tmp"])}
