@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 LOCK   := requirements.lock
 STAMP  := $(VENV)/.installed-$(shell cat $(LOCK) pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg prometheus chromium
+.PHONY: demo test lint unit integration bench chaos drill binaries venv lock clean gpg prometheus chromium redis peers bench-peers
 
 venv: $(STAMP)
 $(STAMP): $(LOCK) pyproject.toml
@@ -46,6 +46,24 @@ chromium:
 prometheus:
 	@command -v promtool >/dev/null 2>&1 || $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus \
 	  || { $(SUDO) apt-get update && $(SUDO) apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends prometheus; }
+
+# Redis backs Argo CD's repo-server and controller in the peer benchmark;
+# installed from Debian only when missing.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || $(SUDO) apt-get install -y redis-server \
+	  || { $(SUDO) apt-get update && $(SUDO) apt-get install -y redis-server; }
+
+# The peers of the side-by-side benchmark, one heavy build at a time under the
+# shared lock (a no-op once built). A peer that fails to build is reported by
+# the benchmark with its build log; the other peers still run.
+HEAVY_LOCK ?= /tmp/gitopsd-heavy.lock
+peers:
+	flock $(HEAVY_LOCK) tests/peers/build.sh flux >/dev/null || true
+	flock $(HEAVY_LOCK) tests/peers/build.sh argocd >/dev/null || true
+
+# gitopsd, Flux and Argo CD side by side on one local control plane; on demand only.
+bench-peers: venv binaries redis peers
+	$(BIN)/python -m tests.peers $(PEERS_ARGS)
 
 demo: venv binaries
 	$(BIN)/gitopsd demo

@@ -1,0 +1,5 @@
+"""Entry point: ``python -m tests.peers [--only TOOL ...] [--objects N]``."""
+
+from tests.peers.runner import main
+
+raise SystemExit(main())
