@@ -14,8 +14,6 @@ not decide which events happen: the engine does.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 import time
 from collections.abc import Mapping
@@ -24,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gitopsd.edges.kube.client import MERGE_PATCH
+from gitopsd.edges.kube.lanes import ClusterLanes
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.edges.telemetry.logging import get_logger
 from gitopsd.edges.telemetry.metrics import Metrics
-from gitopsd.errors import GitopsdError
 from gitopsd.model.notifications import ClusterEvent
 
 __all__ = ["CONTROLLER", "SERIES_WINDOW", "EventRecorder"]
@@ -35,7 +33,6 @@ __all__ = ["CONTROLLER", "SERIES_WINDOW", "EventRecorder"]
 _log = get_logger("gitopsd.events")
 CONTROLLER = "gitopsd.io/gitopsd"
 SERIES_WINDOW = 600.0  # seconds during which an identical event is counted on, not repeated
-_QUEUE = 1000
 
 
 def _micro(at: float) -> str:
@@ -57,41 +54,23 @@ class _Pending:
     at: float
 
 
-class EventRecorder:
+class EventRecorder(ClusterLanes[_Pending]):
     def __init__(self, clusters: Mapping[str, Objects], *, instance: str,
                  metrics: Metrics | None = None) -> None:
+        super().__init__("events")
         self.clusters = dict(clusters)
         self.instance = instance[:128]
         self.metrics = metrics
-        self._queues: dict[str, asyncio.Queue[_Pending]] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._series: dict[tuple[str, str, str, str, str], _Series] = {}
 
     def record(self, event: ClusterEvent, *, namespace: str, inventory: str) -> None:
-        queue = self._queues.setdefault(event.cluster, asyncio.Queue(maxsize=_QUEUE))
-        try:
-            queue.put_nowait(_Pending(event, namespace, inventory, time.time()))
-        except asyncio.QueueFull:
-            self._count(event.cluster, "dropped")
-            return
-        task = self._tasks.get(event.cluster)
-        if task is None or task.done():
-            self._tasks[event.cluster] = asyncio.get_running_loop().create_task(
-                self._drain(queue), name=f"events/{event.cluster}")
+        self.put(event.cluster, _Pending(event, namespace, inventory, time.time()))
 
-    async def _drain(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            item = await queue.get()
-            try:
-                await self._write(item)
-            except asyncio.CancelledError:
-                raise
-            except (GitopsdError, KeyError, ValueError) as e:
-                self._count(item.event.cluster, "dropped")
-                _log.info("events.dropped", cluster=item.event.cluster, reason=item.event.reason,
-                          error=str(e)[:300])
-            finally:
-                queue.task_done()
+    def _dropped(self, item: _Pending, error: Exception | None) -> None:
+        self._count(item.event.cluster, "dropped")
+        if error is not None:
+            _log.info("events.dropped", cluster=item.event.cluster, reason=item.event.reason,
+                      error=str(error)[:300])
 
     async def _write(self, item: _Pending) -> None:
         e = item.event
@@ -136,15 +115,3 @@ class EventRecorder:
     def _count(self, cluster: str, result: str) -> None:
         if self.metrics is not None:
             self.metrics.kube_event(cluster, result)
-
-    async def flush(self, timeout: float) -> None:
-        """Wait up to TIMEOUT seconds for queued Events to be written (at shutdown)."""
-        live = [self._queues[c].join() for c, t in self._tasks.items() if not t.done()]
-        if live:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*live), timeout)
-
-    async def aclose(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)

@@ -16,13 +16,12 @@ Secret value. This module does not decide what is recorded: the engine does.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gitopsd.edges.kube.lanes import ClusterLanes
 from gitopsd.edges.kube.objects import Objects
 from gitopsd.edges.telemetry.logging import get_logger
 from gitopsd.errors import ApiError, GitopsdError
@@ -34,7 +33,6 @@ KEEP = 10  # entries per instance, Argo CD's default revisionHistoryLimit
 DATA_KEY = "entries"
 MAX_MESSAGE = 300
 FIELDS = ("revision", "started", "duration", "result", "message", "trace_id", "changes")
-_QUEUE = 1000
 _ATTEMPTS = 3  # writes tried when another host changed the ConfigMap meanwhile
 
 
@@ -73,17 +71,16 @@ class _Pending:
     entry: Mapping[str, Any]
 
 
-class ClusterHistory:
+class ClusterHistory(ClusterLanes["_Pending"]):
     """The history ConfigMaps of every cluster of the fleet, written in the background."""
 
     def __init__(self, clusters: Mapping[str, Objects], *, namespace: str, name: Callable[[str], str],
                  keep: int = KEEP) -> None:
+        super().__init__("history")
         self.clusters = dict(clusters)
         self.namespace = namespace
         self.name = name  # an application's inventory ConfigMap name
         self.keep = keep
-        self._queues: dict[str, asyncio.Queue[_Pending]] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def configmap(self, app: str) -> str:
         """The name of APP's history ConfigMap (one per application, an entry list per cluster)."""
@@ -93,16 +90,7 @@ class ClusterHistory:
         """Queue ENTRY (the fields ``FIELDS``) for APP's history in CLUSTER."""
         if cluster not in self.clusters:
             return
-        queue = self._queues.setdefault(cluster, asyncio.Queue(maxsize=_QUEUE))
-        try:
-            queue.put_nowait(_Pending(app, cluster, entry))
-        except asyncio.QueueFull:
-            _log.info("history.cluster.dropped", cluster=cluster, app=app, reason="queue full")
-            return
-        task = self._tasks.get(cluster)
-        if task is None or task.done():
-            self._tasks[cluster] = asyncio.get_running_loop().create_task(
-                self._drain(queue), name=f"history/{cluster}")
+        self.put(cluster, _Pending(app, cluster, entry))
 
     async def read(self, app: str, cluster: str) -> list[dict[str, Any]]:
         """APP's entries kept in CLUSTER, newest first; [] when none or the cluster cannot be read."""
@@ -115,17 +103,9 @@ class ClusterHistory:
             _log.info("history.cluster.unread", cluster=cluster, app=app, error=str(e)[:300])
             return []
 
-    async def _drain(self, queue: asyncio.Queue[_Pending]) -> None:
-        while True:
-            item = await queue.get()
-            try:
-                await self._write(item)
-            except asyncio.CancelledError:
-                raise
-            except (GitopsdError, KeyError, ValueError) as e:
-                _log.info("history.cluster.dropped", cluster=item.cluster, app=item.app, error=str(e)[:300])
-            finally:
-                queue.task_done()
+    def _dropped(self, item: _Pending, error: Exception | None) -> None:
+        _log.info("history.cluster.dropped", cluster=item.cluster, app=item.app,
+                  error="queue full" if error is None else str(error)[:300])
 
     async def _write(self, item: _Pending) -> None:
         objects = self.clusters[item.cluster]
@@ -155,15 +135,3 @@ class ClusterHistory:
             except ApiError as e:
                 if e.status != 409 or attempt == _ATTEMPTS - 1:
                     raise
-
-    async def flush(self, timeout: float) -> None:
-        """Wait up to TIMEOUT seconds for queued entries to be written (at shutdown)."""
-        live = [self._queues[c].join() for c, t in self._tasks.items() if not t.done()]
-        if live:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*live), timeout)
-
-    async def aclose(self) -> None:
-        for task in self._tasks.values():
-            task.cancel()
-        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
