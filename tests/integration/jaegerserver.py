@@ -24,6 +24,7 @@ import yaml
 
 from gitopsd.edges import binaries
 from tests.integration.daemonproc import free_port, wait_for
+from tests.testenv.procs import stop
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,4 @@ def running_jaeger(workdir: Path) -> Iterator[Jaeger]:
         wait_for(ready, 60, "Jaeger's query API")
         yield jaeger
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)

@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from tests.integration.daemonproc import free_port, wait_for
+from tests.testenv.procs import stop
 
 
 def tool(name: str) -> str:
@@ -90,9 +91,4 @@ def running_prometheus(workdir: Path, targets: Sequence[str], *, job: str = "git
         wait_for(ready, 60, "Prometheus to be ready")
         yield prometheus
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc)

@@ -32,6 +32,7 @@ from gitopsd.edges import binaries
 from gitopsd.localcluster.pki import generate
 from gitopsd.localcluster.processes import free_port
 from tests.testenv.helmrepo import package
+from tests.testenv.procs import stop
 
 CONFIG = """\
 version: 0.1
@@ -197,10 +198,5 @@ def serve_registry(tmp: Path, *, secure: bool = False,
             with contextlib.suppress(OSError):
                 listener.shutdown(socket.SHUT_RDWR)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop(proc, 10)
         log.close()
