@@ -14,13 +14,12 @@ import base64
 import os
 import secrets
 import shutil
-from pathlib import Path
 
 from gitopsd.localcluster.processes import free_port
 from tests.bench.kube import Kube
 from tests.peers import workload
 from tests.peers.tool import (
-    Processes,
+    BuiltPeer,
     Settings,
     annotate,
     apply_files,
@@ -35,17 +34,9 @@ APPLICATION = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
                "metadata": {"name": "app", "namespace": SYSTEM}}
 
 
-class ArgoCD:
+class ArgoCD(BuiltPeer):
     name = "argocd"
     namespace = "peer-argocd"
-
-    def __init__(self, root: Path, kubeconfig: Path, bin_dir: Path, modcache: Path, version: str) -> None:
-        self.root = root
-        self.kubeconfig = kubeconfig
-        self.bin_dir = bin_dir
-        self.modcache = modcache
-        self.version = version
-        self.procs = Processes(root / "logs")
 
     def knobs(self, settings: Settings) -> dict[str, str]:
         p = f"{settings.poll:g}s"
@@ -123,12 +114,6 @@ class ArgoCD:
              "KUBECONFIG": str(self.kubeconfig)})
         await wait_http(f"http://127.0.0.1:{repo_metrics}/metrics", self.procs)
         await wait_http(f"http://127.0.0.1:{ctl_metrics}/metrics", self.procs)
-
-    async def stop(self) -> None:
-        await self.procs.stop()
-
-    def pids(self) -> dict[str, int]:
-        return self.procs.pids()
 
     async def after_commit(self, kube: Kube) -> None:
         await annotate(kube, APPLICATION, {"argocd.argoproj.io/refresh": "normal"})

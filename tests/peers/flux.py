@@ -18,7 +18,7 @@ from gitopsd.localcluster.processes import free_port
 from tests.bench.kube import Kube
 from tests.peers import workload
 from tests.peers.tool import (
-    Processes,
+    BuiltPeer,
     Settings,
     annotate,
     apply_files,
@@ -35,17 +35,12 @@ KUSTOMIZATION = {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustom
                  "metadata": {"name": "app", "namespace": SYSTEM}}
 
 
-class Flux:
+class Flux(BuiltPeer):
     name = "flux"
     namespace = "peer-flux"
 
     def __init__(self, root: Path, kubeconfig: Path, bin_dir: Path, modcache: Path, version: str) -> None:
-        self.root = root
-        self.kubeconfig = kubeconfig
-        self.bin_dir = bin_dir
-        self.modcache = modcache
-        self.version = version
-        self.procs = Processes(root / "logs")
+        super().__init__(root, kubeconfig, bin_dir, modcache, version)
         # Kept across restarts: the GitRepository's artifact URL names it until the next new artifact.
         self.storage = f"127.0.0.1:{free_port()}"
 
@@ -99,12 +94,6 @@ class Flux:
             "--interval-jitter-percentage=0", "--log-level=info"], env)
         for port in health.values():
             await wait_http(f"http://127.0.0.1:{port}/readyz", self.procs)
-
-    async def stop(self) -> None:
-        await self.procs.stop()
-
-    def pids(self) -> dict[str, int]:
-        return self.procs.pids()
 
     async def after_commit(self, kube: Kube) -> None:
         await annotate(kube, SOURCE, {REQUESTED: str(time.time_ns())})

@@ -153,3 +153,23 @@ async def wait_http(url: str, procs: Processes, timeout: float = 60) -> None:
 def usage(pids: dict[str, int]) -> dict[str, dict[str, float]]:
     """CPU seconds and memory of each process (by name)."""
     return {n: {"cpu_seconds": cpu_seconds(p), **memory(p)} for n, p in pids.items()}
+
+
+class BuiltPeer:
+    """What Flux and Argo CD share: binaries built by ``tests/peers/build.sh`` (BIN_DIR), the Go
+    module cache their CRDs are read from (MODCACHE), and processes logged under ROOT/logs."""
+
+    def __init__(self, root: Path, kubeconfig: Path, bin_dir: Path, modcache: Path, version: str) -> None:
+        self.root = root
+        self.kubeconfig = kubeconfig
+        self.bin_dir = bin_dir
+        self.modcache = modcache
+        self.version = version
+        self.procs = Processes(root / "logs")
+
+    async def stop(self) -> None:
+        await self.procs.stop()
+
+    def pids(self) -> dict[str, int]:
+        return self.procs.pids()
+
