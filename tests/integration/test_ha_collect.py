@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -11,29 +10,16 @@ import yaml
 
 from gitopsd.engine.membership import COLLECT_AFTER, MEMBER_LABEL
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import FLEET, DaemonProc, fleet_doc, poll_until
+from tests.integration.daemonproc import FLEET, DaemonProc, poll_until
+from tests.integration.hakit import identity, members, shared_fleet
 
 DURATION, RENEW = 4.0, 1.0
 SELECTOR = f"{MEMBER_LABEL}={FLEET}".replace("/", "%2F").replace("=", "%3D")
 
 
 def _fleet(ns: str, repo: Any, key: Path, known: Path, cluster: LocalCluster) -> dict[str, Any]:
-    apps = [{"name": f"gc{i}", "source": {"repo": "env", "targetRevision": "main", "path": f"app{i}"},
-             "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
-             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}} for i in range(2)]
-    doc = fleet_doc([("a", cluster.kubeconfig, {})], repo.ssh_url, key_file=key, known_hosts=known,
-                    poll="5s", apps=apps)
-    doc["settings"] = {"coordination": {"cluster": "a", "namespace": ns, "leaseDuration": f"{DURATION:g}s",
-                                        "renewInterval": f"{RENEW:g}s"}}
-    return doc
-
-
-def _identity(d: DaemonProc) -> str:
-    return f"{socket.gethostname()}:{(d.root / 'state').resolve()}"
-
-
-def _members(d: DaemonProc) -> set[str]:
-    return {m["identity"] for m in (d.get("/api/v1/members") or {}).get("members", [])}
+    return shared_fleet([(f"gc{i}", "main", f"app{i}") for i in range(2)], ns, repo, key, known, cluster,
+                        duration=DURATION, renew=RENEW, namespace=ns)
 
 
 def _leases(cluster: LocalCluster, ns: str) -> dict[str, str]:
@@ -57,29 +43,29 @@ def test_a_dead_members_lease_is_collected_and_the_member_can_come_back(
     doc = _fleet(ns, repo, git_client_key, git_known_hosts, cluster_a)
     a = DaemonProc(doc, tmp_path / "a").start()
     b = DaemonProc(doc, tmp_path / "b").start()
-    both = {_identity(a), _identity(b)}
+    both = {identity(a), identity(b)}
     try:
-        assert poll_until(lambda: _members(a) == both and _members(b) == both, 60, 0.3), a.logs()[-2000:]
+        assert poll_until(lambda: members(a) == both and members(b) == both, 60, 0.3), a.logs()[-2000:]
         assert set(_leases(cluster_a, ns)) == both
         assert b.proc is not None
         b.proc.kill()
         b.proc.wait(10)
         killed = time.monotonic()
-        assert poll_until(lambda: _members(a) == {_identity(a)}, 30, 0.3)
+        assert poll_until(lambda: members(a) == {identity(a)}, 30, 0.3)
         gone_after = None
         while time.monotonic() - killed < COLLECT_AFTER * DURATION + 30:
-            if _identity(b) not in _leases(cluster_a, ns):
+            if identity(b) not in _leases(cluster_a, ns):
                 gone_after = time.monotonic() - killed
                 break
             time.sleep(0.3)
         assert gone_after is not None, a.logs()[-3000:]
         # renewed at most one interval before the kill, it is kept COLLECT_AFTER durations after that
         assert gone_after >= COLLECT_AFTER * DURATION - RENEW, gone_after
-        assert _identity(a) in _leases(cluster_a, ns)
+        assert identity(a) in _leases(cluster_a, ns)
         assert '"membership.collected"' in a.logs()
 
         b = DaemonProc(doc, tmp_path / "b").start()
-        assert poll_until(lambda: _members(a) == both and _members(b) == both, 60, 0.3), b.logs()[-2000:]
+        assert poll_until(lambda: members(a) == both and members(b) == both, 60, 0.3), b.logs()[-2000:]
         assert set(_leases(cluster_a, ns)) == both
         print(f"the killed member's Lease was deleted {gone_after:.1f}s after SIGKILL")
     finally:

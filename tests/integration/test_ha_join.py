@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
@@ -11,44 +10,23 @@ from typing import Any
 import yaml
 
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until, value
+from tests.integration.daemonproc import DaemonProc, poll_until, value
+from tests.integration.hakit import agreed, identity, owners, shared_fleet
 
 APPS = 16
 DURATION, RENEW = 8.0, 2.0
 
 
 def _fleet(ns: str, repo: Any, key: Path, known: Path, cluster: LocalCluster) -> dict[str, Any]:
-    apps = [{"name": f"join{i}", "source": {"repo": "env", "targetRevision": "main", "path": f"app{i}"},
-             "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
-             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}} for i in range(APPS)]
-    doc = fleet_doc([("a", cluster.kubeconfig, {})], repo.ssh_url, key_file=key, known_hosts=known,
-                    poll="5s", apps=apps)
-    doc["settings"] = {"coordination": {"cluster": "a", "namespace": ns, "leaseDuration": f"{DURATION:g}s",
-                                        "renewInterval": f"{RENEW:g}s"}}
-    return doc
-
-
-def _identity(d: DaemonProc) -> str:
-    return f"{socket.gethostname()}:{(d.root / 'state').resolve()}"
-
-
-def _owners(d: DaemonProc) -> dict[str, str] | None:
-    rows = (d.get("/api/v1/instances") or {}).get("instances")
-    if not rows or len(rows) != APPS or not all(r.get("owner") for r in rows):
-        return None
-    return {r["app"]: r["owner"] for r in rows}
+    return shared_fleet([(f"join{i}", "main", f"app{i}") for i in range(APPS)], ns, repo, key, known, cluster,
+                        duration=DURATION, renew=RENEW, namespace=ns)
 
 
 def _agreed(daemons: list[DaemonProc], owning: str = "") -> dict[str, str] | None:
     """The owners every daemon of DAEMONS agrees on, once they all see each other (and OWNING, when
     named, owns some instance)."""
-    ids = {_identity(d) for d in daemons}
-    views = [_owners(d) for d in daemons]
-    members = [{m["identity"] for m in (d.get("/api/v1/members") or {}).get("members", [])} for d in daemons]
-    first = views[0]
-    if first is None or any(v != first for v in views) or any(m != ids for m in members):
-        return None
-    return first if set(first.values()) <= ids and (not owning or owning in first.values()) else None
+    now = agreed(daemons, APPS)
+    return now if now is not None and (not owning or owning in now.values()) else None
 
 
 def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
@@ -73,7 +51,7 @@ def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
 
         def follow() -> None:  # the owners as member a sees them, every 0.2 s
             while not stop.is_set():
-                now = _owners(daemons[0])
+                now = owners(daemons[0], APPS)
                 for app, owner in (now or {}).items():
                     if last[app] != owner:
                         changes.setdefault(app, []).append(owner)
@@ -82,12 +60,12 @@ def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
         watcher = threading.Thread(target=follow, daemon=True)
         watcher.start()
         daemons.append(DaemonProc(doc, tmp_path / "d").start())
-        after = poll_until(lambda: _agreed(daemons, _identity(daemons[3])), 90, 0.5)
+        after = poll_until(lambda: _agreed(daemons, identity(daemons[3])), 90, 0.5)
         time.sleep(2 * RENEW)  # any late second move would show by now
         stop.set()
         watcher.join(5)
         assert after is not None, daemons[3].logs()[-3000:]
-        newcomer = _identity(daemons[3])
+        newcomer = identity(daemons[3])
         moved = {app for app in after if after[app] != before[app]}
         assert moved, (before, after)
         assert len(moved) <= APPS // 2, moved  # a quarter, within the load bound's slack

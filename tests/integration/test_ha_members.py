@@ -4,69 +4,36 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until, value
+from tests.integration.daemonproc import DaemonProc, poll_until, value
+from tests.integration.hakit import agreed, configmap, identity, members, shared_fleet
 
 APPS = 8
 DURATION, RENEW = 8.0, 2.0
 
 
-def _cm(name: str, text: str) -> str:
-    return yaml.safe_dump({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name},
-                           "data": {"value": text}})
-
-
 def _files(text: str) -> dict[str, str]:
-    return {f"app{i}/c.yaml": _cm(f"c{i}", text) for i in range(APPS)}
+    return {f"app{i}/c.yaml": configmap(f"c{i}", text) for i in range(APPS)}
 
 
 def _fleet(ns: str, revision: str, repo: Any, key: Path, known: Path,
            cluster: LocalCluster) -> dict[str, Any]:
-    apps = [{"name": f"web{i}", "source": {"repo": "env", "targetRevision": revision, "path": f"app{i}"},
-             "destination": {"clusters": {"names": ["a"]}, "namespace": ns},
-             "syncPolicy": {"automated": {"prune": True, "selfHeal": True}}} for i in range(APPS)]
-    doc = fleet_doc([("a", cluster.kubeconfig, {})], repo.ssh_url, key_file=key, known_hosts=known,
-                    poll="2s", apps=apps)
-    doc["settings"] = {"coordination": {"cluster": "a", "leaseDuration": f"{DURATION:g}s",
-                                        "renewInterval": f"{RENEW:g}s", "epsilon": 0}}
-    return doc
-
-
-def _identity(d: DaemonProc) -> str:
-    return f"{socket.gethostname()}:{(d.root / 'state').resolve()}"
-
-
-def _owners(d: DaemonProc) -> dict[str, str] | None:
-    rows = (d.get("/api/v1/instances") or {}).get("instances")
-    if not rows or len(rows) != APPS or not all(r.get("owner") for r in rows):
-        return None
-    return {r["app"]: r["owner"] for r in rows}
-
-
-def _members(d: DaemonProc) -> set[str]:
-    return {m["identity"] for m in (d.get("/api/v1/members") or {}).get("members", [])}
+    return shared_fleet([(f"web{i}", revision, f"app{i}") for i in range(APPS)], ns, repo, key, known,
+                        cluster, duration=DURATION, renew=RENEW, poll="2s", epsilon=0)
 
 
 def _values(cluster: LocalCluster, ns: str) -> dict[str, str | None]:
     return {f"web{i}": value(cluster, ns, f"c{i}") for i in range(APPS)}
 
 
-def _agreed(daemons: list[DaemonProc], members: set[str]) -> dict[str, str] | None:
-    """The owner of every instance when every daemon in DAEMONS sees exactly MEMBERS and agrees."""
-    views = [_owners(d) for d in daemons]
-    if any(v is None for v in views) or any(_members(d) != members for d in daemons):
-        return None
-    first = views[0]
-    return first if all(v == first for v in views) and set(first.values()) <= members else None
+def _agreed(daemons: list[DaemonProc], seen: set[str]) -> dict[str, str] | None:
+    return agreed(daemons, APPS, seen)
 
 
 def test_three_members_split_fail_over_and_fence(
@@ -84,8 +51,8 @@ def test_three_members_split_fail_over_and_fence(
     b = DaemonProc(current, tmp_path / "b").start()
     c = DaemonProc(behind, tmp_path / "c").start()
     daemons = [a, b, c]
-    ids = {_identity(d) for d in daemons}
-    want = {_identity(a): "new", _identity(b): "new", _identity(c): "old"}
+    ids = {identity(d) for d in daemons}
+    want = {identity(a): "new", identity(b): "new", identity(c): "old"}
     try:
         owners = poll_until(lambda: _agreed(daemons, ids), 60, 0.5)
         assert owners is not None, c.logs()[-3000:]
@@ -106,7 +73,7 @@ def test_three_members_split_fail_over_and_fence(
         killed = time.monotonic()
         b.proc.kill()
         b.proc.wait(10)
-        survivors = {_identity(a), _identity(c)}
+        survivors = {identity(a), identity(c)}
 
         def converged() -> dict[str, str] | None:
             now = _agreed([a, c], survivors)
@@ -116,7 +83,7 @@ def test_three_members_split_fail_over_and_fence(
         after_kill = poll_until(converged, 60, 0.2)
         failover = time.monotonic() - killed
         assert after_kill is not None, (a.logs()[-3000:], _values(cluster_a, ns))
-        moved = per_member[_identity(b)]
+        moved = per_member[identity(b)]
         assert {after_kill[app] for app in moved} <= survivors
         assert failover <= DURATION + 2 * RENEW + 6, failover  # detection, one step, a pass
         # a and c write different revisions: had both kept writing for one instance, its value and
@@ -130,8 +97,8 @@ def test_three_members_split_fail_over_and_fence(
         os.kill(c.proc.pid, signal.SIGSTOP)
         stopped = time.monotonic()
         only_a = poll_until(lambda: _values(cluster_a, ns) == dict.fromkeys(expected, "new")
-                            and _members(a) == {_identity(a)}, 60, 0.2)
-        assert only_a, (_values(cluster_a, ns), _members(a))
+                            and members(a) == {identity(a)}, 60, 0.2)
+        assert only_a, (_values(cluster_a, ns), members(a))
         takeover = time.monotonic() - stopped
         time.sleep(2 * RENEW)  # well past c's Lease and its own right to act
         versions = {i: _version(cluster_a, ns, f"c{i}") for i in range(APPS)}
@@ -142,7 +109,7 @@ def test_three_members_split_fail_over_and_fence(
         seen_back = first_old = None
         while time.monotonic() - resumed < 30 and (seen_back is None or first_old is None):
             now = time.monotonic() - resumed
-            if seen_back is None and _identity(c) in _members(a):
+            if seen_back is None and identity(c) in members(a):
                 seen_back = now
             vals = _values(cluster_a, ns)
             if first_old is None and "old" in vals.values():
