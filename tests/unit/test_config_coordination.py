@@ -43,11 +43,11 @@ def test_every_field_is_read() -> None:
 
 
 def test_defaults_apply_to_fields_left_out() -> None:
-    """Only the cluster is required; the Lease timing defaults to 15 s and 3 s."""
+    """Only the cluster is required; the Lease timing defaults to 12 s and 3 s."""
     got = parse_fleet(BASE + "settings: {coordination: {cluster: edge}}\n", "fleet.yaml",
                       check_files=False).settings.coordination
     assert got == Coordination(cluster="edge")
-    assert (got.namespace, got.lease_duration, got.renew_interval) == ("gitopsd-system", 15.0, 3.0)
+    assert (got.namespace, got.lease_duration, got.renew_interval) == ("gitopsd-system", 12.0, 3.0)
 
 
 def test_an_unknown_cluster_is_reported_at_its_line() -> None:

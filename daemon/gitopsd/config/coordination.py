@@ -5,7 +5,7 @@ settings:
   coordination:
     cluster: hub                # one of the fleet's clusters; member Leases live there
     namespace: gitopsd-system   # where the member Leases are kept
-    leaseDuration: 15s          # a member Lease unchanged this long is dead
+    leaseDuration: 12s          # a member Lease unchanged this long is dead
     renewInterval: 3s           # at most a quarter of leaseDuration
     pinLabel: gitopsd.io/host   # optional: a cluster label naming the host that owns its instances
     epsilon: 0.25               # optional: load bound, ceil(average * (1 + epsilon))

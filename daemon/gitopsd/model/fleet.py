@@ -265,7 +265,7 @@ class Coordination:
 
     cluster: str
     namespace: str = "gitopsd-system"
-    lease_duration: float = 15.0  # a member Lease unchanged this long is dead
+    lease_duration: float = 12.0  # a member Lease unchanged this long is dead
     renew_interval: float = 3.0  # at most a quarter of lease_duration
     pin_label: str = ""  # a cluster label whose value names the member (host) to own its instances
     epsilon: float = 0.25  # load bound: a member carries at most ceil(average * (1 + epsilon))
