@@ -95,8 +95,9 @@ class Backend:
 
     async def history(self, app: str, cluster: str, limit: int) -> list[dict[str, Any]]:
         rows = [e.as_dict() for e in await self.runtime.history.history(app, cluster, limit)]
+        described = {rev: await self.commit(app, cluster, rev) for rev in {row["revision"] for row in rows}}
         for row in rows:
-            row.update(await self.commit(app, cluster, row["revision"]))
+            row.update(described[row["revision"]])
         return rows
 
     async def commit(self, app: str, cluster: str, revision: str) -> dict[str, str]:
