@@ -67,3 +67,11 @@ def write(out: Path, result: dict[str, Any]) -> tuple[Path, Path, str]:
     text = header(result) + "\n" + markdown(result["rows"])
     md_path.write_text(text)
     return json_path, md_path, text
+
+
+def publish(out: Path, result: dict[str, Any]) -> None:
+    """Write RESULT's JSON and Markdown into OUT and print the table and where they went."""
+    json_path, md_path, text = write(out, result)
+    print(text)
+    print(f"written: {json_path} and {md_path} ({result['total_seconds']:.0f} s)")
+

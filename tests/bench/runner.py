@@ -279,7 +279,5 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     result, code = asyncio.run(run(args))
-    json_path, md_path, text = report.write(args.out, result)
-    print(text)
-    print(f"written: {json_path} and {md_path} ({result['total_seconds']:.0f} s)")
+    report.publish(args.out, result)
     return code
