@@ -21,7 +21,7 @@ import yaml
 
 from gitopsd import localcluster
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, free_port, poll_until, value
+from tests.integration.daemonproc import DaemonProc, edit, fleet_doc, poll_until, value
 
 AUTO = {"automated": {"prune": True, "selfHeal": True}}
 
@@ -267,21 +267,6 @@ def test_fight_backs_off_and_status_shows_it(cluster_a: LocalCluster, make_names
     finally:
         assert d.stop() == 0
     print(f"repair delays during a fight: {[round(x, 2) for x in delays]}")
-
-
-def test_demo_runs_and_cleans_up(tmp_path: Path) -> None:
-    """`gitopsd demo` brings up its fleet, reverts its drift and removes its clusters."""
-    port = free_port()
-    demo = subprocess.run([sys.executable, "-m", "gitopsd", "demo", "--dir", str(tmp_path / "demo"),
-                           "--listen", f"127.0.0.1:{port}", "--exit-after", "1"],
-                          capture_output=True, text=True, timeout=240, check=False)
-    assert demo.returncode == 0, demo.stdout + demo.stderr
-    lines = demo.stdout.splitlines()
-    table = [ln for ln in lines if ln.startswith(("platform", "web", "cache"))]
-    assert len(table) == 5, demo.stdout
-    assert all(" Synced " in ln and " Healthy " in ln for ln in table), demo.stdout
-    assert any("reverted to log-level: info" in ln for ln in lines), demo.stdout
-    assert not any((tmp_path / "demo").glob("cluster-*/localcluster.json"))
 
 
 def _argo_app(name: str, repo_url: str, path: str, ns: str) -> str:

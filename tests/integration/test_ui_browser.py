@@ -1,7 +1,9 @@
 """The status pages in a real browser: headless Chromium from Debian, driven by Playwright.
 
-A real ``gitopsd run`` process syncs a Git repository served over SSH into the
-local control plane, and Chromium (``/usr/bin/chromium``, installed by ``make
+``gitopsd demo`` runs as a user starts it, and the overview it prints the
+address of lists the demo's instances. For the rest a real ``gitopsd run``
+process syncs a Git repository served over SSH into the local control plane,
+and Chromium (``/usr/bin/chromium``, installed by ``make
 chromium``; Playwright never downloads a browser here) loads the pages with
 their script and style as a user would. Screenshots of the overview and of an
 instance page (and of the history and clusters pages) are kept in
@@ -13,6 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
+import re
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -24,7 +30,7 @@ from kubernetes_asyncio import client
 from playwright.async_api import Page, async_playwright, expect
 
 from gitopsd.localcluster import LocalCluster
-from tests.integration.daemonproc import DaemonProc, fleet_doc, poll_until, value
+from tests.integration.daemonproc import DaemonProc, fleet_doc, free_port, poll_until, value
 from tests.integration.test_ui import AUTO, application, cm, secret
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -90,6 +96,86 @@ def row(page: Page, app: str) -> Any:
 def sync_of(page: Page, app: str) -> Any:
     """The sync cell of APP's row: the fourth column (application, cluster, project, sync)."""
     return row(page, app).locator("td").nth(3)
+
+
+async def sign_in(page: Page, base: str, token: str) -> None:
+    await page.goto(base + "/ui/login")
+    await page.locator('input[name="token"]').fill(token)
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+
+DEMO_INSTANCES = {("platform", "staging"), ("platform", "prod"), ("web", "staging"), ("web", "prod"),
+                  ("cache", "prod")}
+
+
+async def demo_output_until(demo: asyncio.subprocess.Process, out: list[str], pattern: str,
+                            timeout: float) -> re.Match[str]:
+    """Read the demo's output into OUT until a line matches PATTERN; fail on exit or timeout."""
+    assert demo.stdout is not None
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = await asyncio.wait_for(demo.stdout.readline(), left)
+        except TimeoutError:
+            break
+        if not line:
+            break
+        out.append(line.decode().rstrip("\n"))
+        if match := re.search(pattern, out[-1]):
+            return match
+    pytest.fail(f"the demo never printed {pattern!r}:\n" + "\n".join(out))
+
+
+@pytest.mark.asyncio
+async def test_demo_overview_lists_the_demo_instances(
+        tmp_path: Path, browser_page: tuple[Page, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    """`gitopsd demo` prints its status table, reverts its drift and then the page's address; that
+    overview lists the demo's five instances Synced and Healthy, signed in with the demo's token it
+    offers Sync, the instance page shows the platform objects by wave, and Ctrl-C removes the
+    clusters."""
+    page, errors = browser_page
+    root = tmp_path / "demo"
+    demo = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "gitopsd", "demo", "--dir", str(root), "--listen", f"127.0.0.1:{free_port()}",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    out: list[str] = []
+    try:
+        address = (await demo_output_until(demo, out, r"status page: (http://\S+/ui/)", 240))[1]
+        table = [ln.split() for ln in out if ln.startswith(("platform ", "web ", "cache "))]
+        assert {(r[0], r[1]) for r in table} == DEMO_INSTANCES, "\n".join(out)
+        assert all(r[2:4] == ["Synced", "Healthy"] for r in table), "\n".join(out)
+        assert any("reverted to log-level: info" in ln for ln in out), "\n".join(out)
+
+        await page.goto(address)
+        for app, cluster in sorted(DEMO_INSTANCES):
+            cells = page.locator(f'[id="row:{app}/{cluster}"]').locator("td")
+            await expect(cells.first).to_have_text(app)
+            await expect(cells.nth(1)).to_have_text(cluster)
+            await expect(cells.nth(3)).to_have_text("Synced")
+            await expect(cells.nth(4)).to_contain_text("Healthy")
+        await expect(page.locator('tr[id^="row:"]')).to_have_count(len(DEMO_INSTANCES))
+        await keep_screenshot(page, "overview-demo", capsys)
+
+        await sign_in(page, address.removesuffix("/ui/"), (root / "api-token").read_text().strip())
+        await page.goto(address)
+        await expect(page.locator('[id="row:web/prod"]').get_by_role("button", name="Sync")).to_be_visible()
+        await page.goto(address + "instances/platform/prod")
+        await expect(page.locator("h1")).to_have_text("platform on prod")
+        await expect(page.locator("h3", has_text="Wave")).to_have_text(["Wave -1", "Wave 0", "Wave 1"])
+        for name in ("platform", "settings", "api"):
+            await expect(page.get_by_role("cell", name=name, exact=True).first).to_be_visible()
+        await keep_screenshot(page, "instance-demo", capsys)
+        assert errors == []
+    finally:
+        if demo.returncode is None:
+            demo.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(demo.communicate(), 120)
+        out.extend(rest.decode().splitlines())
+    assert demo.returncode == 0, "\n".join(out)
+    assert out[-1] == "demo stopped; clusters removed"
+    assert not any(root.glob("cluster-*/localcluster.json"))
 
 
 @pytest.mark.asyncio
@@ -217,13 +303,6 @@ async def test_sync_without_the_token_is_refused(
         assert await until(lambda: value(cluster_a, ns, "guarded") == "first"), d.logs()
     finally:
         assert d.stop() == 0
-
-
-async def sign_in(page: Page, base: str, token: str) -> None:
-    await page.goto(base + "/ui/login")
-    await page.locator('input[name="token"]').fill(token)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @pytest.mark.asyncio
