@@ -41,6 +41,7 @@ class Receiver:
     status: int = 200
     requests: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    transports: set[asyncio.BaseTransport] = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -52,6 +53,8 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if request.transport is not None:
+            self.transports.add(request.transport)
         with self.lock:
             self.requests.append(Received(request.path, dict(request.headers), body, time.time()))
         return web.Response(status=self.status, text="{}")
@@ -67,6 +70,14 @@ class Receiver:
         app.router.add_route("POST", "/{tail:.*}", receiver._handle)
         runner = web.AppRunner(app)
 
+        async def stop() -> None:
+            """Close the server and every connection a client left open, sockets included."""
+            await runner.cleanup()
+            for transport in receiver.transports:
+                if not transport.is_closing():
+                    transport.abort()
+            await asyncio.sleep(0.05)  # connection_lost closes each socket on a later turn of the loop
+
         async def start() -> None:
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", receiver.port).start()
@@ -79,7 +90,7 @@ class Receiver:
         try:
             yield receiver
         finally:
-            asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+            asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
             loop.call_soon_threadsafe(loop.stop)
             thread.join(10)
             loop.close()

@@ -45,8 +45,6 @@ def _counter(d: DaemonProc, result: str) -> float:
 
 
 @pytest.mark.asyncio
-# the test's own receiver is stopped with the daemon's connection to it still open, on purpose
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_dead_receiver_is_retried_and_dropped_while_drift_repair_keeps_its_pace(
         cluster_a: LocalCluster, make_namespace: Callable[[LocalCluster], str], git_repos: RepoFactory,
         tmp_path: Path) -> None:
