@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.bench import managed
 from tests.bench.bench_noop import resync_all
 from tests.bench.context import Context, writes
 from tests.bench.daemonrun import Daemon
+from tests.bench.kube import Kube
 from tests.bench.report import row
 from tests.bench.workload import PAYLOAD
 
@@ -85,7 +87,7 @@ async def steady(ctx: Context, daemon: Daemon) -> dict[str, float]:
 async def unmanaged_same_process(ctx: Context, daemon: Daemon) -> dict[str, Any]:
     """RSS of one running daemon before and after unmanaged objects appear, each after a full resync."""
     before = await steady(ctx, daemon)
-    took = await add_unmanaged(ctx, ctx.size.unmanaged)
+    took = await add_unmanaged(ctx.kubes, ctx.size.unmanaged)
     after = await steady(ctx, daemon)
     change = (after["rss_mb"] - before["rss_mb"]) / before["rss_mb"] * 100
     ctx.log(f"memory: RSS {before['rss_mb']} MB -> {after['rss_mb']} MB ({change:+.1f}%) with "
@@ -94,13 +96,13 @@ async def unmanaged_same_process(ctx: Context, daemon: Daemon) -> dict[str, Any]
             "change_percent": round(change, 2), "create_seconds": round(took, 1)}
 
 
-async def add_unmanaged(ctx: Context, total: int) -> float:
-    """Create TOTAL unlabelled ConfigMaps, half on each cluster; seconds taken."""
+async def add_unmanaged(kubes: Mapping[str, Kube], total: int) -> float:
+    """Create TOTAL unlabelled ConfigMaps, shared evenly by the clusters of KUBES; seconds taken."""
     t0 = time.monotonic()
-    per_cluster = total // len(ctx.kubes)
+    per_cluster = total // len(kubes)
 
     async def fill(name: str) -> None:
-        kube = ctx.kubes[name]
+        kube = kubes[name]
         sem = asyncio.Semaphore(16)
 
         async def one(i: int) -> None:
@@ -115,7 +117,7 @@ async def add_unmanaged(ctx: Context, total: int) -> float:
             await kube.ensure_namespace(f"unmanaged-{n // PER_NAMESPACE:03d}")
         await asyncio.gather(*(one(i) for i in range(per_cluster)))
 
-    await asyncio.gather(*(fill(n) for n in ctx.kubes))
+    await asyncio.gather(*(fill(n) for n in kubes))
     return time.monotonic() - t0
 
 

@@ -4,7 +4,9 @@ One kube-apiserver + etcd, one smart-HTTP Git server, one repository. The floor
 is measured first, then each tool alone (the others stopped: two cores), in
 its own namespace with the same objects: cold sync, an idle window (requests
 the API server counts, CPU, RSS), drift at the fastest setting, commit to
-applied by polling and by trigger, then drift again at the tool's defaults. A
+applied by polling and by trigger, then drift again at the tool's defaults.
+Last, unmanaged ConfigMaps (unlabelled, namespaces of their own) are created
+and each tool is started once more for an idle window with them present. A
 tool that is not built or fails is recorded with its error and the others
 still run. Peers come from ``tests/peers/build.sh``; this module never builds.
 """
@@ -25,6 +27,7 @@ from typing import Any
 
 from gitopsd import localcluster
 from gitopsd.localcluster import ADMIN_USER
+from tests.bench.bench_memory import add_unmanaged
 from tests.bench.gitrepo import Repo
 from tests.bench.kube import Kube, endpoint_of
 from tests.bench.observe import Observer
@@ -48,6 +51,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--commits", type=int, default=3, help="commits per commit mode")
     p.add_argument("--poll", type=float, default=10.0, help="Git poll and resync period of every tool")
     p.add_argument("--window", type=float, default=25.0, help="idle window, seconds")
+    p.add_argument("--unmanaged", type=int, default=20_000,
+                   help="unmanaged ConfigMaps present for the last idle window of each tool (0: none)")
     p.add_argument("--out", type=Path, default=HERE / "results")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     return p.parse_args(argv)
@@ -142,6 +147,22 @@ async def run_tool(tool: Tool, args: argparse.Namespace, kube: Kube, observer: O
     return out
 
 
+async def run_unmanaged(tool: Tool, args: argparse.Namespace, kube: Kube,
+                        observer: Observer) -> dict[str, Any]:
+    """An idle window of TOOL, started at its fastest setting, with the unmanaged objects present."""
+    fast = Settings(args.poll, fast=True)
+    try:
+        t0 = time.monotonic()
+        await tool.start(fast)
+        await measure.until_applied(observer, tool.namespace, args.objects, timeout=3 * args.poll + 60)
+        started = time.monotonic() - t0
+        await asyncio.sleep(args.poll + 5)  # caches filled and one resync done before the window
+        return {"objects": args.unmanaged, "start_to_applied_seconds": round(started, 2),
+                **await measure.idle(kube, tool.pids(), args.window)}
+    finally:
+        await tool.stop()
+
+
 async def run_floor(args: argparse.Namespace, kube: Kube, observer: Observer, repo: Repo, url: str,
                     run_dir: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"idle": await measure.idle(kube, {}, args.window)}
@@ -167,10 +188,12 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     cluster = await asyncio.to_thread(localcluster.up, "peers", run_dir / "cluster", ready_timeout=180)
     server = GitHTTPServer(run_dir / "git").start()
     result: dict[str, Any] = {"settings": {"poll": args.poll, "objects": args.objects, "window": args.window,
+                                           "unmanaged": args.unmanaged,
                                            "edits": args.edits, "default_edits": args.default_edits,
                                            "commits": args.commits},
                               "tools": {}}
     failed = False
+    tools: dict[str, Tool] = {}
     kube = Kube(endpoint_of("a", cluster.dir, cluster.server, cluster.tokens[ADMIN_USER]), pool=16)
     observer = Observer({"a": kube}, workload.KINDS, workload.SELECTOR)
     try:
@@ -188,10 +211,23 @@ async def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
                 tool, took = make_tool(name, run_dir, cluster.kubeconfig)
                 result["tools"][name] = {"build_seconds": took,
                                          **await run_tool(tool, args, kube, observer, repo, url)}
+                tools[name] = tool
             except Exception as e:  # recorded; the other tools still run
                 failed = True
                 result["tools"][name] = {**result["tools"].get(name, {}), "error": f"{type(e).__name__}: {e}"}
                 log(f"{name} FAILED: {traceback.format_exc()}")
+        if args.unmanaged and tools:
+            took = await add_unmanaged({"a": kube}, args.unmanaged)
+            result["settings"]["unmanaged_create_seconds"] = round(took, 1)
+            log(f"{args.unmanaged} unmanaged ConfigMaps created in {took:.0f}s")
+        for name, tool in tools.items() if args.unmanaged else ():
+            try:
+                got = result["tools"][name]["unmanaged"] = await run_unmanaged(tool, args, kube, observer)
+                log(f"{name}: idle with {args.unmanaged} unmanaged objects {got}")
+            except Exception as e:
+                failed = True
+                result["tools"][name]["error"] = f"with unmanaged objects: {type(e).__name__}: {e}"
+                log(f"{name} FAILED with unmanaged objects: {traceback.format_exc()}")
     finally:
         await observer.stop()
         await kube.close()

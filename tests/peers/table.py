@@ -48,6 +48,16 @@ def lines(result: dict[str, Any]) -> list[tuple[str, Cell]]:
     p = result["settings"]["poll"]
     n = result["settings"]["objects"]
     w = result["settings"]["window"]
+    u = result["settings"].get("unmanaged", 0)
+    unmanaged: list[tuple[str, Cell]] = [
+        (f"RSS with {u:,} unmanaged ConfigMaps present (MB, all processes)",
+         lambda r: "" if "rss_mb" not in r.get("unmanaged", {}) else f"{r['unmanaged']['rss_mb']:.0f}"),
+        (f"idle CPU with {u:,} unmanaged ConfigMaps present (% of one core)",
+         lambda r: "" if "cpu_percent" not in r.get("unmanaged", {})
+         else f"{r['unmanaged']['cpu_percent']:.2f}"),
+        (f"idle {w:g} s window with {u:,} unmanaged ConfigMaps: writes to managed kinds / all writes / reads",
+         lambda r: requests(r.get("unmanaged"))),
+    ] if u else []
     return [
         ("drift to revert p50 / p95 / p99, fastest setting", lambda r: triple(r.get("drift_fast"))),
         ("drift to revert p50 / p95 / p99, defaults", lambda r: triple(r.get("drift_default"))),
@@ -61,6 +71,7 @@ def lines(result: dict[str, Any]) -> list[tuple[str, Cell]]:
          lambda r: "" if "rss_mb" not in r.get("idle", {}) else f"{r['idle']['rss_mb']:.0f}"),
         ("idle CPU (% of one core)",
          lambda r: "" if "cpu_percent" not in r.get("idle", {}) else f"{r['idle']['cpu_percent']:.2f}"),
+        *unmanaged,
     ]
 
 

@@ -44,3 +44,20 @@ def test_table_shows_a_failed_tool_as_an_error_and_measured_ones_as_figures() ->
     assert first[1] == "20 ms / 1.50 s / 1.50 s (n=3, 1 not reverted in time)"
     assert first[3] == "error (see below)"
     assert first[2] == "n/a"
+
+
+def test_table_shows_the_unmanaged_rows_only_when_the_run_had_unmanaged_objects() -> None:
+    """With unmanaged objects the table gains their RSS, CPU and request rows, filled per tool."""
+    idle = {"rss_mb": 140.4, "cpu_percent": 0.2, "writes_managed": 0, "dry_run_managed": 0, "writes": 8,
+            "reads": 9}
+    settings = {"poll": 10.0, "objects": 50, "window": 25.0}
+    tools = {"gitopsd": {"idle": idle, "unmanaged": {**idle, "rss_mb": 151.6, "cpu_percent": 0.31}}}
+    without = markdown({"settings": settings, "tools": tools}).splitlines()
+    rows = markdown({"settings": {**settings, "unmanaged": 20_000}, "tools": tools}).splitlines()
+    assert len(rows) == len(without) + 3
+    added = {r.split(" | ")[0].removeprefix("| "): r.split(" | ")[1] for r in rows if "20,000" in r}
+    assert added == {
+        "RSS with 20,000 unmanaged ConfigMaps present (MB, all processes)": "152",
+        "idle CPU with 20,000 unmanaged ConfigMaps present (% of one core)": "0.31",
+        "idle 25 s window with 20,000 unmanaged ConfigMaps: writes to managed kinds / all writes / reads":
+            "0 (+0 dry-run) / 8 / 9"}
