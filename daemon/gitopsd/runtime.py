@@ -209,9 +209,10 @@ class Runtime:
             await old.stop(handover=False)  # a reload: the next daemon renews the same member Lease
         await self.close_clients()
         self.daemon = await self.build(fleet)
-        if old is not None:  # the registry outlives the daemon: drop the series of instances that left
+        if old is not None:  # the registry and the notice gate outlive the daemon: forget who left
             for inst in set(old.fleet.instances) - set(fleet.instances):
                 self.metrics.remove_instance(inst.app, inst.cluster)
+                self.notice_gate.forget(inst.app, inst.cluster)
         await self.daemon.start()
 
     async def reload(self) -> None:

@@ -83,6 +83,22 @@ def test_reminders_repeat_open_problems() -> None:
     assert gate.reminders(1000.0, 5.0) == []
 
 
+def test_an_instance_that_left_is_forgotten() -> None:
+    """Forgetting an instance closes its open problems without resolving them, ends their reminders
+    and lets the same problem be told again should it return; another instance keeps its own."""
+    gate = NoticeGate(rate_limit=0, reminder=60)
+    other = replace(NOTICE, cluster="stage")
+    assert gate.admit(NOTICE, 0.0)
+    assert gate.admit(other, 0.0)
+    version = gate.version
+    gate.forget("web", "prod")
+    assert [(n.app, n.cluster) for n in gate.open_notices()] == [("web", "stage")]
+    assert gate.version == version + 1
+    assert [n.cluster for n in gate.reminders(60.0, 1.0)] == ["stage"]
+    assert gate.admit(NOTICE, 61.0)
+    assert not gate.admit(other, 61.0)
+
+
 def test_deployed_waits_for_healthy() -> None:
     """A newly applied revision is deployed only once the instance is Healthy."""
     gate = NoticeGate()

@@ -175,10 +175,11 @@ class NoticeGate:
         return out
 
     def forget(self, app: str, cluster: str) -> None:
-        """APP left CLUSTER: nothing of it stays open."""
+        """APP left CLUSTER: nothing of it stays open, reminded or marked as told."""
         for key in [k for k in self._open if k[:2] == (app, cluster)]:
             del self._open[key]
             self.version += 1
+        self._once = {o for o in self._once if o[:2] != (app, cluster)}
         self._deployed.pop((app, cluster), None)
 
 
