@@ -14,6 +14,7 @@ from gitopsd.errors import OwnedElsewhere
 from gitopsd.model import AppInstance, Fleet, ResourceKey, Source
 from gitopsd.model import Settings as FleetSettings
 from gitopsd.model.fleet import Coordination
+from gitopsd.model.status import SyncStatus
 from tests.engine.fakecluster import FakeCluster
 from tests.engine.fakefleet import FakeGit, FakeWatch, NoRenderer, configmap, eventually, fleet_on
 
@@ -84,6 +85,8 @@ async def test_each_instance_has_one_writer_and_a_clean_stop_hands_over_without_
         assert owned["host-2:/s"]
         assert owned["host-1:/s"] | owned["host-2:/s"] == keys
         theirs = sorted(k for k in keys if one.writers.owner(k) == "host-2:/s")
+        for key in theirs:  # not compared there: no claim of Synced
+            assert one.board.get(key).sync_status == SyncStatus.UNKNOWN  # type: ignore[union-attr]
         app, cluster_name = theirs[0].split("/")
         with pytest.raises(OwnedElsewhere, match=f"{theirs[0]} is owned by host-2:/s"):
             one.request_sync(app, cluster_name)

@@ -321,13 +321,14 @@ class Daemon(DaemonRequests):
 
     def _elsewhere(self, item: Item, inst: AppInstance) -> bool:
         """Another daemon holds this fleet's Lease on the instance's cluster (or, sharing the fleet,
-        owns the instance): write nothing, say who."""
+        owns the instance): write nothing, say who, and claim no sync status this daemon did not
+        compare (whatever it last saw may have changed under the other writer)."""
         if self.writers.writable(inst):
             self.board.clear(item.key, ConditionType.LEASE_HELD_ELSEWHERE)
             return False
         message, recheck = self.writers.elsewhere(
             inst, self.fleet.name, lease_renew=self.settings.lease_renew, resync=self.settings.resync)
-        self.board.mark(item.key, condition=Condition(
+        self.board.mark(item.key, sync_status=SyncStatus.UNKNOWN, condition=Condition(
             ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER, message))
         self._attempted.add(item.key)
         self.queue.done(item, requeue_after=recheck, reason="lease", commit=item.commit)
