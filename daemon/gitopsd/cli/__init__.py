@@ -8,6 +8,7 @@ sub-commands from its own module; the work itself lives in the rooms.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import sys
 from collections.abc import Callable, Sequence
 
@@ -28,6 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if not faulthandler.is_enabled():  # a crash in a C extension still names the Python frames
+        faulthandler.enable()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
