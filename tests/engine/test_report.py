@@ -26,12 +26,13 @@ from tests.engine.fakefleet import (
 KEY = ResourceKey("", "ConfigMap", "web", "settings")
 
 
-def _daemon(cluster: FakeCluster, git: FakeGit, recorder: Recorder, *, self_heal: bool = True) -> Daemon:
+def _daemon(cluster: FakeCluster, git: FakeGit, recorder: Recorder, *, self_heal: bool = True,
+            resync: float = 3600.0) -> Daemon:
     fleet = fleet_on(self_heal=self_heal)
     desired = DesiredState(fleet, git, NoRenderer())
     handle = ClusterHandle("alpha", cluster, FakeWatch(cluster))
     return Daemon(fleet, {"alpha": handle}, git, desired, metrics=recorder, history=recorder,
-                  settings=Settings(resync=3600.0, health_poll=0.01))
+                  settings=Settings(resync=resync, health_poll=0.01))
 
 
 def _results(recorder: Recorder) -> list[tuple[str, str]]:
@@ -126,4 +127,26 @@ async def test_drift_without_self_heal_marks_the_instance_out_of_sync() -> None:
     assert [c.type for c in row.conditions] == ["OutOfSync"]
     assert recorder.of("set_instance")[-1][0][:3] == ("web", "alpha", "OutOfSync")
     assert len(recorder.of("record")) == 1
+    assert cluster.objects[KEY]["data"] == {"level": "debug"}
+
+
+@pytest.mark.asyncio
+async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
+    """Resyncs of an automated instance without selfHeal find the edit, leave it and say OutOfSync (as
+    Argo CD); such comparisons are not syncs, so history keeps the syncs alone and its bounded
+    entries stay the revisions a rollback can go back to."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder, self_heal=False, resync=0.2)
+    watch = daemon.clusters["alpha"].handle.watch
+    assert isinstance(watch, FakeWatch)
+    with capture_logs() as logs:
+        async with running(daemon):
+            await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
+            edited = copy.deepcopy(cluster.objects[KEY])
+            edited["data"] = {"level": "debug"}
+            watch.send("MODIFIED", cluster.put(edited))
+            await eventually(lambda: recorder.of("drift_detected"))
+            await eventually(lambda: sum(e.get("outcome") == "OutOfSync" for e in logs) >= 2)
+    assert _results(recorder) == [("Synced", "1 created")]
     assert cluster.objects[KEY]["data"] == {"level": "debug"}

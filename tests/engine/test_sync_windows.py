@@ -58,7 +58,7 @@ class Fleet:
 
     async def started(self) -> None:
         for _ in range(100):
-            if self.recorder.of("record") and "ConfigMap" in self.watch.kinds:
+            if self.recorder.of("reconcile_finished") and "ConfigMap" in self.watch.kinds:
                 return
             await self.clock.advance(0.01)
         raise AssertionError("the first sync did not finish")

@@ -279,7 +279,9 @@ class Daemon(DaemonRequests):
         # except a manual sync, which resolves the ref afresh
         commit = item.commit if item.priority is Priority.MANUAL else \
             item.commit or self.pollers.head(inst.source.repo, inst.source.target_revision)
-        request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=commit)
+        row = self.board.get(item.key)
+        request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=commit,
+                              applied=row.revision if row is not None and row.revision else None)
         with reconcile_span(self.tracing, inst, trigger, links=links) as span:
             done = await cluster.reconciler.reconcile(
                 inst, app, request, expect=functools.partial(self._expect, inst, app))

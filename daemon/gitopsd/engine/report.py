@@ -3,8 +3,9 @@
 A pass is one trace (``reconcile_span`` opens its root span with the same
 attributes whichever path ran it); its Outcome then becomes, in this order,
 a row on the status board, one ``reconcile.done`` log line, the instance's
-metrics and, when it wrote something or did not end in sync, a history
-record. A self-heal repair re-applies single objects, so it cannot settle a
+metrics and, when it wrote something or a sync failed or stalled, a history
+record (a comparison that found the instance OutOfSync and wrote nothing is
+not a sync and is not recorded). A self-heal repair re-applies single objects, so it cannot settle a
 revision a full pass failed on (``finished(full=False)``, the board keeps
 it). Changes of an instance's status between passes (health seen by the
 watches, drift without self-heal) go out through ``changed`` so the metrics
@@ -26,6 +27,7 @@ from gitopsd.engine.status import InstanceStatus, StatusBoard, sync_result
 from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
 
 log = structlog.get_logger("gitopsd.daemon")
+_ATTEMPTS = (OutcomeKind.FAILED, OutcomeKind.STALLED)  # passes that tried to sync and did not
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ class Reporter:
             self._follow(inst)
             self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
             self.metrics.reconcile_finished(inst.cluster, timing.duration)
-        if self.history and (outcome.changes.wrote or outcome.kind is not OutcomeKind.SYNCED):
+        if self.history and (outcome.changes.wrote or outcome.kind in _ATTEMPTS):
             await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
                                       started=timing.started, duration=timing.duration,
                                       result=outcome.kind.value, message=outcome.message,

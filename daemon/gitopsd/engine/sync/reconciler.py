@@ -1,9 +1,10 @@
 """One reconcile pass of one application instance, as a linear story.
 
 check the project -> resolve revision -> render -> check the project ->
-compare -> (stop here when in sync, not automated, or a sync window refuses
-the sync) -> plan -> preflight (every kind served, every namespace there or
-created: else fail before any write) -> record inventory -> apply wave by wave
+compare -> (stop here when in sync, not automated, automated without selfHeal
+at the revision already applied, or a sync window refuses the sync) -> plan ->
+preflight (every kind served, every namespace there or created: else fail
+before any write) -> record inventory -> apply wave by wave
 -> prune -> record inventory -> Outcome.
 An inventory entry leaves only once its object is confirmed gone or is no
 longer the application's: a prune sent but not confirmed (the pass failed or
@@ -80,6 +81,7 @@ class SyncRequest:
     prune: bool = False
     allow_mass_prune: bool = False
     commit: str | None = None  # the head a poll saw for the instance's ref
+    applied: str | None = None  # the revision the instance's last successful sync applied
 
 
 @dataclass(frozen=True)
@@ -207,7 +209,7 @@ class Reconciler:
     def _window(self, instance: AppInstance, app: Application, cmp: Comparison,
                 request: SyncRequest) -> Closed | None:
         """The sync window that stops the sync this pass would run now (None: none does)."""
-        if (cmp.in_sync and not cmp.conflicts) or not (app.sync_policy.automated or request.manual):
+        if (cmp.in_sync and not cmp.conflicts) or not _syncs(app, cmp, request):
             return None
         return self.windows(instance, request.manual)
 
@@ -217,7 +219,7 @@ class Reconciler:
         if cmp.in_sync and not cmp.conflicts:
             await self._record_inventory(app, cmp, _tracked(cmp), cmp.inventory)
             return Outcome(OutcomeKind.SYNCED, "in sync", revision, health=cmp.health())
-        if not (app.sync_policy.automated or request.manual):
+        if not _syncs(app, cmp, request):
             return Outcome(OutcomeKind.OUT_OF_SYNC, cmp.summary(), revision, health=cmp.health())
         plan = self._plan(instance, app, cmp, request)
         refused = await preflight(self.cluster, plan)
@@ -346,3 +348,13 @@ def _health(result: ExecResult, cmp: Comparison) -> Health:
 
 
 __all__ = ["Pass", "Reconciler", "Revision", "SyncRequest"]
+
+
+def _syncs(app: Application, cmp: Comparison, request: SyncRequest) -> bool:
+    """Whether a pass that found differences syncs them: a manual sync does; an automated one does
+    unless it is without selfHeal and Git is at the revision already applied (as Argo CD, such a
+    pass reports the instance OutOfSync and leaves the live objects as they are)."""
+    policy = app.sync_policy
+    if request.manual:
+        return True
+    return policy.automated and (policy.self_heal or cmp.revision.sha != request.applied)
