@@ -35,7 +35,7 @@ from gitopsd.model import Repository, Revision
 from gitopsd.model.giturls import url_secret
 from gitopsd.model.signing import VerifyMode
 
-from . import known_hosts
+from . import bindings, known_hosts
 from .cache import UNSHALLOW_DEPTH, RepoCache, RepoStats, mirror, refspec, resolve
 from .credentials import AuthRejected, Callbacks, read_token
 from .failures import shown_ref, translate, where
@@ -56,6 +56,7 @@ class GitSource:
 
     def __init__(self, state_dir: str | Path, *, timeout: float = 30.0,
                  concurrency: int = 4) -> None:
+        bindings.realize()  # before any worker thread makes a libgit2 call
         self.root = Path(state_dir) / "git"
         self.timeout = timeout
         self._limiter = anyio.CapacityLimiter(concurrency)
