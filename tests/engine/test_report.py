@@ -134,7 +134,7 @@ async def test_drift_without_self_heal_marks_the_instance_out_of_sync() -> None:
 async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
     """Resyncs of an automated instance without selfHeal find the edit, leave it and say OutOfSync (as
     Argo CD); such comparisons are not syncs, so history keeps the syncs alone and its bounded
-    entries stay the revisions a rollback can go back to."""
+    entries stay the revisions a rollback can go back to, and the sync counter counts syncs alone."""
     cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
     git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
     daemon = _daemon(cluster, git, recorder, self_heal=False, resync=0.2)
@@ -149,4 +149,6 @@ async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
             await eventually(lambda: recorder.of("drift_detected"))
             await eventually(lambda: sum(e.get("outcome") == "OutOfSync" for e in logs) >= 2)
     assert _results(recorder) == [("Synced", "1 created")]
+    assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Succeeded")]
+    assert len(recorder.of("reconcile_finished")) >= 3
     assert cluster.objects[KEY]["data"] == {"level": "debug"}

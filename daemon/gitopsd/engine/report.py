@@ -4,13 +4,15 @@ A pass is one trace (``reconcile_span`` opens its root span with the same
 attributes whichever path ran it); its Outcome then becomes, in this order,
 a row on the status board, one ``reconcile.done`` log line, the instance's
 metrics and, when it wrote something or a sync failed or stalled, a history
-record (a comparison that found the instance OutOfSync and wrote nothing is
-not a sync and is not recorded). A self-heal repair re-applies single objects, so it cannot settle a
-revision a full pass failed on (``finished(full=False)``, the board keeps
-it). Changes of an instance's status between passes (health seen by the
-watches, drift without self-heal) go out through ``changed`` so the metrics
-and notifications follow the board. This module decides nothing about what to do next
-(requeue, retry, repair): that is the daemon's and the drift controller's.
+record. Only such passes are syncs, counted by ``gitopsd_app_sync_total`` and
+kept in history (as Argo CD counts and keeps sync operations); a comparison
+that wrote nothing, in sync or OutOfSync, counts only as a reconcile. A
+self-heal repair re-applies single objects, so it cannot settle a revision a
+full pass failed on (``finished(full=False)``, the board keeps it). Changes of
+an instance's status between passes (health seen by the watches, drift without
+self-heal) go out through ``changed`` so the metrics and notifications follow
+the board. This module decides nothing about what to do next (requeue, retry,
+repair): that is the daemon's and the drift controller's.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Reporter:
         not SETTLED left other drift of the instance waiting."""
         row = self.board.record(inst, outcome, started=timing.started, duration=timing.duration,
                                 trace_id=trace, full=full, settled=settled)
+        attempted = outcome.changes.wrote or outcome.kind in _ATTEMPTS  # a sync, not a comparison
         applied = {"applied": row.revision[:12]} if row.revision != outcome.revision else {}
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], **applied, sync_status=row.sync_status.value,
@@ -82,9 +85,10 @@ class Reporter:
             self.notices.finished(inst, outcome, row, full=full, trace=trace)
         if self.metrics:
             self._follow(inst)
-            self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
+            if attempted:
+                self.metrics.sync_finished(inst.app, inst.cluster, sync_result(outcome.kind))
             self.metrics.reconcile_finished(inst.cluster, timing.duration)
-        if self.history and (outcome.changes.wrote or outcome.kind in _ATTEMPTS):
+        if self.history and attempted:
             await self.history.record(inst.app, inst.cluster, revision=outcome.revision,
                                       started=timing.started, duration=timing.duration,
                                       result=outcome.kind.value, message=outcome.message,
