@@ -176,6 +176,11 @@ class Recorder:
                 async def done() -> bool:
                     return True
                 return done()
+            if name == "applied":
+                async def applied() -> str | None:
+                    return next((k["revision"] for a, k in reversed(self.of("record"))
+                                 if a == args and k["result"] == "Synced"), None)
+                return applied()
             return None
         return call
 

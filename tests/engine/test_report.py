@@ -152,3 +152,25 @@ async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
     assert [a for a, _ in recorder.of("sync_finished")] == [("web", "alpha", "Succeeded")]
     assert len(recorder.of("reconcile_finished")) >= 3
     assert cluster.objects[KEY]["data"] == {"level": "debug"}
+
+
+@pytest.mark.asyncio
+async def test_a_restart_does_not_sync_the_applied_revision_again_without_self_heal() -> None:
+    """A daemon restarted with an empty board takes the applied revision from history: an object
+    edited while it was down stays edited and the instance is OutOfSync, as before the restart."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    async with running(_daemon(cluster, git, recorder, self_heal=False)):
+        await eventually(lambda: recorder.of("record"))
+    edited = copy.deepcopy(cluster.objects[KEY])
+    edited["data"] = {"level": "debug"}
+    cluster.put(edited)
+    again = _daemon(cluster, git, recorder, self_heal=False)
+    with capture_logs() as logs:
+        async with running(again):
+            await eventually(lambda: any(e["event"] == "reconcile.done" for e in logs))
+    row = again.board.get("web/alpha")
+    assert row is not None
+    assert (row.sync_status, row.last_result) == ("OutOfSync", "OutOfSync")
+    assert cluster.objects[KEY]["data"] == {"level": "debug"}
+    assert len(recorder.of("record")) == 1

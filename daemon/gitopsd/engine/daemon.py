@@ -279,9 +279,8 @@ class Daemon(DaemonRequests):
         # except a manual sync, which resolves the ref afresh
         commit = item.commit if item.priority is Priority.MANUAL else \
             item.commit or self.pollers.head(inst.source.repo, inst.source.target_revision)
-        row = self.board.get(item.key)
         request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=commit,
-                              applied=row.revision if row is not None and row.revision else None)
+                              applied=await self._applied(inst, app))
         with reconcile_span(self.tracing, inst, trigger, links=links) as span:
             done = await cluster.reconciler.reconcile(
                 inst, app, request, expect=functools.partial(self._expect, inst, app))
@@ -302,6 +301,18 @@ class Daemon(DaemonRequests):
             self.board.mark(item.key, condition=done.closed.condition)
         self._requeue(item, app, outcome.kind, row.attempts, done.closed)
         self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
+
+    async def _applied(self, inst: AppInstance, app: Application) -> str | None:
+        """The revision INST's last successful sync applied: the board's, or after a restart, for an
+        application that must not sync that revision again by itself (automated without selfHeal),
+        the one its history keeps."""
+        row = self.board.get(inst.key)
+        if row is not None and row.revision:
+            return row.revision
+        policy = app.sync_policy
+        if self.history is None or not policy.automated or policy.self_heal:
+            return None
+        return await self.history.applied(inst.app, inst.cluster)
 
     def _settled(self, item: Item) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""

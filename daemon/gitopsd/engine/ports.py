@@ -191,6 +191,10 @@ class HistoryPort(Protocol):
                      result: str, message: str = "", trace_id: str = "",
                      changes: Mapping[str, Any] | None = None) -> bool: ...
 
+    async def applied(self, app: str, cluster: str) -> str | None:
+        """The revision the instance's last successful sync in history applied (None: none kept)."""
+        ...
+
 
 class IncidentPort(Protocol):
     """Open problems kept across restarts (implemented by edges.notifications.incidents.IncidentFile),
