@@ -119,6 +119,35 @@ def test_drift_is_reverted_or_reported(cluster_a: LocalCluster, make_namespace, 
     print(f"drift-to-revert: {reverted:.3f}s")
 
 
+def test_without_self_heal_resyncs_and_restarts_leave_an_edit_and_a_new_commit_applies(
+        cluster_a: LocalCluster, make_namespace, git_repos, daemon_root: Path) -> None:
+    """Automated without selfHeal, as Argo CD: resyncs every second and a restart compare and leave a
+    hand edit in place (OutOfSync, one history entry), and the next commit is applied."""
+    ns = make_namespace(cluster_a)
+    repo = git_repos.new()
+    repo.commit({"manual/m.yaml": cm("m", "desired")})
+    fleet = fleet_doc([("a", cluster_a.kubeconfig, {})], str(repo.path), poll="1s",
+                      apps=[app("keep", "manual", ns, policy={"automated": {"selfHeal": False}})])
+    d = DaemonProc(fleet, daemon_root, resync=1.0).start()
+    try:
+        assert poll_until(lambda: (d.instance("keep", "a") or {}).get("sync_status") == "Synced", 30)
+        edit(cluster_a, ns, "m", "edited")
+        assert poll_until(lambda: (d.instance("keep", "a") or {}).get("sync_status") == "OutOfSync", 10)
+        passes = d.logs().count('"reconcile.done"')
+        assert poll_until(lambda: d.logs().count('"reconcile.done"') >= passes + 3, 20), d.logs()
+        assert value(cluster_a, ns, "m") == "edited"
+        assert d.stop() == 0
+        d.start()
+        assert poll_until(lambda: ((d.instance("keep", "a") or {}).get("last_sync") or {}).get("result")
+                          == "OutOfSync", 30), d.logs()
+        assert value(cluster_a, ns, "m") == "edited"
+        assert [h["result"] for h in d.get("/api/v1/instances/keep/a")["history"]] == ["Synced"]
+        repo.commit({"manual/m.yaml": cm("m", "second")})
+        assert poll_until(lambda: value(cluster_a, ns, "m") == "second", 30), d.logs()
+    finally:
+        assert d.stop() == 0
+
+
 def test_broken_commit_backs_off_and_fix_supersedes(cluster_a: LocalCluster, make_namespace, git_repos,
                                                     daemon_root: Path) -> None:
     """A broken commit fails with a message naming the file; the fixing commit is applied at once."""
