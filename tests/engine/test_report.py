@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -35,6 +36,24 @@ def _daemon(cluster: FakeCluster, git: FakeGit, recorder: Recorder, *, self_heal
                   settings=Settings(resync=resync, health_poll=0.01))
 
 
+def _watched(*, self_heal: bool = True, resync: float = 3600.0) -> tuple[FakeCluster, Recorder, Daemon,
+                                                                         FakeWatch]:
+    """A daemon over one ConfigMap in Git, with the cluster, the recorder and the watch it uses."""
+    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
+    daemon = _daemon(cluster, git, recorder, self_heal=self_heal, resync=resync)
+    watch = daemon.clusters["alpha"].handle.watch
+    assert isinstance(watch, FakeWatch)
+    return cluster, recorder, daemon, watch
+
+
+def _edited(cluster: FakeCluster) -> dict[str, Any]:
+    """The live ConfigMap after an out-of-band edit of its level to debug."""
+    edited = copy.deepcopy(cluster.objects[KEY])
+    edited["data"] = {"level": "debug"}
+    return cluster.put(edited)
+
+
 def _results(recorder: Recorder) -> list[tuple[str, str]]:
     """(result, message) of every history record, in order."""
     return [(k["result"], k["message"]) for _, k in recorder.of("record")]
@@ -65,17 +84,11 @@ async def test_full_sync_is_reported_on_board_log_metrics_and_history() -> None:
 @pytest.mark.asyncio
 async def test_self_heal_repair_is_reported_like_a_sync() -> None:
     """An edited object is put back by one apply, reported as a Synced pass with the drift trigger."""
-    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
-    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
-    daemon = _daemon(cluster, git, recorder)
-    watch = daemon.clusters["alpha"].handle.watch
-    assert isinstance(watch, FakeWatch)
+    cluster, recorder, daemon, watch = _watched()
     with capture_logs() as logs:
         async with running(daemon):
             await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
-            edited = copy.deepcopy(cluster.objects[KEY])
-            edited["data"] = {"level": "debug"}
-            watch.send("MODIFIED", cluster.put(edited))
+            watch.send("MODIFIED", _edited(cluster))
             await eventually(lambda: len(recorder.of("record")) == 2)
     assert _results(recorder)[1] == ("Synced", f"1 configured (self-heal of {KEY})")
     assert cluster.objects[KEY]["data"] == {"level": "info"}
@@ -110,16 +123,10 @@ async def test_failed_sync_is_reported_with_its_error() -> None:
 @pytest.mark.asyncio
 async def test_drift_without_self_heal_marks_the_instance_out_of_sync() -> None:
     """Without selfHeal an edit is not repaired: board and metrics say OutOfSync, history has no repair."""
-    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
-    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
-    daemon = _daemon(cluster, git, recorder, self_heal=False)
-    watch = daemon.clusters["alpha"].handle.watch
-    assert isinstance(watch, FakeWatch)
+    cluster, recorder, daemon, watch = _watched(self_heal=False)
     async with running(daemon):
         await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
-        edited = copy.deepcopy(cluster.objects[KEY])
-        edited["data"] = {"level": "debug"}
-        watch.send("MODIFIED", cluster.put(edited))
+        watch.send("MODIFIED", _edited(cluster))
         await eventually(lambda: recorder.of("drift_detected"))
     row = daemon.board.get("web/alpha")
     assert row is not None
@@ -135,17 +142,11 @@ async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
     """Resyncs of an automated instance without selfHeal find the edit, leave it and say OutOfSync (as
     Argo CD); such comparisons are not syncs, so history keeps the syncs alone and its bounded
     entries stay the revisions a rollback can go back to, and the sync counter counts syncs alone."""
-    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
-    git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
-    daemon = _daemon(cluster, git, recorder, self_heal=False, resync=0.2)
-    watch = daemon.clusters["alpha"].handle.watch
-    assert isinstance(watch, FakeWatch)
+    cluster, recorder, daemon, watch = _watched(self_heal=False, resync=0.2)
     with capture_logs() as logs:
         async with running(daemon):
             await eventually(lambda: recorder.of("record") and "ConfigMap" in watch.kinds)
-            edited = copy.deepcopy(cluster.objects[KEY])
-            edited["data"] = {"level": "debug"}
-            watch.send("MODIFIED", cluster.put(edited))
+            watch.send("MODIFIED", _edited(cluster))
             await eventually(lambda: recorder.of("drift_detected"))
             await eventually(lambda: sum(e.get("outcome") == "OutOfSync" for e in logs) >= 2)
     assert _results(recorder) == [("Synced", "1 created")]
@@ -162,9 +163,7 @@ async def test_a_restart_does_not_sync_the_applied_revision_again_without_self_h
     git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
     async with running(_daemon(cluster, git, recorder, self_heal=False)):
         await eventually(lambda: recorder.of("record"))
-    edited = copy.deepcopy(cluster.objects[KEY])
-    edited["data"] = {"level": "debug"}
-    cluster.put(edited)
+    _edited(cluster)
     again = _daemon(cluster, git, recorder, self_heal=False)
     with capture_logs() as logs:
         async with running(again):
