@@ -156,7 +156,7 @@ async def run_unmanaged(tool: Tool, args: argparse.Namespace, kube: Kube,
         await tool.start(fast)
         await measure.until_applied(observer, tool.namespace, args.objects, timeout=3 * args.poll + 60)
         started = time.monotonic() - t0
-        await asyncio.sleep(args.poll + 5)  # caches filled and one resync done before the window
+        await asyncio.sleep(max(args.poll + 5, 30.0))  # caches filled, a resync done before the window
         return {"objects": args.unmanaged, "start_to_applied_seconds": round(started, 2),
                 **await measure.idle(kube, tool.pids(), args.window)}
     finally:
