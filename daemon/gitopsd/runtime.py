@@ -26,6 +26,7 @@ from gitopsd.core.inventory import inventory_name
 from gitopsd.core.notices import NoticeGate
 from gitopsd.edges.api import ApiServer
 from gitopsd.edges.api.endpoint import Endpoint, client_url, ensure_token, publish, withdraw
+from gitopsd.edges.applied import AppliedFile
 from gitopsd.edges.git import GitSource
 from gitopsd.edges.history import MirroredHistory
 from gitopsd.edges.kube import KubeClient, Objects
@@ -42,6 +43,7 @@ from gitopsd.edges.telemetry.logging import configure_logging, register_secret
 from gitopsd.edges.telemetry.metrics import Metrics
 from gitopsd.edges.telemetry.spans import OtelTracing
 from gitopsd.edges.telemetry.tracing import configure_tracing, shutdown_tracing
+from gitopsd.engine.applied import Applied
 from gitopsd.engine.argocd import expand_argocd_sources
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
@@ -145,6 +147,7 @@ class Runtime:
         self.events: EventRecorder | None = None
         self.notice_gate = NoticeGate()  # what was told and which problems are open, across reloads
         self.incidents = IncidentFile(options.state_dir)  # ... and the open ones across restarts
+        self.applied = Applied(AppliedFile(options.state_dir))  # what each instance last synced from
         self.stop_event = asyncio.Event()
         self.base: Fleet | None = None
         self.complete = True  # the fleet holds every application (its Argo CD files were read)
@@ -175,7 +178,7 @@ class Runtime:
         return Daemon(fleet, handles, self.git, desired, metrics=self.metrics, history=self.history,
                       settings=settings, tracing=OtelTracing(), assess=health_checks(fleet).assess,
                       windows=WindowsByApp.of(fleet), notify=self.dispatcher, events=self.events,
-                      notice_gate=self.notice_gate, incidents=self.incidents)
+                      notice_gate=self.notice_gate, incidents=self.incidents, applied=self.applied)
 
     async def close_clients(self) -> None:
         if self.history.cluster is not None:
@@ -212,7 +215,9 @@ class Runtime:
         if old is not None:  # the registry and the notice gate outlive the daemon: forget who left
             for inst in set(old.fleet.instances) - set(fleet.instances):
                 self.metrics.remove_instance(inst.app, inst.cluster)
-                self.notice_gate.forget(inst.app, inst.cluster)
+                if self.complete:  # not when Argo CD files could not be read and only look gone
+                    self.notice_gate.forget(inst.app, inst.cluster)
+                    self.applied.drop(inst.key)
         await self.daemon.start()
 
     async def reload(self) -> None:

@@ -126,6 +126,9 @@ class StaticDesired:
     def warnings(self, instance: AppInstance, revision: Revision) -> tuple[str, ...]:
         return ()
 
+    def source_key(self, instance: AppInstance, revision: Revision) -> str:
+        return revision.sha
+
 
 class NoRenderer:
     async def render(self, root: Path, path: str, *, release_name: str, namespace: str,
@@ -176,11 +179,6 @@ class Recorder:
                 async def done() -> bool:
                     return True
                 return done()
-            if name == "applied":
-                async def applied() -> str | None:
-                    return next((k["revision"] for a, k in reversed(self.of("record"))
-                                 if a == args and k["result"] == "Synced"), None)
-                return applied()
             return None
         return call
 

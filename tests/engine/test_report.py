@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
 
+from gitopsd.engine.applied import Applied
 from gitopsd.engine.daemon import Daemon, Settings
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.ports import ClusterHandle
-from gitopsd.model import ResourceKey
+from gitopsd.model import Fleet, ResourceKey
 from tests.engine.fakecluster import FakeCluster
 from tests.engine.fakefleet import (
     FakeGit,
@@ -28,12 +30,12 @@ KEY = ResourceKey("", "ConfigMap", "web", "settings")
 
 
 def _daemon(cluster: FakeCluster, git: FakeGit, recorder: Recorder, *, self_heal: bool = True,
-            resync: float = 3600.0) -> Daemon:
-    fleet = fleet_on(self_heal=self_heal)
+            resync: float = 3600.0, applied: Applied | None = None, fleet: Fleet | None = None) -> Daemon:
+    fleet = fleet or fleet_on(self_heal=self_heal)
     desired = DesiredState(fleet, git, NoRenderer())
     handle = ClusterHandle("alpha", cluster, FakeWatch(cluster))
     return Daemon(fleet, {"alpha": handle}, git, desired, metrics=recorder, history=recorder,
-                  settings=Settings(resync=resync, health_poll=0.01))
+                  settings=Settings(resync=resync, health_poll=0.01), applied=applied)
 
 
 def _watched(*, self_heal: bool = True, resync: float = 3600.0) -> tuple[FakeCluster, Recorder, Daemon,
@@ -155,21 +157,44 @@ async def test_a_comparison_that_writes_nothing_leaves_no_history_row() -> None:
     assert cluster.objects[KEY]["data"] == {"level": "debug"}
 
 
-@pytest.mark.asyncio
-async def test_a_restart_does_not_sync_the_applied_revision_again_without_self_heal() -> None:
-    """A daemon restarted with an empty board takes the applied revision from history: an object
-    edited while it was down stays edited and the instance is OutOfSync, as before the restart."""
-    cluster, git, recorder = FakeCluster(), FakeGit(), Recorder()
+async def _restarted(fleet: Fleet) -> tuple[Daemon, FakeCluster, Recorder]:
+    """A daemon on FLEET started after another synced fleet_on(self_heal=False) and stopped, sharing
+    its applied sources (as the state directory shares them), with the object edited in between."""
+    cluster, git, recorder, applied = FakeCluster(), FakeGit(), Recorder(), Applied()
     git.commit({"app/cm.yaml": configmap("settings", {"level": "info"})})
-    async with running(_daemon(cluster, git, recorder, self_heal=False)):
+    async with running(_daemon(cluster, git, recorder, self_heal=False, applied=applied)):
         await eventually(lambda: recorder.of("record"))
     _edited(cluster)
-    again = _daemon(cluster, git, recorder, self_heal=False)
+    again = _daemon(cluster, git, recorder, applied=applied, fleet=fleet)
     with capture_logs() as logs:
         async with running(again):
             await eventually(lambda: any(e["event"] == "reconcile.done" for e in logs))
+    return again, cluster, recorder
+
+
+@pytest.mark.asyncio
+async def test_a_restart_does_not_sync_the_applied_source_again_without_self_heal() -> None:
+    """A restarted daemon knows the source its last sync applied: an object edited while it was down
+    stays edited and the instance is OutOfSync, as before the restart."""
+    again, cluster, recorder = await _restarted(fleet_on(self_heal=False))
     row = again.board.get("web/alpha")
     assert row is not None
     assert (row.sync_status, row.last_result) == ("OutOfSync", "OutOfSync")
     assert cluster.objects[KEY]["data"] == {"level": "debug"}
     assert len(recorder.of("record")) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_changed_source_parameter_is_synced_once_without_self_heal() -> None:
+    """At the same commit, a source parameter changed in the fleet file makes a new source: the
+    automated sync applies it (and with it Git's value over the edit), as Argo CD syncs a new set of
+    parameters."""
+    fleet = fleet_on(self_heal=False)
+    inst = fleet.instances[0]
+    source = replace(inst.source, helm=replace(inst.source.helm, values={"replicas": 2}))
+    changed = replace(fleet, applications=(replace(fleet.applications[0], source=source),),
+                      instances=(replace(inst, source=source),))
+    again, cluster, recorder = await _restarted(changed)
+    assert cluster.objects[KEY]["data"] == {"level": "info"}
+    assert [k["result"] for _, k in recorder.of("record")] == ["Synced", "Synced"]
+    assert again.applied.get("web/alpha") not in (None, recorder.of("record")[0][1]["revision"])

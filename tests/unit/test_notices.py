@@ -86,8 +86,8 @@ def test_reminders_repeat_open_problems() -> None:
 def test_an_instance_that_left_is_forgotten() -> None:
     """Forgetting an instance closes its open problems without resolving them, ends their reminders
     and lets the same problem be told again should it return; another instance keeps its own."""
-    gate = NoticeGate(rate_limit=0, reminder=60)
-    other = replace(NOTICE, cluster="stage")
+    gate = NoticeGate(rate_limit=300, reminder=60)
+    other = replace(NOTICE, cluster="stage", revision="0ther")
     assert gate.admit(NOTICE, 0.0)
     assert gate.admit(other, 0.0)
     version = gate.version
@@ -95,7 +95,7 @@ def test_an_instance_that_left_is_forgotten() -> None:
     assert [(n.app, n.cluster) for n in gate.open_notices()] == [("web", "stage")]
     assert gate.version == version + 1
     assert [n.cluster for n in gate.reminders(60.0, 1.0)] == ["stage"]
-    assert gate.admit(NOTICE, 61.0)
+    assert gate.admit(NOTICE, 61.0)  # within the rate limit, but the instance left in between
     assert not gate.admit(other, 61.0)
 
 

@@ -55,19 +55,6 @@ async def test_history_is_newest_first_and_limited(store: HistoryStore) -> None:
 
 
 @pytest.mark.asyncio
-async def test_applied_is_the_revision_of_the_newest_successful_sync(store: HistoryStore) -> None:
-    """applied() skips failed and stalled syncs newer than the last one that succeeded, and is None
-    for an instance with no successful sync kept."""
-    await record(store, "web", "prod", 1, result="Synced")
-    await record(store, "web", "prod", 2, result="Failed")
-    await record(store, "web", "prod", 3, result="Stalled")
-    await record(store, "web", "staging", 4, result="Failed")
-    assert await store.applied("web", "prod") == "rev1"
-    assert await store.applied("web", "staging") is None
-    assert await store.applied("db", "prod") is None
-
-
-@pytest.mark.asyncio
 async def test_pruned_to_keep_per_instance(store: HistoryStore) -> None:
     """Each instance keeps only its last `keep` syncs; other instances are untouched."""
     await record(store, "db", "prod", 100)

@@ -180,6 +180,7 @@ class NoticeGate:
             del self._open[key]
             self.version += 1
         self._once = {o for o in self._once if o[:2] != (app, cluster)}
+        self._last = {k: v for k, v in self._last.items() if k[:2] != (app, cluster)}
         self._deployed.pop((app, cluster), None)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gitopsd.edges.kube.history import ClusterHistory
-from gitopsd.edges.store import DEFAULT_LIMIT, HistoryEntry, HistoryStore, applied_revision
+from gitopsd.edges.store import DEFAULT_LIMIT, HistoryEntry, HistoryStore
 
 __all__ = ["MirroredHistory"]
 
@@ -57,11 +57,6 @@ class MirroredHistory:
                         message=str(kept.get("message") or ""), trace_id=str(kept.get("trace_id") or ""),
                         changes=kept.get("changes") if isinstance(kept.get("changes"), dict) else None)
         return await self.store.history(app, cluster, limit)
-
-    async def applied(self, app: str, cluster: str) -> str | None:
-        """The revision the instance's last successful sync applied, as this history keeps it
-        (the cluster's copy when the host's is empty)."""
-        return applied_revision(await self.history(app, cluster, self.store.keep))
 
     async def entry(self, app: str, cluster: str, entry_id: int) -> HistoryEntry | None:
         """The local entry ENTRY_ID of the instance (after the history was read, as the CLI does)."""

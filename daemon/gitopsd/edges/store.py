@@ -24,7 +24,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -200,10 +200,6 @@ class HistoryStore:
             log.warning("history read failed", app=app, cluster=cluster, path=str(self.path), error=str(exc))
             return None
 
-    async def applied(self, app: str, cluster: str) -> str | None:
-        """The revision the instance's last successful sync kept here applied, or None."""
-        return applied_revision(await self.history(app, cluster, self.keep))
-
     async def last(self, app: str, cluster: str) -> HistoryEntry | None:
         """The most recent sync of one instance, or None."""
         entries = await self.history(app, cluster, 1)
@@ -266,8 +262,3 @@ class HistoryStore:
             conn.close()
             raise
         return conn
-
-
-def applied_revision(entries: Iterable[HistoryEntry]) -> str | None:
-    """The revision of the newest successful sync among ENTRIES (newest first), or None."""
-    return next((e.revision for e in entries if e.result == "Synced" and e.revision), None)

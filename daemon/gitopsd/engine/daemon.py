@@ -27,6 +27,7 @@ from gitopsd.core.health import assess as builtin_assess
 from gitopsd.core.health.custom import Assess
 from gitopsd.core.notices import NoticeGate
 from gitopsd.core.policy.projects import cluster_scope, scope_of
+from gitopsd.engine.applied import Applied
 from gitopsd.engine.clock import Clock, MonotonicClock
 from gitopsd.engine.desired import DesiredState
 from gitopsd.engine.driftcontrol import DriftController
@@ -105,8 +106,9 @@ class Daemon(DaemonRequests):
                  assess: Assess = builtin_assess, windows: WindowSource | None = None,
                  wall: Callable[[], float] = time.time, notify: NotifyPort | None = None,
                  events: EventPort | None = None, notice_gate: NoticeGate | None = None,
-                 incidents: IncidentPort | None = None) -> None:
+                 incidents: IncidentPort | None = None, applied: Applied | None = None) -> None:
         self.fleet = fleet
+        self.applied = applied if applied is not None else Applied()
         self.tracing = tracing or NoTracing()
         self.assess = assess
         self.git = git
@@ -280,7 +282,7 @@ class Daemon(DaemonRequests):
         commit = item.commit if item.priority is Priority.MANUAL else \
             item.commit or self.pollers.head(inst.source.repo, inst.source.target_revision)
         request = SyncRequest(manual=item.priority is Priority.MANUAL, commit=commit,
-                              applied=await self._applied(inst, app))
+                              applied=self.applied.get(item.key))
         with reconcile_span(self.tracing, inst, trigger, links=links) as span:
             done = await cluster.reconciler.reconcile(
                 inst, app, request, expect=functools.partial(self._expect, inst, app))
@@ -297,22 +299,12 @@ class Daemon(DaemonRequests):
                 self.metrics.signature_invalid(inst.source.repo, inst.app, inst.cluster)
         timing = Timing(started_wall, self.clock.now() - started)
         row = await self.reporter.finished(inst, outcome, timing, trigger=trigger, trace=trace_id, full=True)
+        if outcome.kind is OutcomeKind.SYNCED and done.comparison is not None:
+            self.applied.set(item.key, done.comparison.source_key)
         if done.closed is not None:
             self.board.mark(item.key, condition=done.closed.condition)
         self._requeue(item, app, outcome.kind, row.attempts, done.closed)
         self.drift.passed(inst, done.comparison, [c.key for c in outcome.changes if c.action in _WROTE])
-
-    async def _applied(self, inst: AppInstance, app: Application) -> str | None:
-        """The revision INST's last successful sync applied: the board's, or after a restart, for an
-        application that must not sync that revision again by itself (automated without selfHeal),
-        the one its history keeps."""
-        row = self.board.get(inst.key)
-        if row is not None and row.revision:
-            return row.revision
-        policy = app.sync_policy
-        if self.history is None or not policy.automated or policy.self_heal:
-            return None
-        return await self.history.applied(inst.app, inst.cluster)
 
     def _settled(self, item: Item) -> bool:
         """A periodic resync of an instance the watches show fully in place needs no API call."""
@@ -343,6 +335,8 @@ class Daemon(DaemonRequests):
             inst, self.fleet.name, lease_renew=self.settings.lease_renew, resync=self.settings.resync)
         self.board.mark(item.key, sync_status=SyncStatus.UNKNOWN, condition=Condition(
             ConditionType.LEASE_HELD_ELSEWHERE, ConditionReason.ANOTHER_WRITER, message))
+        self.reporter.changed(inst)
+        self.applied.drop(item.key)  # the other writer may sync: taking it back syncs once
         self._attempted.add(item.key)
         self.queue.done(item, requeue_after=recheck, reason="lease", commit=item.commit)
         return True

@@ -29,6 +29,7 @@ other applications.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -73,6 +74,7 @@ class DesiredState:
         self.decryptor = decryptor
         self._cache: OrderedDict[tuple[object, ...], Rendered] = OrderedDict()
         self._warned: dict[str, tuple[str, tuple[str, ...]]] = {}  # instance -> (sha, its warnings)
+        self._sources: dict[str, tuple[str, str]] = {}  # instance -> (sha, its source key)
         self._cache_size = cache_size
         self._executor = executor or ThreadPoolExecutor(PARSE_THREADS,
                                                         thread_name_prefix="gitopsd-parse")
@@ -105,6 +107,7 @@ class DesiredState:
     async def manifests(self, instance: AppInstance, revision: Revision) -> tuple[Manifest, ...]:
         refs = await self._ref_revisions(instance)
         key = self._key(instance, revision, refs)
+        self._sources[instance.key] = (revision.sha, hashlib.sha256(repr(key).encode()).hexdigest()[:32])
         cached = self._cache.get(key)
         if cached is not None:
             self._cache.move_to_end(key)
@@ -122,6 +125,12 @@ class DesiredState:
         manifests but were not read (see ``core.directory``)."""
         sha, warnings = self._warned.get(instance.key, ("", ()))
         return warnings if sha == revision.sha else ()
+
+    def source_key(self, instance: AppInstance, revision: Revision) -> str:
+        """What the last render of INSTANCE at REVISION was made from, as a digest; REVISION's SHA
+        before it is rendered."""
+        sha, key = self._sources.get(instance.key, ("", ""))
+        return key if sha == revision.sha else revision.sha
 
     async def _offload(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """FN(*ARGS, **KWARGS) on a parse thread, so that the event loop stays free."""

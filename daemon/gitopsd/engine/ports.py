@@ -70,6 +70,11 @@ class DesiredPort(Protocol):
         manifests but are not read); empty when nothing was, or before they are rendered."""
         ...
 
+    def source_key(self, instance: AppInstance, revision: Revision) -> str:
+        """A fingerprint of everything INSTANCE's manifests at REVISION were rendered from (the
+        revision, the revisions of other sources it reads, its source parameters)."""
+        ...
+
 
 class GitPort(Protocol):
     """Repositories (implemented by edges.git.GitSource)."""
@@ -191,9 +196,13 @@ class HistoryPort(Protocol):
                      result: str, message: str = "", trace_id: str = "",
                      changes: Mapping[str, Any] | None = None) -> bool: ...
 
-    async def applied(self, app: str, cluster: str) -> str | None:
-        """The revision the instance's last successful sync in history applied (None: none kept)."""
-        ...
+
+class AppliedPort(Protocol):
+    """The source keys of instances' last successful syncs, kept across restarts (implemented by
+    edges.applied.AppliedFile)."""
+
+    def load(self) -> dict[str, str]: ...
+    def save(self, keys: Mapping[str, str]) -> None: ...
 
 
 class IncidentPort(Protocol):

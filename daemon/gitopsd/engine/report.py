@@ -3,15 +3,15 @@
 A pass is one trace (``reconcile_span`` opens its root span with the same
 attributes whichever path ran it); its Outcome then becomes, in this order,
 a row on the status board, one ``reconcile.done`` log line, the instance's
-metrics and, when it wrote something or a sync failed or stalled, a history
-record. Only such passes are syncs, counted by ``gitopsd_app_sync_total`` and
-kept in history (as Argo CD counts and keeps sync operations); a comparison
-that wrote nothing, in sync or OutOfSync, counts only as a reconcile. A
-self-heal repair re-applies single objects, so it cannot settle a revision a
-full pass failed on (``finished(full=False)``, the board keeps it). Changes of
-an instance's status between passes (health seen by the watches, drift without
-self-heal) go out through ``changed`` so the metrics and notifications follow
-the board. This module decides nothing about what to do next (requeue, retry,
+metrics and, when it wrote something, a sync failed or stalled, or the first
+pass after such a failure succeeded, a history record. Only such passes are
+syncs, counted by ``gitopsd_app_sync_total`` and kept in history (as Argo CD
+counts and keeps sync operations); any other comparison that wrote nothing, in
+sync or OutOfSync, counts only as a reconcile. A self-heal repair re-applies
+single objects, so it cannot settle a revision a full pass failed on
+(``finished(full=False)``, the board keeps it). Changes of an instance's status
+between passes (health seen by the watches, drift without self-heal) go out
+through ``changed`` so the metrics and notifications follow the board. This module decides nothing about what to do next (requeue, retry,
 repair): that is the daemon's and the drift controller's.
 """
 
@@ -30,6 +30,7 @@ from gitopsd.model import AppInstance, ChangeAction, Outcome, OutcomeKind
 
 log = structlog.get_logger("gitopsd.daemon")
 _ATTEMPTS = (OutcomeKind.FAILED, OutcomeKind.STALLED)  # passes that tried to sync and did not
+_FAILING = {k.value for k in _ATTEMPTS}
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,13 @@ class Reporter:
         """Board, log, metrics and history for a pass over INST that ended in OUTCOME; FULL for a
         whole pass (the daemon's), not for a self-heal repair of single objects; a repair that is
         not SETTLED left other drift of the instance waiting."""
+        before = self.board.get(inst.key)
+        was_failing = before is not None and before.last_result in _FAILING
         row = self.board.record(inst, outcome, started=timing.started, duration=timing.duration,
                                 trace_id=trace, full=full, settled=settled)
-        attempted = outcome.changes.wrote or outcome.kind in _ATTEMPTS  # a sync, not a comparison
+        # a sync, not a comparison: it wrote, it failed, or it is the first success after a failure
+        attempted = outcome.changes.wrote or outcome.kind in _ATTEMPTS or (
+            was_failing and outcome.kind is OutcomeKind.SYNCED)
         applied = {"applied": row.revision[:12]} if row.revision != outcome.revision else {}
         log.info("reconcile.done", app=inst.app, cluster=inst.cluster, outcome=outcome.kind.value,
                  revision=outcome.revision[:12], **applied, sync_status=row.sync_status.value,

@@ -5,21 +5,19 @@ the notices of the problems open now (trigger, fleet, application, cluster,
 project, revision, health, trace id and the message with every registered
 secret scrubbed). It holds no token, URL or key: a PagerDuty resolution needs
 only the dedup key, which is derived from fleet, application, cluster and
-trigger. Writes replace the file atomically (mode 0600); a file that cannot
-be read or parsed is logged and treated as empty, and a failed write is
-logged and never reaches a sync. This module decides nothing about notices.
+trigger. It is read and written by ``edges.statefile`` (atomic replace, mode
+0600): a file that cannot be read or parsed is treated as empty, and a failed
+write is logged and never reaches a sync. This module decides nothing about notices.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
+from gitopsd.edges.statefile import read_json, write_json
 from gitopsd.edges.telemetry.logging import get_logger, scrub
 from gitopsd.model.notifications import Notice, Trigger
 
@@ -49,27 +47,13 @@ class IncidentFile:
         self.path = state_dir / INCIDENTS_FILE
 
     def load(self) -> list[Notice]:
+        docs = read_json(self.path, event="notify.incidents.unreadable")
         try:
-            docs = json.loads(self.path.read_text(encoding="utf-8"))
-            return [_decode(d) for d in docs]
-        except FileNotFoundError:
-            return []
-        except (OSError, ValueError, TypeError, KeyError) as e:
+            return [_decode(d) for d in docs or ()]
+        except (ValueError, TypeError, KeyError) as e:
             _log.warning("notify.incidents.unreadable", path=str(self.path), error=type(e).__name__)
             return []
 
     def save(self, notices: Sequence[Notice]) -> None:
-        body = json.dumps([_encode(n) for n in notices], sort_keys=True, indent=1)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".open-incidents-")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(body)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-        except OSError as e:
-            _log.warning("notify.incidents.unsaved", path=str(self.path),
-                         error=e.strerror or type(e).__name__, open=len(notices))
+        write_json(self.path, [_encode(n) for n in notices], event="notify.incidents.unsaved",
+                   open=len(notices))

@@ -89,6 +89,7 @@ class Comparison:
     assess: Assess = field(default=healthmod.assess, repr=False, compare=False)
     rebuilt: bool = False  # the inventory was missing or unreadable and was rebuilt from live objects
     warnings: tuple[str, ...] = ()  # what the render passed over (``DesiredPort.warnings``)
+    source_key: str = ""  # what the desired state was rendered from (``DesiredPort.source_key``)
 
     @property
     def tracked(self) -> tuple[Manifest, ...]:

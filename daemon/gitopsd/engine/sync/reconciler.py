@@ -2,7 +2,7 @@
 
 check the project -> resolve revision -> render -> check the project ->
 compare -> (stop here when in sync, not automated, automated without selfHeal
-at the revision already applied, or a sync window refuses the sync) -> plan ->
+at the source already applied, or a sync window refuses the sync) -> plan ->
 preflight (every kind served, every namespace there or created: else fail
 before any write) -> record inventory -> apply wave by wave
 -> prune -> record inventory -> Outcome.
@@ -81,7 +81,7 @@ class SyncRequest:
     prune: bool = False
     allow_mass_prune: bool = False
     commit: str | None = None  # the head a poll saw for the instance's ref
-    applied: str | None = None  # the revision the instance's last successful sync applied
+    applied: str | None = None  # the source key of the instance's last successful sync
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,7 @@ class Reconciler:
                                 known_kinds=self._kinds.get(app.name, ()))
             span.set(out_of_sync=len(cmp.out_of_sync), extraneous=len(cmp.extraneous))
         cmp.warnings = self.desired.warnings(instance, revision)
+        cmp.source_key = self.desired.source_key(instance, revision)
         known = self._kinds.setdefault(app.name, set())
         known.update((e.api_version, e.kind) for e in cmp.inventory)
         known.update((m.api_version, m.key.kind) for m in cmp.tracked)
@@ -352,9 +353,9 @@ __all__ = ["Pass", "Reconciler", "Revision", "SyncRequest"]
 
 def _syncs(app: Application, cmp: Comparison, request: SyncRequest) -> bool:
     """Whether a pass that found differences syncs them: a manual sync does; an automated one does
-    unless it is without selfHeal and Git is at the revision already applied (as Argo CD, such a
-    pass reports the instance OutOfSync and leaves the live objects as they are)."""
+    unless it is without selfHeal and the source (revision and parameters) is the one already
+    applied (as Argo CD, such a pass reports the instance OutOfSync and leaves the objects alone)."""
     policy = app.sync_policy
     if request.manual:
         return True
-    return policy.automated and (policy.self_heal or cmp.revision.sha != request.applied)
+    return policy.automated and (policy.self_heal or cmp.source_key != request.applied)
