@@ -11,8 +11,9 @@ sync or OutOfSync, counts only as a reconcile. A self-heal repair re-applies
 single objects, so it cannot settle a revision a full pass failed on
 (``finished(full=False)``, the board keeps it). Changes of an instance's status
 between passes (health seen by the watches, drift without self-heal) go out
-through ``changed`` so the metrics and notifications follow the board. This module decides nothing about what to do next (requeue, retry,
-repair): that is the daemon's and the drift controller's.
+through ``changed`` so the metrics and notifications follow the board. This
+module decides nothing about what to do next (requeue, retry, repair): that is
+the daemon's and the drift controller's.
 """
 
 from __future__ import annotations
