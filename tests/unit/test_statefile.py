@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from gitopsd.edges.applied import APPLIED_FILE, AppliedFile
 from gitopsd.edges.statefile import read_json, write_json
+from gitopsd.engine import applied as applied_module
 from gitopsd.engine.applied import Applied
 
 
@@ -57,3 +61,38 @@ def test_applied_sources_survive_a_restart_and_forget_dropped_instances(tmp_path
     assert again.get("db/prod") is None
     (tmp_path / APPLIED_FILE).write_text('["not", "a", "map"]')
     assert Applied(AppliedFile(tmp_path)).get("web/prod") is None
+
+
+class CountingStore:
+    """An AppliedPort that keeps what it was last given and how often."""
+
+    def __init__(self) -> None:
+        self.saves: list[dict[str, str]] = []
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+    def save(self, keys: Mapping[str, str]) -> None:
+        self.saves.append(dict(keys))
+
+
+@pytest.mark.asyncio
+async def test_changes_in_a_running_loop_are_written_together_and_flushed_at_stop(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many changes within one save period make one write after it; flush writes at once what a
+    later change left waiting."""
+    monkeypatch.setattr(applied_module, "SAVE_EVERY", 0.05)
+    store = CountingStore()
+    applied = Applied(store)
+    for i in range(100):
+        applied.set(f"app{i}/prod", f"k{i}")
+    assert store.saves == []
+    await asyncio.sleep(0.2)
+    assert len(store.saves) == 1
+    assert len(store.saves[0]) == 100
+    applied.drop("app0/prod")
+    applied.flush()
+    assert len(store.saves) == 2
+    assert "app0/prod" not in store.saves[1]
+    await asyncio.sleep(0.2)
+    assert len(store.saves) == 2  # the flushed change is not written again

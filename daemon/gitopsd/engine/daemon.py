@@ -237,6 +237,7 @@ class Daemon(DaemonRequests):
             await self.clock.sleep(0.05)
         await self.drift.stop()
         await self.supervisor.stop()
+        self.applied.flush()
         await self.leases.release()
 
     def ready(self) -> tuple[bool, str]:
