@@ -293,11 +293,8 @@ async def test_sync_without_the_token_is_refused(
         await asyncio.sleep(max(0.0, 2 - (time.monotonic() - started)))
         assert value(cluster_a, ns, "guarded") is None  # nothing refused was applied
 
-        await page.goto(base + "/ui/login")
-        await page.locator('input[name="token"]').fill(d.token)
-        await page.get_by_role("button", name="Sign in").click()
+        await sign_in(page, base, d.token)
         await page.wait_for_url(base + "/ui/")
-        await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
         await guard.get_by_role("button", name="Sync").click()
         await expect(page.locator(".flash")).to_have_text("Sync requested.")
         assert await until(lambda: value(cluster_a, ns, "guarded") == "first"), d.logs()
