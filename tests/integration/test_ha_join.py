@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -30,8 +32,7 @@ def _agreed(daemons: list[DaemonProc], owning: str = "") -> dict[str, str] | Non
 
 
 def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
-        cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts,
-        tmp_path: Path) -> None:
+        cluster_a: LocalCluster, make_namespace, git_repos, git_client_key, git_known_hosts) -> None:
     """Watched from a member that stays, the join moves at most half of the instances, most of them to
     the newcomer, none twice, and every object stays in place."""
     ns = make_namespace(cluster_a)
@@ -40,7 +41,11 @@ def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
                                                     "metadata": {"name": f"c{i}"}, "data": {"value": "v"}})
                  for i in range(APPS)})
     doc = _fleet(ns, repo, git_client_key, git_known_hosts, cluster_a)
-    daemons = [DaemonProc(doc, tmp_path / n).start() for n in ("a", "b", "c")]
+    # a member's identity is host:state-directory, and which instances move on a join follows from
+    # the identities: fixed directories make the test ask the same question on every run
+    root = Path(tempfile.gettempdir()) / "gitopsd-ha-join"
+    shutil.rmtree(root, ignore_errors=True)
+    daemons = [DaemonProc(doc, root / n).start() for n in ("a", "b", "c")]
     try:
         before = poll_until(lambda: _agreed(daemons), 90, 0.5)
         assert before is not None, daemons[0].logs()[-3000:]
@@ -59,7 +64,7 @@ def test_a_fourth_member_takes_about_a_quarter_and_each_instance_moves_once(
                 time.sleep(0.2)
         watcher = threading.Thread(target=follow, daemon=True)
         watcher.start()
-        daemons.append(DaemonProc(doc, tmp_path / "d").start())
+        daemons.append(DaemonProc(doc, root / "d").start())
         after = poll_until(lambda: _agreed(daemons, identity(daemons[3])), 90, 0.5)
         time.sleep(2 * RENEW)  # any late second move would show by now
         stop.set()
