@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -51,7 +53,10 @@ def test_a_member_killed_mid_sync_is_finished_by_the_others(
     repo.commit({f"app{i}/c.yaml": _cm(i, "old") for i in range(APPS)})
     doc = shared_fleet([(f"mid{i}", "main", f"app{i}") for i in range(APPS)], ns, repo, git_client_key,
                        git_known_hosts, cluster_a, duration=DURATION, renew=RENEW, poll="1s", epsilon=0)
-    daemons = [DaemonProc(doc, tmp_path / n).start() for n in ("a", "b", "c")]
+    # identities (host:state-directory) decide who owns what: fixed directories, the same split each run
+    root = Path(tempfile.gettempdir()) / "gitopsd-ha-midsync"
+    shutil.rmtree(root, ignore_errors=True)
+    daemons = [DaemonProc(doc, root / n).start() for n in ("a", "b", "c")]
     a, b, c = daemons
     try:
         before = poll_until(lambda: agreed(daemons, APPS), 90, 0.5)
